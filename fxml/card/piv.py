@@ -1,0 +1,116 @@
+"""The PIV card edge (NIST SP 800-73-4) as the TWCA chip card exposes it.
+
+Constants only: instruction bytes, key references, data-object tags and the
+TWCA vendor object. Both the card client and the simulated card import them.
+"""
+
+from __future__ import annotations
+
+import enum
+
+PIV_AID = bytes.fromhex("A000000308000010000100")
+#: The application identifier's prefix that SELECT may use (PIX truncated).
+PIV_AID_PREFIX = bytes.fromhex("A00000030800001000")
+
+
+class INS(enum.IntEnum):
+    SELECT = 0xA4
+    GET_DATA = 0xCB
+    PUT_DATA = 0xDB
+    VERIFY = 0x20
+    CHANGE_REFERENCE_DATA = 0x24
+    RESET_RETRY_COUNTER = 0x2C
+    GENERATE_ASYMMETRIC_KEY_PAIR = 0x47
+    GENERAL_AUTHENTICATE = 0x87
+    GET_RESPONSE = 0xC0
+    # TWCA proprietary (CLA 00, INS in the range ISO leaves to applications)
+    DELETE_KEY = 0xE4
+
+
+class KeyRef(enum.IntEnum):
+    """Key references (SP 800-73-4 part 1, table 4)."""
+
+    PIN = 0x80
+    PUK = 0x81
+    MANAGEMENT = 0x9B
+    AUTHENTICATION = 0x9A
+    SIGNATURE = 0x9C
+    KEY_MANAGEMENT = 0x9D
+    CARD_AUTH = 0x9E
+
+
+class Algorithm(enum.IntEnum):
+    TDEA_3KEY = 0x03
+    RSA_2048 = 0x07
+    AES_128 = 0x08
+    AES_256 = 0x0C
+
+
+#: The signature key containers of the TWCA card: two, so that a renewal can
+#: create and certify a new key while the current key stays usable.
+SIGNATURE_CONTAINERS: tuple[KeyRef, ...] = (KeyRef.AUTHENTICATION, KeyRef.SIGNATURE)
+
+#: Certificate data-object tag for each key container (SP 800-73-4 part 1, table 3).
+CERT_OBJECT: dict[int, int] = {
+    KeyRef.AUTHENTICATION: 0x5FC105,
+    KeyRef.SIGNATURE: 0x5FC10A,
+    KeyRef.KEY_MANAGEMENT: 0x5FC10B,
+    KeyRef.CARD_AUTH: 0x5FC101,
+}
+
+
+class Obj(enum.IntEnum):
+    """Data-object tags read with GET DATA."""
+
+    DISCOVERY = 0x7E
+    BIOMETRIC_GROUP_TEMPLATE = 0x7F61
+    CCC = 0x5FC107
+    CHUID = 0x5FC102
+    CERT_9A = 0x5FC105
+    CERT_9C = 0x5FC10A
+    CERT_9D = 0x5FC10B
+    CERT_9E = 0x5FC101
+    KEY_HISTORY = 0x5FC10C
+    #: TWCA vendor object (proprietary range): card serial, carrier, holder id.
+    TWCA_CARD_INFO = 0x5FFF01
+
+
+class TwcaInfoTag(enum.IntEnum):
+    """Tags inside the TWCA card-information object (all values UTF-8)."""
+
+    CARD_SERIAL = 0x01
+    CARRIER = 0x02
+    HOLDER_ID = 0x03
+    PROFILE_VERSION = 0x04
+
+
+# Tags inside the GENERAL AUTHENTICATE dynamic authentication template (7C).
+GA_TEMPLATE = 0x7C
+GA_WITNESS = 0x80
+GA_CHALLENGE = 0x81
+GA_RESPONSE = 0x82
+GA_EXPONENTIATION = 0x85
+
+# GENERATE ASYMMETRIC KEY PAIR: control template and public key template.
+GEN_CONTROL_TEMPLATE = 0xAC
+GEN_ALGORITHM = 0x80
+PUBKEY_TEMPLATE = 0x7F49
+PUBKEY_MODULUS = 0x81
+PUBKEY_EXPONENT = 0x82
+
+#: Value of a PIN that is shorter than 8 bytes is padded with FF to 8 bytes.
+PIN_PAD = 0xFF
+PIN_MIN, PIN_MAX = 6, 8
+
+
+def pad_pin(pin: str) -> bytes:
+    """Encode a PIN for VERIFY / CHANGE REFERENCE DATA (ASCII, FF-padded to 8)."""
+    raw = pin.encode("ascii")
+    if len(raw) > 8:
+        raise ValueError("PIN longer than 8 characters")
+    return raw + bytes([PIN_PAD]) * (8 - len(raw))
+
+
+def obj_tag_bytes(tag: int) -> bytes:
+    """The value of the 5C tag list that names ``tag`` in GET/PUT DATA."""
+    return tag.to_bytes(max(1, (tag.bit_length() + 7) // 8), "big")
