@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import select
-import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from simulator.procs import StartError, pid_alive, spawn_ready, stop_pid
 
 from . import layout
 
@@ -27,7 +26,6 @@ REQUIRED = {
     "pcscd": layout.PCSCD,
     "vsmartcard-vpcd": layout.VPCD_DRIVER,
 }
-START_TIMEOUT = 30.0
 
 
 class StackError(RuntimeError):
@@ -44,28 +42,6 @@ def check_requirements() -> None:
         raise StackError(
             "missing Debian packages: " + ", ".join(missing) + " (run: bash scripts/setup.sh)"
         )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is as good as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 class PcscStack:
@@ -89,7 +65,7 @@ class PcscStack:
 
     def running(self) -> bool:
         st = self.state()
-        return bool(st) and _pid_alive(int(st["daemon_pid"]))
+        return bool(st) and pid_alive(int(st["daemon_pid"]))
 
     def up(self, readers: int = 4, trace: bool = False) -> None:
         check_requirements()
@@ -107,21 +83,10 @@ class PcscStack:
         cmd = [*unshare, sys.executable, "-m", "simulator.pcsc.daemon", str(run), "--readers", str(readers)]
         if trace:
             cmd.append("--trace")
-        with open(self.layout.daemon_log, "ab") as errors:
-            proc = subprocess.Popen(
-                cmd,
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        assert proc.stdout is not None
-        line = proc.stdout.readline().decode(errors="replace").strip()
-        proc.stdout.close()
-        if not line.startswith("READY"):
-            proc.wait(timeout=START_TIMEOUT)
-            detail = line.removeprefix("ERROR ").strip() or f"exit code {proc.returncode}"
-            raise StackError(f"the PC/SC stack did not start: {detail} (log: {self.layout.daemon_log})")
+        try:
+            spawn_ready(cmd, self.layout.daemon_log, what="the PC/SC stack")
+        except StartError as exc:
+            raise StackError(str(exc)) from exc
 
     def down(self) -> bool:
         """Stop the stack; True if one was running."""
@@ -134,28 +99,10 @@ class PcscStack:
         except StackError:
             pass
         for pid, marker in ((daemon_pid, "simulator.pcsc.daemon"), (pcscd_pid, "pcscd")):
-            self._stop_pid(pid, marker)
+            stop_pid(pid, marker)
         self.layout.state_file.unlink(missing_ok=True)
         self.layout.control_socket.unlink(missing_ok=True)
         return True
-
-    @staticmethod
-    def _stop_pid(pid: int, marker: str) -> None:
-        # Never signal a pid that has been reused by something else.
-        if not _pid_alive(pid) or marker not in _cmdline(pid):
-            return
-        try:
-            pidfd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-            # A pidfd becomes readable when the process exits: an event, not a poll loop.
-            if not select.select([pidfd], [], [], 5)[0]:
-                os.kill(pid, signal.SIGKILL)
-                select.select([pidfd], [], [], 5)
-        finally:
-            os.close(pidfd)
 
     # -- control ---------------------------------------------------------
     def request(self, req: dict[str, Any], *, wait_close: bool = False) -> dict[str, Any]:

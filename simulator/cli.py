@@ -1,0 +1,191 @@
+"""The ``fxmlsim`` command: one ``main()`` that maps errors to exit codes.
+
+Every command works on one *home* folder (``--home``, ``FXMLSIM_HOME``, or
+``~/.fxmlsim``) that holds the card images (``cards/``), the CA's state
+(``ca/``) and the running stack (``run/``). Two homes give two independent
+stacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from simulator import home as home_mod
+
+log = logging.getLogger("simulator.cli")
+
+#: Exceptions that carry a message meant for the user: print it, exit non-zero.
+EXIT_USER_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from fxml.card.apdu import ApduError
+    from fxml.clock import ClockError
+    from simulator.pcsc.stack import StackError
+
+    errors: list[type[BaseException]] = [StackError, ClockError, ApduError, home_mod.HomeError]
+    for modname, name in (
+        ("simulator.card.image", "CardImageError"),
+        ("simulator.card.profile", "ProfileError"),
+        ("simulator.ca.errors", "CaError"),
+        ("fxml.ca.client", "CaError"),
+    ):
+        try:
+            mod = __import__(modname, fromlist=[name])
+            errors.append(getattr(mod, name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
+
+
+# -- stack --------------------------------------------------------------------
+def cmd_up(args: argparse.Namespace) -> int:
+    home = home_mod.Home.from_args(args)
+    if args.clock:
+        os.environ["FXMLSIM_CLOCK"] = args.clock
+    started = home.up(readers=args.readers, trace=args.trace, ca_port=args.ca_port)
+    for key, value in started.items():
+        print(f"export {key}={value}")
+    print(f"fxmlsim: stack up in {home.run_dir} ({args.readers} readers)", file=sys.stderr)
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    home = home_mod.Home.from_args(args)
+    stopped = home.down()
+    print("fxmlsim: stopped" if stopped else "fxmlsim: nothing was running", file=sys.stderr)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    home = home_mod.Home.from_args(args)
+    print(json.dumps(home.status(), ensure_ascii=False, indent=2))
+    return 0
+
+
+# -- cards --------------------------------------------------------------------
+def cmd_card_create(args: argparse.Namespace) -> int:
+    home = home_mod.Home.from_args(args)
+    path = home.create_card(Path(args.profile), name=args.name, replace=args.replace)
+    print(path)
+    return 0
+
+
+def cmd_card_insert(args: argparse.Namespace) -> int:
+    home = home_mod.Home.from_args(args)
+    reader = home.stack.insert(home.card_path(args.card), _reader_arg(args.reader))
+    print(f"{reader['name']}\t{reader['card']}")
+    return 0
+
+
+def cmd_card_remove(args: argparse.Namespace) -> int:
+    home = home_mod.Home.from_args(args)
+    reader = home.stack.remove(_reader_arg(args.reader))
+    print(reader["name"])
+    return 0
+
+
+def cmd_card_list(args: argparse.Namespace) -> int:
+    home = home_mod.Home.from_args(args)
+    inserted = {}
+    if home.stack.running():
+        inserted = {r["card"]: r["name"] for r in home.stack.readers() if r["card"]}
+    for path in home.card_files():
+        print(f"{path.stem}\t{inserted.get(str(path), '-')}\t{path}")
+    return 0
+
+
+def cmd_card_show(args: argparse.Namespace) -> int:
+    home = home_mod.Home.from_args(args)
+    print(json.dumps(home.describe_card(home.card_path(args.card)), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _reader_arg(value: str | None) -> int | str | None:
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+# -- demo ---------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from simulator.demo import run_demo
+
+    return run_demo(home_mod.Home.from_args(args), profile=Path(args.profile))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fxmlsim",
+        description="Virtual TWCA chip cards, a simulated TWCA CA and the FXML renewal harness.",
+    )
+    parser.add_argument("--home", type=Path, help="state folder (default: $FXMLSIM_HOME or ~/.fxmlsim)")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="start the private PC/SC stack and the CA service")
+    up.add_argument("--readers", type=int, default=8, help="number of virtual readers (default 8)")
+    up.add_argument("--trace", action="store_true", help="log every APDU to run/apdu.log (secrets redacted)")
+    up.add_argument("--clock", help="clock setting for every process: system | fixed:ISO | offset:S | file:PATH")
+    up.add_argument("--ca-port", type=int, default=0, help="loopback port of the CA service (0: any free port)")
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop everything 'up' started").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)
+
+    card = sub.add_parser("card", help="virtual TWCA chip cards").add_subparsers(
+        dest="card_command", required=True, metavar="CARD_COMMAND"
+    )
+    create = card.add_parser("create", help="make a card image from a profile in fixtures/cards")
+    create.add_argument("profile")
+    create.add_argument("--name", help="card name (default: the profile's file name)")
+    create.add_argument("--replace", action="store_true", help="overwrite an existing card of that name")
+    create.set_defaults(func=cmd_card_create)
+    insert = card.add_parser("insert", help="insert a card into a reader; returns once pcscd sees it")
+    insert.add_argument("card", help="card name, image path, or 'null' (a card that answers 9000)")
+    insert.add_argument("--reader", help="reader index or name (default: the first empty reader)")
+    insert.set_defaults(func=cmd_card_insert)
+    remove = card.add_parser("remove", help="remove a card; returns once pcscd sees the reader empty")
+    remove.add_argument("--reader", help="reader index or name (default: the first reader with a card)")
+    remove.set_defaults(func=cmd_card_remove)
+    card.add_parser("list", help="card images and the readers they are in").set_defaults(func=cmd_card_list)
+    show = card.add_parser("show", help="what a card holds (no secrets)")
+    show.add_argument("card")
+    show.set_defaults(func=cmd_card_show)
+
+    try:
+        from simulator.ca.cli import register as register_ca
+    except ImportError:
+        pass
+    else:
+        register_ca(sub)
+
+    demo = sub.add_parser("demo", help="create a card, insert it and read it through PC/SC")
+    demo.add_argument("--profile", default=str(home_mod.FIXTURES / "cards" / "eoi-large.json"))
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * args.verbose
+    logging.basicConfig(level=max(level, 5), format="%(name)s: %(message)s")
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except _user_errors() as exc:
+        print(f"fxmlsim: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
