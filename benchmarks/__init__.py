@@ -1,0 +1,1 @@
+"""Benchmarks: run with ``bash scripts/run bench`` (or ``python -m benchmarks``)."""

@@ -1,0 +1,150 @@
+"""The private PC/SC stack through the real pcscd and vpcd."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from smartcard import scard
+
+from simulator.home import Home
+from simulator.pcsc import layout
+from simulator.pcsc.stack import PcscStack, StackError
+from simulator.procs import pid_alive
+
+pytestmark = pytest.mark.pcsc
+
+
+def pcsc_states(names: list[str]) -> dict[str, int]:
+    """What pcscd says right now about each reader (no waiting)."""
+    rc, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    assert rc == scard.SCARD_S_SUCCESS, scard.SCardGetErrorMessage(rc)
+    try:
+        rc, states = scard.SCardGetStatusChange(ctx, 0, [(n, scard.SCARD_STATE_UNAWARE) for n in names])
+        assert rc == scard.SCARD_S_SUCCESS, scard.SCardGetErrorMessage(rc)
+        return {name: event for name, event, _atr in states}
+    finally:
+        scard.SCardReleaseContext(ctx)
+
+
+def transmit(reader: str, apdu: bytes) -> bytes:
+    rc, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    assert rc == scard.SCARD_S_SUCCESS
+    try:
+        rc, card, proto = scard.SCardConnect(
+            ctx, reader, scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
+        )
+        assert rc == scard.SCARD_S_SUCCESS, scard.SCardGetErrorMessage(rc)
+        rc, resp = scard.SCardTransmit(card, proto, list(apdu))
+        assert rc == scard.SCARD_S_SUCCESS, scard.SCardGetErrorMessage(rc)
+        scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
+        return bytes(resp)
+    finally:
+        scard.SCardReleaseContext(ctx)
+
+
+def test_eight_readers_are_visible_to_pcsc_clients(stack_home: Home) -> None:
+    readers = stack_home.stack.readers()
+    assert len(readers) == 8
+    rc, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    _, names = scard.SCardListReaders(ctx, [])
+    scard.SCardReleaseContext(ctx)
+    assert sorted(names) == sorted(r["name"] for r in readers)
+
+
+def test_insert_and_remove_report_pcscd_state_without_waiting(empty_readers: Home) -> None:
+    stack = empty_readers.stack
+    names = [r["name"] for r in stack.readers()]
+    for i in range(8):
+        stack.insert("null", i)
+    # insert returned only after pcscd saw each card: no wait needed here.
+    states = pcsc_states(names)
+    assert all(states[n] & scard.SCARD_STATE_PRESENT for n in names), states
+    assert transmit(names[3], bytes.fromhex("00A4040000")) == b"\x90\x00"
+    for i in range(8):
+        stack.remove(i)
+    states = pcsc_states(names)
+    assert all(states[n] & scard.SCARD_STATE_EMPTY for n in names), states
+
+
+def test_insert_refusals_leave_the_readers_as_they_were(empty_readers: Home, tmp_path: Path) -> None:
+    stack = empty_readers.stack
+    stack.insert("null", 0)
+    before = stack.readers()
+    with pytest.raises(StackError, match="already holds"):
+        stack.insert("null", 0)
+    with pytest.raises(StackError, match="no reader 99"):
+        stack.insert("null", 99)
+    missing = tmp_path / "missing.json"
+    with pytest.raises(StackError, match="missing.json"):
+        stack.insert(missing, 1)
+    assert stack.readers() == before
+    stack.remove(0)
+    with pytest.raises(StackError, match="no reader holds a card"):
+        stack.remove()
+
+
+def test_vpcd_ports_are_invisible_outside_the_stack(stack_home: Home) -> None:
+    for index in range(8):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", layout.reader_port(index))) != 0
+
+
+def test_second_up_in_same_home_is_refused(stack_home: Home) -> None:
+    with pytest.raises(StackError, match="already running"):
+        stack_home.stack.up(readers=2)
+
+
+def test_two_stacks_coexist_and_down_stops_their_processes(tmp_path_factory: pytest.TempPathFactory) -> None:
+    a = PcscStack(tmp_path_factory.mktemp("a") / "run")
+    b = PcscStack(tmp_path_factory.mktemp("b") / "run")
+    a.up(readers=2)
+    try:
+        b.up(readers=2)
+        try:
+            a.insert("null", 0)
+            b.insert("null", 1)
+            assert [r["card"] for r in a.readers()] == ["null", None]
+            assert [r["card"] for r in b.readers()] == [None, "null"]
+        finally:
+            state = b.state()
+            assert state is not None
+            b.down()
+            assert not pid_alive(state["daemon_pid"]) and not pid_alive(state["pcscd_pid"])
+    finally:
+        a.down()
+    assert not a.running() and not b.running()
+
+
+def test_cli_up_insert_list_remove_down(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+
+    def fxmlsim(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "simulator.cli", "--home", str(home), *args],
+            capture_output=True, text=True, timeout=60,
+        )
+
+    up = fxmlsim("up", "--readers", "2")
+    assert up.returncode == 0, up.stderr
+    try:
+        assert f"export PCSCLITE_CSOCK_NAME={home / 'run' / 'pcscd' / 'pcscd.comm'}" in up.stdout
+        assert "export FXMLSIM_CA_URL=http://127.0.0.1:" in up.stdout
+        ins = fxmlsim("card", "insert", "null", "--reader", "1")
+        assert ins.returncode == 0, ins.stderr
+        assert ins.stdout.startswith("fxmlsim TWCA Reader 0 00 01")
+        status = json.loads(fxmlsim("status").stdout)
+        assert status["stack"]["running"] and status["ca"]["running"]
+        assert [r["card"] for r in status["stack"]["readers"]] == [None, "null"]
+        bad = fxmlsim("card", "insert", "no-such-card")
+        assert bad.returncode == 1 and "no card 'no-such-card'" in bad.stderr
+        rem = fxmlsim("card", "remove")
+        assert rem.returncode == 0, rem.stderr
+    finally:
+        down = fxmlsim("down")
+    assert down.returncode == 0
+    assert not json.loads(fxmlsim("status").stdout)["stack"]["running"]
