@@ -25,6 +25,7 @@ import socketserver
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,16 @@ class StackDaemon:
 
     def discover_readers(self) -> None:
         self.watcher = PcscWatcher()
-        names = self.watcher.readers()
+        # pcscd logs "daemon ready" as it opens its socket; on a loaded machine
+        # the first connection can still lose that race, so allow a few tries.
+        for attempt in range(50):
+            try:
+                names = self.watcher.readers()
+                break
+            except ConnectionError:
+                if attempt == 49 or (self.pcscd is not None and self.pcscd.poll() is not None):
+                    raise StackError(f"pcscd does not answer; see {self.layout.pcscd_log}") from None
+                time.sleep(0.05)
         by_index = {layout.reader_index(n): n for n in names}
         missing = [i for i in range(self.reader_count) if i not in by_index]
         if missing:
