@@ -118,7 +118,8 @@ def _reader_arg(value: str | None) -> int | str | None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from simulator.demo import run_demo
 
-    return run_demo(home_mod.Home.from_args(args), profile=Path(args.profile))
+    home = home_mod.Home(args.home) if args.home else None  # default: a throw-away home
+    return run_demo(home, profile=Path(args.profile))
 
 
 def build_parser() -> argparse.ArgumentParser:
