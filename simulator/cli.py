@@ -49,6 +49,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 def cmd_up(args: argparse.Namespace) -> int:
     home = home_mod.Home.from_args(args)
     if args.clock:
+        from fxml.clock import parse as parse_clock
+
+        parse_clock(args.clock)  # refuse a bad setting before anything starts
         os.environ["FXMLSIM_CLOCK"] = args.clock
     started = home.up(readers=args.readers, trace=args.trace, ca_port=args.ca_port)
     for key, value in started.items():
