@@ -1,0 +1,268 @@
+"""Card connections through PC/SC (pyscard's low-level ``smartcard.scard``).
+
+The same code reaches a physical reader through the system's pcscd and a
+virtual reader through the simulator's private pcscd: pcsc-lite's client
+library connects to the socket named by ``PCSCLITE_CSOCK_NAME`` when it is
+set, so nothing here names a path.
+
+Waiting for readers and cards uses SCardGetStatusChange, which blocks in the
+daemon until the state changes; nothing here sleeps or polls.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from types import TracebackType
+
+from smartcard import scard
+
+from fxml.card.connection import TransportError
+
+SOCKET_ENV = "PCSCLITE_CSOCK_NAME"
+#: The pseudo-reader whose state changes when a reader is added or removed.
+PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
+
+
+class PcscError(TransportError):
+    """A PC/SC call failed. ``code`` is the PC/SC return code."""
+
+    def __init__(self, code: int, message: str):
+        self.code = code & 0xFFFFFFFF
+        super().__init__(message)
+
+
+class PcscUnavailableError(PcscError):
+    """No PC/SC daemon answers (not running, or a different socket)."""
+
+
+class ReaderNotFoundError(PcscError, LookupError):
+    """No reader, or more than one, matches the name asked for."""
+
+
+class NoCardError(PcscError):
+    """The reader has no card, or it was removed during the session."""
+
+
+def _socket_hint() -> str:
+    where = os.environ.get(SOCKET_ENV)
+    return f"{SOCKET_ENV}={where}" if where else f"{SOCKET_ENV} not set, the system pcscd's socket"
+
+
+def _describe(code: int) -> str:
+    return f"{scard.SCardGetErrorMessage(code).strip().rstrip('.')} (0x{code & 0xFFFFFFFF:08X})"
+
+
+def _check(code: int, doing: str, reader: str | None = None) -> None:
+    if code == scard.SCARD_S_SUCCESS:
+        return
+    where = f" on reader {reader!r}" if reader else ""
+    text = f"{doing}{where}: {_describe(code)}"
+    if code in (scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED):
+        raise PcscUnavailableError(code, f"{text}; is pcscd running? ({_socket_hint()})")
+    if code in (scard.SCARD_E_NO_SMARTCARD, scard.SCARD_W_REMOVED_CARD):
+        raise NoCardError(code, text)
+    if code in (scard.SCARD_E_UNKNOWN_READER, scard.SCARD_E_READER_UNAVAILABLE):
+        raise ReaderNotFoundError(code, text)
+    raise PcscError(code, text)
+
+
+class _Context:
+    """A PC/SC resource-manager context, released on exit."""
+
+    def __enter__(self) -> int:
+        code, self.handle = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        _check(code, "cannot reach the PC/SC daemon")
+        return self.handle
+
+    def __exit__(self, *exc_info: object) -> None:
+        scard.SCardReleaseContext(self.handle)
+
+
+def _list(context: int) -> list[str]:
+    code, readers = scard.SCardListReaders(context, [])
+    if code == scard.SCARD_E_NO_READERS_AVAILABLE:
+        return []
+    _check(code, "cannot list readers")
+    return list(readers)
+
+
+def list_readers() -> list[str]:
+    """The names of the readers the PC/SC daemon knows; PcscUnavailableError
+    if no daemon answers."""
+    with _Context() as context:
+        return _list(context)
+
+
+def _match(name: str, readers: list[str]) -> str | None:
+    """The reader called ``name``, or the only one whose name contains it
+    (case-insensitive); None if there is none; ReaderNotFoundError if several."""
+    if name in readers:
+        return name
+    found = [r for r in readers if name.lower() in r.lower()]
+    if len(found) > 1:
+        raise ReaderNotFoundError(
+            scard.SCARD_E_UNKNOWN_READER, f"{name!r} matches {len(found)} readers: {', '.join(found)}"
+        )
+    return found[0] if found else None
+
+
+def resolve_reader(name: str) -> str:
+    """The full name of the reader ``name`` designates (exact, or a unique substring)."""
+    with _Context() as context:
+        return _resolve(context, name)
+
+
+def _resolve(context: int, name: str) -> str:
+    readers = _list(context)
+    found = _match(name, readers)
+    if found is None:
+        known = ", ".join(repr(r) for r in readers) or "none"
+        raise ReaderNotFoundError(scard.SCARD_E_UNKNOWN_READER, f"no reader matches {name!r} (readers: {known})")
+    return found
+
+
+def _milliseconds(deadline: float | None) -> int:
+    if deadline is None:
+        return scard.INFINITE
+    return max(0, int((deadline - time.monotonic()) * 1000))
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def wait_for_reader(name: str, timeout: float | None) -> str:
+    """Wait until a reader matching ``name`` is attached; returns its full name.
+
+    TimeoutError after ``timeout`` seconds (None waits for ever).
+    """
+    deadline = _deadline(timeout)
+    with _Context() as context:
+        while True:
+            readers = _list(context)
+            found = _match(name, readers)
+            if found is not None:
+                return found
+            # pcsc-lite reports a change on the PnP pseudo-reader as soon as
+            # the reader count differs from the one in the high word we pass.
+            states = [(PNP_NOTIFICATION, len(readers) << 16)]
+            code, _ = scard.SCardGetStatusChange(context, _milliseconds(deadline), states)
+            if code == scard.SCARD_E_TIMEOUT:
+                raise TimeoutError(f"no reader matching {name!r} appeared within {timeout:g} s")
+            _check(code, "waiting for readers")
+
+
+def wait_for_card(reader: str, present: bool = True, timeout: float | None = 10.0) -> None:
+    """Wait until a card is in ``reader`` (``present=True``) or gone from it.
+
+    Returns at once if the reader is already in that state. TimeoutError
+    naming the reader after ``timeout`` seconds (None waits for ever);
+    ReaderNotFoundError if the reader does not exist or goes away.
+    """
+    deadline = _deadline(timeout)
+    with _Context() as context:
+        name = _resolve(context, reader)
+        known = scard.SCARD_STATE_UNAWARE
+        while True:
+            code, states = scard.SCardGetStatusChange(context, _milliseconds(deadline), [(name, known)])
+            if code == scard.SCARD_E_TIMEOUT:
+                wanted = "no card was inserted into" if present else "the card was not removed from"
+                raise TimeoutError(f"{wanted} reader {name!r} within {timeout:g} s")
+            _check(code, "waiting for a card", name)
+            _, event, _ = states[0]
+            if event & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE):
+                raise ReaderNotFoundError(scard.SCARD_E_READER_UNAVAILABLE, f"reader {name!r} went away")
+            if bool(event & scard.SCARD_STATE_PRESENT) == present:
+                return
+            # Hand the daemon what we now know (its event counter included)
+            # so the next call blocks until something changes.
+            known = event & ~scard.SCARD_STATE_CHANGED
+
+
+class PcscConnection:
+    """A connection to the card in one PC/SC reader.
+
+    ``reader`` is the reader's full name or a unique part of it. Use as a
+    context manager, or call :meth:`connect` and :meth:`close`.
+    """
+
+    def __init__(self, reader: str, *, exclusive: bool = False):
+        self.reader = reader
+        self.exclusive = exclusive
+        self._context: int | None = None
+        self._card: int | None = None
+        self._protocol = 0
+        self._atr = b""
+
+    @property
+    def connected(self) -> bool:
+        return self._card is not None
+
+    @property
+    def atr(self) -> bytes:
+        """The card's answer to reset, as read when connecting."""
+        self._require()
+        return self._atr
+
+    @property
+    def protocol(self) -> str:
+        """``T=0`` or ``T=1``: the protocol the reader negotiated."""
+        self._require()
+        return "T=1" if self._protocol == scard.SCARD_PROTOCOL_T1 else "T=0"
+
+    def connect(self) -> PcscConnection:
+        """Connect to (and power up) the card; NoCardError if the reader is empty."""
+        if self._card is not None:
+            return self
+        code, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        _check(code, "cannot reach the PC/SC daemon")
+        try:
+            self.reader = _resolve(context, self.reader)
+            share = scard.SCARD_SHARE_EXCLUSIVE if self.exclusive else scard.SCARD_SHARE_SHARED
+            code, card, protocol = scard.SCardConnect(
+                context, self.reader, share, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
+            )
+            _check(code, "cannot connect to the card", self.reader)
+            try:
+                code, _, _, _, atr = scard.SCardStatus(card)
+                _check(code, "cannot read the card's status", self.reader)
+            except BaseException:
+                scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
+                raise
+        except BaseException:
+            scard.SCardReleaseContext(context)
+            raise
+        self._context, self._card, self._protocol, self._atr = context, card, protocol, bytes(atr)
+        return self
+
+    def close(self, *, reset: bool = False) -> None:
+        """Disconnect; ``reset=True`` resets the card (ending its PIN session)."""
+        card, context = self._card, self._context
+        self._card = self._context = None
+        if card is not None:
+            scard.SCardDisconnect(card, scard.SCARD_RESET_CARD if reset else scard.SCARD_LEAVE_CARD)
+        if context is not None:
+            scard.SCardReleaseContext(context)
+
+    def _require(self) -> int:
+        if self._card is None:
+            raise PcscError(scard.SCARD_E_INVALID_HANDLE, f"not connected to the card in {self.reader!r}")
+        return self._card
+
+    def transmit(self, apdu: bytes) -> bytes:
+        """Send one command APDU; the response includes SW1 SW2."""
+        card = self._require()
+        code, answer = scard.SCardTransmit(card, self._protocol, list(apdu))
+        _check(code, "transmit failed", self.reader)
+        if len(answer) < 2:
+            raise PcscError(scard.SCARD_F_COMM_ERROR, f"the card in {self.reader!r} answered {len(answer)} bytes")
+        return bytes(answer)
+
+    def __enter__(self) -> PcscConnection:
+        return self.connect()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
