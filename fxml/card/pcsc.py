@@ -139,18 +139,24 @@ def wait_for_reader(name: str, timeout: float | None) -> str:
     """
     deadline = _deadline(timeout)
     with _Context() as context:
+        daemon_count: int | None = None
         while True:
             readers = _list(context)
             found = _match(name, readers)
             if found is not None:
                 return found
             # pcsc-lite reports a change on the PnP pseudo-reader as soon as
-            # the reader count differs from the one in the high word we pass.
-            states = [(PNP_NOTIFICATION, len(readers) << 16)]
-            code, _ = scard.SCardGetStatusChange(context, _milliseconds(deadline), states)
+            # its reader count differs from the one in the high word we pass;
+            # after a change we pass the count it reported, so that a
+            # difference in how it counts cannot make this loop spin.
+            count = len(readers) if daemon_count is None else daemon_count
+            code, states = scard.SCardGetStatusChange(context, _milliseconds(deadline), [(PNP_NOTIFICATION, count << 16)])
             if code == scard.SCARD_E_TIMEOUT:
                 raise TimeoutError(f"no reader matching {name!r} appeared within {timeout:g} s")
             _check(code, "waiting for readers")
+            event = states[0][1]
+            if event & scard.SCARD_STATE_CHANGED:
+                daemon_count = event >> 16
 
 
 def wait_for_card(reader: str, present: bool = True, timeout: float | None = 10.0) -> None:
