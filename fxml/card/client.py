@@ -47,7 +47,13 @@ from fxml.card.errors import (
     error_for_sw,
 )
 from fxml.card.piv import (
+    CERT_INFO_COMPRESSED,
+    CERT_INFO_TAG,
     CERT_OBJECT,
+    CERT_TAG,
+    CHUID_FASCN,
+    CHUID_GUID,
+    ERROR_DETECTION_TAG,
     GA_CHALLENGE,
     GA_RESPONSE,
     GA_TEMPLATE,
@@ -77,12 +83,6 @@ log = logging.getLogger(__name__)
 SHORT_DATA_MAX = 255
 #: The most response data the client accepts for one command (GET RESPONSE loop guard).
 RESPONSE_MAX = 65536
-#: Tags of a certificate object (SP 800-73-4 part 1, appendix A).
-CERT_TAG, CERT_INFO_TAG, ERROR_DETECTION_TAG = 0x70, 0x71, 0xFE
-#: CertInfo bit 0: the certificate is gzip-compressed.
-CERT_INFO_COMPRESSED = 0x01
-#: CHUID tags (SP 800-73-4 part 1, table 9).
-CHUID_FASCN, CHUID_GUID = 0x30, 0x34
 
 _TWCA_INFO_TAGS = frozenset(int(tag) for tag in TwcaInfoTag)
 

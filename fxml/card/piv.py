@@ -84,6 +84,17 @@ class TwcaInfoTag(enum.IntEnum):
     PROFILE_VERSION = 0x04
 
 
+# Tags of a certificate object's content (SP 800-73-4 part 1, appendix A).
+CERT_TAG = 0x70
+CERT_INFO_TAG = 0x71
+ERROR_DETECTION_TAG = 0xFE
+#: CertInfo bit 0: the certificate is gzip-compressed.
+CERT_INFO_COMPRESSED = 0x01
+
+# Tags inside the CHUID (SP 800-73-4 part 1, table 9).
+CHUID_FASCN = 0x30
+CHUID_GUID = 0x34
+
 # Tags inside the GENERAL AUTHENTICATE dynamic authentication template (7C).
 GA_TEMPLATE = 0x7C
 GA_WITNESS = 0x80
