@@ -1,0 +1,197 @@
+"""The CA's refusals: one exception tree, each error with a stable code,
+an HTTP status and the message a customer or bank officer reads (zh-TW).
+
+The code is what programs compare (``RENEWAL_WINDOW_NOT_OPEN``); the message
+is for people and may be reworded; ``details`` carries the data behind it
+(dates, serials) for both. The engine-side client (:mod:`fxml.ca.client`) has its own ``CaError``
+carrying the same code, status and message from the JSON answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CaError(Exception):
+    """A request the CA refused. Nothing in the registry changed, except one
+    audit-log entry that records the refusal."""
+
+    code: ClassVar[str] = "CA_ERROR"
+    status: ClassVar[int] = 400
+    default_message: ClassVar[str] = "憑證中心無法處理此請求。"
+
+    def __init__(self, message: str | None = None, **details: Any):
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(f"[{self.code}] {self.message}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "status": self.status, "message": self.message, "details": self.details}
+
+
+# -- the request itself -------------------------------------------------------
+class BadRequestError(CaError):
+    code = "BAD_REQUEST"
+    status = 400
+    default_message = "請求格式錯誤。"
+
+
+class BadCsrError(CaError):
+    """The PKCS#10 request does not parse."""
+
+    code = "BAD_CSR"
+    status = 400
+    default_message = "憑證申請檔(PKCS#10)格式錯誤，無法解析。"
+
+
+class BadCsrSignatureError(BadCsrError):
+    """The request's signature does not verify with its own public key: no proof of possession."""
+
+    code = "BAD_CSR_SIGNATURE"
+    default_message = "憑證申請檔的簽章驗證失敗，無法證明持有私密金鑰。"
+
+
+class KeyNotRsa2048Error(BadCsrError):
+    code = "KEY_NOT_RSA2048"
+    default_message = "憑證申請檔的金鑰不符規定：須為 RSA 2048 位元金鑰。"
+
+
+class SubjectMismatchError(CaError):
+    """The request's subject is not the name registered for the holder."""
+
+    code = "SUBJECT_MISMATCH"
+    status = 422
+    default_message = "憑證申請檔的主旨(使用者識別名稱)與登記的用戶資料不符。"
+
+
+class BadRevocationReasonError(CaError):
+    code = "BAD_REVOCATION_REASON"
+    status = 400
+    default_message = "廢止原因不正確。"
+
+
+class BadValidityError(CaError):
+    code = "BAD_VALIDITY"
+    status = 400
+    default_message = "憑證到期日不正確。"
+
+
+class RequestIdReusedError(CaError):
+    """A request id seen before with a different request: never two answers to one id."""
+
+    code = "REQUEST_ID_REUSED"
+    status = 409
+    default_message = "此申請編號已用於另一筆不同的申請，請使用新的申請編號。"
+
+
+# -- what the request names -----------------------------------------------------
+class UnknownHolderError(CaError):
+    code = "UNKNOWN_HOLDER"
+    status = 404
+    default_message = "查無此用戶，請先至分行辦理憑證申請登記。"
+
+
+class UnknownSerialError(CaError):
+    code = "UNKNOWN_SERIAL"
+    status = 404
+    default_message = "查無此憑證序號。"
+
+
+class HolderExistsError(CaError):
+    code = "HOLDER_EXISTS"
+    status = 409
+    default_message = "此用戶及憑證名稱已登記。"
+
+
+class HolderConflictError(CaError):
+    code = "HOLDER_CONFLICT"
+    status = 409
+    default_message = "此用戶代號已登記為不同的用戶資料。"
+
+
+# -- the certificate's state -------------------------------------------------------
+class CertificateStateError(CaError):
+    """The certificate's status does not allow the operation."""
+
+    status = 409
+
+
+class RenewalWindowNotOpenError(CertificateStateError):
+    code = "RENEWAL_WINDOW_NOT_OPEN"
+    default_message = "憑證尚未進入可更新期間，請於憑證到期日前 30 天內辦理憑證更新。"
+
+
+class CertificateExpiredApplyAtBranchError(CertificateStateError):
+    code = "CERT_EXPIRED_APPLY_AT_BRANCH"
+    default_message = "憑證已過期，無法線上更新，請攜帶相關證件至申辦分行重新申請憑證。"
+
+
+class AlreadyRenewedError(CertificateStateError):
+    code = "ALREADY_RENEWED"
+    default_message = "此憑證已完成更新，不得重複更新。"
+
+
+class CertificateSuspendedError(CertificateStateError):
+    code = "CERT_SUSPENDED"
+    default_message = "憑證已暫禁，無法辦理此作業。"
+
+
+class CertificateRevokedError(CertificateStateError):
+    code = "CERT_REVOKED"
+    default_message = "憑證已廢止，無法辦理此作業。"
+
+
+class CertificateExpiredError(CertificateStateError):
+    code = "CERT_EXPIRED"
+    default_message = "憑證已過期，無法辦理此作業。"
+
+
+class CertificateNotSuspendedError(CertificateStateError):
+    code = "CERT_NOT_SUSPENDED"
+    default_message = "憑證未暫禁，無須解除暫禁。"
+
+
+# -- the service ---------------------------------------------------------------------
+class NotFoundError(CaError):
+    code = "NOT_FOUND"
+    status = 404
+    default_message = "查無此服務路徑。"
+
+
+class MethodNotAllowedError(CaError):
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+    default_message = "此服務路徑不接受此 HTTP 方法。"
+
+
+class PayloadTooLargeError(CaError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+    default_message = "請求內容過大。"
+
+
+class StateError(CaError):
+    """The state folder cannot be used (keys and registry disagree, files unreadable)."""
+
+    code = "CA_STATE_ERROR"
+    status = 500
+    default_message = "憑證中心資料異常，請洽系統管理員。"
+
+
+class InternalError(CaError):
+    code = "INTERNAL_ERROR"
+    status = 500
+    default_message = "憑證中心發生內部錯誤，請稍後再試。"
+
+
+def _all_subclasses(cls: type[CaError]) -> list[type[CaError]]:
+    out = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+#: Every error class by its code (docs/ca.md lists them all; a test checks).
+ERRORS: dict[str, type[CaError]] = {cls.code: cls for cls in [CaError, *_all_subclasses(CaError)]}
+

@@ -1,0 +1,784 @@
+"""The simulated TWCA Financial User CA: issuance, renewal rules, status, CRL and OCSP.
+
+:class:`CertificateAuthority` is the service; :mod:`simulator.ca.http` puts
+each of its methods behind an HTTP endpoint. Operations carry the bank's own
+words (:class:`Operation`: 申請, 下載, 更新, 暫禁 ...) and certificates a
+status in the bank's words (:class:`CertStatus`: 正常, 暫禁, 已廢止, 已過期),
+computed with the CA's clock.
+
+Each operation is one registry transaction that also appends its audit
+entry. A refusal raises a :class:`~simulator.ca.errors.CaError`, changes
+nothing, and appends one audit entry that records the refusal's code.
+
+Issuance is idempotent by request id: the certificate and the request row
+commit together, and a request id seen again with the same request returns
+the certificate it produced (``replayed=True``), whether the first answer
+was delivered or lost in a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509 import ocsp
+
+from fxml.clock import TAIWAN, Clock, from_env
+from simulator.ca import errors
+from simulator.ca.config import DEFAULT_BASE_URL, CaConfig, check_base_url
+from simulator.ca.hierarchy import Hierarchy, ensure_hierarchy
+from simulator.ca.profile import (
+    DEFAULT_BANK_NAME,
+    DEFAULT_BRANCH_CODE,
+    FXML,
+    FxmlProfile,
+    ServiceUrls,
+    build_name,
+    display_name,
+    end_entity_extensions,
+    name_pairs,
+    parse_serial,
+    roc_date,
+    serial_hex,
+    taiwan_text,
+)
+from simulator.ca.registry import (
+    REGISTRY_FILE,
+    AuditRow,
+    CertificateRow,
+    HolderRow,
+    Registry,
+    RequestRow,
+    Transaction,
+)
+from simulator.ca.revocation import HOLD, REVOCATION_REASONS, CertStatusInfo, CrlPublisher, OcspResponder
+
+log = logging.getLogger(__name__)
+
+Holder = HolderRow
+
+_HOLDER_ID = re.compile(r"[A-Za-z0-9]{1,20}")
+_SUFFIX = re.compile(r"[A-Za-z0-9]{1,16}")
+_BRANCH = re.compile(r"\d{7}")
+_BANK_NAME = re.compile(r"[A-Za-z0-9 .&()'-]{1,48}")
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+class CertStatus(str, Enum):
+    """A certificate's status, as the bank's 憑證查詢 and 憑證證明單 show it."""
+
+    NORMAL = "正常"
+    SUSPENDED = "暫禁"
+    REVOKED = "已廢止"
+    EXPIRED = "已過期"
+
+
+class Operation(str, Enum):
+    """What the audit log records, in the words of the bank's 憑證管理 menu."""
+
+    REGISTER = "用戶登錄"
+    APPLY = "申請"
+    DOWNLOAD = "下載"
+    RENEW = "更新"
+    SUSPEND = "暫禁"
+    RESUME = "解除暫禁"
+    REVOKE = "廢止"
+
+
+#: The proof sheet's (憑證證明單) lines, in the order the bank prints them.
+PROOF_SHEET_LABELS = (
+    "證明單申請日期",
+    "簽章憑證序號",
+    "主旨(使用者識別名稱)",
+    "憑證發行者",
+    "憑證生效日",
+    "憑證到期日",
+    "憑證狀態",
+)
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """A certificate of the registry with its status at the time it was read."""
+
+    serial: str
+    holder_id: str
+    cn: str
+    certificate: x509.Certificate
+    status: CertStatus
+    not_before: datetime
+    not_after: datetime
+    issued_at: datetime
+    renewed_from: str | None = None
+    renewed_by: str | None = None
+    suspended_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+    #: True when a retried request id returned the certificate it issued before.
+    replayed: bool = False
+
+    @property
+    def der(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.DER)
+
+    @property
+    def pem(self) -> str:
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    @property
+    def subject(self) -> str:
+        return display_name(self.certificate.subject)
+
+    @property
+    def issuer(self) -> str:
+        return display_name(self.certificate.issuer)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON the HTTP API answers with (times in Taiwan time, ISO 8601)."""
+        def iso(instant: datetime | None) -> str | None:
+            return instant.astimezone(TAIWAN).isoformat() if instant else None
+
+        return {
+            "serial": self.serial,
+            "holder_id": self.holder_id,
+            "cn": self.cn,
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "not_before": iso(self.not_before),
+            "not_after": iso(self.not_after),
+            "status": self.status.value,
+            "issued_at": iso(self.issued_at),
+            "renewed_from": self.renewed_from,
+            "renewed_by": self.renewed_by,
+            "suspended_at": iso(self.suspended_at),
+            "revoked_at": iso(self.revoked_at),
+            "revocation_reason": self.revocation_reason,
+            "replayed": self.replayed,
+            "certificate": self.pem,
+        }
+
+
+@dataclass(frozen=True)
+class _Csr:
+    request: x509.CertificateSigningRequest
+    public_key: rsa.RSAPublicKey
+    sha256: str
+
+
+class CertificateAuthority:
+    """The simulated TWCA Financial User CA over one state folder.
+
+    Use :meth:`open`; the constructor takes already-built parts.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        hierarchy: Hierarchy,
+        registry: Registry,
+        clock: Clock,
+        config: CaConfig,
+        profile: FxmlProfile = FXML,
+    ):
+        self.state_dir = state_dir
+        self.hierarchy = hierarchy
+        self.registry = registry
+        self.clock = clock
+        self.config = config
+        self.profile = profile
+        self._base_url = config.base_url or self._stored_base_url() or DEFAULT_BASE_URL
+        self._crl = CrlPublisher(hierarchy, registry, config)
+        self._ocsp = OcspResponder(hierarchy, registry, config)
+        #: Called after an issuance commits and before it is returned: a place
+        #: for tests (and ``FXMLSIM_CA_FAULT``) to crash between the two.
+        self.after_commit: Callable[[Operation, IssuedCertificate], None] | None = None
+
+    @classmethod
+    def open(
+        cls,
+        state_dir: Path | str,
+        clock: Clock | None = None,
+        config: CaConfig | None = None,
+        *,
+        keys_dir: Path | str | None = None,
+    ) -> CertificateAuthority:
+        """The CA of ``state_dir``, made on first start: root and issuing CA
+        (copied from ``keys_dir`` if given, else generated; keys 0600) and the
+        registry ``ca.sqlite3``. ``clock`` defaults to ``FXMLSIM_CLOCK``,
+        ``config`` to ``<state_dir>/config.json``."""
+        state = Path(state_dir)
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config = config or CaConfig.load(state)
+        hierarchy = ensure_hierarchy(state, Path(keys_dir) if keys_dir else None)
+        registry = Registry(state / REGISTRY_FILE, durability=config.durability)
+        try:
+            _check_registry_issuer(registry, hierarchy, state)
+        except BaseException:
+            registry.close()
+            raise
+        return cls(state, hierarchy, registry, clock or from_env(), config)
+
+    def close(self) -> None:
+        self.registry.close()
+
+    def __enter__(self) -> CertificateAuthority:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the hierarchy and where it is published --------------------------------
+    @property
+    def root_certificate(self) -> x509.Certificate:
+        return self.hierarchy.root_cert
+
+    @property
+    def issuer_certificate(self) -> x509.Certificate:
+        return self.hierarchy.issuer_cert
+
+    def chain_pem(self) -> bytes:
+        """The issuing CA's certificate then the root's, PEM."""
+        return self.hierarchy.chain_pem()
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def urls(self) -> ServiceUrls:
+        return ServiceUrls(self._base_url)
+
+    def set_base_url(self, url: str, *, remember: bool = True) -> None:
+        """Point new certificates' CRL and AIA URLs at ``url``; ``remember`` keeps
+        it in the registry for other processes of this state folder."""
+        self._base_url = check_base_url(url)
+        if remember:
+            with self.registry.write() as tx:
+                tx.set_meta("base_url", self._base_url)
+
+    def _stored_base_url(self) -> str | None:
+        with self.registry.read() as tx:
+            return tx.meta("base_url")
+
+    def now(self) -> datetime:
+        """The CA's clock, to the second (certificates have no finer time)."""
+        return self.clock.now().astimezone(timezone.utc).replace(microsecond=0)
+
+    # -- holders ---------------------------------------------------------------
+    def register_holder(
+        self,
+        holder_id: str,
+        name: str,
+        cn_suffix: str,
+        branch_code: str = DEFAULT_BRANCH_CODE,
+        bank_name: str = DEFAULT_BANK_NAME,
+        *,
+        actor: str = "system",
+    ) -> Holder:
+        """Register a holder, or one more certificate name (CN suffix) of a known holder."""
+        return self._register(holder_id, name, cn_suffix, branch_code, bank_name, actor, exist_ok=False)
+
+    def ensure_holder(
+        self,
+        holder_id: str,
+        name: str,
+        cn_suffix: str,
+        branch_code: str = DEFAULT_BRANCH_CODE,
+        bank_name: str = DEFAULT_BANK_NAME,
+        *,
+        actor: str = "system",
+    ) -> Holder:
+        """Like :meth:`register_holder`, but a registration that already exists as given is fine."""
+        return self._register(holder_id, name, cn_suffix, branch_code, bank_name, actor, exist_ok=True)
+
+    def _register(
+        self, holder_id: str, name: str, cn_suffix: str, branch_code: str, bank_name: str, actor: str, *,
+        exist_ok: bool,
+    ) -> Holder:
+        with self._operation(Operation.REGISTER, actor, holder_id) as op:
+            _require(_HOLDER_ID, holder_id, "holder_id", "用戶代號")
+            _require(_SUFFIX, cn_suffix, "cn_suffix", "憑證名稱後綴")
+            _require(_BRANCH, branch_code, "branch_code", "分行代號(7 位數字)")
+            _require(_BANK_NAME, bank_name, "bank_name", "銀行英文名稱")
+            if not isinstance(name, str) or not name.strip() or len(name) > 100:
+                raise errors.BadRequestError("用戶名稱不可空白，且不得超過 100 字。", field="name")
+            cn = self.profile.cn(holder_id, cn_suffix)
+            with self.registry.write() as tx:
+                holder = tx.holder(holder_id)
+                if holder is None:
+                    tx.insert_holder(holder_id, name, branch_code, bank_name, op.now)
+                elif (holder.name, holder.branch_code, holder.bank_name) != (name, branch_code, bank_name):
+                    raise errors.HolderConflictError(holder_id=holder_id)
+                elif cn_suffix in holder.cn_suffixes:
+                    if exist_ok:
+                        return holder
+                    raise errors.HolderExistsError(holder_id=holder_id, cn=cn)
+                other = tx.holder_of_cn(cn)
+                if other is not None:
+                    raise errors.HolderExistsError(holder_id=other, cn=cn)
+                tx.insert_holder_name(holder_id, cn_suffix, cn, op.now)
+                op.succeed(tx, cn=cn)
+                registered = tx.holder(holder_id)
+        assert registered is not None
+        return registered
+
+    def holder(self, holder_id: str) -> Holder:
+        with self.registry.read() as tx:
+            holder = tx.holder(holder_id)
+        if holder is None:
+            raise errors.UnknownHolderError(holder_id=holder_id)
+        return holder
+
+    def subject_for(self, holder_id: str, cn_suffix: str) -> x509.Name:
+        """The subject a request for this holder and certificate name must carry."""
+        holder = self.holder(holder_id)
+        return build_name(self.profile.subject(holder_id, cn_suffix, holder.branch_code, holder.bank_name))
+
+    # -- 申請 -----------------------------------------------------------------
+    def apply(
+        self,
+        request_id: str,
+        holder_id: str,
+        csr: bytes | str | x509.CertificateSigningRequest,
+        *,
+        actor: str = "system",
+        not_after: datetime | None = None,
+    ) -> IssuedCertificate:
+        """Issue a certificate for a registered holder from a PKCS#10 request.
+
+        The request's signature must verify with its RSA-2048 key and its
+        subject must be the holder's for one of the holder's registered CN
+        suffixes. Validity: from now to 23:59:59 (+08:00) of the same day
+        two years on, or to 23:59:59 of the Taiwan date of ``not_after``
+        (for card fixtures that reproduce a given certificate).
+        """
+        with self._operation(Operation.APPLY, actor, request_id) as op:
+            _require(_REQUEST_ID, request_id, "request_id", "申請編號")
+            request = self._check_csr(csr)
+            with self.registry.write() as tx:
+                replay = self._replay(tx, request_id, "apply", holder_id, request.sha256, None)
+                if replay is not None:
+                    op.succeed(tx, result="REPLAYED", serial=replay.serial)
+                    return replay
+                holder = tx.holder(holder_id)
+                if holder is None:
+                    raise errors.UnknownHolderError(holder_id=holder_id)
+                suffix = self._matching_suffix(holder, request.request)
+                end = self.profile.initial_not_after(op.now)
+                if not_after is not None:
+                    local = not_after if not_after.tzinfo else not_after.replace(tzinfo=TAIWAN)
+                    end = self.profile.closing_time(local.astimezone(TAIWAN).date())
+                    if end <= op.now:
+                        raise errors.BadValidityError("憑證到期日必須晚於現在。", not_after=end.isoformat())
+                row = self._issue(
+                    tx, holder=holder, suffix=suffix, csr=request, request_id=request_id, kind="apply",
+                    actor=actor, now=op.now, not_after=end, renewed_from=None,
+                )
+                op.succeed(tx, serial=row.serial, holder_id=holder_id, cn=row.cn)
+            issued = self._record(row, op.now)
+        return self._after_commit(Operation.APPLY, issued)
+
+    # -- 更新(展期) -------------------------------------------------------------
+    def renew(
+        self,
+        request_id: str,
+        current_serial: str,
+        csr: bytes | str | x509.CertificateSigningRequest,
+        *,
+        actor: str = "system",
+    ) -> IssuedCertificate:
+        """Renew (更新/展期) the certificate ``current_serial`` for the key of ``csr``.
+
+        Allowed from ``renewal_window_days`` before the current not-after up
+        to that not-after, for a certificate neither suspended, revoked nor
+        already renewed. The new certificate runs from now to the old
+        not-after plus two years, 23:59:59 (+08:00); the old one stays 正常
+        until its own not-after.
+        """
+        with self._operation(Operation.RENEW, actor, request_id) as op:
+            _require(_REQUEST_ID, request_id, "request_id", "申請編號")
+            serial = _normal_serial(current_serial)
+            request = self._check_csr(csr)
+            with self.registry.write() as tx:
+                current = tx.certificate(serial)
+                holder_id = current.holder_id if current else ""
+                replay = self._replay(tx, request_id, "renew", holder_id, request.sha256, serial)
+                if replay is not None:
+                    op.succeed(tx, result="REPLAYED", serial=replay.serial, renewed_from=serial)
+                    return replay
+                if current is None:
+                    raise errors.UnknownSerialError(serial=serial)
+                self._check_renewable(current, op.now)
+                holder = tx.holder(current.holder_id)
+                assert holder is not None  # a foreign key
+                suffix = self._matching_suffix(holder, request.request, only_cn=current.cn)
+                row = self._issue(
+                    tx, holder=holder, suffix=suffix, csr=request, request_id=request_id, kind="renew",
+                    actor=actor, now=op.now, not_after=self.profile.renewed_not_after(current.not_after),
+                    renewed_from=serial,
+                )
+                op.succeed(tx, serial=row.serial, renewed_from=serial, holder_id=holder.holder_id, cn=row.cn)
+            issued = self._record(row, op.now)
+        return self._after_commit(Operation.RENEW, issued)
+
+    def _check_renewable(self, current: CertificateRow, now: datetime) -> None:
+        facts = {
+            "serial": current.serial,
+            "not_after": current.not_after.astimezone(TAIWAN).isoformat(),
+        }
+        if current.revoked_at is not None:
+            raise errors.CertificateRevokedError("憑證已廢止，無法辦理憑證更新，請至分行重新申請憑證。", **facts)
+        if current.suspended_at is not None:
+            raise errors.CertificateSuspendedError(
+                "憑證已暫禁，無法辦理憑證更新；請先辦理解除暫禁。", **facts
+            )
+        if current.renewed_by is not None:
+            raise errors.AlreadyRenewedError(renewed_by=current.renewed_by, **facts)
+        if now > current.not_after:
+            raise errors.CertificateExpiredApplyAtBranchError(**facts)
+        opens = current.not_after - timedelta(days=self.config.renewal_window_days)
+        if now < opens:
+            raise errors.RenewalWindowNotOpenError(
+                f"憑證尚未進入可更新期間，請於憑證到期日前 {self.config.renewal_window_days} 天內"
+                f"（{taiwan_text(opens)} 起）辦理憑證更新。",
+                window_opens=opens.astimezone(TAIWAN).isoformat(),
+                **facts,
+            )
+
+    # -- 下載, 查詢 --------------------------------------------------------------
+    def download(self, serial: str, *, actor: str = "system") -> IssuedCertificate:
+        """The certificate ``serial`` (下載), with its status."""
+        with self._operation(Operation.DOWNLOAD, actor, str(serial)) as op:
+            key = _normal_serial(serial)
+            with self.registry.write() as tx:
+                row = tx.certificate(key)
+                if row is None:
+                    raise errors.UnknownSerialError(serial=key)
+                op.succeed(tx, serial=key)
+        return self._record(row, op.now)
+
+    def query(
+        self, holder_id: str | None = None, cn: str | None = None, serial: str | None = None
+    ) -> list[IssuedCertificate]:
+        """Certificates (查詢) of a holder, a CN or a serial (all given filters apply; none: all)."""
+        key = _normal_serial(serial) if serial is not None else None
+        now = self.now()
+        with self.registry.read() as tx:
+            rows = tx.certificates(holder_id=holder_id, cn=cn, serial=key)
+        return [self._record(row, now) for row in rows]
+
+    def proof_sheet(self, serial: str) -> dict[str, str]:
+        """The 憑證證明單 of ``serial``: the bank's labels and what it prints for them."""
+        now = self.now()
+        record = self.download_record(serial, now)
+        values = (
+            roc_date(now),
+            record.serial,
+            record.subject,
+            record.issuer,
+            taiwan_text(record.not_before),
+            taiwan_text(record.not_after),
+            record.status.value,
+        )
+        return dict(zip(PROOF_SHEET_LABELS, values))
+
+    def download_record(self, serial: str, now: datetime | None = None) -> IssuedCertificate:
+        """A certificate by serial without an audit entry (for screens and OCSP)."""
+        key = _normal_serial(serial)
+        with self.registry.read() as tx:
+            row = tx.certificate(key)
+        if row is None:
+            raise errors.UnknownSerialError(serial=key)
+        return self._record(row, now or self.now())
+
+    # -- 暫禁, 解除暫禁, 廢止 ------------------------------------------------------
+    def suspend(self, serial: str, *, actor: str = "system") -> IssuedCertificate:
+        """Suspend (暫禁) a certificate: CRL and OCSP report it on hold."""
+        def change(tx: Transaction, row: CertificateRow, now: datetime) -> None:
+            if row.suspended_at is not None:
+                raise errors.CertificateSuspendedError("憑證已暫禁，無須重複暫禁。", serial=row.serial)
+            tx.set_suspended(row.serial, now)
+
+        return self._change_status(Operation.SUSPEND, serial, actor, change)
+
+    def resume(self, serial: str, *, actor: str = "system") -> IssuedCertificate:
+        """Lift a suspension (解除暫禁): the certificate is 正常 again."""
+        def change(tx: Transaction, row: CertificateRow, now: datetime) -> None:
+            if row.suspended_at is None:
+                raise errors.CertificateNotSuspendedError(serial=row.serial)
+            tx.set_suspended(row.serial, None)
+
+        return self._change_status(Operation.RESUME, serial, actor, change, allow_expired=True)
+
+    def revoke(self, serial: str, reason: str = "unspecified", *, actor: str = "system") -> IssuedCertificate:
+        """Revoke (廢止) a certificate for good; ``reason`` is an RFC 5280 reason name."""
+        if reason not in REVOCATION_REASONS:
+            allowed = ", ".join(REVOCATION_REASONS)
+            with self._operation(Operation.REVOKE, actor, str(serial)):
+                raise errors.BadRevocationReasonError(f"廢止原因不正確，可用：{allowed}。", reason=reason)
+
+        def change(tx: Transaction, row: CertificateRow, now: datetime) -> None:
+            tx.set_revoked(row.serial, now, reason)
+
+        return self._change_status(Operation.REVOKE, serial, actor, change)
+
+    def _change_status(
+        self,
+        operation: Operation,
+        serial: str,
+        actor: str,
+        change: Callable[[Transaction, CertificateRow, datetime], None],
+        *,
+        allow_expired: bool = False,
+    ) -> IssuedCertificate:
+        with self._operation(operation, actor, str(serial)) as op:
+            key = _normal_serial(serial)
+            with self.registry.write() as tx:
+                row = tx.certificate(key)
+                if row is None:
+                    raise errors.UnknownSerialError(serial=key)
+                if row.revoked_at is not None:
+                    raise errors.CertificateRevokedError(serial=key)
+                if op.now > row.not_after and not allow_expired:
+                    raise errors.CertificateExpiredError(serial=key)
+                change(tx, row, op.now)
+                op.succeed(tx, serial=key)
+                updated = tx.certificate(key)
+        assert updated is not None
+        return self._record(updated, op.now)
+
+    # -- CRL and OCSP -----------------------------------------------------------
+    def crl_der(self) -> bytes:
+        """The issuing CA's CRL (DER): revoked certificates, and suspended ones as certificateHold."""
+        return self._crl.crl_der(self.now())
+
+    def ocsp_response(self, request_der: bytes) -> bytes:
+        """The DER OCSP response (RFC 6960) to a DER OCSP request."""
+        return self._ocsp.respond(request_der, self.now(), self._ocsp_status)
+
+    def ocsp_cached(self, request_der: bytes) -> bytes | None:
+        """The OCSP answer if it needs no signature (cached or unsuccessful), else None."""
+        return self._ocsp.cached(request_der, self.now())
+
+    def _ocsp_status(self, serial: int) -> CertStatusInfo:
+        with self.registry.read() as tx:
+            row = tx.certificate(serial_hex(serial))
+        if row is None:
+            return CertStatusInfo(ocsp.OCSPCertStatus.UNKNOWN)
+        if row.revoked_at is not None:
+            return CertStatusInfo(ocsp.OCSPCertStatus.REVOKED, row.revoked_at, row.revocation_reason)
+        if row.suspended_at is not None:
+            return CertStatusInfo(ocsp.OCSPCertStatus.REVOKED, row.suspended_at, HOLD)
+        return CertStatusInfo(ocsp.OCSPCertStatus.GOOD)
+
+    # -- audit -------------------------------------------------------------------
+    def audit_log(self, limit: int | None = None) -> list[AuditRow]:
+        """The audit log, oldest first (the last ``limit`` entries if given)."""
+        with self.registry.read() as tx:
+            return tx.audit_log(limit)
+
+    # -- internals ---------------------------------------------------------------
+    def status_of(self, row: CertificateRow, now: datetime | None = None) -> CertStatus:
+        now = now or self.now()
+        if row.revoked_at is not None:
+            return CertStatus.REVOKED
+        if now > row.not_after:
+            return CertStatus.EXPIRED
+        if row.suspended_at is not None:
+            return CertStatus.SUSPENDED
+        return CertStatus.NORMAL
+
+    def _record(self, row: CertificateRow, now: datetime) -> IssuedCertificate:
+        return IssuedCertificate(
+            serial=row.serial,
+            holder_id=row.holder_id,
+            cn=row.cn,
+            certificate=x509.load_der_x509_certificate(row.der),
+            status=self.status_of(row, now),
+            not_before=row.not_before,
+            not_after=row.not_after,
+            issued_at=row.issued_at,
+            renewed_from=row.renewed_from,
+            renewed_by=row.renewed_by,
+            suspended_at=row.suspended_at,
+            revoked_at=row.revoked_at,
+            revocation_reason=row.revocation_reason,
+        )
+
+    def _after_commit(self, operation: Operation, issued: IssuedCertificate) -> IssuedCertificate:
+        if self.after_commit is not None:
+            self.after_commit(operation, issued)
+        return issued
+
+    def _check_csr(self, csr: bytes | str | x509.CertificateSigningRequest) -> _Csr:
+        try:
+            if isinstance(csr, x509.CertificateSigningRequest):
+                request = csr
+            else:
+                data = csr.encode("ascii") if isinstance(csr, str) else bytes(csr)
+                if data.lstrip().startswith(b"-----BEGIN"):
+                    request = x509.load_pem_x509_csr(data)
+                else:
+                    request = x509.load_der_x509_csr(data)
+            public_key = request.public_key()
+        except (ValueError, TypeError, UnicodeEncodeError, UnsupportedAlgorithm) as exc:
+            raise errors.BadCsrError(reason=str(exc)) from exc
+        if not isinstance(public_key, rsa.RSAPublicKey) or public_key.key_size != self.profile.key_bits:
+            size = getattr(public_key, "key_size", None)
+            raise errors.KeyNotRsa2048Error(key=f"{type(public_key).__name__.removeprefix('_')} {size or ''}".strip())
+        try:
+            valid = request.is_signature_valid
+        except (ValueError, UnsupportedAlgorithm):
+            valid = False
+        if not valid:
+            raise errors.BadCsrSignatureError()
+        der = request.public_bytes(serialization.Encoding.DER)
+        return _Csr(request, public_key, hashlib.sha256(der).hexdigest())
+
+    def _matching_suffix(
+        self, holder: HolderRow, request: x509.CertificateSigningRequest, only_cn: str | None = None
+    ) -> str:
+        got = name_pairs(request.subject)
+        single_valued = all(len(rdn) == 1 for rdn in request.subject.rdns)
+        for suffix in holder.cn_suffixes:
+            expected = self.profile.subject(holder.holder_id, suffix, holder.branch_code, holder.bank_name)
+            if only_cn is not None and self.profile.cn(holder.holder_id, suffix) != only_cn:
+                continue
+            if single_valued and got == expected:
+                return suffix
+        wanted = [
+            display_name(build_name(self.profile.subject(holder.holder_id, s, holder.branch_code, holder.bank_name)))
+            for s in holder.cn_suffixes
+            if only_cn is None or self.profile.cn(holder.holder_id, s) == only_cn
+        ]
+        raise errors.SubjectMismatchError(got=display_name(request.subject), expected=wanted)
+
+    def _replay(
+        self, tx: Transaction, request_id: str, kind: str, holder_id: str, csr_sha256: str, renews: str | None
+    ) -> IssuedCertificate | None:
+        seen = tx.request(request_id)
+        if seen is None:
+            return None
+        same = (seen.kind, seen.csr_sha256, seen.renews_serial) == (kind, csr_sha256, renews)
+        if kind == "apply":
+            same = same and seen.holder_id == holder_id
+        if not same:
+            raise errors.RequestIdReusedError(request_id=request_id, serial=seen.serial)
+        row = tx.certificate(seen.serial)
+        assert row is not None  # committed together
+        return replace(self._record(row, self.now()), replayed=True)
+
+    def _issue(
+        self,
+        tx: Transaction,
+        *,
+        holder: HolderRow,
+        suffix: str,
+        csr: _Csr,
+        request_id: str,
+        kind: str,
+        actor: str,
+        now: datetime,
+        not_after: datetime,
+        renewed_from: str | None,
+    ) -> CertificateRow:
+        profile = self.profile
+        subject = build_name(profile.subject(holder.holder_id, suffix, holder.branch_code, holder.bank_name))
+        serial = profile.new_serial()
+        while tx.serial_exists(serial_hex(serial)):  # 2^-126 per try, but uniqueness is a promise
+            serial = profile.new_serial()
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.hierarchy.issuer_cert.subject)
+            .public_key(csr.public_key)
+            .serial_number(serial)
+            .not_valid_before(now)
+            .not_valid_after(not_after)
+        )
+        ski = x509.SubjectKeyIdentifier.from_public_key(csr.public_key)
+        for extension, critical in end_entity_extensions(profile, ski, self.hierarchy.issuer_cert, self.urls):
+            builder = builder.add_extension(extension, critical=critical)
+        certificate = builder.sign(self.hierarchy.issuer_key, profile.signature_hash())
+        cn = profile.cn(holder.holder_id, suffix)
+        tx.insert_certificate(
+            serial=serial_hex(serial), holder_id=holder.holder_id, cn=cn, not_before=now, not_after=not_after,
+            der=certificate.public_bytes(serialization.Encoding.DER), issued_at=now, renewed_from=renewed_from,
+        )
+        tx.insert_request(RequestRow(
+            request_id=request_id, kind=kind, holder_id=holder.holder_id, csr_sha256=csr.sha256,
+            renews_serial=renewed_from, serial=serial_hex(serial), actor=actor, received_at=now,
+        ))
+        row = tx.certificate(serial_hex(serial))
+        assert row is not None
+        return row
+
+    @contextmanager
+    def _operation(self, operation: Operation, actor: str, target: str) -> Iterator[_Op]:
+        op = _Op(operation, _actor(actor), target[:200], self.now())
+        try:
+            yield op
+        except errors.CaError as err:
+            # The operation's own transaction rolled back; record the refusal alone.
+            with self.registry.write() as tx:
+                tx.audit(at=op.now, actor=op.actor, action=operation.value, target=op.target, result=err.code,
+                         detail=_jsonable(err.details))
+            log.info("%s refused for %s: %s", operation.value, op.target, err)
+            raise
+
+
+@dataclass
+class _Op:
+    operation: Operation
+    actor: str
+    target: str
+    now: datetime
+
+    def succeed(self, tx: Transaction, result: str = "OK", **detail: Any) -> None:
+        tx.audit(at=self.now, actor=self.actor, action=self.operation.value, target=self.target, result=result,
+                 detail=_jsonable(detail))
+
+
+def _actor(actor: str) -> str:
+    return actor[:100] if isinstance(actor, str) and actor.strip() else "unknown"
+
+
+def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if isinstance(v, (str, int, float, bool, list, type(None))) else str(v)) for k, v in detail.items()}
+
+
+def _require(pattern: re.Pattern[str], value: object, field: str, label: str) -> None:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise errors.BadRequestError(f"{label}格式不正確。", field=field, value=str(value)[:64])
+
+
+def _normal_serial(serial: str) -> str:
+    try:
+        return serial_hex(parse_serial(str(serial)))
+    except ValueError:
+        raise errors.UnknownSerialError("憑證序號格式不正確(須為 16 進位)。", serial=str(serial)[:64]) from None
+
+
+def _check_registry_issuer(registry: Registry, hierarchy: Hierarchy, state_dir: Path) -> None:
+    """The registry belongs to the issuing key beside it (remembered on first start)."""
+    fingerprint = x509.SubjectKeyIdentifier.from_public_key(hierarchy.issuer_cert.public_key()).digest.hex()  # type: ignore[arg-type]
+    with registry.read() as tx:
+        stored = tx.meta("issuer_key_id")
+    if stored is None:
+        with registry.write() as tx:
+            stored = tx.meta("issuer_key_id") or fingerprint
+            tx.set_meta("issuer_key_id", stored)
+    if stored != fingerprint:
+        raise errors.StateError(f"登錄資料庫與發證金鑰不符：{state_dir}")
