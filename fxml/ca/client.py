@@ -1,0 +1,291 @@
+"""HTTP client for the CA's JSON API (docs/ca.md), standard library only.
+
+Every method returns typed values or raises :class:`CaError` carrying the
+HTTP status, the CA's stable error code and its zh-TW message. A CA that
+cannot be reached is ``CaError`` with status 0 and code ``CA_UNREACHABLE``.
+
+Issuance (申請) and renewal (更新) are sent with the caller's request id
+and retried on a lost connection or a timeout: the CA answers a retried
+request id with the certificate it already issued, never a second one.
+Other changes (暫禁, 廢止 ...) are not retried, since their second attempt
+would be refused as already done.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from http.client import HTTPException
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+log = logging.getLogger(__name__)
+
+ENV_URL = "FXMLSIM_CA_URL"
+UNREACHABLE = "CA_UNREACHABLE"
+BAD_RESPONSE = "CA_BAD_RESPONSE"
+
+
+class CaError(Exception):
+    """The CA refused a request, or could not be asked.
+
+    ``status`` is the HTTP status (0 when no answer came), ``code`` the CA's
+    stable error code, ``message`` the zh-TW text for people, ``details``
+    the data behind it.
+    """
+
+    def __init__(self, status: int, code: str, message: str, details: Mapping[str, Any] | None = None):
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = dict(details or {})
+        super().__init__(f"[{code}] {message}")
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    """A certificate as the CA reports it: its status in the bank's words
+    (正常, 暫禁, 已廢止, 已過期) and the parsed certificate."""
+
+    serial: str
+    holder_id: str
+    cn: str
+    subject: str
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+    status: str
+    issued_at: datetime
+    certificate: x509.Certificate
+    renewed_from: str | None = None
+    renewed_by: str | None = None
+    suspended_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+    replayed: bool = False
+    #: The issuing CA's and the root's certificates, when the answer carried them.
+    chain: tuple[x509.Certificate, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], chain_pem: str | None = None) -> CertificateRecord:
+        def when(key: str) -> datetime | None:
+            value = data.get(key)
+            return datetime.fromisoformat(value) if value else None
+
+        try:
+            return cls(
+                serial=data["serial"],
+                holder_id=data["holder_id"],
+                cn=data["cn"],
+                subject=data["subject"],
+                issuer=data["issuer"],
+                not_before=datetime.fromisoformat(data["not_before"]),
+                not_after=datetime.fromisoformat(data["not_after"]),
+                status=data["status"],
+                issued_at=datetime.fromisoformat(data["issued_at"]),
+                certificate=x509.load_pem_x509_certificate(data["certificate"].encode("ascii")),
+                renewed_from=data.get("renewed_from"),
+                renewed_by=data.get("renewed_by"),
+                suspended_at=when("suspended_at"),
+                revoked_at=when("revoked_at"),
+                revocation_reason=data.get("revocation_reason"),
+                replayed=bool(data.get("replayed", False)),
+                chain=tuple(x509.load_pem_x509_certificates(chain_pem.encode("ascii"))) if chain_pem else (),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"reason": repr(exc)}) from exc
+
+
+Csr = bytes | str | x509.CertificateSigningRequest
+
+
+def _csr_text(csr: Csr) -> str:
+    """PEM as it is; DER as base64 (the CA, not the client, judges whether it parses)."""
+    if isinstance(csr, x509.CertificateSigningRequest):
+        return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    data = csr.encode("utf-8") if isinstance(csr, str) else bytes(csr)
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return data.decode("ascii", errors="replace")
+    return base64.b64encode(data).decode("ascii")
+
+
+class CaClient:
+    """The CA at ``base_url`` (e.g. ``http://127.0.0.1:8470``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        actor: str | None = None,
+        retries: int = 2,
+        retry_delay: float = 0.2,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.actor = actor
+        self.retries = retries
+        self.retry_delay = retry_delay
+        # No proxies: the CA is on this machine's loopback.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> CaClient:
+        """The CA named by ``FXMLSIM_CA_URL`` (what ``fxmlsim up`` exports)."""
+        env = os.environ if environ is None else environ
+        url = env.get(ENV_URL)
+        if not url:
+            raise CaError(0, UNREACHABLE, f"未設定憑證中心位址 ({ENV_URL})。")
+        return cls(url, **kwargs)
+
+    # -- transport ----------------------------------------------------------------
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        retry: bool = False,
+    ) -> tuple[bytes, str]:
+        data = raw
+        if body is not None:
+            payload = dict(body)
+            if self.actor and "actor" not in payload:
+                payload["actor"] = self.actor
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = content_type
+        if self.actor:
+            headers["X-Actor"] = self.actor.encode("utf-8").decode("latin-1")
+        attempts = 1 + (self.retries if retry else 0)
+        for attempt in range(attempts):
+            request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)
+            try:
+                with self._opener.open(request, timeout=self.timeout) as answer:
+                    return answer.read(), answer.headers.get("Content-Type", "")
+            except urllib.error.HTTPError as exc:
+                raise _error_from(exc.code, exc.read()) from None
+            except (urllib.error.URLError, HTTPException, ConnectionError, socket.timeout, TimeoutError) as exc:
+                if attempt + 1 < attempts:
+                    log.info("CA %s %s failed (%s); retrying the same request", method, path, exc)
+                    time.sleep(self.retry_delay * (attempt + 1))
+                    continue
+                reason = getattr(exc, "reason", exc)
+                raise CaError(0, UNREACHABLE, "無法連線至憑證中心，請稍後再試。",
+                              {"url": self.base_url, "reason": str(reason)}) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _json(self, method: str, path: str, body: Mapping[str, Any] | None = None, *, retry: bool = False) -> Any:
+        content, _ = self._call(method, path, body, retry=retry)
+        try:
+            return json.loads(content.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"reason": str(exc)}) from exc
+
+    def _record(self, method: str, path: str, body: Mapping[str, Any] | None = None, *, retry: bool = False
+                ) -> CertificateRecord:
+        answer = self._json(method, path, body, retry=retry)
+        return CertificateRecord.from_json(answer.get("certificate", {}), answer.get("chain"))
+
+    # -- the service -----------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        return self._json("GET", "/", retry=True)
+
+    def register_holder(
+        self,
+        holder_id: str,
+        name: str,
+        cn_suffix: str,
+        branch_code: str | None = None,
+        bank_name: str | None = None,
+    ) -> dict[str, Any]:
+        """用戶登錄: a holder, or one more CN suffix of a holder. Returns the holder."""
+        body = {"holder_id": holder_id, "name": name, "cn_suffix": cn_suffix,
+                "branch_code": branch_code, "bank_name": bank_name}
+        return self._json("POST", "/holders", {k: v for k, v in body.items() if v is not None})["holder"]
+
+    def holder(self, holder_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/holders/{quote(holder_id, safe='')}", retry=True)["holder"]
+
+    def apply(self, request_id: str, holder_id: str, csr: Csr, *, not_after: datetime | None = None
+              ) -> CertificateRecord:
+        """申請: a certificate for the holder from a PKCS#10 request (retried safely by request id)."""
+        body: dict[str, Any] = {"request_id": request_id, "holder_id": holder_id, "csr": _csr_text(csr)}
+        if not_after is not None:
+            body["not_after"] = not_after.isoformat()
+        return self._record("POST", "/certificates", body, retry=True)
+
+    def renew(self, request_id: str, serial: str, csr: Csr) -> CertificateRecord:
+        """更新(展期): a new certificate for the new key, replacing ``serial`` (retried safely by request id)."""
+        return self._record("POST", f"/certificates/{serial}/renew",
+                            {"request_id": request_id, "csr": _csr_text(csr)}, retry=True)
+
+    def download(self, serial: str) -> CertificateRecord:
+        """下載: the certificate ``serial`` with its chain."""
+        return self._record("GET", f"/certificates/{serial}", retry=True)
+
+    def query(self, holder_id: str | None = None, cn: str | None = None, serial: str | None = None
+              ) -> list[CertificateRecord]:
+        """查詢: certificates of a holder, a CN or a serial."""
+        params = {k: v for k, v in (("holder_id", holder_id), ("cn", cn), ("serial", serial)) if v is not None}
+        answer = self._json("GET", "/certificates" + (f"?{urlencode(params)}" if params else ""), retry=True)
+        return [CertificateRecord.from_json(c) for c in answer.get("certificates", [])]
+
+    def proof_sheet(self, serial: str) -> dict[str, str]:
+        """憑證證明單: the bank's labels and values for ``serial``."""
+        return self._json("GET", f"/certificates/{serial}/proof", retry=True)["憑證證明單"]
+
+    def suspend(self, serial: str) -> CertificateRecord:
+        """暫禁."""
+        return self._record("POST", f"/certificates/{serial}/suspend", {})
+
+    def resume(self, serial: str) -> CertificateRecord:
+        """解除暫禁."""
+        return self._record("POST", f"/certificates/{serial}/resume", {})
+
+    def revoke(self, serial: str, reason: str = "unspecified") -> CertificateRecord:
+        """廢止, with an RFC 5280 reason name (keyCompromise, superseded ...)."""
+        return self._record("POST", f"/certificates/{serial}/revoke", {"reason": reason})
+
+    def audit(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self._json("GET", f"/audit?limit={int(limit)}", retry=True)["audit"]
+
+    # -- relying parties --------------------------------------------------------------
+    def crl(self) -> x509.CertificateRevocationList:
+        content, _ = self._call("GET", "/crl", retry=True)
+        return x509.load_der_x509_crl(content)
+
+    def ocsp(self, request_der: bytes) -> bytes:
+        """The DER OCSP response to a DER OCSP request."""
+        content, _ = self._call("POST", "/ocsp", raw=request_der, content_type="application/ocsp-request",
+                                retry=True)
+        return content
+
+    def chain(self) -> list[x509.Certificate]:
+        """The issuing CA's certificate, then the root's."""
+        content, _ = self._call("GET", "/ca/chain.pem", retry=True)
+        return x509.load_pem_x509_certificates(content)
+
+
+def _error_from(status: int, content: bytes) -> CaError:
+    try:
+        error = json.loads(content.decode("utf-8"))["error"]
+        return CaError(status, str(error["code"]), str(error["message"]), error.get("details") or {})
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        return CaError(status, BAD_RESPONSE, f"憑證中心回應錯誤 (HTTP {status})。",
+                       {"body": content[:200].decode("utf-8", "replace")})

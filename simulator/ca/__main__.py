@@ -1,0 +1,103 @@
+"""``python -m simulator.ca``: run the CA service, or prepare its state folder.
+
+::
+
+    python -m simulator.ca serve --state-dir DIR [--host 127.0.0.1] [--port 0] [--base-url URL] [--keys-dir DIR]
+    python -m simulator.ca init  --state-dir DIR [--keys-dir DIR]
+    python -m simulator.ca make-keys DIR
+
+``serve`` prints exactly one line, ``READY http://127.0.0.1:<port>``, once it
+listens, and stops cleanly on SIGTERM. It exits 2 (with the reason on
+stderr) for a busy port, a non-loopback host or an unusable state folder.
+The clock comes from ``FXMLSIM_CLOCK``. ``FXMLSIM_CA_FAULT=exit-after-commit``
+makes the process die right after an issuance commits and before it answers
+(for crash tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from fxml.clock import ClockError, from_env
+from simulator.ca.config import ConfigError
+from simulator.ca.errors import CaError
+from simulator.ca.hierarchy import Hierarchy
+from simulator.ca.http import check_loopback, serve
+from simulator.ca.service import CertificateAuthority, IssuedCertificate, Operation
+
+EXIT_FAILURE = 2
+FAULT_ENV = "FXMLSIM_CA_FAULT"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m simulator.ca", description="The simulated TWCA Financial User CA.")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    sub = parser.add_subparsers(dest="command", required=True)
+    srv = sub.add_parser("serve", help="serve the HTTP API on a loopback address")
+    srv.add_argument("--state-dir", type=Path, required=True)
+    srv.add_argument("--host", default="127.0.0.1", help="loopback address only (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=0, help="0: any free port (default)")
+    srv.add_argument("--base-url", help="URL certificates point at for CRL and AIA (default: the URL listened on)")
+    srv.add_argument("--keys-dir", type=Path, help="on first start, copy the CA keys and certificates from here")
+    srv.add_argument("--workers", type=int, default=8, help="worker threads for signing and writes (default 8)")
+    init = sub.add_parser("init", help="create the state folder (keys, registry) and print where it is")
+    init.add_argument("--state-dir", type=Path, required=True)
+    init.add_argument("--keys-dir", type=Path)
+    keys = sub.add_parser("make-keys", help="write a new root + issuing CA (four PEM files) for pinning in fixtures")
+    keys.add_argument("directory", type=Path)
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"simulator.ca: {message}", file=sys.stderr, flush=True)
+    return EXIT_FAILURE
+
+
+def _crash_after_commit(operation: Operation, issued: IssuedCertificate) -> None:
+    print(f"simulator.ca: {FAULT_ENV}: exiting after committing {issued.serial}", file=sys.stderr, flush=True)
+    os._exit(70)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=max(logging.WARNING - 10 * args.verbose, 5), format="%(name)s: %(message)s")
+    if args.command == "make-keys":
+        Hierarchy.generate().save(args.directory)
+        print(args.directory)
+        return 0
+    try:
+        if args.command == "serve":
+            host = check_loopback(args.host)
+        clock = from_env()
+        ca = CertificateAuthority.open(args.state_dir, clock=clock, keys_dir=args.keys_dir)
+    except (ValueError, ClockError, ConfigError, CaError, OSError) as exc:
+        return _fail(str(exc))
+    with ca:
+        if args.command == "init":
+            print(f"{args.state_dir}\t{ca.issuer_certificate.subject.rfc4514_string()}")
+            return 0
+        if os.environ.get(FAULT_ENV) == "exit-after-commit":
+            ca.after_commit = _crash_after_commit
+
+        def ready(url: str) -> None:
+            print(f"READY {url}", flush=True)
+
+        try:
+            serve(ca, host, args.port, base_url=args.base_url, on_ready=ready, workers=args.workers)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return _fail(f"port {args.port} on {host} is already in use (埠號已被使用)")
+            return _fail(f"cannot listen on {host}:{args.port}: {exc}")
+        except (ConfigError, CaError) as exc:
+            return _fail(str(exc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
