@@ -1,0 +1,153 @@
+"""Fast, reproducible CAs for tests, fixtures and benchmarks.
+
+- :class:`KeyCache`: RSA keys and a pinned CA hierarchy generated once and
+  kept as PEM files in a folder (pytest's cache, say), so a test run pays
+  for key generation only the first time.
+- :func:`make_csr`: a PKCS#10 request for a key and subject.
+- :class:`ServiceProcess`: ``python -m simulator.ca serve`` as a subprocess
+  on 127.0.0.1, port 0; its URL from the READY line; stopped by pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from simulator.ca.hierarchy import FILES, Hierarchy
+from simulator.ca.profile import NameSpec, build_name
+from simulator.ca.service import CertificateAuthority
+
+
+class KeyCache:
+    """PEM files in ``directory``: made on first use, reused afterwards."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def rsa(self, name: str, bits: int = 2048) -> rsa.RSAPrivateKey:
+        path = self.directory / f"{name}-rsa{bits}.pem"
+        with self._lock:
+            if not path.exists():
+                key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+                _replace(path, key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                ))
+        loaded = serialization.load_pem_private_key(path.read_bytes(), None, unsafe_skip_rsa_key_validation=True)
+        assert isinstance(loaded, rsa.RSAPrivateKey)
+        return loaded
+
+    def hierarchy(self, name: str = "pinned") -> Path:
+        """A folder with a root and issuing CA (the four PEM files), for ``keys_dir``."""
+        directory = self.directory / f"hierarchy-{name}"
+        with self._lock:
+            if not all((directory / f).exists() for f in FILES):
+                staging = self.directory / f".hierarchy-{name}-{os.getpid()}"
+                Hierarchy.generate().save(staging)
+                try:
+                    os.rename(staging, directory)
+                except OSError:  # another process made it first
+                    for f in FILES:
+                        (staging / f).unlink()
+                    staging.rmdir()
+        return directory
+
+
+def _replace(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_bytes(data)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def make_csr(
+    key: rsa.RSAPrivateKey, subject: x509.Name | NameSpec, algorithm: hashes.HashAlgorithm | None = None
+) -> bytes:
+    """DER of a PKCS#10 request for ``key`` in the name of ``subject``."""
+    name = subject if isinstance(subject, x509.Name) else build_name(subject)
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, algorithm or hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.DER)
+
+
+def break_signature(csr_der: bytes) -> bytes:
+    """The same request with the last byte of its signature flipped."""
+    return csr_der[:-1] + bytes([csr_der[-1] ^ 0x01])
+
+
+class ServiceProcess:
+    """``python -m simulator.ca serve`` on 127.0.0.1 and an ephemeral port."""
+
+    def __init__(self, state_dir: Path, *, env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()):
+        self.state_dir = Path(state_dir)
+        self.log = self.state_dir.parent / f"{self.state_dir.name}-serve.log"
+        self.env = {**os.environ, **(env or {})}
+        self.extra_args = extra_args
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.ready_line = ""
+
+    def start(self) -> ServiceProcess:
+        cmd = [sys.executable, "-m", "simulator.ca", "serve", "--state-dir", str(self.state_dir),
+               "--host", "127.0.0.1", "--port", "0", *self.extra_args]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                                         env=self.env)
+        assert self.proc.stdout is not None
+        self.ready_line = self.proc.stdout.readline().decode()
+        if not self.ready_line.startswith("READY "):
+            self.proc.wait(timeout=10)
+            raise RuntimeError(f"CA service did not start (exit {self.proc.returncode}): {self.log.read_text()}")
+        self.url = self.ready_line.split()[1]
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM by pid, then wait; the exit code (None if it was never started)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+#: The fixture holder of fixtures/cards/eoi-large.json.
+HOLDER_ID, HOLDER_NAME, CN_SUFFIX = "99000001", "虛構測試貿易股份有限公司", "2015"
+
+
+def key_cache(pytest_config: object, fallback: Path) -> KeyCache:
+    """A key cache in pytest's cache folder (kept between runs), else in ``fallback``."""
+    cache = getattr(pytest_config, "cache", None)
+    return KeyCache(Path(cache.mkdir("fxmlsim-ca-keys")) if cache is not None else fallback)
+
+
+def open_test_ca(state_dir: Path, keys: KeyCache, clock: object, **kwargs: object) -> CertificateAuthority:
+    """A CA on the pinned hierarchy with the fixture holder registered."""
+    ca = CertificateAuthority.open(state_dir, clock=clock, keys_dir=keys.hierarchy(), **kwargs)  # type: ignore[arg-type]
+    ca.ensure_holder(HOLDER_ID, HOLDER_NAME, CN_SUFFIX, actor="fixture")
+    return ca
