@@ -151,3 +151,14 @@ def open_test_ca(state_dir: Path, keys: KeyCache, clock: object, **kwargs: objec
     ca = CertificateAuthority.open(state_dir, clock=clock, keys_dir=keys.hierarchy(), **kwargs)  # type: ignore[arg-type]
     ca.ensure_holder(HOLDER_ID, HOLDER_NAME, CN_SUFFIX, actor="fixture")
     return ca
+
+
+def assert_only_refusal_recorded(before: dict[str, list], after: dict[str, list], code: str) -> None:
+    """Between two :meth:`Registry.dump`\\ s a refusal changed no table but the
+    audit log, which gained exactly one entry recording ``code``."""
+    for table in before:
+        if table != "audit":
+            assert after[table] == before[table], f"a refusal changed table {table}"
+    assert after["audit"][:len(before["audit"])] == before["audit"], "the audit log was rewritten"
+    new = after["audit"][len(before["audit"]):]
+    assert len(new) == 1 and new[0][5] == code, f"expected one audit entry for {code}, got {new}"

@@ -22,6 +22,7 @@ from simulator.ca.testing import (
     CN_SUFFIX,
     HOLDER_ID,
     KeyCache,
+    assert_only_refusal_recorded,
     break_signature,
     key_cache,
     make_csr,
@@ -74,13 +75,7 @@ def refused(ca: CertificateAuthority, call: Callable[[], object], error: type[er
     assert type(err) is error
     assert err.code == error.code and err.status == status
     assert message in err.message, err.message
-    after = ca.registry.dump()
-    for table in before:
-        if table != "audit":
-            assert after[table] == before[table], f"table {table} changed"
-    assert after["audit"][:len(before["audit"])] == before["audit"]
-    new = after["audit"][len(before["audit"]):]
-    assert len(new) == 1 and new[0][5] == error.code, new
+    assert_only_refusal_recorded(before, ca.registry.dump(), error.code)
     return err
 
 

@@ -1,0 +1,366 @@
+"""The CA service as a real process on 127.0.0.1: the reference's renewal through
+the HTTP API, every refusal (answer and unchanged registry), HTTP edge cases, a
+crash between commit and answer, and the process's own lifecycle."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID
+
+from fxml.ca.client import CaClient, CaError
+from fxml.clock import TAIWAN, FileClock, FixedClock
+from simulator.ca.registry import Registry
+from simulator.ca.testing import (
+    KeyCache,
+    ServiceProcess,
+    assert_only_refusal_recorded,
+    break_signature,
+    key_cache,
+    make_csr,
+    open_test_ca,
+)
+
+FIRST_ISSUE = datetime(2021, 5, 14, 10, 0, 0, tzinfo=TAIWAN)
+RENEWED_AT = datetime(2023, 4, 17, 11, 28, 33, tzinfo=TAIWAN)
+OLD_NOT_AFTER = datetime(2023, 5, 14, 23, 59, 59, tzinfo=TAIWAN)
+NAME = "虛構測試貿易股份有限公司"
+
+
+@pytest.fixture(scope="session")
+def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
+    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
+
+
+class Service:
+    def __init__(self, process: ServiceProcess, clock: FileClock, keys: KeyCache):
+        self.process = process
+        self.clock = clock
+        self.keys = keys
+        self.client = CaClient(process.url, actor="test", retries=0)
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def dump(self) -> dict[str, list]:
+        registry = Registry(self.process.state_dir / "ca.sqlite3")
+        try:
+            return registry.dump()
+        finally:
+            registry.close()
+
+    def holder(self, suffix: str = "2015") -> tuple[str, Callable[[str], bytes]]:
+        """A new holder (so tests do not share one) and a CSR maker for its subject."""
+        holder_id = f"9{uuid.uuid4().int % 10**7:07d}"
+        self.client.register_holder(holder_id, NAME, suffix)
+        subject = (("C", "TW"), ("O", "Finance"), ("OU", "TWCA Financial User CA"),
+                   ("OU", "0060000-Taiwan Cooperative Bank"), ("OU", "FXML"), ("CN", f"{holder_id}-00-{suffix}"))
+        return holder_id, lambda key: make_csr(self.keys.rsa(key), subject)
+
+
+def start_service(state: Path, keys: KeyCache, clock: FileClock, **env: str) -> ServiceProcess:
+    return ServiceProcess(state, env={"FXMLSIM_CLOCK": f"file:{clock.path}", **env}).start()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, keys: KeyCache) -> Iterator[Service]:
+    root = tmp_path_factory.mktemp("ca-http")
+    with open_test_ca(root / "state", keys, FixedClock(FIRST_ISSUE)):
+        pass  # the state folder, on the pinned keys
+    clock = FileClock(root / "clock.json")
+    clock.write(fixed=FIRST_ISSUE)
+    process = start_service(root / "state", keys, clock)
+    try:
+        yield Service(process, clock, keys)
+    finally:
+        assert process.stop() == 0
+
+
+@pytest.fixture
+def svc(service: Service) -> Iterator[Service]:
+    service.clock.write(fixed=FIRST_ISSUE)
+    yield service
+    service.clock.write(fixed=FIRST_ISSUE)
+
+
+# -- the reference ---------------------------------------------------------------------------------
+def test_ready_line_and_service_description(svc: Service) -> None:
+    assert re.fullmatch(r"READY http://127\.0\.0\.1:\d+\n", svc.process.ready_line)
+    info = svc.client.info()
+    assert info["simulation"] is True and info["base_url"] == svc.url
+    assert info["issuer"] == "C=TW O=TWCA OU=User CA CN=TWCA Financial User CA"
+    assert info["now"] == "2021-05-14T10:00:00+08:00"
+
+
+def test_golden_renewal_through_the_http_api(svc: Service) -> None:
+    holder_id, csr = svc.holder()
+    old = svc.client.apply("golden-apply", holder_id, csr("holder-1"))
+    assert old.not_after == OLD_NOT_AFTER and old.status == "正常"
+    svc.clock.write(fixed=RENEWED_AT)
+    new = svc.client.renew("golden-renew", old.serial, csr("holder-2"))
+    assert new.renewed_from == old.serial and not new.replayed
+    assert list(new.chain) == svc.client.chain()  # issuer, then root
+    assert svc.client.proof_sheet(new.serial) == {
+        "證明單申請日期": "112/04/17",
+        "簽章憑證序號": new.serial,
+        "主旨(使用者識別名稱)": "C=TW O=Finance OU=TWCA Financial User CA OU=0060000-Taiwan Cooperative Bank "
+                               f"OU=FXML CN={holder_id}-00-2015",
+        "憑證發行者": "C=TW O=TWCA OU=User CA CN=TWCA Financial User CA",
+        "憑證生效日": "2023-04-17 11:28:33",
+        "憑證到期日": "2025-05-14 23:59:59",
+        "憑證狀態": "正常",
+    }
+    assert new.certificate.not_valid_before_utc == RENEWED_AT
+    assert svc.client.download(old.serial).status == "正常"
+    svc.clock.write(fixed=OLD_NOT_AFTER + timedelta(seconds=1))
+    assert svc.client.download(old.serial).status == "已過期"
+    assert [c.status for c in svc.client.query(holder_id=holder_id)] == ["已過期", "正常"]
+
+
+def test_certificates_point_at_this_service(svc: Service) -> None:
+    holder_id, csr = svc.holder()
+    cert = svc.client.apply("points", holder_id, csr("holder-1")).certificate
+    dp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0].full_name[0].value
+    assert dp == f"{svc.url}/crl/TWCA-Financial-User-CA.crl"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(dp, timeout=10) as answer:
+        assert answer.headers["Content-Type"] == "application/pkix-crl"
+        x509.load_der_x509_crl(answer.read())
+    aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    issuer_url = next(d.access_location.value for d in aia if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS)
+    with opener.open(issuer_url, timeout=10) as answer:
+        assert x509.load_der_x509_certificate(answer.read()).subject == cert.issuer
+
+
+def test_query_download_formats_and_holder(svc: Service) -> None:
+    holder_id, csr = svc.holder()
+    issued = svc.client.apply("formats", holder_id, csr("holder-1"))
+    conn = http.client.HTTPConnection("127.0.0.1", int(svc.url.rsplit(":", 1)[1]), timeout=10)
+    conn.request("GET", f"/certificates/{issued.serial}.cer")
+    answer = conn.getresponse()
+    assert answer.status == 200 and answer.getheader("Content-Type") == "application/pkix-cert"
+    assert x509.load_der_x509_certificate(answer.read()) == issued.certificate
+    conn.request("GET", f"/certificates/{issued.serial.lower()}.pem")
+    assert x509.load_pem_x509_certificate(conn.getresponse().read()) == issued.certificate
+    conn.close()
+    assert [c.serial for c in svc.client.query(cn=f"{holder_id}-00-2015")] == [issued.serial]
+    assert [c.serial for c in svc.client.query(serial=issued.serial)] == [issued.serial]
+    assert svc.client.holder(holder_id)["cn_suffixes"] == ["2015"]
+    entries = svc.client.audit(5)
+    assert any(e["action"] == "申請" and e["target"] == "formats" and e["actor"] == "test" for e in entries)
+
+
+# -- refusals --------------------------------------------------------------------------------------------
+def refused_http(svc: Service, call: Callable[[], object], code: str, status: int, message: str) -> CaError:
+    before = svc.dump()
+    with pytest.raises(CaError) as caught:
+        call()
+    err = caught.value
+    assert (err.status, err.code) == (status, code)
+    assert message in err.message, err.message
+    assert_only_refusal_recorded(before, svc.dump(), code)
+    return err
+
+
+def test_bad_requests_are_refused_and_change_nothing(svc: Service) -> None:
+    holder_id, csr = svc.holder()
+    c = svc.client
+    refused_http(svc, lambda: c.apply("x1", holder_id, b"\x30\x03\x02\x01\x00"), "BAD_CSR", 400,
+                 "憑證申請檔(PKCS#10)格式錯誤，無法解析。")
+    refused_http(svc, lambda: c.apply("x2", holder_id, break_signature(csr("holder-1"))), "BAD_CSR_SIGNATURE",
+                 400, "憑證申請檔的簽章驗證失敗，無法證明持有私密金鑰。")
+    refused_http(svc, lambda: c.apply("x3", holder_id, csr_for(svc, holder_id, bits=1024)), "KEY_NOT_RSA2048",
+                 400, "憑證申請檔的金鑰不符規定：須為 RSA 2048 位元金鑰。")
+    other_id, other_csr = svc.holder()
+    refused_http(svc, lambda: c.apply("x4", holder_id, other_csr("holder-1")), "SUBJECT_MISMATCH", 422,
+                 "憑證申請檔的主旨(使用者識別名稱)與登記的用戶資料不符。")
+    refused_http(svc, lambda: c.download("ABCDEF0123"), "UNKNOWN_SERIAL", 404, "查無此憑證序號。")
+    refused_http(svc, lambda: c.renew("x5", "ABCDEF0123", csr("holder-1")), "UNKNOWN_SERIAL", 404,
+                 "查無此憑證序號。")
+    refused_http(svc, lambda: c.apply("x6", "98765432", csr("holder-1")), "UNKNOWN_HOLDER", 404, "查無此用戶")
+
+
+def csr_for(svc: Service, holder_id: str, bits: int) -> bytes:
+    subject = (("C", "TW"), ("O", "Finance"), ("OU", "TWCA Financial User CA"),
+               ("OU", "0060000-Taiwan Cooperative Bank"), ("OU", "FXML"), ("CN", f"{holder_id}-00-2015"))
+    return make_csr(svc.keys.rsa("odd", bits), subject)
+
+
+def test_renewal_refusals_over_http(svc: Service) -> None:
+    holder_id, csr = svc.holder()
+    c = svc.client
+    old = c.apply("w-apply", holder_id, csr("holder-1"))
+    refused_http(svc, lambda: c.renew("w1", old.serial, csr("holder-2")), "RENEWAL_WINDOW_NOT_OPEN", 409,
+                 "憑證尚未進入可更新期間，請於憑證到期日前 30 天內（2023-04-14 23:59:59 起）辦理憑證更新。")
+    svc.clock.write(fixed=OLD_NOT_AFTER + timedelta(seconds=1))
+    refused_http(svc, lambda: c.renew("w2", old.serial, csr("holder-2")), "CERT_EXPIRED_APPLY_AT_BRANCH", 409,
+                 "憑證已過期，無法線上更新，請攜帶相關證件至申辦分行重新申請憑證。")
+    svc.clock.write(fixed=RENEWED_AT)
+    c.suspend(old.serial)
+    refused_http(svc, lambda: c.renew("w3", old.serial, csr("holder-2")), "CERT_SUSPENDED", 409, "憑證已暫禁")
+    c.resume(old.serial)
+    c.renew("w4", old.serial, csr("holder-2"))
+    refused_http(svc, lambda: c.renew("w5", old.serial, csr("holder-3")), "ALREADY_RENEWED", 409,
+                 "此憑證已完成更新，不得重複更新。")
+    refused_http(svc, lambda: c.apply("w4", holder_id, csr("holder-3")), "REQUEST_ID_REUSED", 409,
+                 "此申請編號已用於另一筆不同的申請")
+    refused_http(svc, lambda: c.revoke(old.serial, "certificateHold"), "BAD_REVOCATION_REASON", 400, "廢止原因不正確")
+    c.revoke(old.serial, "keyCompromise")
+    refused_http(svc, lambda: c.suspend(old.serial), "CERT_REVOKED", 409, "憑證已廢止")
+
+
+# -- HTTP itself ----------------------------------------------------------------------------------------------
+def raw(svc: Service, data: bytes, *, read_until_close: bool = True) -> bytes:
+    port = int(svc.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if not read_until_close:
+                break
+        return b"".join(chunks)
+
+
+def status_and_json(answer: bytes) -> tuple[int, dict]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body) if body else {}
+
+
+@pytest.mark.parametrize(("request_bytes", "status", "code"), [
+    (b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "NOT_FOUND"),
+    (b"DELETE /certificates HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405, "METHOD_NOT_ALLOWED"),
+    (b"POST /certificates HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{nope", 400,
+     "BAD_REQUEST"),
+    (b"POST /certificates HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", 400,
+     "BAD_REQUEST"),
+    (b"POST /holders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411, "LENGTH_REQUIRED"),
+    (b"POST /holders HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", 413, "PAYLOAD_TOO_LARGE"),
+    (b"garbage\r\n\r\n", 400, "BAD_REQUEST"),
+    (b"GET /certificates?owner=1 HTTP/1.0\r\n\r\n", 400, "BAD_REQUEST"),
+])
+def test_http_errors_are_json_with_a_code(svc: Service, request_bytes: bytes, status: int, code: str) -> None:
+    got_status, body = status_and_json(raw(svc, request_bytes))
+    assert (got_status, body["error"]["code"]) == (status, code)
+    assert body["error"]["message"]
+
+
+def test_keep_alive_and_expect_100_continue(svc: Service) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", int(svc.url.rsplit(":", 1)[1]), timeout=10)
+    for _ in range(3):  # one connection, three answers
+        conn.request("GET", "/")
+        answer = conn.getresponse()
+        assert answer.status == 200 and answer.getheader("Connection") == "keep-alive"
+        answer.read()
+    conn.close()
+    body = json.dumps({"holder_id": "91234567", "name": NAME, "cn_suffix": "77"}).encode()
+    port = int(svc.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /holders HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status, data = status_and_json(answer)
+    assert status == 201 and data["result"] == "用戶登錄成功"
+
+
+def test_ocsp_over_get(svc: Service) -> None:
+    holder_id, csr = svc.holder()
+    cert = svc.client.apply("ocsp-get", holder_id, csr("holder-1")).certificate
+    issuer = svc.client.chain()[0]
+    der = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1()).build().public_bytes(
+        serialization.Encoding.DER)
+    url = f"{svc.url}/ocsp/{urllib.parse.quote(base64.b64encode(der).decode())}"
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=10) as answer:
+        response = ocsp.load_der_ocsp_response(answer.read())
+    assert response.certificate_status is ocsp.OCSPCertStatus.GOOD
+    assert ocsp.load_der_ocsp_response(svc.client.ocsp(der)).serial_number == cert.serial_number
+
+
+# -- crashes and the process -------------------------------------------------------------------------------
+def test_crash_between_commit_and_answer_then_retry(tmp_path: Path, keys: KeyCache) -> None:
+    state = tmp_path / "state"
+    with open_test_ca(state, keys, FixedClock(FIRST_ISSUE)) as ca:
+        csr = make_csr(keys.rsa("holder-1"), ca.subject_for("99000001", "2015"))
+    clock = FileClock(tmp_path / "clock.json")
+    clock.write(fixed=FIRST_ISSUE)
+    faulty = start_service(state, keys, clock, FXMLSIM_CA_FAULT="exit-after-commit")
+    try:
+        with pytest.raises(CaError) as caught:
+            CaClient(faulty.url, retries=0).apply("crash-1", "99000001", csr)
+        assert caught.value.code == "CA_UNREACHABLE" and caught.value.status == 0
+        assert faulty.proc is not None and faulty.proc.wait(timeout=10) == 70
+    finally:
+        faulty.stop()
+    registry = Registry(state / "ca.sqlite3")
+    committed = registry.dump()
+    registry.close()
+    assert len(committed["certificates"]) == 1 and len(committed["requests"]) == 1
+    again = start_service(state, keys, clock)
+    try:
+        retried = CaClient(again.url).apply("crash-1", "99000001", csr)
+        assert retried.replayed and retried.serial == committed["certificates"][0][0]
+    finally:
+        assert again.stop() == 0
+    registry = Registry(state / "ca.sqlite3")
+    assert len(registry.dump()["certificates"]) == 1
+    registry.close()
+
+
+def test_client_reports_an_unreachable_ca() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = CaClient(f"http://127.0.0.1:{port}", retries=1, retry_delay=0.01)
+    with pytest.raises(CaError) as caught:
+        client.info()
+    assert (caught.value.status, caught.value.code) == (0, "CA_UNREACHABLE")
+    assert caught.value.message == "無法連線至憑證中心，請稍後再試。"
+
+
+def serve_once(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "simulator.ca", "serve", "--state-dir", str(state), *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_busy_port_and_non_loopback_host_exit_2(svc: Service, tmp_path: Path) -> None:
+    port = svc.url.rsplit(":", 1)[1]
+    busy = serve_once(svc.process.state_dir, "--port", port)
+    assert busy.returncode == 2 and busy.stdout == ""
+    assert f"port {port} on 127.0.0.1 is already in use" in busy.stderr
+    wide = serve_once(tmp_path / "s", "--host", "0.0.0.0")
+    assert wide.returncode == 2 and "loopback" in wide.stderr and wide.stdout == ""
+    named = serve_once(tmp_path / "s", "--host", "example.com")
+    assert named.returncode == 2 and "loopback" in named.stderr
+
+
+def test_sigterm_stops_the_service_cleanly(tmp_path: Path, keys: KeyCache) -> None:
+    process = ServiceProcess(tmp_path / "state", extra_args=("--keys-dir", str(keys.hierarchy()))).start()
+    CaClient(process.url).info()
+    started = time.monotonic()
+    assert process.stop() == 0
+    assert time.monotonic() - started < 5
