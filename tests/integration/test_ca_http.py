@@ -4,6 +4,7 @@ crash between commit and answer, and the process's own lifecycle."""
 
 from __future__ import annotations
 
+import argparse
 import base64
 import http.client
 import json
@@ -27,6 +28,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from fxml.ca.client import CaClient, CaError
 from fxml.clock import TAIWAN, FileClock, FixedClock
+from simulator.ca.cli import register
 from simulator.ca.registry import Registry
 from simulator.ca.testing import (
     KeyCache,
@@ -299,6 +301,28 @@ def test_ocsp_over_get(svc: Service) -> None:
         response = ocsp.load_der_ocsp_response(answer.read())
     assert response.certificate_status is ocsp.OCSPCertStatus.GOOD
     assert ocsp.load_der_ocsp_response(svc.client.ocsp(der)).serial_number == cert.serial_number
+
+
+def test_cli_talks_to_the_running_service(svc: Service, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    holder_id, csr = svc.holder()
+    (tmp_path / "r.der").write_bytes(csr("holder-1"))
+    parser = argparse.ArgumentParser(prog="fxmlsim")
+    register(parser.add_subparsers(dest="command", required=True))
+
+    def fxmlsim(*argv: str) -> int:
+        args = parser.parse_args(list(argv))
+        return args.func(args)
+
+    assert fxmlsim("ca", "--url", svc.url, "issue", "--holder", holder_id, "--csr", str(tmp_path / "r.der"),
+                   "--out", str(tmp_path / "c.pem")) == 0
+    serial = f"{x509.load_pem_x509_certificate((tmp_path / 'c.pem').read_bytes()).serial_number:X}"
+    capsys.readouterr()
+    assert fxmlsim("ca", "list", "--url", svc.url, "--holder", holder_id) == 0
+    assert f"{serial}\t{holder_id}-00-2015\t正常\t2021-05-14 10:00:00\t2023-05-14 23:59:59" in capsys.readouterr().out
+    assert fxmlsim("ca", "suspend", serial, "--url", svc.url) == 0
+    assert fxmlsim("ca", "suspend", serial, "--url", svc.url) == 1
+    assert capsys.readouterr().err.strip().endswith("fxmlsim ca: [CERT_SUSPENDED] 憑證已暫禁，無須重複暫禁。")
+    assert svc.client.audit(1)[0]["actor"].startswith("cli:")
 
 
 # -- crashes and the process -------------------------------------------------------------------------------
