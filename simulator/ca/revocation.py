@@ -27,7 +27,7 @@ from cryptography.x509 import ocsp
 
 from simulator.ca.config import CaConfig
 from simulator.ca.hierarchy import Hierarchy
-from simulator.ca.registry import Registry
+from simulator.ca.registry import Registry, Withdrawn
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +84,13 @@ class CrlPublisher:
             log.debug("signed CRL number %d with %d entries", number, len(withdrawn))
             return der
 
-    def _sign(self, withdrawn: list, number: int, now: datetime) -> bytes:
+    def _sign(self, withdrawn: list[Withdrawn], number: int, now: datetime) -> bytes:
+        reasons = {name: x509.CRLReason(x509.ReasonFlags(name)) for name in {w.reason for w in withdrawn}}
         entries = [
             x509.RevokedCertificateBuilder()
             .serial_number(w.serial)
             .revocation_date(w.since)
-            .add_extension(x509.CRLReason(x509.ReasonFlags(w.reason)), critical=False)
+            .add_extension(reasons[w.reason], critical=False)
             .build()
             for w in withdrawn
         ]
