@@ -187,7 +187,7 @@ def run() -> list[tuple[str, str, str, str]]:
                     f"OCSP p50, {OCSP_CLIENTS} clients, {label} (ms)", "-" if nonce else "< 5", f"{p50:.2f}",
                     "-" if nonce else _ok(p50 < 5 and errors == 0),
                 ))
-                rows.append((f"  p99 / mean (ms); answers/s", "", f"{p99:.1f} / "
+                rows.append(("  p99 / mean (ms); answers/s", "", f"{p99:.1f} / "
                              f"{statistics.fmean(latencies) * 1000:.1f}; {throughput:,.0f}",
                              "" if errors == 0 else f"{errors} errors"))
     return rows

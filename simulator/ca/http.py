@@ -106,7 +106,10 @@ class Request:
         return data
 
     def actor(self, body: dict[str, Any]) -> str:
-        actor = body.get("actor") or self.headers.get("x-actor")
+        """Who acts, for the audit log: the body's "actor", the X-Actor header (UTF-8), or the client address."""
+        actor = body.get("actor")
+        if not actor and self.headers.get("x-actor"):
+            actor = self.headers["x-actor"].encode("latin-1").decode("utf-8", "replace")
         return str(actor) if actor else f"http:{self.client}"
 
 

@@ -482,7 +482,7 @@ class CertificateAuthority:
     def proof_sheet(self, serial: str) -> dict[str, str]:
         """The 憑證證明單 of ``serial``: the bank's labels and what it prints for them."""
         now = self.now()
-        record = self.download_record(serial, now)
+        record = self.lookup(serial, now)
         values = (
             roc_date(now),
             record.serial,
@@ -494,7 +494,7 @@ class CertificateAuthority:
         )
         return dict(zip(PROOF_SHEET_LABELS, values))
 
-    def download_record(self, serial: str, now: datetime | None = None) -> IssuedCertificate:
+    def lookup(self, serial: str, now: datetime | None = None) -> IssuedCertificate:
         """A certificate by serial without an audit entry (for screens and OCSP)."""
         key = _normal_serial(serial)
         with self.registry.read() as tx:

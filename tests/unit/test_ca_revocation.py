@@ -100,7 +100,7 @@ def test_crl_is_signed_anew_when_it_is_old(ca: CertificateAuthority, three: list
 # -- OCSP -------------------------------------------------------------------------------------------
 def ask(ca: CertificateAuthority, serial: str, *, nonce: bytes | None = None,
         algorithm: hashes.HashAlgorithm | None = None) -> ocsp.OCSPResponse:
-    cert = ca.download_record(serial).certificate
+    cert = ca.lookup(serial).certificate
     builder = ocsp.OCSPRequestBuilder().add_certificate(cert, ca.issuer_certificate, algorithm or hashes.SHA1())
     if nonce is not None:
         builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
@@ -153,7 +153,7 @@ def test_ocsp_unknown_serial_unauthorized_issuer_and_malformed_request(
     assert ocsp.load_der_ocsp_response(ca.ocsp_response(b"\x30\x00")).response_status is (
         ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
 
-    cert = ca.download_record(three[0].serial).certificate
+    cert = ca.lookup(three[0].serial).certificate
     ours = ocsp.OCSPRequestBuilder().add_certificate(cert, ca.issuer_certificate, hashes.SHA1()).build()
     unknown = ocsp.OCSPRequestBuilder().add_certificate_by_hash(
         ours.issuer_name_hash, ours.issuer_key_hash, 0x7777, hashes.SHA1()
@@ -165,7 +165,7 @@ def test_ocsp_unknown_serial_unauthorized_issuer_and_malformed_request(
 def test_ocsp_answers_without_nonce_are_cached_until_a_status_changes(
     ca: CertificateAuthority, three: list[IssuedCertificate], clock: FixedClock
 ) -> None:
-    cert = ca.download_record(three[0].serial).certificate
+    cert = ca.lookup(three[0].serial).certificate
     der = ocsp.OCSPRequestBuilder().add_certificate(cert, ca.issuer_certificate, hashes.SHA1()).build().public_bytes(
         DER)
     assert ca.ocsp_cached(der) is None  # not signed yet
