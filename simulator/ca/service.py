@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from enum import Enum
+from functools import partialmethod
 from pathlib import Path
 from typing import Any
 
@@ -286,27 +287,11 @@ class CertificateAuthority:
         bank_name: str = DEFAULT_BANK_NAME,
         *,
         actor: str = "system",
+        exist_ok: bool = False,
     ) -> Holder:
-        """Register a holder, or one more certificate name (CN suffix) of a known holder."""
-        return self._register(holder_id, name, cn_suffix, branch_code, bank_name, actor, exist_ok=False)
-
-    def ensure_holder(
-        self,
-        holder_id: str,
-        name: str,
-        cn_suffix: str,
-        branch_code: str = DEFAULT_BRANCH_CODE,
-        bank_name: str = DEFAULT_BANK_NAME,
-        *,
-        actor: str = "system",
-    ) -> Holder:
-        """Like :meth:`register_holder`, but a registration that already exists as given is fine."""
-        return self._register(holder_id, name, cn_suffix, branch_code, bank_name, actor, exist_ok=True)
-
-    def _register(
-        self, holder_id: str, name: str, cn_suffix: str, branch_code: str, bank_name: str, actor: str, *,
-        exist_ok: bool,
-    ) -> Holder:
+        """Register a holder, or one more certificate name (CN suffix) of a known
+        holder. With ``exist_ok``, a registration that already exists exactly as
+        given is returned instead of refused (``HOLDER_EXISTS``)."""
         with self._operation(Operation.REGISTER, actor, holder_id) as op:
             _require(_HOLDER_ID, holder_id, "holder_id", "用戶代號")
             _require(_SUFFIX, cn_suffix, "cn_suffix", "憑證名稱後綴")
@@ -333,6 +318,9 @@ class CertificateAuthority:
                 registered = tx.holder(holder_id)
         assert registered is not None
         return registered
+
+    #: :meth:`register_holder` with ``exist_ok=True``.
+    ensure_holder = partialmethod(register_holder, exist_ok=True)
 
     def holder(self, holder_id: str) -> Holder:
         with self.registry.read() as tx:
