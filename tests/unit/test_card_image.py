@@ -1,0 +1,239 @@
+"""Card image files: JSON round trip, atomic and durable writes, refusals that name the file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from card_os_support import PROFILE, Card
+
+from simulator.card import image as image_mod
+from simulator.card.image import CardImage, CardImageError, Secret, load_image, save_image
+from simulator.card.os import TwcaCardOS
+from simulator.card.profile import blank_image
+from tests.conftest import repo_path
+
+
+@pytest.fixture
+def blank() -> CardImage:
+    return blank_image(PROFILE)
+
+
+@pytest.fixture
+def saved(tmp_path: Path, blank: CardImage) -> Path:
+    path = tmp_path / "card.json"
+    save_image(blank, path)
+    return path
+
+
+def test_round_trip(saved: Path, blank: CardImage) -> None:
+    assert load_image(saved) == blank
+
+
+def test_round_trip_with_keys_and_certificate(tmp_path: Path) -> None:
+    card = Card(tmp_path / "c.json")
+    card.admin()
+    from card_os_support import public_key_of
+    from card_support import issue
+    from cryptography.hazmat.primitives import serialization
+
+    from fxml.card.tlv import tlv
+
+    cert = issue(public_key_of(card.generate(0x9A)))
+    card.put_data(0x5FC105, tlv(0x70, cert.public_bytes(serialization.Encoding.DER)))
+    loaded = load_image(card.path)
+    assert loaded == card.os.image
+    assert list(loaded.certificates()) == [cert]
+
+
+def test_file_is_human_readable_json_with_format_marker_and_mode_0600(saved: Path) -> None:
+    data = json.loads(saved.read_text(encoding="utf-8"))
+    assert data["format"] == "fxmlsim.card-image" and data["version"] == 1
+    assert data["carrier"] == "大卡"
+    assert data["pin"] == {"value": "Fxml2015", "tries_left": 3, "max_tries": 3}
+    assert data["management_key"]["algorithm"] == "3DES"
+    assert set(data["containers"]) == {"9A", "9C"}
+    assert "5FC102" in data["objects"]
+    assert "大卡" in saved.read_text(encoding="utf-8")  # not \\u-escaped
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+
+
+def test_save_leaves_no_temporary_files(saved: Path, blank: CardImage) -> None:
+    save_image(replace(blank, holder_name="x"), saved)
+    assert [p.name for p in saved.parent.iterdir()] == ["card.json"]
+
+
+# -- refusals ------------------------------------------------------------------------------
+def _refused(path: Path, *fragments: str) -> None:
+    before = path.read_bytes() if path.exists() else None
+    with pytest.raises(CardImageError) as info:
+        load_image(path)
+    message = str(info.value)
+    assert str(path) in message, message
+    for fragment in fragments:
+        assert fragment in message, message
+    with pytest.raises(CardImageError):
+        TwcaCardOS.open(path)  # the card OS refuses it too, and never resets it
+    assert (path.read_bytes() if path.exists() else None) == before
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    _refused(tmp_path / "nope.json", "cannot be read")
+
+
+def test_corrupt_json(saved: Path) -> None:
+    saved.write_bytes(saved.read_bytes()[:100])
+    _refused(saved, "not valid JSON", "line")
+
+
+def test_binary_file(tmp_path: Path) -> None:
+    path = tmp_path / "card.json"
+    path.write_bytes(b"\x80\x04\x95pickle")
+    _refused(path, "not UTF-8")
+
+
+def test_foreign_json(tmp_path: Path) -> None:
+    path = tmp_path / "card.json"
+    path.write_text('{"name": "something else"}')
+    _refused(path, "not an fxmlsim card image", "format marker")
+
+
+def test_profile_passed_as_image_gets_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "card.json"
+    path.write_text(repo_path("fixtures", "cards", "eoi-large.json").read_text(encoding="utf-8"), encoding="utf-8")
+    _refused(path, "card profile")
+
+
+def test_newer_version(saved: Path) -> None:
+    data = json.loads(saved.read_text())
+    data["version"] = 2
+    saved.write_text(json.dumps(data))
+    _refused(saved, "unsupported image version 2")
+
+
+@pytest.mark.parametrize(
+    "edit,fragment",
+    [
+        (lambda d: d["pin"].update(tries_left=7), "tries_left"),
+        (lambda d: d["pin"].update(value="12"), "pin"),
+        (lambda d: d["puk"].update(tries_left="3"), "puk.tries_left"),
+        (lambda d: d.update(carrier="中卡"), "carrier"),
+        (lambda d: d["management_key"].update(key="0102"), "24 bytes"),
+        (lambda d: d["management_key"].update(algorithm="DES"), "management_key.algorithm"),
+        (lambda d: d["containers"]["9A"].update(private_key="-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), "9A.private_key"),
+        (lambda d: d["containers"]["9C"].update(certificate="garbage"), "9C.certificate"),
+        (lambda d: d["containers"].pop("9C"), "containers.9C"),
+        (lambda d: d.update(extra=1), "unknown field 'extra'"),
+        (lambda d: d["objects"].update({"5FC102": "zz"}), "objects.5FC102"),
+        (lambda d: d.pop("holder_id"), "holder_id"),
+    ],
+)
+def test_bad_field_values(saved: Path, edit, fragment: str) -> None:  # noqa: ANN001
+    data = json.loads(saved.read_text())
+    edit(data)
+    saved.write_text(json.dumps(data))
+    _refused(saved, fragment)
+
+
+# -- atomicity -----------------------------------------------------------------------------
+class Crash(Exception):
+    pass
+
+
+WRITE_POINTS = ["mkstemp", "fchmod", "write", "fsync-file", "close", "replace", "fsync-dir"]
+
+
+@pytest.mark.parametrize("point", WRITE_POINTS)
+def test_crash_at_every_write_point_leaves_old_or_new(saved: Path, blank: CardImage, point: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    new = replace(blank, pin=Secret(blank.pin.value, 1, 3))
+    fsyncs = {"n": 0}
+    real = {"fsync": os.fsync, "write": os.write, "replace": os.replace, "close": os.close, "fchmod": os.fchmod}
+
+    def crash_if(name: str):  # noqa: ANN202
+        def hook(*args):  # noqa: ANN002, ANN202
+            if name == point:
+                raise Crash(point)
+            return real[name.split("-")[0]](*args)
+        return hook
+
+    def fsync(fd: int) -> None:
+        fsyncs["n"] += 1
+        if (point == "fsync-file" and fsyncs["n"] == 1) or (point == "fsync-dir" and fsyncs["n"] == 2):
+            raise Crash(point)
+        real["fsync"](fd)
+
+    def write(fd: int, data) -> int:  # noqa: ANN001
+        if point == "write":
+            real["write"](fd, bytes(data)[: len(data) // 2])  # half a file, then the power goes
+            raise Crash(point)
+        return real["write"](fd, data)
+
+    if point == "mkstemp":
+        monkeypatch.setattr(image_mod.tempfile, "mkstemp", lambda **kw: (_ for _ in ()).throw(Crash(point)))
+    monkeypatch.setattr(image_mod.os, "fchmod", crash_if("fchmod"))
+    monkeypatch.setattr(image_mod.os, "write", write)
+    monkeypatch.setattr(image_mod.os, "fsync", fsync)
+    monkeypatch.setattr(image_mod.os, "close", crash_if("close"))
+    monkeypatch.setattr(image_mod.os, "replace", crash_if("replace"))
+    with pytest.raises(Crash):
+        save_image(new, saved)
+    monkeypatch.undo()
+    assert load_image(saved) in (blank, new)
+    if point != "fsync-dir":
+        assert load_image(saved) == blank
+    assert [p.name for p in saved.parent.iterdir()] == ["card.json"]  # no temporary file left behind
+
+
+def test_card_keeps_its_old_state_when_the_save_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    card = Card(tmp_path / "card.json")
+    card.admin()
+
+    def crash(*args):  # noqa: ANN002, ANN202
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(image_mod.os, "replace", crash)
+    assert card.generate(0x9A).sw == 0x6581
+    monkeypatch.undo()
+    assert card.os.image.containers[0x9A].private_key_pem is None
+    assert load_image(card.path).containers[0x9A].private_key_pem is None
+    assert card.generate(0x9A).sw == 0x9000
+
+
+_WRITER = """
+import sys
+from dataclasses import replace
+from pathlib import Path
+from simulator.card.image import Secret, load_image, save_image
+path = Path(sys.argv[1])
+image = load_image(path)
+print("ready", flush=True)
+n = 0
+while True:
+    n = n % 3 + 1
+    image = replace(image, holder_name="x" * (n * 5000), pin=Secret(image.pin.value, n, 3))
+    save_image(image, path)
+"""
+
+
+def test_killed_writer_never_leaves_a_half_written_image(saved: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(saved)], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            image = load_image(saved)  # concurrent readers see whole images only
+            assert image.pin.tries_left in (1, 2, 3)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    image = load_image(saved)
+    assert image.holder_name in ("虛構測試貿易股份有限公司", "x" * 5000, "x" * 10000, "x" * 15000)
