@@ -74,6 +74,7 @@ class TwcaCardOS(SmartcardOS):
                 raise TypeError("a card needs image_path or a persist callback")
             persist = self._save
         self.image_path = image_path
+        self._key_factory = key_factory
         kwargs = {} if random is None else {"random": random}
         self.applet = PivApplet(image, persist, key_factory=key_factory, **kwargs)
         self._commands = CommandChainer()
@@ -94,7 +95,12 @@ class TwcaCardOS(SmartcardOS):
 
     @property
     def image(self) -> CardImage:
+        """The card's current state (as last written to its image)."""
         return self.applet.image
+
+    @property
+    def key_factory(self) -> KeyFactory:
+        return self._key_factory
 
     def reload(self) -> None:
         """Read the image file again (as after a power cycle): session state is lost."""
@@ -134,22 +140,29 @@ class TwcaCardOS(SmartcardOS):
         if tracing:
             trace.log_send(raw)
         with self._lock:
-            try:
-                answer = self._execute(raw)
-            except ApduError as exc:
-                answer = response(exc.data, exc.sw)
-            except Exception:
-                log.exception("card OS failed on a command (answered 6F00)")
-                self._commands.reset()
-                self._responses.reset()
-                answer = response(b"", SW.UNKNOWN)
-            secret = tracing and (
-                trace.command_is_secret(raw[1], raw[3]) if len(raw) >= 4 and raw[1] != INS.GET_RESPONSE
-                else self._secret_response
-            )
+            answer = self._answer(raw)
+            secret = tracing and self._response_is_secret(raw)
         if tracing:
             trace.log_recv(answer, secret)
         return answer
+
+    def _answer(self, raw: bytes) -> bytes:
+        try:
+            return self._execute(raw)
+        except ApduError as exc:
+            return response(exc.data, exc.sw)
+        except Exception:
+            log.exception("card OS failed on a command (answered 6F00)")
+            self._commands.reset()
+            self._responses.reset()
+            return response(b"", SW.UNKNOWN)
+
+    def _response_is_secret(self, raw: bytes) -> bool:
+        if len(raw) < 4:
+            return False
+        if raw[1] == INS.GET_RESPONSE:  # a later part of an earlier answer
+            return self._secret_response
+        return trace.command_is_secret(raw[1], raw[3])
 
     def _execute(self, raw: bytes) -> bytes:
         try:
