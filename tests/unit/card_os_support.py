@@ -4,7 +4,8 @@ exchange, and the host side of management-key authentication."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from card_support import fixed_key
@@ -13,21 +14,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fxml.card.apdu import CommandApdu
 from fxml.card.piv import Algorithm, pad_pin
 from fxml.card.tlv import parse_tlv, tlv, unpack
-from simulator.card.image import Carrier, load_image, save_image
+from simulator.card.image import load_image, save_image
 from simulator.card.keys import encrypt_block
 from simulator.card.os import TwcaCardOS
-from simulator.card.profile import CardProfile, blank_image
+from simulator.card.profile import CardProfile, blank_image, load_profile
+from tests.conftest import repo_path
 
-PIN, PUK = "Fxml2015", "87654321"
-MANAGEMENT_KEY = bytes.fromhex("010203040506070801020304050607080102030405060708")
-PROFILE = CardProfile(
-    holder_id="99000001",
-    holder_name="虛構測試貿易股份有限公司",
-    card_serial="TWCA-TEST-0000000001",
-    carrier=Carrier.LARGE,
-    pin=PIN,
-    puk=PUK,
-)
+#: The shipped 大卡 profile, without certificates: the card the tests start from.
+PROFILE = replace(load_profile(repo_path("fixtures", "cards", "eoi-large.json")), certificates=())
+PIN, PUK, MANAGEMENT_KEY = PROFILE.pin, PROFILE.puk, PROFILE.management_key
 
 
 _KEYS = (fixed_key(i) for i in itertools.cycle([1, 2]))
@@ -118,3 +113,17 @@ class Card:
 def public_key_of(reply: Reply) -> rsa.RSAPublicKey:
     fields = parse_tlv(unpack(0x7F49, reply.data))
     return rsa.RSAPublicNumbers(int.from_bytes(fields[0x82], "big"), int.from_bytes(fields[0x81], "big")).public_key()
+
+
+def assert_refused(load: Callable[[Path], object], error: type[Exception], path: Path, *fragments: str) -> str:
+    """``load(path)`` raises ``error`` whose message names the file and has every fragment."""
+    try:
+        load(path)
+    except error as exc:
+        message = str(exc)
+    else:
+        raise AssertionError(f"{path} was accepted")
+    assert str(path) in message, message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
