@@ -217,10 +217,9 @@ class PivApplet:
 
     # -- SELECT --------------------------------------------------------------
     def _select(self, cmd: CommandApdu) -> bytes:
-        if cmd.p1 != 0x04:
-            # Selection by file identifier or path: this card has no files.
-            _require(cmd.p1 not in (0x00, 0x01, 0x02, 0x08, 0x09), SW.FILE_NOT_FOUND)
-            raise ApduError(SW.INCORRECT_P1P2)
+        if cmd.p1 in (0x00, 0x01, 0x02, 0x08, 0x09):
+            raise ApduError(SW.FILE_NOT_FOUND, "selection by file identifier or path: this card has no files")
+        _require(cmd.p1 == 0x04, SW.INCORRECT_P1P2)
         _require(cmd.p2 in (0x00, 0x0C), SW.INCORRECT_P1P2)
         aid = cmd.data
         _require(len(aid) >= len(PIV_AID_PREFIX) and PIV_AID.startswith(aid), SW.FILE_NOT_FOUND)
@@ -240,8 +239,8 @@ class PivApplet:
         if tag == Obj.DISCOVERY:
             return DISCOVERY
         content = self._read_object(tag)
-        _require(content is not None, SW.FILE_NOT_FOUND)
-        assert content is not None
+        if content is None:
+            raise ApduError(SW.FILE_NOT_FOUND)
         return tlv(0x53, content)
 
     def _read_object(self, tag: int) -> bytes | None:
@@ -415,8 +414,8 @@ class PivApplet:
         _require(cmd.p1 == Algorithm.RSA_2048, SW.INCORRECT_P1P2, "container keys are RSA-2048 (07)")
         _require(self._pin_verified, SW.SECURITY_STATUS_NOT_SATISFIED, "signing needs the PIN")
         pem = self._image.containers[ref].private_key_pem
-        _require(pem is not None, SW.REFERENCE_NOT_FOUND, "no key in this container")
-        assert pem is not None
+        if pem is None:
+            raise ApduError(SW.REFERENCE_NOT_FOUND, "no key in this container")
         fields = _template(cmd.data, GA_TEMPLATE)
         _require(
             set(fields) == {GA_RESPONSE, GA_CHALLENGE} and fields[GA_RESPONSE] == b"",
@@ -451,16 +450,16 @@ class PivApplet:
             self._pending_auth = (GA_WITNESS, witness)
             return tlv(GA_TEMPLATE, tlv(GA_WITNESS, encrypt(witness)))
         if set(fields) == {GA_RESPONSE} and fields[GA_RESPONSE]:  # (a) step 2
-            _require(pending is not None and pending[0] == GA_CHALLENGE, SW.CONDITIONS_NOT_SATISFIED, "no challenge pending")
-            assert pending is not None
+            if pending is None or pending[0] != GA_CHALLENGE:
+                raise ApduError(SW.CONDITIONS_NOT_SATISFIED, "no challenge pending")
             _require(len(fields[GA_RESPONSE]) == size, SW.WRONG_DATA, f"response must be {size} bytes")
             _require(hmac.compare_digest(fields[GA_RESPONSE], encrypt(pending[1])), SW.SECURITY_STATUS_NOT_SATISFIED)
             self._admin = True
             return b""
         if {GA_WITNESS, GA_CHALLENGE} <= set(fields) <= {GA_WITNESS, GA_CHALLENGE, GA_RESPONSE} and not fields.get(GA_RESPONSE):
             # (b) mutual, step 2: the host proves the witness, the card answers its challenge
-            _require(pending is not None and pending[0] == GA_WITNESS, SW.CONDITIONS_NOT_SATISFIED, "no witness pending")
-            assert pending is not None
+            if pending is None or pending[0] != GA_WITNESS:
+                raise ApduError(SW.CONDITIONS_NOT_SATISFIED, "no witness pending")
             _require(
                 len(fields[GA_WITNESS]) == size and len(fields[GA_CHALLENGE]) == size,
                 SW.WRONG_DATA,
