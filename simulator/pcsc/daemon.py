@@ -98,7 +98,8 @@ class StackDaemon:
     def start_pcscd(self) -> None:
         lay = self.layout
         lay.conf_dir.mkdir(parents=True, exist_ok=True)
-        (lay.conf_dir / "vpcd").write_text(layout.reader_conf(self.reader_count))
+        layout.install_drivers(self.reader_count, lay)
+        (lay.conf_dir / "vpcd").write_text(layout.reader_conf(self.reader_count, lay))
         env = dict(os.environ, PCSCLITE_CSOCK_NAME=str(lay.pcscd_socket))
         self.pcscd = subprocess.Popen(
             [str(layout.PCSCD), "--foreground", "--info", "--config", str(lay.conf_dir)],
@@ -283,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
 
     run_dir: Path = args.run_dir.resolve()
     lay = layout.RunLayout(run_dir)
+    # The daemon's own PC/SC client (the watcher) must talk to this stack's
+    # pcscd, never to one an inherited PCSCLITE_CSOCK_NAME names.
+    os.environ["PCSCLITE_CSOCK_NAME"] = str(lay.pcscd_socket)
     logging.basicConfig(
         filename=lay.daemon_log,
         level=logging.INFO,

@@ -5,6 +5,7 @@ A stack lives in one run directory::
     <run>/pcscd/            bound over /run/pcscd inside the stack's namespace
     <run>/pcscd/pcscd.comm  the socket clients reach with PCSCLITE_CSOCK_NAME
     <run>/reader.conf.d/vpcd   the reader configuration pcscd is started with
+    <run>/drivers/          one copy of vpcd's driver per reader.conf entry
     <run>/control.sock      JSON-lines control socket of the stack daemon
     <run>/state.json        process ids and readers, written by the daemon
     <run>/pcscd.log         pcscd's own log
@@ -14,6 +15,13 @@ A stack lives in one run directory::
 vpcd gives every reader.conf entry two slots on consecutive TCP ports, so
 reader ``i`` of the stack is slot ``i % 2`` of entry ``i // 2`` and listens on
 ``BASE_PORT + i`` inside the stack's own network namespace.
+
+vpcd 3.3 keeps its slot connections in one static array indexed by slot
+number only, and pcscd loads a driver once per LIBPATH. Two entries naming
+the same ``libifdvpcd.so`` therefore share that array: the last entry wins and
+the cards of every earlier entry are never seen. Each entry gets its own copy
+of the driver (``<run>/drivers/libifdvpcd-<k>.so``); the dynamic loader
+treats distinct files as distinct libraries, each with its own static state.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ PCSCD = Path("/usr/sbin/pcscd")
 BASE_PORT = 35963
 SLOTS_PER_ENTRY = 2
 READER_PREFIX = "fxmlsim TWCA Reader"
-MAX_READERS = 32
+MAX_READERS = 16  # PCSCLITE_MAX_READERS_CONTEXTS in pcsc-lite 1.9
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,13 @@ class RunLayout:
     @property
     def conf_dir(self) -> Path:
         return self.run_dir / "reader.conf.d"
+
+    @property
+    def driver_dir(self) -> Path:
+        return self.run_dir / "drivers"
+
+    def driver_copy(self, entry: int) -> Path:
+        return self.driver_dir / f"libifdvpcd-{entry}.so"
 
     @property
     def control_socket(self) -> Path:
@@ -70,18 +85,34 @@ def entry_count(readers: int) -> int:
     return (readers + SLOTS_PER_ENTRY - 1) // SLOTS_PER_ENTRY
 
 
-def reader_conf(readers: int) -> str:
-    """The reader.conf text for ``readers`` vpcd slots (rounded up to pairs)."""
+def reader_conf(readers: int, lay: RunLayout) -> str:
+    """The reader.conf text for ``readers`` vpcd slots (rounded up to pairs).
+
+    Entry ``k`` loads its own driver copy, ``lay.driver_copy(k)``; see the
+    module docstring for why.
+    """
     parts = []
     for k in range(entry_count(readers)):
         port = BASE_PORT + SLOTS_PER_ENTRY * k
         parts.append(
             f'FRIENDLYNAME "{READER_PREFIX} {k}"\n'
             f"DEVICENAME   /dev/null:{port}\n"
-            f"LIBPATH      {VPCD_DRIVER}\n"
+            f"LIBPATH      {lay.driver_copy(k)}\n"
             f"CHANNELID    {port}\n"
         )
     return "\n".join(parts)
+
+
+def install_drivers(readers: int, lay: RunLayout) -> None:
+    """Copy vpcd's driver once per reader.conf entry (see the module docstring)."""
+    lay.driver_dir.mkdir(parents=True, exist_ok=True)
+    blob = VPCD_DRIVER.read_bytes()
+    for k in range(entry_count(readers)):
+        target = lay.driver_copy(k)
+        if not target.exists() or target.read_bytes() != blob:
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(blob)
+            tmp.replace(target)
 
 
 def reader_port(index: int) -> int:

@@ -37,13 +37,15 @@ def run(*cmd: str, env: dict[str, str], timeout: float = 60, check: bool = True)
 @pytest.fixture(scope="module")
 def inserted(stack_home: Home, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     image_path = stack_home.create_card(PROFILE, name="opensc-interop", replace=True)
-    reader = stack_home.stack.insert(image_path, 5)
+    # OpenSC's PKCS#11 module shows the first 4 readers by default
+    # (max-virtual-slots 16 / slots-per-card 4), so use one of those.
+    reader = stack_home.stack.insert(image_path, 3)
     env = dict(os.environ)
     env["HOME"] = str(tmp_path_factory.mktemp("opensc-home"))  # no OpenSC cache from elsewhere
     try:
         yield {"reader": reader["name"], "env": env, "image": image_path}
     finally:
-        stack_home.stack.remove(5)
+        stack_home.stack.remove(reader["index"])
 
 
 def test_pcsc_scan_shows_the_card_and_its_atr(inserted: dict) -> None:
@@ -61,7 +63,7 @@ def test_opensc_tool_lists_the_reader_and_names_the_card(inserted: dict) -> None
     readers = run("opensc-tool", "--list-readers", env=inserted["env"])
     assert inserted["reader"] in readers
     name = run("opensc-tool", "--reader", inserted["reader"], "--name", env=inserted["env"])
-    assert "PIV" in name, name
+    assert name.strip() == "Personal Identity Verification Card", name  # OpenSC's PIV driver took it
 
 
 def test_pkcs15_tool_lists_the_ca_issued_certificate(inserted: dict, tmp_path: Path) -> None:

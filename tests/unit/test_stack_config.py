@@ -11,11 +11,15 @@ from simulator.pcsc import layout, stack
 from simulator.pcsc.stack import PcscStack, StackError
 
 
-def test_reader_conf_gives_each_reader_its_own_port() -> None:
-    conf = layout.reader_conf(8)
+def test_reader_conf_gives_each_reader_its_own_port_and_driver_copy(tmp_path: Path) -> None:
+    lay = layout.RunLayout(tmp_path)
+    conf = layout.reader_conf(8, lay)
     assert conf.count("FRIENDLYNAME") == 4  # vpcd: two slots per entry
     for k in range(4):
         assert f"DEVICENAME   /dev/null:{layout.BASE_PORT + 2 * k}\n" in conf
+        # vpcd's slot table is static per loaded library: one copy per entry
+        assert f"LIBPATH      {tmp_path / 'drivers' / f'libifdvpcd-{k}.so'}\n" in conf
+    assert str(layout.VPCD_DRIVER) not in conf
     assert [layout.reader_port(i) for i in range(3)] == [35963, 35964, 35965]
 
 
@@ -40,9 +44,9 @@ def test_missing_debian_package_is_named(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert not (tmp_path / "run").exists()  # refused before anything was made
 
 
-@pytest.mark.parametrize("readers", [0, 33])
+@pytest.mark.parametrize("readers", [0, 17])
 def test_reader_count_out_of_range_is_refused(tmp_path: Path, readers: int) -> None:
-    with pytest.raises(StackError, match="readers must be between 1 and 32"):
+    with pytest.raises(StackError, match="readers must be between 1 and 16"):
         PcscStack(tmp_path / "run").up(readers=readers)
     assert not (tmp_path / "run").exists()
 
