@@ -26,23 +26,23 @@ EXIT_USAGE = 2
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's input or the machine's state, not a bug:
+    reported as one line and exit status 1."""
+    from fxml.ca.client import CaError as CaClientError
     from fxml.card.apdu import ApduError
+    from fxml.card.client import InvalidPinFormatError
+    from fxml.card.connection import TransportError
+    from fxml.card.csr import CsrError
     from fxml.clock import ClockError
+    from simulator.ca.errors import CaError
+    from simulator.card.image import CardImageError
+    from simulator.card.profile import ProfileError
     from simulator.pcsc.stack import StackError
 
-    errors: list[type[BaseException]] = [StackError, ClockError, ApduError, home_mod.HomeError]
-    for modname, name in (
-        ("simulator.card.image", "CardImageError"),
-        ("simulator.card.profile", "ProfileError"),
-        ("simulator.ca.errors", "CaError"),
-        ("fxml.ca.client", "CaError"),
-    ):
-        try:
-            mod = __import__(modname, fromlist=[name])
-            errors.append(getattr(mod, name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
+    return (
+        StackError, ClockError, ApduError, TransportError, InvalidPinFormatError, CsrError,
+        CardImageError, ProfileError, CaError, CaClientError, home_mod.HomeError,
+    )
 
 
 # -- stack --------------------------------------------------------------------
@@ -101,7 +101,9 @@ def cmd_card_list(args: argparse.Namespace) -> int:
     if home.stack.running():
         inserted = {r["card"]: r["name"] for r in home.stack.readers() if r["card"]}
     for path in home.card_files():
-        print(f"{path.stem}\t{inserted.get(str(path), '-')}\t{path}")
+        print(f"{path.stem}\t{inserted.pop(str(path), '-')}\t{path}")
+    for card, reader in inserted.items():  # the null card, images from elsewhere
+        print(f"{Path(card).stem if card != 'null' else card}\t{reader}\t{card}")
     return 0
 
 

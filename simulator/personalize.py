@@ -11,6 +11,7 @@ OS. The image appears at its final path only once it is complete.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from fxml.card.client import PivCardClient
 from fxml.card.csr import build_csr
 from fxml.card.piv import KeyRef
-from fxml.clock import Clock, FixedClock, from_env, parse_instant
+from fxml.clock import TAIWAN, Clock, FixedClock, from_env, parse_instant
 from simulator.ca.service import CertificateAuthority
 from simulator.card.image import load_image, save_image
 from simulator.card.os import InProcessConnection, TwcaCardOS
@@ -50,23 +51,30 @@ def _issue_certificates(profile: CardProfile, image_path: Path, ca_dir: Path, cl
     client.select()
     client.authenticate(profile.management_key, profile.management_algorithm)
     client.verify_pin(profile.pin)
+    chain: list[x509.Certificate] = []
     for spec in profile.certificates:
         # A certificate the profile dates in the past is issued on a clock
         # standing at that date, so its validity is what the CA would have given.
         ca_clock = FixedClock(parse_instant(spec.issued_at)) if spec.issued_at else clock
-        ca = CertificateAuthority.open(ca_dir, clock=ca_clock)
-        ca.ensure_holder(profile.holder_id, profile.holder_name, spec.cn_suffix)
-        container = KeyRef(int(spec.container, 16))
-        public_key = client.generate_key(container)
-        subject = ca.subject_for(profile.holder_id, spec.cn_suffix)
-        csr = build_csr(subject, public_key, lambda tbs: client.sign(container, tbs))
-        issued = ca.apply(
-            request_id=f"personalize:{profile.card_serial}:{spec.container}:{spec.cn_suffix}",
-            holder_id=profile.holder_id,
-            csr=csr.public_bytes(serialization.Encoding.DER),
-            actor="personalization",
-        )
-        client.store_certificate(container, issued.certificate)
+        with CertificateAuthority.open(ca_dir, clock=ca_clock) as ca:
+            ca.ensure_holder(profile.holder_id, profile.holder_name, spec.cn_suffix)
+            container = KeyRef(int(spec.container, 16))
+            public_key = client.generate_key(container)
+            subject = ca.subject_for(profile.holder_id, spec.cn_suffix)
+            csr = build_csr(subject, public_key, lambda tbs: client.sign(container, tbs))
+            # Every personalization is a new application: a card made again
+            # (``card create --replace``) gets a new key and a new certificate.
+            issued = ca.apply(
+                request_id=f"personalize:{profile.card_serial}:{spec.container}:{uuid.uuid4().hex}",
+                holder_id=profile.holder_id,
+                csr=csr.public_bytes(serialization.Encoding.DER),
+                actor="personalization",
+                not_after=parse_instant(spec.not_after) if spec.not_after else None,
+            )
+            client.store_certificate(container, issued.certificate)
+            chain = [ca.issuer_certificate, ca.root_certificate]
+    # The card carries the real chain, as a TWCA card does for its middleware.
+    client.store_ca_chain(chain)
 
 
 def describe_image(path: Path) -> dict[str, Any]:
@@ -84,8 +92,8 @@ def describe_image(path: Path) -> dict[str, Any]:
             "serial": f"{cert.serial_number:X}",
             "subject": cert.subject.rfc4514_string(),
             "issuer": cert.issuer.rfc4514_string(),
-            "not_before": cert.not_valid_before_utc.isoformat(),
-            "not_after": cert.not_valid_after_utc.isoformat(),
+            "not_before": cert.not_valid_before_utc.astimezone(TAIWAN).isoformat(),
+            "not_after": cert.not_valid_after_utc.astimezone(TAIWAN).isoformat(),
         })
     return {
         "image": str(path),
@@ -95,5 +103,6 @@ def describe_image(path: Path) -> dict[str, Any]:
         "atr": card.getATR().hex(" ").upper(),
         "pin_tries_left": client.pin_tries_left(),
         "certificates": certs,
+        "ca_chain": [c.subject.rfc4514_string() for c in client.ca_chain()],
         "image_version": getattr(image, "version", None),
     }

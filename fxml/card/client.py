@@ -442,6 +442,30 @@ class PivCardClient:
         if isinstance(public_key, rsa.RSAPublicKey):
             self._public_keys[ref] = public_key
 
+    def ca_chain(self) -> list[x509.Certificate]:
+        """The issuer chain the card carries (TWCA object 5FFF02), issuing CA
+        first; an empty list on a card without one."""
+        try:
+            content = self.get_object(Obj.TWCA_CA_CHAIN)
+        except (NotFoundError, NotSupportedError):
+            return []
+        except CardError as exc:
+            if exc.sw != SW.WRONG_DATA:  # some PIV cards: 6A80 outside the PIV range
+                raise
+            return []
+        try:
+            return [x509.load_der_x509_certificate(der) for tag, der in iter_tlv(content) if tag == CERT_TAG]
+        except (TlvError, ValueError) as exc:
+            raise InvalidResponseError(SW.OK, f"the card's CA chain is malformed: {exc}") from exc
+
+    def store_ca_chain(self, chain: Iterable[x509.Certificate]) -> None:
+        """Write the issuer chain (issuing CA first) into object 5FFF02
+        (needs the management key)."""
+        content = b"".join(tlv(CERT_TAG, c.public_bytes(serialization.Encoding.DER)) for c in chain)
+        if not content:
+            raise ValueError("a CA chain needs at least one certificate")
+        self.put_object(Obj.TWCA_CA_CHAIN, content)
+
     def free_container(self, containers: Iterable[int] = SIGNATURE_CONTAINERS) -> KeyRef | None:
         """The first container without a certificate, where a renewal can put
         its new key; None if all hold one.

@@ -73,6 +73,9 @@ class Obj(enum.IntEnum):
     KEY_HISTORY = 0x5FC10C
     #: TWCA vendor object (proprietary range): card serial, carrier, holder id.
     TWCA_CARD_INFO = 0x5FFF01
+    #: TWCA vendor object: the issuer chain of the card's certificates, one
+    #: ``70 <DER>`` per CA certificate, issuing CA first and root last.
+    TWCA_CA_CHAIN = 0x5FFF02
 
 
 class TwcaInfoTag(enum.IntEnum):

@@ -74,6 +74,7 @@ SELECT_RESPONSE = tlv(
         0xAC,
         tlv(0x80, bytes([Algorithm.RSA_2048]))
         + tlv(0x80, bytes([Algorithm.AES_128]))
+        + tlv(0x80, bytes([Algorithm.AES_256]))
         + tlv(0x80, bytes([Algorithm.TDEA_3KEY]))
         + tlv(0x06, b""),
     ),
@@ -83,7 +84,7 @@ SELECT_RESPONSE = tlv(
 DISCOVERY = tlv(Obj.DISCOVERY, tlv(0x4F, PIV_AID) + tlv(0x5F2F, b"\x40\x00"))
 
 #: Data objects PUT DATA may write (besides the certificate objects).
-WRITABLE_OBJECTS = frozenset({Obj.CHUID, Obj.CCC, Obj.KEY_HISTORY})
+WRITABLE_OBJECTS = frozenset({Obj.CHUID, Obj.CCC, Obj.KEY_HISTORY, Obj.TWCA_CA_CHAIN})
 #: Objects the card serves but never lets a host overwrite.
 READ_ONLY_OBJECTS = frozenset({Obj.DISCOVERY, Obj.BIOMETRIC_GROUP_TEMPLATE, Obj.TWCA_CARD_INFO})
 
@@ -331,26 +332,26 @@ class PivApplet:
         return ApduError(SW.VERIFY_FAIL | secret.tries_left)
 
     def _verify(self, cmd: CommandApdu) -> bytes:
+        # SP 800-73-4 part 2, 3.2.1: VERIFY knows the PIN, not the PUK (81),
+        # which only CHANGE REFERENCE DATA and RESET RETRY COUNTER take.
+        _require(cmd.p2 == KeyRef.PIN, SW.REFERENCE_NOT_FOUND)
         if cmd.p1 == 0xFF:  # reset the security status
-            ref = self._reference(cmd.p2)
             _require(not cmd.data, SW.WRONG_LENGTH, "VERIFY with P1=FF carries no data")
-            if ref == KeyRef.PIN:
-                self._pin_verified = False
+            self._pin_verified = False
             return b""
         _require(cmd.p1 == 0x00, SW.INCORRECT_P1P2)
-        ref = self._reference(cmd.p2)
+        ref = KeyRef.PIN
         secret = self._secret(ref)
         _require(not secret.blocked, SW.AUTH_METHOD_BLOCKED)
         if not cmd.data:  # status query
-            if ref == KeyRef.PIN and self._pin_verified:
+            if self._pin_verified:
                 return b""
             raise self._tries_status(secret)
         _require(len(cmd.data) == 8, SW.WRONG_LENGTH, "VERIFY data must be 8 bytes")
         checked = self._check(ref, _unpad(cmd.data))
         if checked != secret:
             self._commit(self._with_secret(self._image, ref, checked))
-        if ref == KeyRef.PIN:
-            self._pin_verified = True
+        self._pin_verified = True
         return b""
 
     def _change_reference_data(self, cmd: CommandApdu) -> bytes:

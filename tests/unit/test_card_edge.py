@@ -58,7 +58,7 @@ APT = tlv(
     tlv(0x4F, bytes.fromhex("000010000100"))
     + tlv(0x79, tlv(0x4F, bytes.fromhex("A000000308")))
     + tlv(0x50, b"TWCA FXML")
-    + tlv(0xAC, tlv(0x80, b"\x07") + tlv(0x80, b"\x08") + tlv(0x80, b"\x03") + tlv(0x06, b"")),
+    + tlv(0xAC, tlv(0x80, b"\x07") + tlv(0x80, b"\x08") + tlv(0x80, b"\x0C") + tlv(0x80, b"\x03") + tlv(0x06, b"")),
 )
 
 

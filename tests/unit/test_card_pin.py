@@ -135,11 +135,15 @@ def test_verify_wrong_p1_is_6a86(card: Card) -> None:
     assert card.cmd(0x20, 0x01, 0x80, pad_pin(PIN)).sw == 0x6A86
 
 
-def test_puk_verify_checks_the_puk_counter_and_grants_nothing(card: Card) -> None:
-    assert card.cmd(0x20, 0x00, 0x81).sw == 0x63C3
-    assert card.cmd(0x20, 0x00, 0x81, pad_pin("00000000")).sw == 0x63C2
-    assert card.cmd(0x20, 0x00, 0x81, pad_pin(PUK)).sw == 0x9000
+def test_verify_does_not_take_the_puk_and_leaves_its_counter_alone(card: Card) -> None:
+    # SP 800-73-4: VERIFY references the PIN only; the PUK is for 24 and 2C.
+    before = card.path.read_bytes()
+    assert card.cmd(0x20, 0x00, 0x81).sw == 0x6A88
+    assert card.cmd(0x20, 0x00, 0x81, pad_pin("00000000")).sw == 0x6A88
+    assert card.cmd(0x20, 0x00, 0x81, pad_pin(PUK)).sw == 0x6A88
+    assert card.cmd(0x20, 0xFF, 0x81).sw == 0x6A88
     assert card.image.puk.tries_left == 3 and not card.os.applet.pin_verified
+    assert card.path.read_bytes() == before
 
 
 def test_wrong_pin_drops_an_earlier_verification(card: Card) -> None:
