@@ -25,7 +25,10 @@ from cryptography import x509
 
 from fxml.card.apdu import SW, ApduError, CommandApdu
 from fxml.card.piv import (
+    CERT_INFO_TAG,
     CERT_OBJECT,
+    CERT_TAG,
+    ERROR_DETECTION_TAG,
     GA_CHALLENGE,
     GA_RESPONSE,
     GA_TEMPLATE,
@@ -90,9 +93,6 @@ READ_ONLY_OBJECTS = frozenset({Obj.DISCOVERY, Obj.BIOMETRIC_GROUP_TEMPLATE, Obj.
 
 _CONTAINERS = frozenset(int(r) for r in SIGNATURE_CONTAINERS)
 _CERT_CONTAINER = {CERT_OBJECT[r]: int(r) for r in SIGNATURE_CONTAINERS}
-
-#: Tags of a certificate object's content (SP 800-73-4 part 1, appendix A).
-CERT_TAG, CERT_INFO_TAG, ERROR_DETECTION_TAG = 0x70, 0x71, 0xFE
 
 _FIXED_PARAMS = (0x3F, 0xFF)
 

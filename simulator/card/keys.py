@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from Crypto.Cipher import AES, DES
 from Crypto.Math.Numbers import Integer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from fxml.card.crypto import MANAGEMENT_KEY_SIZES, ManagementCipher
 from fxml.card.piv import Algorithm
 
 RSA_BITS = 2048
@@ -22,12 +22,9 @@ RSA_EXPONENT = 65537
 #: Produces a new RSA-2048 private key; the card calls it for GENERATE ASYMMETRIC KEY PAIR.
 KeyFactory = Callable[[], rsa.RSAPrivateKey]
 
-#: Block size and key length of each management-key algorithm.
-MANAGEMENT_ALGORITHMS: dict[Algorithm, tuple[int, int]] = {
-    Algorithm.TDEA_3KEY: (8, 24),
-    Algorithm.AES_128: (16, 16),
-    Algorithm.AES_256: (16, 32),
-}
+#: Block size and key length of each management-key algorithm (the card and
+#: the engine's client share one table and one cipher).
+MANAGEMENT_ALGORITHMS = MANAGEMENT_KEY_SIZES
 
 
 def generate_rsa_key() -> rsa.RSAPrivateKey:
@@ -98,15 +95,6 @@ class RsaCrtKey:
 
 
 def encrypt_block(algorithm: Algorithm, key: bytes, block: bytes) -> bytes:
-    """Encrypt one block (ECB) with the management key.
-
-    TDEA is done as E(k3, D(k2, E(k1, x))) with single-DES steps: PIV's
-    default key has k1 = k2 = k3, which pycryptodome's DES3 refuses as
-    degenerate although the card edge requires it.
-    """
-    if algorithm == Algorithm.TDEA_3KEY:
-        k1, k2, k3 = key[:8], key[8:16], key[16:24]
-        step = DES.new(k1, DES.MODE_ECB).encrypt(block)
-        step = DES.new(k2, DES.MODE_ECB).decrypt(step)
-        return DES.new(k3, DES.MODE_ECB).encrypt(step)
-    return AES.new(key, AES.MODE_ECB).encrypt(block)
+    """Encrypt one block (ECB) with the management key: the card's answer to
+    a witness or challenge (the cipher is the engine's, fxml.card.crypto)."""
+    return ManagementCipher(algorithm, key).encrypt(block)
