@@ -3,7 +3,8 @@
 The same code reaches a physical reader through the system's pcscd and a
 virtual reader through the simulator's private pcscd: pcsc-lite's client
 library connects to the socket named by ``PCSCLITE_CSOCK_NAME`` when it is
-set, so nothing here names a path.
+set, so nothing here names a path. The library reads that variable once, at
+the first PC/SC call of a process: a process talks to one pcscd for its life.
 
 Waiting for readers and cards uses SCardGetStatusChange, which blocks in the
 daemon until the state changes; nothing here sleeps or polls.

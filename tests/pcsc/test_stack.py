@@ -64,11 +64,34 @@ def test_insert_and_remove_report_pcscd_state_without_waiting(empty_readers: Hom
     # insert returned only after pcscd saw each card: no wait needed here.
     states = pcsc_states(names)
     assert all(states[n] & scard.SCARD_STATE_PRESENT for n in names), states
-    assert transmit(names[3], bytes.fromhex("00A4040000")) == b"\x90\x00"
+    for name in names:
+        assert transmit(name, bytes.fromhex("00A4040000")) == b"\x90\x00"
     for i in range(8):
         stack.remove(i)
     states = pcsc_states(names)
     assert all(states[n] & scard.SCARD_STATE_EMPTY for n in names), states
+
+
+def test_eight_different_cards_answer_each_in_its_own_reader(empty_readers: Home, tmp_path: Path) -> None:
+    """Each reader reaches its own card (vpcd's slots are not mixed up)."""
+    from fxml.card.client import PivCardClient
+    from fxml.card.pcsc import PcscConnection
+
+    home = empty_readers
+    profile = json.loads((Path(__file__).resolve().parents[2] / "fixtures/cards/personal-small.json").read_text())
+    profile["certificates"] = []
+    serials = {}
+    for i in range(8):
+        profile["card_serial"] = f"TWCA-TEST-READER-{i}"
+        path = tmp_path / f"reader-{i}.json"
+        path.write_text(json.dumps(profile))
+        reader = home.stack.insert(home.create_card(path, replace=True), i)
+        serials[reader["name"]] = profile["card_serial"]
+    for name, serial in serials.items():
+        with PcscConnection(name) as conn:
+            client = PivCardClient(conn)
+            client.select()
+            assert client.card_info().card_serial == serial
 
 
 def test_insert_refusals_leave_the_readers_as_they_were(empty_readers: Home, tmp_path: Path) -> None:
