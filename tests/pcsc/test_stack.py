@@ -171,3 +171,26 @@ def test_cli_up_insert_list_remove_down(tmp_path: Path) -> None:
         down = fxmlsim("down")
     assert down.returncode == 0
     assert not json.loads(fxmlsim("status").stdout)["stack"]["running"]
+
+
+def test_busy_ca_port_is_refused_and_nothing_is_left_running(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        up = subprocess.run(
+            [sys.executable, "-m", "simulator.cli", "--home", str(home), "up", "--readers", "2", "--ca-port", str(port)],
+            capture_output=True, text=True, timeout=120,
+        )
+    assert up.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in up.stderr
+    assert "export" not in up.stdout
+    status = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "simulator.cli", "--home", str(home), "status"],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout
+    )
+    assert not status["stack"]["running"] and not status["ca"]["running"]
+    assert not (home / "run" / "control.sock").exists()
