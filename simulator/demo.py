@@ -21,18 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from fxml.card.client import PivCardClient
 from fxml.card.pcsc import PcscConnection
-from fxml.clock import TAIWAN
+from fxml.display import display_name, taiwan_text
 from simulator.card.profile import load_profile
 from simulator.home import Home
-
-
-def _fmt(dt_utc) -> str:  # noqa: ANN001 - datetime
-    return dt_utc.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _dn(name: x509.Name) -> str:
-    # The proof sheet writes the DN from C down to CN, separated by spaces.
-    return " ".join(f"{attr.rfc4514_attribute_name}={attr.value}" for attr in name)
 
 
 def run_demo(home: Home | None, profile: Path) -> int:
@@ -80,10 +71,10 @@ def _demo(home: Home, profile_path: Path) -> int:
                 print(f"   --- 金鑰容器 {int(entry.container):02X} ---")
                 print(f"   Common Name      : {cn}")
                 print(f"   簽章憑證序號     : {cert.serial_number:X}")
-                print(f"   主旨(使用者識別名稱): {_dn(cert.subject)}")
-                print(f"   憑證發行者       : {_dn(cert.issuer)}")
-                print(f"   憑證生效日       : {_fmt(cert.not_valid_before_utc)}")
-                print(f"   憑證到期日       : {_fmt(cert.not_valid_after_utc)}")
+                print(f"   主旨(使用者識別名稱): {display_name(cert.subject)}")
+                print(f"   憑證發行者       : {display_name(cert.issuer)}")
+                print(f"   憑證生效日       : {taiwan_text(cert.not_valid_before_utc)}")
+                print(f"   憑證到期日       : {taiwan_text(cert.not_valid_after_utc)}")
 
             client.verify_pin(profile.pin)
             challenge = "合作金庫 FXML 憑證更新 demo".encode()

@@ -39,7 +39,8 @@ from fxml.ca.client import CaError as ClientError
 from fxml.clock import ClockError, parse_instant
 from simulator.ca.config import ConfigError
 from simulator.ca.errors import CaError
-from simulator.ca.profile import DEFAULT_BANK_NAME, DEFAULT_BRANCH_CODE, taiwan_text
+from fxml.display import taiwan_text
+from simulator.ca.profile import DEFAULT_BANK_NAME, DEFAULT_BRANCH_CODE
 from simulator.ca.revocation import REVOCATION_REASONS
 
 ENV_DIR = "FXMLSIM_CA_DIR"

@@ -58,7 +58,8 @@ from cryptography.hazmat.primitives import serialization
 
 from fxml.clock import TAIWAN, ClockError, parse_instant
 from simulator.ca import errors
-from simulator.ca.profile import ServiceUrls, display_name
+from fxml.display import display_name
+from simulator.ca.profile import ServiceUrls
 from simulator.ca.service import CertificateAuthority, Holder, IssuedCertificate, Operation
 
 log = logging.getLogger(__name__)

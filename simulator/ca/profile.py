@@ -42,11 +42,6 @@ def name_pairs(name: x509.Name) -> NameSpec:
     return tuple((_SHORT.get(a.oid, a.oid.dotted_string), str(a.value)) for a in name)
 
 
-def display_name(name: x509.Name) -> str:
-    """A DN as the proof sheet (憑證證明單) prints it: C first, separated by spaces."""
-    return " ".join(f"{attr}={value}" for attr, value in name_pairs(name))
-
-
 @dataclass(frozen=True)
 class FxmlProfile:
     """The FXML end-entity certificate: subject, keys, extensions and validity."""
@@ -197,11 +192,6 @@ def parse_serial(text: str) -> int:
     if not cleaned or len(cleaned) > 40 or any(c not in "0123456789abcdefABCDEF" for c in cleaned):
         raise ValueError(f"not a hexadecimal serial number: {text!r}")
     return int(cleaned, 16)
-
-
-def taiwan_text(instant: datetime) -> str:
-    """``2023-04-17 11:28:33``: an instant in Taiwan time, as the proof sheet shows it."""
-    return instant.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def roc_date(instant: datetime) -> str:

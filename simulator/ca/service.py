@@ -40,6 +40,7 @@ from fxml.clock import TAIWAN, Clock, from_env
 from simulator.ca import errors
 from simulator.ca.config import DEFAULT_BASE_URL, CaConfig, check_base_url
 from simulator.ca.hierarchy import Hierarchy, ensure_hierarchy
+from fxml.display import display_name, taiwan_text
 from simulator.ca.profile import (
     DEFAULT_BANK_NAME,
     DEFAULT_BRANCH_CODE,
@@ -47,13 +48,11 @@ from simulator.ca.profile import (
     FxmlProfile,
     ServiceUrls,
     build_name,
-    display_name,
     end_entity_extensions,
     name_pairs,
     parse_serial,
     roc_date,
     serial_hex,
-    taiwan_text,
 )
 from simulator.ca.registry import (
     REGISTRY_FILE,

@@ -1,0 +1,21 @@
+"""How the bank's screens and the proof sheet (憑證證明單) write certificate
+data: one place for the engine, the simulated CA and the features."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cryptography import x509
+
+from fxml.clock import TAIWAN
+
+
+def display_name(name: x509.Name) -> str:
+    """A DN as the proof sheet prints it, in encoded order (C first),
+    separated by spaces: ``C=TW O=TWCA OU=User CA CN=TWCA Financial User CA``."""
+    return " ".join(f"{attr.rfc4514_attribute_name}={attr.value}" for attr in name)
+
+
+def taiwan_text(instant: datetime) -> str:
+    """``2023-04-17 11:28:33``: an instant in Taiwan time, as the proof sheet shows it."""
+    return instant.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,196 @@
+"""Steps about the 憑證載具 (the chip card) and its reader.
+
+Everything goes through the real stack: the private pcscd, vpcd, the virtual
+card, and the engine's own PC/SC card client, exactly as the platform's card
+agent will talk to a physical card.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from behave import given, then, when
+from behave.runner import Context
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+from fxml.card.client import CardCertificate, PivCardClient
+from fxml.card.errors import PinBlockedError, WrongPinError
+from fxml.card.pcsc import PcscConnection, wait_for_card
+from fxml.card.piv import KeyRef
+from fxml.display import display_name, taiwan_text
+from simulator.home import Home
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cards"
+
+
+def _home(context: Context) -> Home:
+    return context.home
+
+
+def _client(context: Context) -> PivCardClient:
+    """A PC/SC session to the inserted card, kept for the scenario."""
+    if getattr(context, "client", None) is None:
+        context.connection = PcscConnection(context.reader).connect()
+        context.client = PivCardClient(context.connection)
+        context.client.select()
+        context.add_cleanup(_disconnect, context)
+    return context.client
+
+
+def _disconnect(context: Context) -> None:
+    if getattr(context, "connection", None) is not None:
+        context.connection.close()
+    context.connection = context.client = None
+
+
+def _only_certificate(context: Context) -> CardCertificate:
+    certificates = _client(context).list_certificates()
+    assert len(certificates) == 1, f"卡片內應有 1 張憑證，實有 {len(certificates)} 張"
+    return certificates[0]
+
+
+def _reinsert(context: Context) -> None:
+    _disconnect(context)
+    home = _home(context)
+    home.stack.remove(context.reader_index)
+    home.stack.insert(context.image, context.reader_index)
+
+
+@given("虛擬讀卡機已啟動")
+def stack_is_up(context: Context) -> None:
+    assert _home(context).stack.running(), "虛擬讀卡機未啟動"
+
+
+@given("已依「{profile}」製作憑證載具")
+def card_made(context: Context, profile: str) -> None:
+    path = FIXTURES / f"{profile}.json"
+    context.profile = json.loads(path.read_text(encoding="utf-8"))
+    context.image = _home(context).create_card(path, replace=True)
+
+
+@given("已插入憑證載具")
+@when("插入憑證載具")
+def card_inserted(context: Context) -> None:
+    reader = _home(context).stack.insert(context.image)
+    context.reader, context.reader_index = reader["name"], reader["index"]
+
+
+@then("讀卡機回報卡片已插入")
+def reader_reports_card(context: Context) -> None:
+    wait_for_card(context.reader, present=True, timeout=0)  # already there: no waiting
+
+
+@then("憑證儲存媒體為「{carrier}」")
+def carrier_is(context: Context, carrier: str) -> None:
+    actual = _client(context).card_info().carrier
+    assert actual == carrier, f"憑證儲存媒體應為「{carrier}」，卡片顯示「{actual}」"
+
+
+@then("卡片內憑證的 Common Name 為「{cn}」")
+def common_name_is(context: Context, cn: str) -> None:
+    cert = _only_certificate(context).certificate
+    actual = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert actual == cn, f"Common Name 應為「{cn}」，卡片內為「{actual}」"
+
+
+@then("卡片內憑證的憑證發行者為「{issuer}」")
+def issuer_is(context: Context, issuer: str) -> None:
+    actual = display_name(_only_certificate(context).certificate.issuer)
+    assert actual == issuer, f"憑證發行者應為「{issuer}」，卡片內為「{actual}」"
+
+
+@then("卡片內憑證的憑證生效日為「{when}」")
+def not_before_is(context: Context, when: str) -> None:
+    actual = taiwan_text(_only_certificate(context).certificate.not_valid_before_utc)
+    assert actual == when, f"憑證生效日應為「{when}」，卡片內為「{actual}」"
+
+
+@then("卡片內憑證的憑證到期日為「{when}」")
+def not_after_is(context: Context, when: str) -> None:
+    actual = taiwan_text(_only_certificate(context).certificate.not_valid_after_utc)
+    assert actual == when, f"憑證到期日應為「{when}」，卡片內為「{actual}」"
+
+
+@then("卡片內附有簽發憑證的憑證鏈")
+def chain_on_card(context: Context) -> None:
+    cert = _only_certificate(context).certificate
+    chain = _client(context).ca_chain()
+    assert chain, "卡片內沒有憑證鏈"
+    issuer = chain[0]
+    assert issuer.subject == cert.issuer, "憑證鏈的第一張不是簽發憑證的 CA"
+    cert.verify_directly_issued_by(issuer)
+    for child, parent in zip(chain, chain[1:]):
+        child.verify_directly_issued_by(parent)
+
+
+@when("輸入憑證載具密碼「{pin}」")
+def enter_pin(context: Context, pin: str) -> None:
+    context.pin_error = None
+    try:
+        _client(context).verify_pin(pin)
+    except (WrongPinError, PinBlockedError) as exc:
+        context.pin_error = exc
+
+
+@when("輸入正確的憑證載具密碼")
+def enter_right_pin(context: Context) -> None:
+    enter_pin(context, context.profile["pin"])
+
+
+@when("連續 {count:d} 次輸入錯誤的憑證載具密碼")
+def enter_wrong_pins(context: Context, count: int) -> None:
+    for _ in range(count):
+        enter_pin(context, "Wrong123")
+        assert isinstance(context.pin_error, WrongPinError), "錯誤的憑證載具密碼未被拒絕"
+
+
+@then("卡片拒絕憑證載具密碼，剩餘 {tries:d} 次")
+def pin_refused(context: Context, tries: int) -> None:
+    error = context.pin_error
+    assert isinstance(error, WrongPinError), f"卡片應拒絕憑證載具密碼，結果為 {error!r}"
+    assert error.tries_left == tries, f"剩餘次數應為 {tries}，卡片回報 {error.tries_left}"
+
+
+@then("卡片接受憑證載具密碼")
+def pin_accepted(context: Context) -> None:
+    assert context.pin_error is None, f"卡片應接受憑證載具密碼，卻回報 {context.pin_error}"
+    assert _client(context).pin_status().verified, "卡片未顯示憑證載具密碼已驗證"
+
+
+@then("移除憑證載具後再插入，剩餘次數為 {tries:d} 次")
+def tries_after_reinsert(context: Context, tries: int) -> None:
+    _reinsert(context)
+    actual = _client(context).pin_tries_left()
+    assert actual == tries, f"重新插入後剩餘次數應為 {tries}，卡片回報 {actual}"
+
+
+@then("卡片回報憑證載具密碼已鎖定")
+def pin_blocked(context: Context) -> None:
+    status = _client(context).pin_status()
+    assert status.blocked, f"憑證載具密碼應已鎖定，卡片回報剩餘 {status.tries_left} 次"
+    enter_right_pin(context)
+    assert isinstance(context.pin_error, PinBlockedError), "鎖定後輸入正確密碼仍應被拒絕"
+
+
+@then("移除憑證載具後再插入，卡片仍回報憑證載具密碼已鎖定")
+def still_blocked_after_reinsert(context: Context) -> None:
+    _reinsert(context)
+    pin_blocked(context)
+
+
+@when("以金鑰容器 {container} 簽署「{text}」")
+def sign_text(context: Context, container: str, text: str) -> None:
+    context.signed = text.encode("utf-8")
+    context.signature = _client(context).sign(KeyRef(int(container, 16)), context.signed)
+    context.signed_container = KeyRef(int(container, 16))
+
+
+@then("簽章可用卡片內憑證的公開金鑰驗證")
+def signature_verifies(context: Context) -> None:
+    cert = _client(context).certificate(context.signed_container)
+    key = cert.public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+    key.verify(context.signature, context.signed, padding.PKCS1v15(), hashes.SHA256())
