@@ -16,17 +16,16 @@ from fxml.clock import TAIWAN, FixedClock
 from simulator.ca.config import CaConfig, ConfigError
 from simulator.ca.errors import StateError
 from simulator.ca.hierarchy import FILES, ensure_hierarchy
+from fxml.display import display_name, taiwan_text
 from simulator.ca.profile import (
     FXML,
     ISSUER_NAME,
     ServiceUrls,
     add_years,
     build_name,
-    display_name,
     parse_serial,
     roc_date,
     serial_hex,
-    taiwan_text,
 )
 from simulator.ca.service import CertificateAuthority
 from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, key_cache, make_csr, open_test_ca
