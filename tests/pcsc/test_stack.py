@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -194,3 +195,28 @@ def test_busy_ca_port_is_refused_and_nothing_is_left_running(tmp_path: Path) -> 
     )
     assert not status["stack"]["running"] and not status["ca"]["running"]
     assert not (home / "run" / "control.sock").exists()
+
+
+def test_trace_logs_apdus_through_the_stack_with_the_pin_redacted(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    profile = Path(__file__).resolve().parents[2] / "fixtures" / "cards" / "personal-small.json"
+    pin = json.loads(profile.read_text())["pin"]
+    image = home.create_card(profile)
+    env = home.up(readers=2, trace=True)
+    try:
+        reader = home.stack.insert(image, 0)
+        pin_hex = pin.encode().hex().upper() + "FF" * (8 - len(pin))
+        done = subprocess.run(
+            ["opensc-tool", "--reader", reader["name"],
+             "-s", "00A4040009A00000030800001000", "-s", f"0020008008{pin_hex}"],
+            capture_output=True, text=True, timeout=60, env={**os.environ, **env},
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        home.down()
+    trace = (tmp_path / "run" / "apdu.log").read_text()
+    assert "SEND 00 A4 04 00 09 A0 00 00 03 08 00 00 10 00" in trace, trace
+    verify = [line for line in trace.splitlines() if "SEND 00 20 00 80" in line]
+    assert verify and all("**" in line for line in verify), trace
+    spaced = " ".join(pin_hex[i : i + 2] for i in range(0, len(pin_hex), 2))
+    assert pin_hex not in trace.replace(" ", "") and spaced not in trace
