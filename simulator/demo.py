@@ -75,6 +75,8 @@ def _demo(home: Home, profile_path: Path) -> int:
                 print(f"   憑證發行者       : {display_name(cert.issuer)}")
                 print(f"   憑證生效日       : {taiwan_text(cert.not_valid_before_utc)}")
                 print(f"   憑證到期日       : {taiwan_text(cert.not_valid_after_utc)}")
+            for depth, ca in enumerate(client.ca_chain(), 1):
+                print(f"   卡片內憑證鏈 {depth}   : {display_name(ca.subject)}")
 
             client.verify_pin(profile.pin)
             challenge = "合作金庫 FXML 憑證更新 demo".encode()
