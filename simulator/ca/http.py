@@ -157,7 +157,9 @@ class CaApi:
 
     def __init__(self, ca: CertificateAuthority):
         self.ca = ca
-        s = r"(?P<serial>[0-9A-Fa-f:]{1,64})"
+        # Any path segment: the service itself refuses a serial that is not
+        # hexadecimal, with its own code and message.
+        s = r"(?P<serial>[^/.]{1,128})"
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"/"), self.info),
             ("POST", re.compile(r"/holders"), self.register_holder),

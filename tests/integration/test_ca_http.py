@@ -261,6 +261,10 @@ def status_and_json(answer: bytes) -> tuple[int, dict]:
     (b"POST /holders HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", 413, "PAYLOAD_TOO_LARGE"),
     (b"garbage\r\n\r\n", 400, "BAD_REQUEST"),
     (b"GET /certificates?owner=1 HTTP/1.0\r\n\r\n", 400, "BAD_REQUEST"),
+    # a serial that is not hexadecimal: the service's own refusal, not "no such path"
+    (b"POST /certificates/NOPE/revoke HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+     404, "UNKNOWN_SERIAL"),
+    (b"GET /certificates/NOPE HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "UNKNOWN_SERIAL"),
 ])
 def test_http_errors_are_json_with_a_code(svc: Service, request_bytes: bytes, status: int, code: str) -> None:
     got_status, body = status_and_json(raw(svc, request_bytes))
