@@ -56,7 +56,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     started = home.up(readers=args.readers, trace=args.trace, ca_port=args.ca_port)
     for key, value in started.items():
         print(f"export {key}={value}")
-    print(f"fxmlsim: stack up in {home.run_dir} ({args.readers} readers)", file=sys.stderr)
+    count = len(home.stack.readers())  # vpcd gives readers in pairs: 3 asked, 4 made
+    print(f"fxmlsim: stack up in {home.run_dir} ({count} readers)", file=sys.stderr)
     return 0
 
 

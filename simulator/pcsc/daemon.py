@@ -216,6 +216,11 @@ class StackDaemon:
             raise StackError("insert needs the path of a card image (or 'null')")
         assert self.watcher is not None
         reader = self._reader(which, empty=True)
+        if image != "null":
+            # Two card OSes on one image would each overwrite the other's writes.
+            holder = next((r for r in self.readers if r.card == image), None)
+            if holder is not None:
+                raise StackError(f"{image} is already in reader {holder.index} ({holder.name})")
         with reader.lock:
             if reader.card is not None:
                 raise StackError(f"reader {reader.index} already holds {reader.card}")
@@ -248,7 +253,10 @@ class StackDaemon:
             reader.link.close()
             reader.link = None
             reader.card = None
-            self.watcher.wait(reader.name, present=False, timeout=EVENT_TIMEOUT)
+            try:
+                self.watcher.wait(reader.name, present=False, timeout=EVENT_TIMEOUT)
+            except TimeoutError as exc:
+                raise StackError(str(exc)) from exc
         self.write_state()
         log.info("removed the card from %s", reader.name)
         return reader

@@ -103,10 +103,21 @@ def test_insert_refusals_leave_the_readers_as_they_were(empty_readers: Home, tmp
         stack.insert("null", 0)
     with pytest.raises(StackError, match="no reader 99"):
         stack.insert("null", 99)
+    image = empty_readers.create_card(
+        Path(__file__).resolve().parents[2] / "fixtures" / "cards" / "personal-small.json",
+        name="refusals", replace=True,
+    )
+    stack.insert(image, 2)
+    before = stack.readers()
+    image_bytes = image.read_bytes()
+    with pytest.raises(StackError, match=r"already in reader 2"):
+        stack.insert(image, 3)  # one card cannot be in two readers
+    assert image.read_bytes() == image_bytes
     missing = tmp_path / "missing.json"
     with pytest.raises(StackError, match="missing.json"):
         stack.insert(missing, 1)
     assert stack.readers() == before
+    stack.remove(2)
     stack.remove(0)
     with pytest.raises(StackError, match="no reader holds a card"):
         stack.remove()
