@@ -236,7 +236,7 @@ class StackDaemon:
             reader.link, reader.card = link, image
             try:
                 self.watcher.wait(reader.name, present=True, timeout=EVENT_TIMEOUT)
-            except TimeoutError as exc:
+            except (TimeoutError, ConnectionError) as exc:
                 link.close()
                 reader.link = reader.card = None
                 raise StackError(str(exc)) from exc
@@ -255,7 +255,7 @@ class StackDaemon:
             reader.card = None
             try:
                 self.watcher.wait(reader.name, present=False, timeout=EVENT_TIMEOUT)
-            except TimeoutError as exc:
+            except (TimeoutError, ConnectionError) as exc:
                 raise StackError(str(exc)) from exc
         self.write_state()
         log.info("removed the card from %s", reader.name)

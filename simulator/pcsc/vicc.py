@@ -133,4 +133,11 @@ class VirtualCardLink:
                 log.warning("unknown vpcd control code %d", code)
             return None
         self.apdu_count += 1
-        return bytes(self.card.execute(msg))
+        try:
+            return bytes(self.card.execute(msg))
+        except Exception:
+            # A card answers every command; a bug in the card OS must not
+            # silence the link (pcscd would see a dead card): 6F00, no
+            # precise diagnosis, and the traceback in the daemon's log.
+            log.exception("the card OS failed on a command; answering 6F00")
+            return b"\x6f\x00"
