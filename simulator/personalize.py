@@ -61,7 +61,7 @@ def _issue_certificates(profile: CardProfile, image_path: Path, ca_dir: Path, cl
             container = KeyRef(int(spec.container, 16))
             public_key = client.generate_key(container)
             subject = ca.subject_for(profile.holder_id, spec.cn_suffix)
-            csr = build_csr(subject, public_key, lambda tbs: client.sign(container, tbs))
+            csr = build_csr(subject, public_key, lambda tbs, ref=container: client.sign(ref, tbs))
             # Every personalization is a new application: a card made again
             # (``card create --replace``) gets a new key and a new certificate.
             issued = ca.apply(

@@ -8,6 +8,7 @@ agent will talk to a physical card.
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 from behave import given, then, when
@@ -122,7 +123,7 @@ def chain_on_card(context: Context) -> None:
     issuer = chain[0]
     assert issuer.subject == cert.issuer, "憑證鏈的第一張不是簽發憑證的 CA"
     cert.verify_directly_issued_by(issuer)
-    for child, parent in zip(chain, chain[1:]):
+    for child, parent in pairwise(chain):
         child.verify_directly_issued_by(parent)
 
 
