@@ -19,10 +19,11 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import ocsp
 
 from simulator.ca.config import CaConfig
@@ -205,7 +206,53 @@ class OcspResponder:
         if nonce is not None:
             builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
         response = builder.sign(self._hierarchy.issuer_key, hashes.SHA256())
-        return response.public_bytes(serialization.Encoding.DER)
+        der = response.public_bytes(serialization.Encoding.DER)
+        if response.produced_at_utc != now:
+            # The library stamps producedAt with the machine's time; the CA's
+            # clock (frozen or moved in tests) is the one that counts.
+            der = _restamp_produced_at(der, now, self._hierarchy.issuer_key)
+        return der
+
+
+def _der_children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """The DER elements between ``start`` and ``end``: (tag, header start, content start, end) each."""
+    out = []
+    pos = start
+    while pos < end:
+        tag, length, first = data[pos], data[pos + 1], pos + 2
+        if length & 0x80:
+            count = length & 0x7F
+            length, first = int.from_bytes(data[first:first + count], "big"), first + count
+        out.append((tag, pos, first, first + length))
+        pos = first + length
+    return out
+
+
+def _restamp_produced_at(der: bytes, produced_at: datetime, key: rsa.RSAPrivateKey) -> bytes:
+    """A successful OCSP response with ``producedAt`` set to ``produced_at``, signed again.
+
+    Both producedAt (GeneralizedTime ``YYYYMMDDHHMMSSZ``) and the RSA signature
+    keep their length, so only their bytes change: OCSPResponse > [0]
+    ResponseBytes > response OCTET STRING > BasicOCSPResponse >
+    tbsResponseData ([0] version, responderID, producedAt, ...) and signature.
+    """
+    data = bytearray(der)
+    (_, _, top, top_end), = _der_children(data, 0, len(data))
+    _, explicit = _der_children(data, top, top_end)  # responseStatus, [0] responseBytes
+    (_, _, rb, rb_end), = _der_children(data, explicit[2], explicit[3])
+    _, octets = _der_children(data, rb, rb_end)  # responseType, response
+    (_, _, basic, basic_end), = _der_children(data, octets[2], octets[3])
+    tbs, _, signature = _der_children(data, basic, basic_end)[:3]
+    produced = next(e for e in _der_children(data, tbs[2], tbs[3]) if e[0] == 0x18)
+    stamp = produced_at.astimezone(timezone.utc).strftime("%Y%m%d%H%M%SZ").encode("ascii")
+    if produced[3] - produced[2] != len(stamp) or signature[0] != 0x03:
+        raise ValueError("unexpected OCSP response encoding")
+    data[produced[2]:produced[3]] = stamp
+    new_signature = key.sign(bytes(data[tbs[1]:tbs[3]]), padding.PKCS1v15(), hashes.SHA256())
+    if signature[3] - signature[2] != 1 + len(new_signature):
+        raise ValueError("unexpected OCSP signature length")
+    data[signature[2] + 1:signature[3]] = new_signature
+    return bytes(data)
 
 
 def _nonce(request: ocsp.OCSPRequest) -> bytes | None:

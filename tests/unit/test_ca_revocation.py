@@ -3,6 +3,8 @@ them in tests/integration/test_ca_openssl.py)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -177,3 +179,26 @@ def test_ocsp_answers_without_nonce_are_cached_until_a_status_changes(
     assert held.certificate_status is ocsp.OCSPCertStatus.REVOKED
     clock.advance(timedelta(seconds=ca.config.ocsp_cache_seconds))
     assert ca.ocsp_cached(der) is None  # too old
+
+
+@pytest.mark.parametrize("nonce", [None, b"\x02" * 16], ids=["no_nonce", "nonce"])
+def test_ocsp_produced_at_comes_from_the_cas_clock(
+    ca: CertificateAuthority, three: list[IssuedCertificate], clock: FixedClock, tmp_path: Path,
+    nonce: bytes | None,
+) -> None:
+    # The frozen clock stands in 2023; the library would stamp the machine's time.
+    ca.suspend(three[1].serial)
+    clock.advance(timedelta(minutes=3))
+    for serial, status in ((three[0].serial, ocsp.OCSPCertStatus.GOOD), (three[1].serial, ocsp.OCSPCertStatus.REVOKED)):
+        answer = ask(ca, serial, nonce=nonce)  # the signature is checked over the re-stamped data
+        assert answer.certificate_status is status
+        assert answer.produced_at_utc == answer.this_update_utc == clock.now()
+    if shutil.which("openssl"):
+        cert = ca.lookup(three[0].serial).certificate
+        der = ocsp.OCSPRequestBuilder().add_certificate(cert, ca.issuer_certificate, hashes.SHA1()).build()
+        (tmp_path / "resp.der").write_bytes(ca.ocsp_response(der.public_bytes(DER)))
+        (tmp_path / "issuer.pem").write_bytes(ca.issuer_certificate.public_bytes(serialization.Encoding.PEM))
+        done = subprocess.run(["openssl", "ocsp", "-respin", tmp_path / "resp.der", "-VAfile", tmp_path / "issuer.pem",
+                               "-resp_text"], capture_output=True, text=True, timeout=30)
+        assert "Response verify OK" in done.stdout + done.stderr, done.stdout + done.stderr
+        assert "Produced At: Apr 17 03:31:33 2023 GMT" in done.stdout
