@@ -42,6 +42,8 @@ REVOCATION_REASONS: dict[str, str] = {
     "privilegeWithdrawn": "權限撤銷",
 }
 HOLD = "certificateHold"
+#: Revoked without a reason: CRL entries and OCSP answers then carry no reason code.
+UNSPECIFIED = "unspecified"
 
 _OCSP_HASHES: tuple[type[hashes.HashAlgorithm], ...] = (hashes.SHA1, hashes.SHA256, hashes.SHA384, hashes.SHA512)
 
@@ -87,14 +89,12 @@ class CrlPublisher:
 
     def _sign(self, withdrawn: list[Withdrawn], number: int, now: datetime) -> bytes:
         reasons = {name: x509.CRLReason(x509.ReasonFlags(name)) for name in {w.reason for w in withdrawn}}
-        entries = [
-            x509.RevokedCertificateBuilder()
-            .serial_number(w.serial)
-            .revocation_date(w.since)
-            .add_extension(reasons[w.reason], critical=False)
-            .build()
-            for w in withdrawn
-        ]
+        entries = []
+        for w in withdrawn:
+            entry = x509.RevokedCertificateBuilder().serial_number(w.serial).revocation_date(w.since)
+            if w.reason != UNSPECIFIED:  # RFC 5280 5.3.1: absent rather than unspecified (0)
+                entry = entry.add_extension(reasons[w.reason], critical=False)
+            entries.append(entry.build())
         # The builder's constructor takes the whole list at once; adding
         # entries one by one copies the list each time (quadratic at 100k).
         builder = x509.CertificateRevocationListBuilder(
@@ -200,7 +200,7 @@ class OcspResponder:
             this_update=now,
             next_update=now + timedelta(seconds=self._config.ocsp_validity_seconds),
             revocation_time=info.since,
-            revocation_reason=x509.ReasonFlags(info.reason) if info.reason else None,
+            revocation_reason=x509.ReasonFlags(info.reason) if info.reason not in (None, UNSPECIFIED) else None,
         )
         builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, self._hierarchy.issuer_cert)
         if nonce is not None:

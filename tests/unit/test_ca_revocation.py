@@ -202,3 +202,18 @@ def test_ocsp_produced_at_comes_from_the_cas_clock(
                                "-resp_text"], capture_output=True, text=True, timeout=30)
         assert "Response verify OK" in done.stdout + done.stderr, done.stdout + done.stderr
         assert "Produced At: Apr 17 03:31:33 2023 GMT" in done.stdout
+
+
+def test_unspecified_revocation_carries_no_reason_code(
+    ca: CertificateAuthority, three: list[IssuedCertificate]
+) -> None:
+    # RFC 5280 5.3.1: the reason code SHOULD be absent rather than unspecified (0).
+    ca.revoke(three[0].serial)  # the default reason
+    ca.revoke(three[1].serial, "superseded")
+    crl = load_crl(ca)
+    plain = crl.get_revoked_certificate_by_serial_number(int(three[0].serial, 16))
+    assert plain is not None and len(plain.extensions) == 0
+    assert reason(crl, three[1].serial) is x509.ReasonFlags.superseded
+    answer = ask(ca, three[0].serial)
+    assert answer.certificate_status is ocsp.OCSPCertStatus.REVOKED and answer.revocation_reason is None
+    assert ask(ca, three[1].serial).revocation_reason is x509.ReasonFlags.superseded
