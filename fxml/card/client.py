@@ -297,6 +297,10 @@ class PivCardClient:
             text = {tag: value.decode("utf-8") for tag, value in fields.items() if tag in _TWCA_INFO_TAGS}
         except (TlvError, UnicodeDecodeError) as exc:
             raise InvalidResponseError(SW.OK, f"TWCA card information is malformed: {exc}") from exc
+        if not text:
+            # Another vendor's object under the same tag: a YubiKey keeps its
+            # attestation certificate (70 ... 71 ...) in 5FFF01.
+            return self._info_from_chuid()
         if not text.get(TwcaInfoTag.CARD_SERIAL):
             raise InvalidResponseError(SW.OK, "TWCA card information has no card serial (tag 01)")
         return CardInfo(

@@ -232,6 +232,24 @@ def test_other_refusals_of_the_twca_object_are_not_hidden() -> None:
         client.card_info()
 
 
+def test_another_vendors_object_under_the_twca_tag_falls_back_to_the_chuid() -> None:
+    # A YubiKey answers GET DATA 5FFF01 with its attestation certificate.
+    attestation = issue(fixed_key(2).public_key(), cn="Yubico PIV Attestation").public_bytes(serialization.Encoding.DER)
+    guid = bytes(range(16))
+    client, card = client_for(
+        (GET_INFO, h(tlv(0x53, tlv(0x70, attestation) + tlv(0x71, b"\x00") + tlv(0xFE, b""))) + "9000"),
+        (GET_CHUID, h(tlv(0x53, tlv(0x30, bytes(25)) + tlv(0x34, guid))) + "9000"),
+    )
+    assert client.card_info() == CardInfo(guid.hex().upper(), None, None, source=Obj.CHUID)
+    assert card.done
+
+
+def test_twca_object_without_a_card_serial_is_an_invalid_response() -> None:
+    client, _ = client_for((GET_INFO, h(tlv(0x53, tlv(0x02, "憑證晶片卡(大卡)".encode()))) + "9000"))
+    with pytest.raises(InvalidResponseError, match="no card serial"):
+        client.card_info()
+
+
 def test_malformed_twca_object_is_an_invalid_response() -> None:
     client, _ = client_for((GET_INFO, "5303010501" + "9000"))
     with pytest.raises(InvalidResponseError):
