@@ -52,7 +52,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
 from cryptography.hazmat.primitives import serialization
 
@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 MAX_HEAD = 16 * 1024
 MAX_BODY = 1024 * 1024
 IDLE_SECONDS = 60.0
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,10}")
 
 JSON_TYPE = "application/json; charset=utf-8"
 CERT_TYPE = "application/pkix-cert"
@@ -428,6 +429,10 @@ class _Connection(asyncio.Protocol):
             except _HttpError as exc:
                 self._send(Response.error(exc.error), keep_alive=False)
                 return
+            except Exception:  # noqa: BLE001 - a parser bug: answer and close, never drop the client silently
+                log.exception("cannot parse a request from %s", self.client)
+                self._send(Response.error(errors.BadRequestError()), keep_alive=False)
+                return
             if parsed is None:
                 return
             request, keep_alive = parsed
@@ -457,7 +462,7 @@ class _Connection(asyncio.Protocol):
         self._process()
 
     def _parse(self) -> tuple[Request, bool] | None:
-        end = self.buffer.find(b"\r\n\r\n")
+        end = self.buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
         if end < 0:
             if len(self.buffer) > MAX_HEAD:
                 raise _HttpError(errors.BadRequestError("請求標頭過大。"))
@@ -482,7 +487,7 @@ class _Connection(asyncio.Protocol):
         if "transfer-encoding" in headers:
             raise _HttpError(_LengthRequiredError())
         length_text = headers.get("content-length", "0")
-        if not length_text.isdigit():
+        if not _CONTENT_LENGTH.fullmatch(length_text):  # ASCII digits only (str.isdigit takes '²')
             raise _HttpError(errors.BadRequestError("Content-Length 格式錯誤。"))
         length = int(length_text)
         if length > MAX_BODY:
@@ -497,9 +502,11 @@ class _Connection(asyncio.Protocol):
         self.continued = False
         connection = headers.get("connection", "").lower()
         keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
-        split = urlsplit(target)
-        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=False).items()}
-        request = Request(method.upper(), unquote(split.path), query, headers, body, self.client)
+        # The origin form (RFC 9112 3.2.1): a path and a query. Not urlsplit,
+        # which takes '//x/...' for an authority and refuses '//[x'.
+        path, _, query_text = target.partition("#")[0].partition("?")
+        query = {k: v[-1] for k, v in parse_qs(query_text, keep_blank_values=False).items()}
+        request = Request(method.upper(), unquote(path), query, headers, body, self.client)
         return request, keep_alive
 
     def _send(self, response: Response, keep_alive: bool, *, head: bool = False) -> None:
