@@ -13,6 +13,7 @@ from fxml.card.piv import Algorithm
 MANAGEMENT_KEY_SIZES: dict[Algorithm, tuple[int, int]] = {
     Algorithm.TDEA_3KEY: (8, 24),
     Algorithm.AES_128: (16, 16),
+    Algorithm.AES_192: (16, 24),
     Algorithm.AES_256: (16, 32),
 }
 

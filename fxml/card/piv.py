@@ -43,6 +43,8 @@ class Algorithm(enum.IntEnum):
     TDEA_3KEY = 0x03
     RSA_2048 = 0x07
     AES_128 = 0x08
+    #: The default management-key algorithm of YubiKey 5.7 and later.
+    AES_192 = 0x0A
     AES_256 = 0x0C
 
 

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 from card_support import ScriptedConnection, fixed_key, issue, raw_rsa
-from Crypto.Cipher import DES, DES3
+from Crypto.Cipher import AES, DES, DES3
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -390,7 +390,24 @@ def test_a_refused_management_key_is_an_authentication_error() -> None:
     assert failed.value.sw == 0x6982
 
 
-@pytest.mark.parametrize(("algorithm", "length"), [(Algorithm.TDEA_3KEY, 16), (Algorithm.AES_128, 24), (Algorithm.AES_256, 16)])
+def test_aes_192_management_key_of_newer_yubikeys() -> None:
+    # YubiKey 5.7+ ships the well-known default key as AES-192 (algorithm 0A).
+    aes = AES.new(DEFAULT_KEY, AES.MODE_ECB)
+    witness, challenge = bytes(range(16)), bytes(range(16, 32))
+    step2 = tlv(0x7C, tlv(0x80, witness) + tlv(0x81, challenge))
+    client, card = client_for(
+        ("00870a9b047c02800000", h(tlv(0x7C, tlv(0x80, aes.encrypt(witness)))) + "9000"),
+        ("00870a9b" + f"{len(step2):02x}" + h(step2) + "00", h(tlv(0x7C, tlv(0x82, aes.encrypt(challenge)))) + "9000"),
+        random=lambda n: challenge[:n],
+    )
+    client.authenticate(DEFAULT_KEY, Algorithm.AES_192)
+    assert card.done
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "length"),
+    [(Algorithm.TDEA_3KEY, 16), (Algorithm.AES_128, 24), (Algorithm.AES_192, 16), (Algorithm.AES_256, 16)],
+)
 def test_management_key_of_the_wrong_length_is_refused_before_sending(algorithm: Algorithm, length: int) -> None:
     client, card = client_for()
     with pytest.raises(ValueError, match=f"not {length}"):
@@ -406,10 +423,11 @@ def test_tdea_matches_pycryptodome_for_a_key_with_distinct_parts() -> None:
     assert cipher.decrypt(cipher.encrypt(block)) == block
 
 
-@pytest.mark.parametrize("algorithm", [Algorithm.AES_128, Algorithm.AES_256])
-def test_aes_management_cipher_round_trips(algorithm: Algorithm) -> None:
-    cipher = ManagementCipher(algorithm, bytes(range(16 if algorithm == Algorithm.AES_128 else 32)))
+@pytest.mark.parametrize(("algorithm", "length"), [(Algorithm.AES_128, 16), (Algorithm.AES_192, 24), (Algorithm.AES_256, 32)])
+def test_aes_management_cipher_round_trips(algorithm: Algorithm, length: int) -> None:
+    cipher = ManagementCipher(algorithm, bytes(range(length)))
     block = bytes(range(16))
+    assert cipher.encrypt(block) == AES.new(bytes(range(length)), AES.MODE_ECB).encrypt(block)
     assert cipher.decrypt(cipher.encrypt(block)) == block != cipher.encrypt(block)
 
 
