@@ -101,8 +101,10 @@ class Request:
             return {}
         try:
             data = json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise errors.BadRequestError("請求內容不是有效的 JSON。", reason=str(exc)) from exc
+        except (ValueError, RecursionError) as exc:
+            # ValueError: bad UTF-8, bad JSON, an integer over 4300 digits;
+            # RecursionError: arrays or objects nested thousands deep.
+            raise errors.BadRequestError("請求內容不是有效的 JSON。", reason=str(exc)[:200]) from None
         if not isinstance(data, dict):
             raise errors.BadRequestError("請求內容須為 JSON 物件。")
         return data

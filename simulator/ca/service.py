@@ -353,6 +353,7 @@ class CertificateAuthority:
         """
         with self._operation(Operation.APPLY, actor, request_id) as op:
             _require(_REQUEST_ID, request_id, "request_id", "申請編號")
+            _require(_HOLDER_ID, holder_id, "holder_id", "用戶代號")
             request = self._check_csr(csr)
             with self.registry.write() as tx:
                 replay = self._replay(tx, request_id, "apply", holder_id, request.sha256, None)
@@ -714,7 +715,9 @@ class CertificateAuthority:
 
     @contextmanager
     def _operation(self, operation: Operation, actor: str, target: str) -> Iterator[_Op]:
-        op = _Op(operation, _actor(actor), target[:200], self.now())
+        # A target that is not text (a number or list in a JSON body) is
+        # refused by the operation's own checks; the audit keeps its repr.
+        op = _Op(operation, _actor(actor), (target if isinstance(target, str) else repr(target))[:200], self.now())
         try:
             yield op
         except errors.CaError as err:

@@ -277,6 +277,27 @@ def test_http_errors_are_json_with_a_code(svc: Service, request_bytes: bytes, st
     assert body["error"]["message"]
 
 
+def test_json_of_the_wrong_shape_is_a_400_never_a_500(svc: Service) -> None:
+    holder_id, csr = svc.holder()
+    good = base64.b64encode(csr("holder-1")).decode()
+    bodies = [
+        (b"[" * 100_000, "/certificates"),  # nested beyond the parser's recursion limit
+        (b'{"request_id": "n", "holder_id": ' + b"1" * 5000 + b"}", "/certificates"),  # int over 4300 digits
+        (json.dumps({"request_id": 7, "holder_id": holder_id, "csr": good}).encode(), "/certificates"),
+        (json.dumps({"request_id": ["r"], "holder_id": holder_id, "csr": good}).encode(), "/certificates"),
+        (json.dumps({"request_id": "shape-1", "holder_id": [holder_id], "csr": good}).encode(), "/certificates"),
+        (json.dumps({"request_id": "shape-2", "holder_id": {"id": holder_id}, "csr": good}).encode(), "/certificates"),
+        (json.dumps({"request_id": {"a": 1}, "csr": good}).encode(), "/certificates/ABCDEF/renew"),
+    ]
+    before = svc.dump()
+    for body, path in bodies:
+        status, answer = status_and_json(raw(svc, b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                             b"Content-Length: %d\r\n\r\n" % (path.encode(), len(body)) + body))
+        assert (status, answer["error"]["code"]) == (400, "BAD_REQUEST"), (body[:60], answer)
+    after = svc.dump()
+    assert all(after[t] == before[t] for t in before if t != "audit")
+
+
 def test_keep_alive_and_expect_100_continue(svc: Service) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", int(svc.url.rsplit(":", 1)[1]), timeout=10)
     for _ in range(3):  # one connection, three answers

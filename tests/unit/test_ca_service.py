@@ -277,6 +277,10 @@ def test_bad_request_fields(ca: CertificateAuthority, csr: Callable[[str], bytes
     refused(ca, lambda: ca.apply("", HOLDER_ID, csr("holder-1")), errors.BadRequestError, 400, "申請編號格式不正確。")
     refused(ca, lambda: ca.apply("has space", HOLDER_ID, csr("holder-1")), errors.BadRequestError, 400, "申請編號")
     refused(ca, lambda: ca.register_holder("bad id!", "x", "1"), errors.BadRequestError, 400, "用戶代號格式不正確。")
+    # JSON bodies can carry numbers, lists and objects where text belongs
+    refused(ca, lambda: ca.apply(7, HOLDER_ID, csr("holder-1")), errors.BadRequestError, 400, "申請編號格式不正確。")
+    refused(ca, lambda: ca.apply("q", [HOLDER_ID], csr("holder-1")), errors.BadRequestError, 400, "用戶代號格式不正確。")
+    refused(ca, lambda: ca.renew({"a": 1}, "0123ABCD", csr("holder-1")), errors.BadRequestError, 400, "申請編號")
     refused(ca, lambda: ca.register_holder("99000002", "x", "1", branch_code="60000"), errors.BadRequestError,
             400, "分行代號(7 位數字)格式不正確。")
     refused(ca, lambda: ca.register_holder("99000002", " ", "1"), errors.BadRequestError, 400, "用戶名稱不可空白")
