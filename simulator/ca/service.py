@@ -366,10 +366,7 @@ class CertificateAuthority:
                 suffix = self._matching_suffix(holder, request.request)
                 end = self.profile.initial_not_after(op.now)
                 if not_after is not None:
-                    local = not_after if not_after.tzinfo else not_after.replace(tzinfo=TAIWAN)
-                    end = self.profile.closing_time(local.astimezone(TAIWAN).date())
-                    if end <= op.now:
-                        raise errors.BadValidityError("憑證到期日必須晚於現在。", not_after=end.isoformat())
+                    end = self._requested_not_after(not_after, op.now)
                 row = self._issue(
                     tx, holder=holder, suffix=suffix, csr=request, request_id=request_id, kind="apply",
                     actor=actor, now=op.now, not_after=end, renewed_from=None,
@@ -377,6 +374,24 @@ class CertificateAuthority:
                 op.succeed(tx, serial=row.serial, holder_id=holder_id, cn=row.cn)
             issued = self._record(row, op.now)
         return self._after_commit(Operation.APPLY, issued)
+
+    def _requested_not_after(self, not_after: datetime, now: datetime) -> datetime:
+        """23:59:59 (+08:00) of the Taiwan date of ``not_after``: after now, and
+        within the issuing CA's own validity (RFC 5280 path validation)."""
+        local = not_after if not_after.tzinfo else not_after.replace(tzinfo=TAIWAN)
+        try:
+            end = self.profile.closing_time(local.astimezone(TAIWAN).date())
+        except OverflowError:  # years 1 and 9999 on the far side of +08:00
+            raise errors.BadValidityError(not_after=str(not_after)) from None
+        if end <= now:
+            raise errors.BadValidityError("憑證到期日必須晚於現在。", not_after=end.isoformat())
+        ca_end = self.hierarchy.issuer_cert.not_valid_after_utc
+        if end > ca_end:
+            raise errors.BadValidityError(
+                f"憑證到期日不得晚於發證中心憑證的到期日（{taiwan_text(ca_end)}）。",
+                not_after=end.isoformat(), issuer_not_after=ca_end.astimezone(TAIWAN).isoformat(),
+            )
+        return end
 
     # -- 更新(展期) -------------------------------------------------------------
     def renew(

@@ -286,6 +286,15 @@ def test_bad_request_fields(ca: CertificateAuthority, csr: Callable[[str], bytes
     refused(ca, lambda: ca.register_holder("99000002", " ", "1"), errors.BadRequestError, 400, "用戶名稱不可空白")
     refused(ca, lambda: ca.apply("p", HOLDER_ID, csr("holder-1"), not_after=datetime(2020, 1, 1, tzinfo=TAIWAN)),
             errors.BadValidityError, 400, "憑證到期日必須晚於現在。")
+    # beyond the issuing CA's own not-after (2049-12-31 23:59:59 +08:00), and at the ends of the calendar
+    refused(ca, lambda: ca.apply("p", HOLDER_ID, csr("holder-1"), not_after=datetime(2050, 1, 1, tzinfo=TAIWAN)),
+            errors.BadValidityError, 400, "憑證到期日不得晚於發證中心憑證的到期日（2049-12-31 23:59:59）。")
+    assert ca.apply("p", HOLDER_ID, csr("holder-1"), not_after=datetime(2049, 12, 31, tzinfo=TAIWAN)).not_after == (
+        datetime(2049, 12, 31, 23, 59, 59, tzinfo=TAIWAN))
+    for extreme in (datetime.fromisoformat("0001-01-01T00:00:00+14:00"),
+                    datetime.fromisoformat("9999-12-31T23:59:59-10:00")):
+        refused(ca, lambda: ca.apply("q", HOLDER_ID, csr("holder-1"), not_after=extreme), errors.BadValidityError,
+                400, "憑證到期日不正確。")
 
 
 def test_holder_registration_conflicts(ca: CertificateAuthority) -> None:
