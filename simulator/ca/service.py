@@ -441,16 +441,19 @@ class CertificateAuthority:
             "serial": current.serial,
             "not_after": current.not_after.astimezone(TAIWAN).isoformat(),
         }
+        # In this order, so that the message never sends the holder to a step
+        # that cannot help: a suspended certificate that has expired (status
+        # 已過期) is not to be resumed first but applied for anew at the branch.
         if current.revoked_at is not None:
             raise errors.CertificateRevokedError("憑證已廢止，無法辦理憑證更新，請至分行重新申請憑證。", **facts)
-        if current.suspended_at is not None:
-            raise errors.CertificateSuspendedError(
-                "憑證已暫禁，無法辦理憑證更新；請先辦理解除暫禁。", **facts
-            )
         if current.renewed_by is not None:
             raise errors.AlreadyRenewedError(renewed_by=current.renewed_by, **facts)
         if now > current.not_after:
             raise errors.CertificateExpiredApplyAtBranchError(**facts)
+        if current.suspended_at is not None:
+            raise errors.CertificateSuspendedError(
+                "憑證已暫禁，無法辦理憑證更新；請先辦理解除暫禁。", **facts
+            )
         opens = current.not_after - timedelta(days=self.config.renewal_window_days)
         if now < opens:
             raise errors.RenewalWindowNotOpenError(

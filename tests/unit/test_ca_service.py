@@ -189,6 +189,29 @@ def test_suspended_and_revoked_certificates_are_not_renewed(
             "憑證已廢止，無法辦理憑證更新，請至分行重新申請憑證。")
 
 
+def test_renewal_refusals_follow_the_status_the_holder_sees(
+    ca: CertificateAuthority, clock: FixedClock, old: IssuedCertificate, csr: Callable[[str], bytes]
+) -> None:
+    # Suspended and then expired: the status is 已過期, and resuming would not
+    # help, so the answer is to apply anew at the branch, not to resume first.
+    clock.set(RENEWED_AT)
+    ca.suspend(old.serial)
+    clock.set(OLD_NOT_AFTER + timedelta(seconds=1))
+    assert ca.download(old.serial).status is CertStatus.EXPIRED
+    refused(ca, lambda: ca.renew("late", old.serial, csr("holder-2")), errors.CertificateExpiredApplyAtBranchError,
+            409, "請攜帶相關證件至申辦分行重新申請憑證")
+
+
+def test_a_renewed_certificate_suspended_later_is_already_renewed(
+    ca: CertificateAuthority, clock: FixedClock, old: IssuedCertificate, csr: Callable[[str], bytes]
+) -> None:
+    clock.set(RENEWED_AT)
+    ca.renew("renew-1", old.serial, csr("holder-2"))
+    ca.suspend(old.serial)
+    refused(ca, lambda: ca.renew("renew-2", old.serial, csr("holder-3")), errors.AlreadyRenewedError, 409,
+            "此憑證已完成更新，不得重複更新。")
+
+
 # -- bad requests ---------------------------------------------------------------------------------
 def test_malformed_csr(ca: CertificateAuthority) -> None:
     refused(ca, lambda: ca.apply("bad", HOLDER_ID, b"\x30\x03\x02\x01\x00"), errors.BadCsrError, 400,
