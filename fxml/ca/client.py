@@ -220,7 +220,7 @@ class CaClient:
         return self._json("POST", "/holders", {k: v for k, v in body.items() if v is not None})["holder"]
 
     def holder(self, holder_id: str) -> dict[str, Any]:
-        return self._json("GET", f"/holders/{quote(holder_id, safe='')}", retry=True)["holder"]
+        return self._json("GET", f"/holders/{_segment(holder_id)}", retry=True)["holder"]
 
     def apply(self, request_id: str, holder_id: str, csr: Csr, *, not_after: datetime | None = None
               ) -> CertificateRecord:
@@ -232,12 +232,12 @@ class CaClient:
 
     def renew(self, request_id: str, serial: str, csr: Csr) -> CertificateRecord:
         """更新(展期): a new certificate for the new key, replacing ``serial`` (retried safely by request id)."""
-        return self._record("POST", f"/certificates/{serial}/renew",
+        return self._record("POST", f"/certificates/{_segment(serial)}/renew",
                             {"request_id": request_id, "csr": _csr_text(csr)}, retry=True)
 
     def download(self, serial: str) -> CertificateRecord:
         """下載: the certificate ``serial`` with its chain."""
-        return self._record("GET", f"/certificates/{serial}", retry=True)
+        return self._record("GET", f"/certificates/{_segment(serial)}", retry=True)
 
     def query(self, holder_id: str | None = None, cn: str | None = None, serial: str | None = None
               ) -> list[CertificateRecord]:
@@ -248,19 +248,19 @@ class CaClient:
 
     def proof_sheet(self, serial: str) -> dict[str, str]:
         """憑證證明單: the bank's labels and values for ``serial``."""
-        return self._json("GET", f"/certificates/{serial}/proof", retry=True)["憑證證明單"]
+        return self._json("GET", f"/certificates/{_segment(serial)}/proof", retry=True)["憑證證明單"]
 
     def suspend(self, serial: str) -> CertificateRecord:
         """暫禁."""
-        return self._record("POST", f"/certificates/{serial}/suspend", {})
+        return self._record("POST", f"/certificates/{_segment(serial)}/suspend", {})
 
     def resume(self, serial: str) -> CertificateRecord:
         """解除暫禁."""
-        return self._record("POST", f"/certificates/{serial}/resume", {})
+        return self._record("POST", f"/certificates/{_segment(serial)}/resume", {})
 
     def revoke(self, serial: str, reason: str = "unspecified") -> CertificateRecord:
         """廢止, with an RFC 5280 reason name (keyCompromise, superseded ...)."""
-        return self._record("POST", f"/certificates/{serial}/revoke", {"reason": reason})
+        return self._record("POST", f"/certificates/{_segment(serial)}/revoke", {"reason": reason})
 
     def audit(self, limit: int = 100) -> list[dict[str, Any]]:
         return self._json("GET", f"/audit?limit={int(limit)}", retry=True)["audit"]
@@ -280,6 +280,12 @@ class CaClient:
         """The issuing CA's certificate, then the root's."""
         content, _ = self._call("GET", "/ca/chain.pem", retry=True)
         return x509.load_pem_x509_certificates(content)
+
+
+def _segment(text: str) -> str:
+    """One path segment, percent-encoded: a serial typed as '1A 2B' or 'AB?' reaches the
+    CA as written (and gets its answer) instead of breaking the URL."""
+    return quote(str(text), safe="")
 
 
 def _error_from(status: int, content: bytes) -> CaError:

@@ -170,6 +170,20 @@ def test_query_download_formats_and_holder(svc: Service) -> None:
     assert any(e["action"] == "申請" and e["target"] == "formats" and e["actor"] == "test" for e in entries)
 
 
+def test_client_sends_serials_as_typed(svc: Service) -> None:
+    # The CA accepts '1A 2B' and '1a:2b'; the client must get them there intact
+    # (a raw space broke the URL and came back as CA_UNREACHABLE).
+    holder_id, csr = svc.holder()
+    issued = svc.client.apply("typed", holder_id, csr("holder-1"))
+    pairs = [issued.serial[i:i + 2] for i in range(0, len(issued.serial), 2)]
+    assert svc.client.download(" ".join(pairs)).serial == issued.serial
+    assert svc.client.proof_sheet(":".join(pairs).lower())["簽章憑證序號"] == issued.serial
+    for typed in ("AB CD EF 01", "AB?CD", "AB#CD"):
+        with pytest.raises(CaError) as caught:
+            svc.client.download(typed)
+        assert (caught.value.status, caught.value.code) == (404, "UNKNOWN_SERIAL"), typed
+
+
 # -- refusals --------------------------------------------------------------------------------------------
 def refused_http(svc: Service, call: Callable[[], object], code: str, status: int, message: str) -> CaError:
     before = svc.dump()
