@@ -345,6 +345,10 @@ def load_image(path: Path | str) -> CardImage:
         raise CardImageError(path, f"is not UTF-8 text (byte {exc.start}); is it a card image?") from exc
     except json.JSONDecodeError as exc:
         raise CardImageError(path, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    except (ValueError, RecursionError) as exc:
+        # json.loads refuses integers of more than 4300 digits with a plain
+        # ValueError and nesting deeper than the interpreter's stack with RecursionError.
+        raise CardImageError(path, f"is not a usable JSON document: {exc}") from exc
     try:
         return image_from_json(data)
     except (ValueError, TypeError) as exc:

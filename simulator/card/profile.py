@@ -195,7 +195,10 @@ def load_profile(path: Path | str) -> CardProfile:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ProfileError(path, f"cannot be read: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # JSONDecodeError and UnicodeDecodeError are ValueErrors, and so is the
+        # refusal of an integer of more than 4300 digits; nesting deeper than
+        # the interpreter's stack is a RecursionError.
         raise ProfileError(path, f"is not valid JSON: {exc}") from exc
     try:
         return profile_from_json(data)

@@ -89,6 +89,17 @@ def test_corrupt_json(saved: Path) -> None:
     _refused(saved, "not valid JSON", "line")
 
 
+@pytest.mark.parametrize(
+    "text,fragment",
+    [("[" * 100_000, "recursion"), ('{"format": "fxmlsim.card-image", "version": ' + "1" * 5000 + "}", "digits")],
+)
+def test_json_too_deep_or_with_a_huge_integer(tmp_path: Path, text: str, fragment: str) -> None:
+    # json.loads answers these with RecursionError and a plain ValueError, not JSONDecodeError.
+    path = tmp_path / "card.json"
+    path.write_text(text)
+    _refused(path, "not a usable JSON document", fragment)
+
+
 def test_binary_file(tmp_path: Path) -> None:
     path = tmp_path / "card.json"
     path.write_bytes(b"\x80\x04\x95pickle")

@@ -118,6 +118,13 @@ def test_not_json(tmp_path: Path) -> None:
     _refused(path, "not valid JSON")
 
 
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"pin_tries": ' + "1" * 5000 + "}"])
+def test_json_too_deep_or_with_a_huge_integer(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(text)
+    _refused(path, "not valid JSON")
+
+
 def test_aes_management_key(tmp_path: Path) -> None:
     p = load_profile(_write(tmp_path, management_key={"algorithm": "AES256", "key": "11" * 32}))
     assert p.management_algorithm is Algorithm.AES_256 and p.management_key == b"\x11" * 32
