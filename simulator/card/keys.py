@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from Crypto.Math.Numbers import Integer
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -45,9 +46,12 @@ def load_private_key(pem: str) -> rsa.RSAPrivateKey:
     """Parse a PKCS#8 PEM RSA-2048 key; ValueError if it is anything else."""
     # The expensive primality checks are skipped: the key was made by this
     # card (or the image is refused for its structure anyway).
-    key = serialization.load_pem_private_key(
-        pem.encode("ascii"), password=None, unsafe_skip_rsa_key_validation=True
-    )
+    try:
+        key = serialization.load_pem_private_key(
+            pem.encode("ascii"), password=None, unsafe_skip_rsa_key_validation=True
+        )
+    except UnsupportedAlgorithm as exc:  # a key type cryptography does not know; not a ValueError
+        raise ValueError(str(exc)) from exc
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError(f"expected an RSA private key, found {type(key).__name__}")
     if key.key_size != RSA_BITS:

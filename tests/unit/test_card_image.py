@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -98,6 +99,16 @@ def test_json_too_deep_or_with_a_huge_integer(tmp_path: Path, text: str, fragmen
     path = tmp_path / "card.json"
     path.write_text(text)
     _refused(path, "not a usable JSON document", fragment)
+
+
+def test_private_key_of_an_unknown_type(saved: Path) -> None:
+    # PKCS#8 with algorithm OID 1.2.3.4: cryptography raises UnsupportedAlgorithm, which is no ValueError.
+    der = bytes.fromhex("300e020100300506032a030404020500")
+    pem = "-----BEGIN PRIVATE KEY-----\n" + base64.b64encode(der).decode() + "\n-----END PRIVATE KEY-----\n"
+    data = json.loads(saved.read_text())
+    data["containers"]["9A"]["private_key"] = pem
+    saved.write_text(json.dumps(data))
+    _refused(saved, "containers.9A.private_key", "1.2.3.4")
 
 
 def test_binary_file(tmp_path: Path) -> None:
