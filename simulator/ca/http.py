@@ -394,6 +394,7 @@ class _Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.busy = False
         self.continued = False
+        self.eof = False
         self.client = "?"
         self.idle: asyncio.TimerHandle | None = None
 
@@ -423,6 +424,14 @@ class _Connection(asyncio.Protocol):
             return
         self._process()
 
+    def eof_received(self) -> bool:
+        # A client that half-closes after its request (HTTP/1.0 tools, 'nc -N')
+        # still gets its answers; the connection closes once they are sent.
+        self.eof = True
+        if not self.busy and self.transport:
+            self.transport.close()  # everything complete was answered; the rest never will be
+        return True
+
     # -- requests ---------------------------------------------------------------
     def _process(self) -> None:
         while not self.busy and self.transport and not self.transport.is_closing():
@@ -436,6 +445,8 @@ class _Connection(asyncio.Protocol):
                 self._send(Response.error(errors.BadRequestError()), keep_alive=False)
                 return
             if parsed is None:
+                if self.eof:
+                    self.transport.close()
                 return
             request, keep_alive = parsed
             try:

@@ -312,6 +312,21 @@ def test_json_of_the_wrong_shape_is_a_400_never_a_500(svc: Service) -> None:
     assert all(after[t] == before[t] for t in before if t != "audit")
 
 
+def test_a_client_that_half_closes_still_gets_its_answers(svc: Service) -> None:
+    # HTTP/1.0 tools and 'nc -N' shut their sending side after the request.
+    port = int(svc.url.rsplit(":", 1)[1])
+    for data, answers in ((b"GET / HTTP/1.0\r\n\r\n", 1),
+                          (b"GET /crl HTTP/1.1\r\nHost: x\r\n\r\nGET /ca/root.cer HTTP/1.1\r\nHost: x\r\n\r\n", 2),
+                          (b"POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nabc", 0)):  # body cut short
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+        assert received.count(b"HTTP/1.1 200 OK\r\n") == answers, received[:200]
+
+
 def test_keep_alive_and_expect_100_continue(svc: Service) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", int(svc.url.rsplit(":", 1)[1]), timeout=10)
     for _ in range(3):  # one connection, three answers
