@@ -8,6 +8,9 @@ the first PC/SC call of a process: a process talks to one pcscd for its life.
 
 Waiting for readers and cards uses SCardGetStatusChange, which blocks in the
 daemon until the state changes; nothing here sleeps or polls.
+
+When another application resets the card, :class:`CardResetError` says so
+and the connection is usable again at once.
 """
 
 from __future__ import annotations
@@ -45,6 +48,16 @@ class NoCardError(PcscError):
     """The reader has no card, or it was removed during the session."""
 
 
+class CardResetError(PcscError):
+    """Another application reset the card (SCARD_W_RESET_CARD).
+
+    The command was not sent. The card has lost its state: the PIV
+    application is no longer selected and neither the PIN nor the management
+    key counts as presented. The connection is re-established, so the caller
+    can select, verify and go on with the same connection.
+    """
+
+
 def _socket_hint() -> str:
     where = os.environ.get(SOCKET_ENV)
     return f"{SOCKET_ENV}={where}" if where else f"{SOCKET_ENV} not set, the system pcscd's socket"
@@ -63,6 +76,12 @@ def _check(code: int, doing: str, reader: str | None = None) -> None:
         raise PcscUnavailableError(code, f"{text}; is pcscd running? ({_socket_hint()})")
     if code in (scard.SCARD_E_NO_SMARTCARD, scard.SCARD_W_REMOVED_CARD):
         raise NoCardError(code, text)
+    if code == scard.SCARD_W_RESET_CARD:
+        raise CardResetError(
+            code,
+            f"{text}: another application reset the card; the command was not sent. "
+            "Select the application and present the PIN and the management key again",
+        )
     if code in (scard.SCARD_E_UNKNOWN_READER, scard.SCARD_E_READER_UNAVAILABLE):
         raise ReaderNotFoundError(code, text)
     raise PcscError(code, text)
@@ -218,6 +237,10 @@ class PcscConnection:
         self._require()
         return "T=1" if self._protocol == scard.SCARD_PROTOCOL_T1 else "T=0"
 
+    @property
+    def _share(self) -> int:
+        return scard.SCARD_SHARE_EXCLUSIVE if self.exclusive else scard.SCARD_SHARE_SHARED
+
     def connect(self) -> PcscConnection:
         """Connect to (and power up) the card; NoCardError if the reader is empty."""
         if self._card is not None:
@@ -226,9 +249,8 @@ class PcscConnection:
         _check(code, "cannot reach the PC/SC daemon")
         try:
             self.reader = _resolve(context, self.reader)
-            share = scard.SCARD_SHARE_EXCLUSIVE if self.exclusive else scard.SCARD_SHARE_SHARED
             code, card, protocol = scard.SCardConnect(
-                context, self.reader, share, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
+                context, self.reader, self._share, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
             )
             _check(code, "cannot connect to the card", self.reader)
             try:
@@ -257,11 +279,35 @@ class PcscConnection:
             raise PcscError(scard.SCARD_E_INVALID_HANDLE, f"not connected to the card in {self.reader!r}")
         return self._card
 
+    def _after(self, code: int, doing: str) -> None:
+        """Check the return code of a call on the card handle.
+
+        A reset by another application is acknowledged (SCardReconnect
+        without resetting again) before CardResetError is raised, so the
+        handle works again; without it every later call fails the same way.
+        """
+        if code == scard.SCARD_W_RESET_CARD and self._card is not None:
+            self._reconnect()
+        _check(code, doing, self.reader)
+
+    def _reconnect(self) -> None:
+        code, protocol = scard.SCardReconnect(
+            self._card, self._share, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, scard.SCARD_LEAVE_CARD
+        )
+        _check(code, "cannot reconnect to the card after a reset", self.reader)
+        code, _, _, _, atr = scard.SCardStatus(self._card)
+        _check(code, "cannot read the card's status", self.reader)
+        self._protocol, self._atr = protocol, bytes(atr)
+
     def transmit(self, apdu: bytes) -> bytes:
-        """Send one command APDU; the response includes SW1 SW2."""
+        """Send one command APDU; the response includes SW1 SW2.
+
+        NoCardError if the card was removed, CardResetError if another
+        application reset it.
+        """
         card = self._require()
         code, answer = scard.SCardTransmit(card, self._protocol, list(apdu))
-        _check(code, "transmit failed", self.reader)
+        self._after(code, "transmit failed")
         if len(answer) < 2:
             raise PcscError(scard.SCARD_F_COMM_ERROR, f"the card in {self.reader!r} answered {len(answer)} bytes")
         return bytes(answer)

@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from smartcard import scard
 
-from fxml.card.pcsc import PcscConnection, PcscError, ReaderNotFoundError, _match
+from fxml.card.connection import TransportError
+from fxml.card.pcsc import CardResetError, PcscConnection, PcscError, ReaderNotFoundError, _match
 
 READERS = ["fxmlsim TWCA Reader 0 00 00", "fxmlsim TWCA Reader 0 00 01", "ACS ACR39U ICC Reader 01 00"]
 
@@ -79,3 +81,62 @@ def test_without_a_daemon_every_entry_point_names_the_socket(tmp_path: Path) -> 
         assert kind == "PcscUnavailableError" and unavailable, name
         assert f"PCSCLITE_CSOCK_NAME={socket}" in message, message
         assert "is pcscd running?" in message
+
+
+# -- a card handle's life, with pcscd's answers scripted ----------------------------
+class FakePcsc:
+    """Stands in for the scard calls a PcscConnection makes, and records them."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *transmit_codes: int):
+        self.calls: list[tuple[str, ...]] = []
+        self.codes = list(transmit_codes)
+        self.handles = 0
+        fakes = {
+            "SCardEstablishContext": lambda scope: (scard.SCARD_S_SUCCESS, 1),
+            "SCardReleaseContext": lambda context: self._record("release"),
+            "SCardListReaders": lambda context, groups: (scard.SCARD_S_SUCCESS, ["Fake Reader 00 00"]),
+            "SCardConnect": self._connect,
+            "SCardStatus": lambda card: (scard.SCARD_S_SUCCESS, "Fake Reader 00 00", 0, scard.SCARD_PROTOCOL_T1, [0x3B, 0x00]),
+            "SCardReconnect": lambda card, share, protocols, init: self._record(
+                "reconnect", init == scard.SCARD_LEAVE_CARD, (scard.SCARD_S_SUCCESS, scard.SCARD_PROTOCOL_T1)
+            ),
+            "SCardDisconnect": lambda card, disposition: self._record("disconnect"),
+            "SCardBeginTransaction": lambda card: self._record("begin", card, scard.SCARD_S_SUCCESS),
+            "SCardEndTransaction": lambda card, disposition: self._record("end", card, scard.SCARD_S_SUCCESS),
+            "SCardTransmit": self._transmit,
+        }
+        for name, fake in fakes.items():
+            monkeypatch.setattr(scard, name, fake)
+
+    def _record(self, what: str, detail: object = None, result: object = scard.SCARD_S_SUCCESS) -> object:
+        self.calls.append((what,) if detail is None else (what, detail))
+        return result
+
+    def _connect(self, context: int, reader: str, share: int, protocols: int) -> tuple[int, int, int]:
+        self.handles += 1
+        self.calls.append(("connect", self.handles))
+        return scard.SCARD_S_SUCCESS, self.handles, scard.SCARD_PROTOCOL_T1
+
+    def _transmit(self, card: int, protocol: int, apdu: list[int]) -> tuple[int, list[int]]:
+        code = self.codes.pop(0) if self.codes else scard.SCARD_S_SUCCESS
+        self.calls.append(("transmit", card))
+        return code, ([0x90, 0x00] if code == scard.SCARD_S_SUCCESS else [])
+
+
+SELECT = bytes.fromhex("00a4040009a0000003080000100000")
+
+
+def test_a_card_reset_by_another_application_is_a_typed_error_and_the_handle_recovers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pcsc = FakePcsc(monkeypatch, scard.SCARD_W_RESET_CARD)
+    conn = PcscConnection("Fake").connect()
+    with pytest.raises(CardResetError, match="another application reset the card") as reset:
+        conn.transmit(SELECT)
+    assert reset.value.code == scard.SCARD_W_RESET_CARD & 0xFFFFFFFF
+    assert isinstance(reset.value, TransportError)
+    # pcscd keeps answering "reset" on the handle until it is reconnected,
+    # and the reconnection must not reset the card once more.
+    assert ("reconnect", True) in pcsc.calls
+    assert conn.transmit(SELECT) == b"\x90\x00"
+    assert conn.connected

@@ -1,0 +1,40 @@
+"""The engine's PC/SC connection through the real pcscd and vpcd when the
+card is reset by another application."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fxml.card.client import PivCardClient
+from fxml.card.pcsc import CardResetError, PcscConnection
+from simulator.home import Home
+
+pytestmark = pytest.mark.pcsc
+
+PROFILE = Path(__file__).resolve().parents[2] / "fixtures" / "cards" / "personal-small.json"
+PIN = json.loads(PROFILE.read_text())["pin"]
+
+
+def insert_card(home: Home, name: str) -> tuple[Path, str]:
+    image = home.create_card(PROFILE, name=name, replace=True)
+    return image, home.stack.insert(image, 0)["name"]
+
+
+def test_a_reset_by_another_application_is_reported_and_the_connection_goes_on(empty_readers: Home) -> None:
+    _, reader = insert_card(empty_readers, "transport-reset")
+    with PcscConnection(reader) as conn:
+        client = PivCardClient(conn)
+        client.select()
+        client.verify_pin(PIN)
+        other = PcscConnection(reader).connect()
+        other.close(reset=True)  # another application resets the card
+        with pytest.raises(CardResetError, match="another application reset the card"):
+            client.pin_status()
+        # The same connection works again; the card forgot the PIN.
+        client.select()
+        assert not client.pin_status().verified
+        client.verify_pin(PIN)
+        assert client.pin_status().verified
