@@ -433,10 +433,10 @@ class PivApplet:
         return tlv(GA_TEMPLATE, tlv(GA_RESPONSE, signature))
 
     def _management_auth(self, cmd: CommandApdu, pending: tuple[int, bytes] | None) -> bytes:
+        self._admin = False  # every attempt, even a refused one, starts from "not authenticated"
         mk = self._image.management_key
         _require(cmd.p1 == mk.algorithm, SW.INCORRECT_P1P2, "P1 is not the management key's algorithm")
         fields = _template(cmd.data, GA_TEMPLATE)
-        self._admin = False  # every attempt starts from "not authenticated"
         size = mk.block_size
 
         def encrypt(block: bytes) -> bytes:

@@ -51,6 +51,17 @@ def test_wrong_management_key_is_6982(card: Card) -> None:
     assert not card.os.applet.management_authenticated
 
 
+@pytest.mark.parametrize(
+    "p1,data",
+    [(0x08, tlv(0x7C, tlv(0x81, b""))), (0x03, b"\x7c\x05"), (0x03, tlv(0x7C, tlv(0x85, b"")))],
+    ids=["wrong-algorithm", "malformed-template", "unknown-step"],
+)
+def test_any_refused_management_attempt_drops_the_authentication(admin: Card, p1: int, data: bytes) -> None:
+    assert admin.cmd(0x87, p1, 0x9B, data).sw in (0x6A86, 0x6A80)
+    assert not admin.os.applet.management_authenticated
+    assert admin.put_data(Obj.KEY_HISTORY, tlv(0xC1, b"\x00")).sw == 0x6982
+
+
 def test_mutual_authentication(card: Card) -> None:
     r = card.cmd(0x87, 0x03, 0x9B, tlv(0x7C, tlv(0x80, b"")))
     encrypted = parse_tlv(unpack(0x7C, r.data))[0x80]
