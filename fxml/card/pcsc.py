@@ -242,7 +242,11 @@ class PcscConnection:
         return scard.SCARD_SHARE_EXCLUSIVE if self.exclusive else scard.SCARD_SHARE_SHARED
 
     def connect(self) -> PcscConnection:
-        """Connect to (and power up) the card; NoCardError if the reader is empty."""
+        """Connect to (and power up) the card; NoCardError if the reader is empty.
+
+        After the card was removed (NoCardError from :meth:`transmit`) the
+        connection is closed, and ``connect`` reaches the card inserted next.
+        """
         if self._card is not None:
             return self
         code, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
@@ -285,10 +289,15 @@ class PcscConnection:
         A reset by another application is acknowledged (SCardReconnect
         without resetting again) before CardResetError is raised, so the
         handle works again; without it every later call fails the same way.
+        A card or reader that is gone closes the connection.
         """
-        if code == scard.SCARD_W_RESET_CARD and self._card is not None:
-            self._reconnect()
-        _check(code, doing, self.reader)
+        try:
+            if code == scard.SCARD_W_RESET_CARD and self._card is not None:
+                self._reconnect()
+            _check(code, doing, self.reader)
+        except (NoCardError, ReaderNotFoundError, PcscUnavailableError):
+            self.close()
+            raise
 
     def _reconnect(self) -> None:
         code, protocol = scard.SCardReconnect(
@@ -302,8 +311,8 @@ class PcscConnection:
     def transmit(self, apdu: bytes) -> bytes:
         """Send one command APDU; the response includes SW1 SW2.
 
-        NoCardError if the card was removed, CardResetError if another
-        application reset it.
+        NoCardError if the card was removed (the connection is then closed),
+        CardResetError if another application reset it.
         """
         card = self._require()
         code, answer = scard.SCardTransmit(card, self._protocol, list(apdu))

@@ -1,5 +1,5 @@
 """The engine's PC/SC connection through the real pcscd and vpcd when the
-card is reset by another application."""
+card is reset by another application, or pulled out and put back."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fxml.card.client import PivCardClient
-from fxml.card.pcsc import CardResetError, PcscConnection
+from fxml.card.pcsc import CardResetError, NoCardError, PcscConnection
 from simulator.home import Home
 
 pytestmark = pytest.mark.pcsc
@@ -38,3 +38,18 @@ def test_a_reset_by_another_application_is_reported_and_the_connection_goes_on(e
         assert not client.pin_status().verified
         client.verify_pin(PIN)
         assert client.pin_status().verified
+
+
+def test_a_card_pulled_out_and_put_back_is_reached_by_connecting_again(empty_readers: Home) -> None:
+    image, reader = insert_card(empty_readers, "transport-removal")
+    with PcscConnection(reader) as conn:
+        client = PivCardClient(conn)
+        serial = (client.select(), client.card_info().card_serial)[1]
+        empty_readers.stack.remove(0)
+        with pytest.raises(NoCardError):
+            client.card_info()
+        assert not conn.connected
+        empty_readers.stack.insert(image, 0)
+        conn.connect()
+        client.select()
+        assert client.card_info().card_serial == serial

@@ -13,7 +13,7 @@ import pytest
 from smartcard import scard
 
 from fxml.card.connection import TransportError
-from fxml.card.pcsc import CardResetError, PcscConnection, PcscError, ReaderNotFoundError, _match
+from fxml.card.pcsc import CardResetError, NoCardError, PcscConnection, PcscError, ReaderNotFoundError, _match
 
 READERS = ["fxmlsim TWCA Reader 0 00 00", "fxmlsim TWCA Reader 0 00 01", "ACS ACR39U ICC Reader 01 00"]
 
@@ -140,3 +140,18 @@ def test_a_card_reset_by_another_application_is_a_typed_error_and_the_handle_rec
     assert ("reconnect", True) in pcsc.calls
     assert conn.transmit(SELECT) == b"\x90\x00"
     assert conn.connected
+
+
+@pytest.mark.parametrize("code", [scard.SCARD_W_REMOVED_CARD, scard.SCARD_E_NO_SMARTCARD])
+def test_a_removed_card_closes_the_connection_and_connect_reaches_the_next_card(
+    monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    pcsc = FakePcsc(monkeypatch, code)
+    conn = PcscConnection("Fake").connect()
+    with pytest.raises(NoCardError):
+        conn.transmit(SELECT)
+    assert not conn.connected
+    assert ("disconnect",) in pcsc.calls and ("release",) in pcsc.calls
+    conn.connect()  # a new handle, not the dead one
+    assert pcsc.handles == 2
+    assert conn.transmit(SELECT) == b"\x90\x00"
