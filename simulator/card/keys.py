@@ -23,9 +23,13 @@ RSA_EXPONENT = 65537
 #: Produces a new RSA-2048 private key; the card calls it for GENERATE ASYMMETRIC KEY PAIR.
 KeyFactory = Callable[[], rsa.RSAPrivateKey]
 
-#: Block size and key length of each management-key algorithm (the card and
-#: the engine's client share one table and one cipher).
-MANAGEMENT_ALGORITHMS = MANAGEMENT_KEY_SIZES
+#: Block size and key length of each management-key algorithm the card
+#: supports (those its image schema names and its SELECT answer lists). The
+#: sizes and the cipher are the engine's client's; the client knows more
+#: algorithms (AES-192) than this card implements.
+MANAGEMENT_ALGORITHMS = {
+    alg: MANAGEMENT_KEY_SIZES[alg] for alg in (Algorithm.TDEA_3KEY, Algorithm.AES_128, Algorithm.AES_256)
+}
 
 
 def generate_rsa_key() -> rsa.RSAPrivateKey:

@@ -17,7 +17,16 @@ import pytest
 from card_os_support import PROFILE, Card, assert_refused
 
 from simulator.card import image as image_mod
-from simulator.card.image import CardImage, CardImageError, Secret, load_image, save_image
+from fxml.card.piv import Algorithm
+from simulator.card.image import (
+    MANAGEMENT_ALGORITHM_NAMES,
+    CardImage,
+    CardImageError,
+    ManagementKey,
+    Secret,
+    load_image,
+    save_image,
+)
 from simulator.card.os import TwcaCardOS
 from simulator.card.profile import blank_image
 from tests.conftest import repo_path
@@ -99,6 +108,16 @@ def test_json_too_deep_or_with_a_huge_integer(tmp_path: Path, text: str, fragmen
     path = tmp_path / "card.json"
     path.write_text(text)
     _refused(path, "not a usable JSON document", fragment)
+
+
+def test_management_key_algorithms_are_those_the_image_can_name() -> None:
+    # The shared cipher table also knows AES-192; this card does not, and an image
+    # holding it could not be written (its algorithm has no name in the schema).
+    with pytest.raises(ValueError, match="unsupported management key algorithm 0A"):
+        ManagementKey(Algorithm.AES_192, bytes(24))
+    key_lengths = {Algorithm.TDEA_3KEY: 24, Algorithm.AES_128: 16, Algorithm.AES_256: 32}
+    for name, alg in MANAGEMENT_ALGORITHM_NAMES.items():
+        assert ManagementKey(alg, bytes(key_lengths[alg])).algorithm_name == name
 
 
 def test_private_key_of_an_unknown_type(saved: Path) -> None:
