@@ -49,7 +49,7 @@ from fxml.card.piv import (
     TwcaInfoTag,
 )
 from fxml.card.tlv import TlvError, iter_tlv, tlv, unpack
-from simulator.card.image import CardImage, KeyContainer, Secret, pin_policy_ok
+from simulator.card.image import CardImage, ImageSyncError, KeyContainer, Secret, pin_policy_ok
 from simulator.card.keys import (
     RSA_BITS,
     KeyFactory,
@@ -203,6 +203,10 @@ class PivApplet:
             self._persist(image)
         except OSError as exc:
             log.error("card image could not be written: %s", exc)
+            if isinstance(exc, ImageSyncError):
+                # The file already holds the new image: the card must not run
+                # behind it (a wrong PIN it does not remember would be a free try).
+                self._image = image
             raise ApduError(SW.MEMORY_FAILURE, "card memory write failed") from exc
         self._image = image
 

@@ -58,6 +58,11 @@ class CardImageError(Exception):
         super().__init__(f"card image {self.path}: {reason}")
 
 
+class ImageSyncError(OSError):
+    """The new image replaced the old one, but its folder could not be synced:
+    the file holds the new image, which a power loss might still undo."""
+
+
 class Carrier(enum.Enum):
     """The card form factor, as the bank's screens name the storage medium."""
 
@@ -364,7 +369,9 @@ def save_image(image: CardImage, path: Path | str) -> None:
 
     A temporary file in the same folder is written and fsynced, renamed over
     the target, and the folder is fsynced: at any instant the path holds the
-    old image or the new one, whole.
+    old image or the new one, whole. An OSError means the old image is still
+    in place, except :class:`ImageSyncError`: only the final folder sync
+    failed, and the path already holds the new image.
     """
     path = Path(path)
     payload = encode_image(image)
@@ -385,7 +392,10 @@ def save_image(image: CardImage, path: Path | str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(directory)
+    try:
+        _fsync_dir(directory)
+    except OSError as exc:
+        raise ImageSyncError(exc.errno, f"image written but its folder not synced: {exc.strerror or exc}") from exc
 
 
 def _fsync_dir(directory: Path) -> None:

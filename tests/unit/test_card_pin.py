@@ -8,6 +8,7 @@ import pytest
 from card_os_support import PIN, PUK, Card
 
 from fxml.card.piv import pad_pin
+from simulator.card import image as image_mod
 
 
 @pytest.fixture
@@ -64,6 +65,21 @@ def test_counter_write_failure_answers_6581_and_counts_nothing(card: Card, monke
     monkeypatch.setattr(card.os.applet, "_persist", fail)
     assert card.verify("Wrong123").sw == 0x6581
     assert card.os.image.pin.tries_left == 3 and card.image.pin.tries_left == 3
+
+
+def test_counter_written_but_folder_sync_failed_is_not_forgotten(card: Card, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The image is renamed into place, then the folder fsync fails: the file holds
+    # the decremented counter, so the card must hold it too, or the next wrong PIN
+    # would write the same count again (a free try).
+    def fail(directory: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(image_mod, "_fsync_dir", fail)
+    assert card.verify("Wrong123").sw == 0x6581
+    monkeypatch.undo()
+    assert card.image.pin.tries_left == 2 and card.os.image.pin.tries_left == 2
+    assert card.verify("Wrong123").sw == 0x63C1
+    assert card.image.pin.tries_left == 1
 
 
 @pytest.mark.parametrize("reopen", ["power_cycle", "reset", "reopen"])
