@@ -358,6 +358,9 @@ class CertificateAuthority:
             with self.registry.write() as tx:
                 replay = self._replay(tx, request_id, "apply", holder_id, request.sha256, None)
                 if replay is not None:
+                    # The requests table keeps no not_after; a given one must be what was issued.
+                    if not_after is not None and self._closing_time(not_after) != replay.not_after:
+                        raise errors.RequestIdReusedError(request_id=request_id, serial=replay.serial)
                     op.succeed(tx, result="REPLAYED", serial=replay.serial)
                     return replay
                 holder = tx.holder(holder_id)
@@ -375,14 +378,18 @@ class CertificateAuthority:
             issued = self._record(row, op.now)
         return self._after_commit(Operation.APPLY, issued)
 
+    def _closing_time(self, not_after: datetime) -> datetime:
+        """23:59:59 (+08:00) of the Taiwan date of ``not_after`` (naive: Taiwan time)."""
+        local = not_after if not_after.tzinfo else not_after.replace(tzinfo=TAIWAN)
+        try:
+            return self.profile.closing_time(local.astimezone(TAIWAN).date())
+        except OverflowError:  # years 1 and 9999 on the far side of +08:00
+            raise errors.BadValidityError(not_after=str(not_after)) from None
+
     def _requested_not_after(self, not_after: datetime, now: datetime) -> datetime:
         """23:59:59 (+08:00) of the Taiwan date of ``not_after``: after now, and
         within the issuing CA's own validity (RFC 5280 path validation)."""
-        local = not_after if not_after.tzinfo else not_after.replace(tzinfo=TAIWAN)
-        try:
-            end = self.profile.closing_time(local.astimezone(TAIWAN).date())
-        except OverflowError:  # years 1 and 9999 on the far side of +08:00
-            raise errors.BadValidityError(not_after=str(not_after)) from None
+        end = self._closing_time(not_after)
         if end <= now:
             raise errors.BadValidityError("憑證到期日必須晚於現在。", not_after=end.isoformat())
         ca_end = self.hierarchy.issuer_cert.not_valid_after_utc

@@ -382,6 +382,21 @@ def test_a_request_id_is_never_reused_for_another_request(
     refused(ca, lambda: ca.renew("once", first.serial, csr("holder-1")), errors.RequestIdReusedError, 409, "申請編號")
 
 
+def test_a_request_id_retried_with_another_not_after_is_refused(
+    ca: CertificateAuthority, csr: Callable[[str], bytes]
+) -> None:
+    ends = datetime(2025, 5, 14, 23, 59, 59, tzinfo=TAIWAN)
+    first = ca.apply("fixture", HOLDER_ID, csr("holder-1"), not_after=datetime(2025, 5, 14, tzinfo=TAIWAN))
+    assert first.not_after == ends
+    again = ca.apply("fixture", HOLDER_ID, csr("holder-1"), not_after=datetime(2025, 5, 14, 12, 0, tzinfo=TAIWAN))
+    assert again.replayed and again.serial == first.serial
+    assert ca.apply("fixture", HOLDER_ID, csr("holder-1")).serial == first.serial  # no not_after: the retry as sent
+    err = refused(ca, lambda: ca.apply("fixture", HOLDER_ID, csr("holder-1"),
+                                       not_after=datetime(2026, 5, 14, tzinfo=TAIWAN)),
+                  errors.RequestIdReusedError, 409, "此申請編號已用於另一筆不同的申請")
+    assert err.details["serial"] == first.serial
+
+
 class Crash(Exception):
     pass
 
