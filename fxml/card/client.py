@@ -6,6 +6,8 @@ over any :class:`~fxml.card.connection.CardConnection`. It does the
 transport work the card edge leaves to the host: command chaining for data
 longer than 255 bytes, 61xx response chaining with GET RESPONSE, 6Cxx
 retries, and turning status words into :mod:`fxml.card.errors` exceptions.
+Each such sequence runs in one card transaction (see :meth:`PivCardClient.transaction`)
+so that another application's command cannot fall between its parts.
 
 Only the card-information object 5FFF01 and DELETE KEY (INS E4) are TWCA
 extensions. Without them the client falls back to the CHUID, or raises
@@ -25,6 +27,7 @@ import logging
 import os
 import zlib
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 
 from cryptography import x509
@@ -189,6 +192,16 @@ class PivCardClient:
         self._public_keys: dict[KeyRef, rsa.RSAPublicKey] = {}
 
     # -- transport -------------------------------------------------------------
+    def transaction(self) -> AbstractContextManager[object]:
+        """Hold the card for this client alone while the block runs.
+
+        On a PC/SC connection this is a card transaction (other applications
+        sharing the reader wait); on a connection without transactions (a
+        card OS in the same process) it does nothing. Blocks nest.
+        """
+        hold = getattr(self.connection, "transaction", None)
+        return hold() if callable(hold) else nullcontext()
+
     def _le(self) -> int:
         return 65536 if self.extended_apdus else 256
 
@@ -206,22 +219,23 @@ class PivCardClient:
         on) and collects a response sent in 61xx parts. Status words are not
         checked: see :meth:`transmit`.
         """
-        last = cmd
-        if len(cmd.data) > SHORT_DATA_MAX and not self.extended_apdus:
-            chunks = [cmd.data[i : i + SHORT_DATA_MAX] for i in range(0, len(cmd.data), SHORT_DATA_MAX)]
-            for chunk in chunks[:-1]:
-                answer, sw = self._send(CommandApdu(cmd.cla | 0x10, cmd.ins, cmd.p1, cmd.p2, chunk))
-                if sw != SW.OK:
-                    return answer, sw
-            last = replace(cmd, data=chunks[-1])
-        body, sw = self._send(last)
-        received = bytearray(body)
-        while sw & 0xFF00 == SW.MORE_DATA:
-            part, sw = self._send(CommandApdu(0x00, INS.GET_RESPONSE, 0x00, 0x00, le=(sw & 0xFF) or 256))
-            received += part
-            if len(received) > RESPONSE_MAX:
-                raise InvalidResponseError(sw, f"the card sent more than {RESPONSE_MAX} bytes for one command")
-        return bytes(received), sw
+        with self.transaction():
+            last = cmd
+            if len(cmd.data) > SHORT_DATA_MAX and not self.extended_apdus:
+                chunks = [cmd.data[i : i + SHORT_DATA_MAX] for i in range(0, len(cmd.data), SHORT_DATA_MAX)]
+                for chunk in chunks[:-1]:
+                    answer, sw = self._send(CommandApdu(cmd.cla | 0x10, cmd.ins, cmd.p1, cmd.p2, chunk))
+                    if sw != SW.OK:
+                        return answer, sw
+                last = replace(cmd, data=chunks[-1])
+            body, sw = self._send(last)
+            received = bytearray(body)
+            while sw & 0xFF00 == SW.MORE_DATA:
+                part, sw = self._send(CommandApdu(0x00, INS.GET_RESPONSE, 0x00, 0x00, le=(sw & 0xFF) or 256))
+                received += part
+                if len(received) > RESPONSE_MAX:
+                    raise InvalidResponseError(sw, f"the card sent more than {RESPONSE_MAX} bytes for one command")
+            return bytes(received), sw
 
     def transmit(
         self,
@@ -380,14 +394,18 @@ class PivCardClient:
             cmd = self._command(INS.GENERAL_AUTHENTICATE, cipher.algorithm, KeyRef.MANAGEMENT, tlv(GA_TEMPLATE, content))
             return _fields(self.transmit(cmd, action, messages=messages), GA_TEMPLATE, action)
 
-        encrypted = _required(step(tlv(GA_WITNESS, b"")), GA_WITNESS, action)
-        if len(encrypted) != cipher.block_size:
-            raise InvalidResponseError(SW.OK, f"{action}: the witness is {len(encrypted)} bytes, not {cipher.block_size}")
-        challenge = self._random(cipher.block_size)
-        try:
-            answer = step(tlv(GA_WITNESS, cipher.decrypt(encrypted)) + tlv(GA_CHALLENGE, challenge))
-        except SecurityStatusError as exc:
-            raise AuthenticationError(exc.sw, "the card refused the management key") from exc
+        # The card forgets its witness when any other command comes between the steps.
+        with self.transaction():
+            encrypted = _required(step(tlv(GA_WITNESS, b"")), GA_WITNESS, action)
+            if len(encrypted) != cipher.block_size:
+                raise InvalidResponseError(
+                    SW.OK, f"{action}: the witness is {len(encrypted)} bytes, not {cipher.block_size}"
+                )
+            challenge = self._random(cipher.block_size)
+            try:
+                answer = step(tlv(GA_WITNESS, cipher.decrypt(encrypted)) + tlv(GA_CHALLENGE, challenge))
+            except SecurityStatusError as exc:
+                raise AuthenticationError(exc.sw, "the card refused the management key") from exc
         if not hmac.compare_digest(answer.get(GA_RESPONSE, b""), cipher.encrypt(challenge)):
             raise AuthenticationError(
                 SW.OK, "the card's answer to the management-key challenge is wrong: it does not hold this key"

@@ -9,14 +9,18 @@ the first PC/SC call of a process: a process talks to one pcscd for its life.
 Waiting for readers and cards uses SCardGetStatusChange, which blocks in the
 daemon until the state changes; nothing here sleeps or polls.
 
-When another application resets the card, :class:`CardResetError` says so
-and the connection is usable again at once.
+A connection shares its card with other applications (pcscd serves them
+all). :meth:`PcscConnection.transaction` holds the card for one sequence of
+commands; when another application resets the card in between,
+:class:`CardResetError` says so and the connection is usable again at once.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from smartcard import scard
@@ -220,6 +224,7 @@ class PcscConnection:
         self._card: int | None = None
         self._protocol = 0
         self._atr = b""
+        self._transactions = 0
 
     @property
     def connected(self) -> bool:
@@ -273,6 +278,7 @@ class PcscConnection:
         """Disconnect; ``reset=True`` resets the card (ending its PIN session)."""
         card, context = self._card, self._context
         self._card = self._context = None
+        self._transactions = 0
         if card is not None:
             scard.SCardDisconnect(card, scard.SCARD_RESET_CARD if reset else scard.SCARD_LEAVE_CARD)
         if context is not None:
@@ -293,6 +299,7 @@ class PcscConnection:
         """
         try:
             if code == scard.SCARD_W_RESET_CARD and self._card is not None:
+                self._transactions = 0  # a reset ends the transaction
                 self._reconnect()
             _check(code, doing, self.reader)
         except (NoCardError, ReaderNotFoundError, PcscUnavailableError):
@@ -307,6 +314,32 @@ class PcscConnection:
         code, _, _, _, atr = scard.SCardStatus(self._card)
         _check(code, "cannot read the card's status", self.reader)
         self._protocol, self._atr = protocol, bytes(atr)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Hold the card for this connection alone while the block runs
+        (SCardBeginTransaction), so that no other application's command
+        falls between chained commands, GET RESPONSEs or the steps of an
+        authentication. Nested blocks share the outer transaction.
+        """
+        card = self._require()
+        if self._transactions:
+            self._transactions += 1
+            try:
+                yield
+            finally:
+                self._transactions = max(0, self._transactions - 1)
+            return
+        self._after(scard.SCardBeginTransaction(card), "cannot lock the card")
+        self._transactions = 1
+        try:
+            yield
+        finally:
+            held, self._transactions = self._transactions, 0
+            if held and self._card is not None:
+                # Fails only when the card is already gone or was reset,
+                # which ended the transaction anyway.
+                scard.SCardEndTransaction(self._card, scard.SCARD_LEAVE_CARD)
 
     def transmit(self, apdu: bytes) -> bytes:
         """Send one command APDU; the response includes SW1 SW2.

@@ -1,9 +1,10 @@
 """The engine's PC/SC connection through the real pcscd and vpcd when the
-card is reset by another application, or pulled out and put back."""
+card is shared, reset by another application, or pulled out and put back."""
 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.pcsc
 
 PROFILE = Path(__file__).resolve().parents[2] / "fixtures" / "cards" / "personal-small.json"
 PIN = json.loads(PROFILE.read_text())["pin"]
+SELECT_PIV = bytes.fromhex("00a4040009a0000003080000100000")
 
 
 def insert_card(home: Home, name: str) -> tuple[Path, str]:
@@ -53,3 +55,28 @@ def test_a_card_pulled_out_and_put_back_is_reached_by_connecting_again(empty_rea
         conn.connect()
         client.select()
         assert client.card_info().card_serial == serial
+
+
+def test_another_application_waits_while_the_client_holds_the_card(empty_readers: Home) -> None:
+    _, reader = insert_card(empty_readers, "transport-shared")
+    order: list[str] = []
+    with PcscConnection(reader) as conn, PcscConnection(reader) as other:
+        client = PivCardClient(conn)
+        started = threading.Event()
+
+        def other_application() -> None:
+            started.set()
+            other.transmit(SELECT_PIV)
+            order.append("other")
+
+        with client.transaction():
+            client.select()
+            thread = threading.Thread(target=other_application, daemon=True)
+            thread.start()
+            started.wait(10)
+            thread.join(0.3)  # it would have finished by now if it were not held off
+            assert thread.is_alive()
+            client.card_info()
+            order.append("client")
+        thread.join(10)
+    assert order == ["client", "other"]

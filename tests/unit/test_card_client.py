@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from card_support import ScriptedConnection, fixed_key, issue, raw_rsa
@@ -190,6 +192,45 @@ def test_a_refused_chunk_ends_the_chain() -> None:
         client.put_object(Obj.CHUID, bytes(300))
     assert refused.value.sw == 0x6A84 and "PUT DATA 5FC102" in str(refused.value)
     assert card.done
+
+
+class TransactionCard(ScriptedConnection):
+    """A scripted card that records when the client holds it (nesting like PC/SC)."""
+
+    def __init__(self, *exchanges: tuple[str, str]):
+        super().__init__(*exchanges)
+        self.events: list[str] = []
+        self.depth = 0
+
+    def transmit(self, apdu: bytes) -> bytes:
+        self.events.append(f"{'held' if self.depth else 'FREE'} {apdu[:2].hex()}")
+        return super().transmit(apdu)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if not self.depth:
+            self.events.append("begin")
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if not self.depth:
+                self.events.append("end")
+
+
+def test_chained_command_and_its_get_responses_run_in_one_transaction() -> None:
+    data = tlv(0x5C, b"\x5f\xc1\x02") + tlv(0x53, bytes(300))
+    card = TransactionCard(("10db3fffff" + h(data[:255]), "9000"), ("00db3fff36" + h(data[255:]), "6102"),
+                           ("00c0000002", "abcd9000"))
+    PivCardClient(card).put_object(Obj.CHUID, bytes(300))
+    assert card.events == ["begin", "held 10db", "held 00db", "held 00c0", "end"]
+
+
+def test_both_management_key_steps_run_in_one_transaction() -> None:
+    card = TransactionCard(*auth_exchanges(h(tlv(0x7C, tlv(0x82, des(CHALLENGE)))) + "9000"))
+    PivCardClient(card, random=lambda n: CHALLENGE[:n]).authenticate(DEFAULT_KEY)
+    assert card.events == ["begin", "held 0087", "held 0087", "end"]
 
 
 def test_extended_apdus_send_a_long_command_whole() -> None:

@@ -155,3 +155,25 @@ def test_a_removed_card_closes_the_connection_and_connect_reaches_the_next_card(
     conn.connect()  # a new handle, not the dead one
     assert pcsc.handles == 2
     assert conn.transmit(SELECT) == b"\x90\x00"
+
+
+def test_transactions_nest_and_end_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    pcsc = FakePcsc(monkeypatch)
+    conn = PcscConnection("Fake").connect()
+    with conn.transaction():
+        conn.transmit(SELECT)
+        with conn.transaction():
+            conn.transmit(SELECT)
+        conn.transmit(SELECT)
+    assert pcsc.calls[1:] == [("begin", 1), ("transmit", 1), ("transmit", 1), ("transmit", 1), ("end", 1)]
+
+
+def test_a_reset_inside_a_transaction_ends_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    pcsc = FakePcsc(monkeypatch, scard.SCARD_W_RESET_CARD)
+    conn = PcscConnection("Fake").connect()
+    with pytest.raises(CardResetError), conn.transaction():
+        conn.transmit(SELECT)
+    assert ("end", 1) not in pcsc.calls  # the reset ended it; nothing to end
+    with conn.transaction():
+        conn.transmit(SELECT)
+    assert pcsc.calls[-3:] == [("begin", 1), ("transmit", 1), ("end", 1)]
