@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fxml.card.client import CardCertificate, CardInfo, PivCardClient, PinStatus
 from fxml.card.connection import TRAFFIC
 from fxml.card.csr import build_csr
+from test_csr import openssl_verifies
 from fxml.card.errors import (
     AuthenticationError,
     CardError,
@@ -223,12 +224,13 @@ def test_signing_needs_the_pin(card: Card) -> None:
         card.client.sign(KeyRef.SIGNATURE, b"x")
 
 
-def test_csr_signed_by_the_card_key_verifies(admin: PivCardClient) -> None:
+def test_csr_signed_by_the_card_key_verifies(admin: PivCardClient, tmp_path: Path) -> None:
     public_key = admin.generate_key(KeyRef.SIGNATURE)
     subject = name("99000001-00-2015")
     csr = build_csr(subject, public_key, lambda tbs: admin.sign(KeyRef.SIGNATURE, tbs))
     assert csr.is_signature_valid and csr.subject == subject
     assert isinstance(csr.public_key(), rsa.RSAPublicKey)
+    assert openssl_verifies(csr, tmp_path)
 
 
 def test_store_certificate_and_list_it_back(card: Card, admin: PivCardClient) -> None:

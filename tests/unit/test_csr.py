@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 from card_support import fixed_key, name
 from cryptography import x509
@@ -62,3 +66,26 @@ def test_only_rsa_keys_are_accepted() -> None:
     ec_key = ec.generate_private_key(ec.SECP256R1()).public_key()
     with pytest.raises(TypeError, match="RSA public key"):
         build_csr(SUBJECT, ec_key, software_signer(1))  # type: ignore[arg-type]
+
+
+def openssl_verifies(csr: x509.CertificateSigningRequest, tmp_path: Path) -> bool:
+    """What ``openssl req -verify`` says of the request. OpenSSL 3.0 exits 0
+    even when the signature is bad, so its message decides."""
+    path = tmp_path / "request.der"
+    path.write_bytes(csr.public_bytes(serialization.Encoding.DER))
+    done = subprocess.run(
+        ["openssl", "req", "-inform", "DER", "-in", str(path), "-noout", "-verify"],
+        capture_output=True, text=True, timeout=60,
+    )
+    said = done.stdout + done.stderr
+    assert done.returncode == 0 and ("verify OK" in said or "verify failure" in said), said
+    return "verify OK" in said
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_openssl_verifies_the_request_and_refuses_a_tampered_one(tmp_path: Path) -> None:
+    csr = build_csr(SUBJECT, fixed_key(1).public_key(), software_signer(1))
+    assert openssl_verifies(csr, tmp_path)
+    der = bytearray(csr.public_bytes(serialization.Encoding.DER))
+    der[-1] ^= 0x01  # the signature's last byte
+    assert not openssl_verifies(x509.load_der_x509_csr(bytes(der)), tmp_path)
