@@ -35,6 +35,20 @@ EXIT_FAILURE = 2
 FAULT_ENV = "FXMLSIM_CA_FAULT"
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (0 to 65535)")
+    return port
+
+
+def _workers(text: str) -> int:
+    count = int(text)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text}: at least one worker thread is needed")
+    return count
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m simulator.ca", description="The simulated TWCA Financial User CA.")
     parser.add_argument("-v", "--verbose", action="count", default=0)
@@ -42,10 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", help="serve the HTTP API on a loopback address")
     srv.add_argument("--state-dir", type=Path, required=True)
     srv.add_argument("--host", default="127.0.0.1", help="loopback address only (default 127.0.0.1)")
-    srv.add_argument("--port", type=int, default=0, help="0: any free port (default)")
+    srv.add_argument("--port", type=_port, default=0, help="0: any free port (default)")
     srv.add_argument("--base-url", help="URL certificates point at for CRL and AIA (default: the URL listened on)")
     srv.add_argument("--keys-dir", type=Path, help="on first start, copy the CA keys and certificates from here")
-    srv.add_argument("--workers", type=int, default=8, help="worker threads for signing and writes (default 8)")
+    srv.add_argument("--workers", type=_workers, default=8, help="worker threads for signing and writes (default 8)")
     init = sub.add_parser("init", help="create the state folder (keys, registry) and print where it is")
     init.add_argument("--state-dir", type=Path, required=True)
     init.add_argument("--keys-dir", type=Path)

@@ -439,6 +439,10 @@ def test_busy_port_and_non_loopback_host_exit_2(svc: Service, tmp_path: Path) ->
     assert wide.returncode == 2 and "loopback" in wide.stderr and wide.stdout == ""
     named = serve_once(tmp_path / "s", "--host", "example.com")
     assert named.returncode == 2 and "loopback" in named.stderr
+    for args, said in ((("--port", "99999"), "not a TCP port"), (("--port", "-1"), "not a TCP port"),
+                       (("--workers", "0"), "at least one worker")):
+        bad = serve_once(tmp_path / "s", *args)
+        assert bad.returncode == 2 and said in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
 
 def test_sigterm_stops_the_service_cleanly(tmp_path: Path, keys: KeyCache) -> None:
