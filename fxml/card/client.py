@@ -232,6 +232,9 @@ class PivCardClient:
             received = bytearray(body)
             while sw & 0xFF00 == SW.MORE_DATA:
                 part, sw = self._send(CommandApdu(0x00, INS.GET_RESPONSE, 0x00, 0x00, le=(sw & 0xFF) or 256))
+                if not part and sw & 0xFF00 == SW.MORE_DATA:
+                    # Promising more while sending nothing would loop for ever.
+                    raise InvalidResponseError(sw, f"the card answered GET RESPONSE with {sw:04X} and no data")
                 received += part
                 if len(received) > RESPONSE_MAX:
                     raise InvalidResponseError(sw, f"the card sent more than {RESPONSE_MAX} bytes for one command")

@@ -170,6 +170,14 @@ def test_61xx_response_is_collected_with_get_response() -> None:
     assert card.done
 
 
+def test_a_card_that_promises_more_data_and_sends_none_does_not_hang_the_client() -> None:
+    client, card = client_for((GET_INFO, "6110"), ("00c0000010", "6110"))
+    with pytest.raises(InvalidResponseError, match="GET RESPONSE with 6110 and no data") as broken:
+        client.card_info()
+    assert broken.value.sw == 0x6110
+    assert card.done
+
+
 def test_6cxx_resends_the_command_with_the_right_le() -> None:
     whole = tlv(0x53, INFO)
     client, card = client_for((GET_INFO, f"6c{len(whole):02x}"), (GET_INFO[:-2] + f"{len(whole):02x}", h(whole) + "9000"))
