@@ -104,7 +104,7 @@ class CertificateRecord:
                 replayed=bool(data.get("replayed", False)),
                 chain=tuple(x509.load_pem_x509_certificates(chain_pem.encode("ascii"))) if chain_pem else (),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"reason": repr(exc)}) from exc
 
 
@@ -197,14 +197,28 @@ class CaClient:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"reason": str(exc)}) from exc
 
+    def _member(self, method: str, path: str, key: str, body: Mapping[str, Any] | None = None, *,
+                retry: bool = False) -> Any:
+        """``key`` of the JSON object the CA answers; CA_BAD_RESPONSE if the answer has no such member."""
+        answer = self._json(method, path, body, retry=retry)
+        if not isinstance(answer, dict) or key not in answer:
+            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"missing": key, "path": path})
+        return answer[key]
+
     def _record(self, method: str, path: str, body: Mapping[str, Any] | None = None, *, retry: bool = False
                 ) -> CertificateRecord:
         answer = self._json(method, path, body, retry=retry)
-        return CertificateRecord.from_json(answer.get("certificate", {}), answer.get("chain"))
+        if not isinstance(answer, dict) or not isinstance(answer.get("certificate"), dict):
+            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"missing": "certificate", "path": path})
+        chain = answer.get("chain")
+        return CertificateRecord.from_json(answer["certificate"], chain if isinstance(chain, str) else None)
 
     # -- the service -----------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        return self._json("GET", "/", retry=True)
+        answer = self._json("GET", "/", retry=True)
+        if not isinstance(answer, dict):
+            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"path": "/"})
+        return answer
 
     def register_holder(
         self,
@@ -217,10 +231,10 @@ class CaClient:
         """用戶登錄: a holder, or one more CN suffix of a holder. Returns the holder."""
         body = {"holder_id": holder_id, "name": name, "cn_suffix": cn_suffix,
                 "branch_code": branch_code, "bank_name": bank_name}
-        return self._json("POST", "/holders", {k: v for k, v in body.items() if v is not None})["holder"]
+        return self._member("POST", "/holders", "holder", {k: v for k, v in body.items() if v is not None})
 
     def holder(self, holder_id: str) -> dict[str, Any]:
-        return self._json("GET", f"/holders/{_segment(holder_id)}", retry=True)["holder"]
+        return self._member("GET", f"/holders/{_segment(holder_id)}", "holder", retry=True)
 
     def apply(self, request_id: str, holder_id: str, csr: Csr, *, not_after: datetime | None = None
               ) -> CertificateRecord:
@@ -243,12 +257,15 @@ class CaClient:
               ) -> list[CertificateRecord]:
         """查詢: certificates of a holder, a CN or a serial."""
         params = {k: v for k, v in (("holder_id", holder_id), ("cn", cn), ("serial", serial)) if v is not None}
-        answer = self._json("GET", "/certificates" + (f"?{urlencode(params)}" if params else ""), retry=True)
-        return [CertificateRecord.from_json(c) for c in answer.get("certificates", [])]
+        found = self._member("GET", "/certificates" + (f"?{urlencode(params)}" if params else ""), "certificates",
+                             retry=True)
+        if not isinstance(found, list) or not all(isinstance(c, dict) for c in found):
+            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"reason": "certificates is not a list of objects"})
+        return [CertificateRecord.from_json(c) for c in found]
 
     def proof_sheet(self, serial: str) -> dict[str, str]:
         """憑證證明單: the bank's labels and values for ``serial``."""
-        return self._json("GET", f"/certificates/{_segment(serial)}/proof", retry=True)["憑證證明單"]
+        return self._member("GET", f"/certificates/{_segment(serial)}/proof", "憑證證明單", retry=True)
 
     def suspend(self, serial: str) -> CertificateRecord:
         """暫禁."""
@@ -263,12 +280,15 @@ class CaClient:
         return self._record("POST", f"/certificates/{_segment(serial)}/revoke", {"reason": reason})
 
     def audit(self, limit: int = 100) -> list[dict[str, Any]]:
-        return self._json("GET", f"/audit?limit={int(limit)}", retry=True)["audit"]
+        return self._member("GET", f"/audit?limit={int(limit)}", "audit", retry=True)
 
     # -- relying parties --------------------------------------------------------------
     def crl(self) -> x509.CertificateRevocationList:
         content, _ = self._call("GET", "/crl", retry=True)
-        return x509.load_der_x509_crl(content)
+        try:
+            return x509.load_der_x509_crl(content)
+        except ValueError as exc:
+            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"reason": f"not a DER CRL: {exc}"}) from exc
 
     def ocsp(self, request_der: bytes) -> bytes:
         """The DER OCSP response to a DER OCSP request."""
@@ -279,7 +299,10 @@ class CaClient:
     def chain(self) -> list[x509.Certificate]:
         """The issuing CA's certificate, then the root's."""
         content, _ = self._call("GET", "/ca/chain.pem", retry=True)
-        return x509.load_pem_x509_certificates(content)
+        try:
+            return x509.load_pem_x509_certificates(content)
+        except ValueError as exc:
+            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"reason": f"not PEM certificates: {exc}"}) from exc
 
 
 def _segment(text: str) -> str:

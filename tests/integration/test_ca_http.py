@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
+import http.server
 import json
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -423,6 +425,46 @@ def test_client_reports_an_unreachable_ca() -> None:
         client.info()
     assert (caught.value.status, caught.value.code) == (0, "CA_UNREACHABLE")
     assert caught.value.message == "無法連線至憑證中心，請稍後再試。"
+
+
+@pytest.mark.parametrize("body", [b"[]", b'{"certificate": {"serial": 1}}', b'{"certificate": []}', b"\x30\x00 not DER"])
+def test_client_reports_a_server_that_is_not_the_ca(body: bytes) -> None:
+    # Another program on the CA's port: every answer is CA_BAD_RESPONSE, never a KeyError or ValueError.
+    class Other(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Other)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = CaClient(f"http://127.0.0.1:{server.server_address[1]}", retries=0)
+        calls: list[Callable[[], object]] = [
+            client.info, lambda: client.register_holder("1", "n", "1"), lambda: client.holder("1"),
+            lambda: client.apply("r", "1", b"\x30\x00"), lambda: client.renew("r", "AB", b"\x30\x00"),
+            lambda: client.download("AB"), lambda: client.query(holder_id="1"), lambda: client.proof_sheet("AB"),
+            lambda: client.suspend("AB"), lambda: client.resume("AB"), lambda: client.revoke("AB"),
+            lambda: client.audit(1), client.crl, client.chain,
+        ]
+        for call in calls:
+            try:
+                call()
+            except CaError as exc:
+                assert exc.code == "CA_BAD_RESPONSE" and exc.message == "憑證中心回應格式錯誤。", exc
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def serve_once(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
