@@ -25,6 +25,7 @@ from types import TracebackType
 
 from smartcard import scard
 
+from fxml.card.apdu import CommandApdu, MalformedApdu
 from fxml.card.connection import TransportError
 
 SOCKET_ENV = "PCSCLITE_CSOCK_NAME"
@@ -348,11 +349,34 @@ class PcscConnection:
         CardResetError if another application reset it.
         """
         card = self._require()
-        code, answer = scard.SCardTransmit(card, self._protocol, list(apdu))
+        code, answer = scard.SCardTransmit(card, self._protocol, list(self._for_protocol(bytes(apdu))))
         self._after(code, "transmit failed")
         if len(answer) < 2:
             raise PcscError(scard.SCARD_F_COMM_ERROR, f"the card in {self.reader!r} answered {len(answer)} bytes")
         return bytes(answer)
+
+    def _for_protocol(self, apdu: bytes) -> bytes:
+        """The command as the negotiated protocol carries it.
+
+        T=0 (ISO/IEC 7816-3) has no room for Le in a command with data: a
+        case 4 command goes without it and the card answers 61xx, which the
+        client fetches with GET RESPONSE. T=0 carries no extended lengths.
+        pcsc-lite passes commands to the reader unchanged, so this is done here.
+        """
+        if self._protocol != scard.SCARD_PROTOCOL_T0:
+            return apdu
+        try:
+            cmd = CommandApdu.parse(apdu)
+        except MalformedApdu:
+            return apdu
+        if cmd.extended:
+            raise PcscError(
+                scard.SCARD_E_INVALID_PARAMETER,
+                f"the card in {self.reader!r} talks T=0, which has no extended APDUs; use short APDUs with chaining",
+            )
+        if cmd.data and cmd.le is not None:
+            return apdu[:-1]
+        return apdu
 
     def __enter__(self) -> PcscConnection:
         return self.connect()

@@ -87,10 +87,12 @@ def test_without_a_daemon_every_entry_point_names_the_socket(tmp_path: Path) -> 
 class FakePcsc:
     """Stands in for the scard calls a PcscConnection makes, and records them."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, *transmit_codes: int):
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *transmit_codes: int, protocol: int = scard.SCARD_PROTOCOL_T1):
         self.calls: list[tuple[str, ...]] = []
         self.codes = list(transmit_codes)
         self.handles = 0
+        self.protocol = protocol
+        self.sent: list[bytes] = []
         fakes = {
             "SCardEstablishContext": lambda scope: (scard.SCARD_S_SUCCESS, 1),
             "SCardReleaseContext": lambda context: self._record("release"),
@@ -115,11 +117,13 @@ class FakePcsc:
     def _connect(self, context: int, reader: str, share: int, protocols: int) -> tuple[int, int, int]:
         self.handles += 1
         self.calls.append(("connect", self.handles))
-        return scard.SCARD_S_SUCCESS, self.handles, scard.SCARD_PROTOCOL_T1
+        return scard.SCARD_S_SUCCESS, self.handles, self.protocol
 
     def _transmit(self, card: int, protocol: int, apdu: list[int]) -> tuple[int, list[int]]:
+        assert protocol == self.protocol
         code = self.codes.pop(0) if self.codes else scard.SCARD_S_SUCCESS
         self.calls.append(("transmit", card))
+        self.sent.append(bytes(apdu))
         return code, ([0x90, 0x00] if code == scard.SCARD_S_SUCCESS else [])
 
 
@@ -177,3 +181,37 @@ def test_a_reset_inside_a_transaction_ends_it(monkeypatch: pytest.MonkeyPatch) -
     with conn.transaction():
         conn.transmit(SELECT)
     assert pcsc.calls[-3:] == [("begin", 1), ("transmit", 1), ("end", 1)]
+
+
+@pytest.mark.parametrize(
+    ("command", "over_t0"),
+    [
+        ("00a404000ba00000030800001000010000", "00a404000ba000000308000010000100"),  # case 4: Le dropped
+        ("00cb3fff055c035fc10200", "00cb3fff055c035fc102"),  # case 4
+        ("002000800831323334353637ff", "002000800831323334353637ff"),  # case 3
+        ("00c0000010", "00c0000010"),  # case 2
+        ("00200080", "00200080"),  # case 1
+    ],
+)
+def test_over_t0_a_command_with_data_carries_no_le(monkeypatch: pytest.MonkeyPatch, command: str, over_t0: str) -> None:
+    t0 = FakePcsc(monkeypatch, protocol=scard.SCARD_PROTOCOL_T0)
+    conn = PcscConnection("Fake").connect()
+    assert conn.protocol == "T=0"
+    conn.transmit(bytes.fromhex(command))
+    assert t0.sent == [bytes.fromhex(over_t0)]
+
+
+def test_over_t1_commands_go_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    t1 = FakePcsc(monkeypatch)
+    conn = PcscConnection("Fake").connect()
+    conn.transmit(bytes.fromhex("00cb3fff055c035fc10200"))
+    conn.transmit(bytes.fromhex("00cb3fff0000055c035fc1020000"))
+    assert t1.sent == [bytes.fromhex("00cb3fff055c035fc10200"), bytes.fromhex("00cb3fff0000055c035fc1020000")]
+
+
+def test_over_t0_an_extended_apdu_is_refused_before_sending(monkeypatch: pytest.MonkeyPatch) -> None:
+    t0 = FakePcsc(monkeypatch, protocol=scard.SCARD_PROTOCOL_T0)
+    conn = PcscConnection("Fake").connect()
+    with pytest.raises(PcscError, match="T=0, which has no extended APDUs"):
+        conn.transmit(bytes.fromhex("00cb3fff0000055c035fc1020000"))
+    assert t0.sent == []
