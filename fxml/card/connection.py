@@ -7,8 +7,8 @@ never needs more, so the engine runs unchanged against all of them.
 
 :class:`LoggedConnection` writes every exchange to the logger
 ``fxml.card.connection`` at level :data:`TRAFFIC` (5, below DEBUG) as
-``SEND <hex>`` and ``RECV <hex> SW=xxxx``, with PIN, PUK and management-key
-material replaced by ``**``. No handler is configured here; the CLI decides
+``SEND <hex>`` and ``RECV <hex> SW=xxxx``, with PIN, PUK and key material
+replaced by ``**``. No handler is configured here; the CLI decides
 where the log goes.
 """
 
@@ -45,14 +45,25 @@ class TransportError(Exception):
     """The command could not be delivered or its answer not received."""
 
 
+#: Vendor instructions that carry key material in their data: a caller may
+#: send them with ``PivCardClient.transmit`` to a YubiKey.
+YUBIKEY_IMPORT_KEY, YUBIKEY_SET_MANAGEMENT_KEY = 0xFE, 0xFF
+
 #: Instructions whose command data is entirely secret.
-_SECRET_COMMANDS = frozenset({INS.VERIFY, INS.CHANGE_REFERENCE_DATA, INS.RESET_RETRY_COUNTER})
+_SECRET_COMMANDS = frozenset({
+    INS.VERIFY,
+    INS.CHANGE_REFERENCE_DATA,
+    INS.RESET_RETRY_COUNTER,
+    YUBIKEY_IMPORT_KEY,
+    YUBIKEY_SET_MANAGEMENT_KEY,
+})
 
 
 def is_secret(header: bytes) -> bool:
     """True if a command with this header carries, or is answered with, secrets:
-    PIN/PUK commands and management-key authentication (GENERAL AUTHENTICATE
-    with key reference 9B: its witnesses and challenges decide the key's proof)."""
+    PIN/PUK commands, management-key authentication (GENERAL AUTHENTICATE
+    with key reference 9B: its witnesses and challenges decide the key's proof)
+    and the YubiKey commands that import a private key or set the management key."""
     if len(header) < 4:
         return False
     ins, p2 = header[1], header[3]

@@ -533,6 +533,9 @@ def test_nothing_is_formatted_when_traffic_is_off(caplog: pytest.LogCaptureFixtu
         ("0020008000000831323334353637380000", "00 20 00 80 00 00 08 ** 00 00"),
         ("00200080083132", "00 20 00 80 **"),  # malformed: everything after the header
         ("00879c07", "00 87 9C 07"),
+        # YubiKey SET MANAGEMENT KEY (FF) and IMPORT ASYMMETRIC KEY (FE)
+        ("00ffffff1b039b18" + DEFAULT_KEY.hex(), "00 FF FF FF 1B **"),
+        ("00fe079a0a01" + "08" + "0102030405060708", "00 FE 07 9A 0A **"),
     ],
 )
 def test_describe_command_redacts_secret_data_fields(apdu: str, shown: str) -> None:
