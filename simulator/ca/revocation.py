@@ -122,7 +122,8 @@ class CertStatusInfo:
 
 #: Tells the status of a serial number of the issuing CA.
 StatusLookup = Callable[[int], CertStatusInfo]
-_CACHE_LIMIT = 500_000
+#: Signed answers kept at most (about 1.5 KB each: ~75 MB); then the cache starts over.
+_CACHE_LIMIT = 50_000
 
 
 class OcspResponder:
