@@ -64,6 +64,15 @@ class Home:
         except FileNotFoundError:
             return {}
 
+    def clock_setting(self) -> str:
+        """The clock of this home: the one its running stack was started with
+        (``fxmlsim up --clock``), else $FXMLSIM_CLOCK, else the system's."""
+        services = self.services()
+        ca = services.get("ca")
+        if ca and pid_alive(int(ca["pid"])) and services.get("clock"):
+            return str(services["clock"])
+        return os.environ.get("FXMLSIM_CLOCK", "system")
+
     def up(self, readers: int = 8, trace: bool = False, ca_port: int = 0) -> dict[str, str]:
         """Start the PC/SC stack and the CA service; return the client environment."""
         stack = self.stack
@@ -111,7 +120,7 @@ class Home:
                 **({"env": stack.client_env(), "readers": stack.readers()} if running else {}),
             },
             "ca": {**ca, "running": pid_alive(int(ca["pid"]))} if ca else {"running": False},
-            "clock": services.get("clock", os.environ.get("FXMLSIM_CLOCK", "system")),
+            "clock": self.clock_setting(),
         }
 
     # -- cards -----------------------------------------------------------
@@ -139,7 +148,11 @@ class Home:
         if target.exists() and not replace:
             raise HomeError(f"card {name!r} already exists at {target} (use --replace)")
         self.cards_dir.mkdir(parents=True, exist_ok=True)
-        personalize(profile, target, ca_dir=self.ca_dir)
+        from fxml.clock import parse as parse_clock
+
+        # The card's certificates are issued on the clock every other process
+        # of a running stack uses.
+        personalize(profile, target, ca_dir=self.ca_dir, clock=parse_clock(self.clock_setting()))
         return target
 
     def describe_card(self, path: Path | str) -> dict[str, Any]:

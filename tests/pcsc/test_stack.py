@@ -231,3 +231,35 @@ def test_trace_logs_apdus_through_the_stack_with_the_pin_redacted(tmp_path: Path
     assert verify and all("**" in line for line in verify), trace
     spaced = " ".join(pin_hex[i : i + 2] for i in range(0, len(pin_hex), 2))
     assert pin_hex not in trace.replace(" ", "") and spaced not in trace
+
+
+def test_one_clock_for_the_stack_the_ca_service_and_card_creation(tmp_path: Path) -> None:
+    """`fxmlsim up --clock` reaches every process: the card made afterwards and
+    the CA service's own view of it both stand on 2023-04-17 11:28:33."""
+    home = tmp_path / "h"
+    profile = Path(__file__).resolve().parents[2] / "fixtures" / "cards" / "personal-small.json"
+
+    def fxmlsim(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "FXMLSIM_CLOCK"}
+        return subprocess.run(
+            [sys.executable, "-m", "simulator.cli", "--home", str(home), *args],
+            capture_output=True, text=True, timeout=120, env=env,
+        )
+
+    up = fxmlsim("up", "--readers", "2", "--clock", "fixed:2023-04-17T11:28:33+08:00")
+    assert up.returncode == 0, up.stderr
+    try:
+        url = next(line.split("=", 1)[1] for line in up.stdout.splitlines() if "FXMLSIM_CA_URL=" in line)
+        assert json.loads(fxmlsim("status").stdout)["clock"] == "fixed:2023-04-17T11:28:33+08:00"
+        created = fxmlsim("card", "create", str(profile))
+        assert created.returncode == 0, created.stderr
+        shown = json.loads(fxmlsim("card", "show", "personal-small").stdout)
+        [cert] = shown["certificates"]
+        assert cert["not_before"] == "2023-04-17T11:28:33+08:00"
+        assert cert["not_after"] == "2025-04-17T23:59:59+08:00"
+        listed = fxmlsim("ca", "--url", url, "list")
+        assert listed.returncode == 0, listed.stderr
+        row = next(line for line in listed.stdout.splitlines() if cert["serial"] in line)
+        assert "正常" in row and "2023-04-17 11:28:33" in row
+    finally:
+        assert fxmlsim("down").returncode == 0
