@@ -208,7 +208,7 @@ class OcspResponder:
             builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
         response = builder.sign(self._hierarchy.issuer_key, hashes.SHA256())
         der = response.public_bytes(serialization.Encoding.DER)
-        if response.produced_at_utc != now:
+        if response.produced_at_utc != now.replace(microsecond=0):  # producedAt has whole seconds
             # The library stamps producedAt with the machine's time; the CA's
             # clock (frozen or moved in tests) is the one that counts.
             der = _restamp_produced_at(der, now, self._hierarchy.issuer_key)
