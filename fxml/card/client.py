@@ -297,17 +297,23 @@ class PivCardClient:
             messages={SW.SECURITY_STATUS_NOT_SATISFIED: f"writing {tag:X} needs the management key (authenticate first)"},
         )
 
-    def card_info(self) -> CardInfo:
-        """Card serial, carrier and holder: from the TWCA object 5FFF01, or
-        from the CHUID on a card without it."""
+    def _vendor_object(self, tag: int) -> bytes | None:
+        """A TWCA object outside the PIV range, or None on a card without it."""
         try:
-            content = self.get_object(Obj.TWCA_CARD_INFO)
+            return self.get_object(tag)
         except (NotFoundError, NotSupportedError):
-            return self._info_from_chuid()
+            return None
         except CardError as exc:
             # Some PIV cards answer 6A80 for a tag outside the PIV range.
             if exc.sw != SW.WRONG_DATA:
                 raise
+            return None
+
+    def card_info(self) -> CardInfo:
+        """Card serial, carrier and holder: from the TWCA object 5FFF01, or
+        from the CHUID on a card without it."""
+        content = self._vendor_object(Obj.TWCA_CARD_INFO)
+        if content is None:
             return self._info_from_chuid()
         try:
             fields = dict(iter_tlv(content))
@@ -470,13 +476,8 @@ class PivCardClient:
     def ca_chain(self) -> list[x509.Certificate]:
         """The issuer chain the card carries (TWCA object 5FFF02), issuing CA
         first; an empty list on a card without one."""
-        try:
-            content = self.get_object(Obj.TWCA_CA_CHAIN)
-        except (NotFoundError, NotSupportedError):
-            return []
-        except CardError as exc:
-            if exc.sw != SW.WRONG_DATA:  # some PIV cards: 6A80 outside the PIV range
-                raise
+        content = self._vendor_object(Obj.TWCA_CA_CHAIN)
+        if content is None:
             return []
         try:
             return [x509.load_der_x509_certificate(der) for tag, der in iter_tlv(content) if tag == CERT_TAG]
