@@ -105,7 +105,7 @@ class CertificateRecord:
                 chain=tuple(x509.load_pem_x509_certificates(chain_pem.encode("ascii"))) if chain_pem else (),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"reason": repr(exc)}) from exc
+            raise _bad_response({"reason": repr(exc)}) from exc
 
 
 Csr = bytes | str | x509.CertificateSigningRequest
@@ -195,21 +195,21 @@ class CaClient:
         try:
             return json.loads(content.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"reason": str(exc)}) from exc
+            raise _bad_response({"reason": str(exc)}) from exc
 
     def _member(self, method: str, path: str, key: str, body: Mapping[str, Any] | None = None, *,
                 retry: bool = False) -> Any:
         """``key`` of the JSON object the CA answers; CA_BAD_RESPONSE if the answer has no such member."""
         answer = self._json(method, path, body, retry=retry)
         if not isinstance(answer, dict) or key not in answer:
-            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"missing": key, "path": path})
+            raise _bad_response({"missing": key, "path": path})
         return answer[key]
 
     def _record(self, method: str, path: str, body: Mapping[str, Any] | None = None, *, retry: bool = False
                 ) -> CertificateRecord:
         answer = self._json(method, path, body, retry=retry)
         if not isinstance(answer, dict) or not isinstance(answer.get("certificate"), dict):
-            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"missing": "certificate", "path": path})
+            raise _bad_response({"missing": "certificate", "path": path})
         chain = answer.get("chain")
         return CertificateRecord.from_json(answer["certificate"], chain if isinstance(chain, str) else None)
 
@@ -217,7 +217,7 @@ class CaClient:
     def info(self) -> dict[str, Any]:
         answer = self._json("GET", "/", retry=True)
         if not isinstance(answer, dict):
-            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"path": "/"})
+            raise _bad_response({"path": "/"})
         return answer
 
     def register_holder(
@@ -260,7 +260,7 @@ class CaClient:
         found = self._member("GET", "/certificates" + (f"?{urlencode(params)}" if params else ""), "certificates",
                              retry=True)
         if not isinstance(found, list) or not all(isinstance(c, dict) for c in found):
-            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"reason": "certificates is not a list of objects"})
+            raise _bad_response({"reason": "certificates is not a list of objects"})
         return [CertificateRecord.from_json(c) for c in found]
 
     def proof_sheet(self, serial: str) -> dict[str, str]:
@@ -288,7 +288,7 @@ class CaClient:
         try:
             return x509.load_der_x509_crl(content)
         except ValueError as exc:
-            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"reason": f"not a DER CRL: {exc}"}) from exc
+            raise _bad_response({"reason": f"not a DER CRL: {exc}"}) from exc
 
     def ocsp(self, request_der: bytes) -> bytes:
         """The DER OCSP response to a DER OCSP request."""
@@ -302,7 +302,12 @@ class CaClient:
         try:
             return x509.load_pem_x509_certificates(content)
         except ValueError as exc:
-            raise CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", {"reason": f"not PEM certificates: {exc}"}) from exc
+            raise _bad_response({"reason": f"not PEM certificates: {exc}"}) from exc
+
+
+def _bad_response(details: dict[str, Any]) -> CaError:
+    """CA_BAD_RESPONSE: the answer is not what the CA's API sends (another program on the port?)."""
+    return CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", details)
 
 
 def _segment(text: str) -> str:
