@@ -8,11 +8,13 @@ agent will talk to a physical card.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
 from behave import given, then, when
 from behave.runner import Context
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
@@ -90,29 +92,21 @@ def carrier_is(context: Context, carrier: str) -> None:
     assert actual == carrier, f"憑證儲存媒體應為「{carrier}」，卡片顯示「{actual}」"
 
 
-@then("卡片內憑證的 Common Name 為「{cn}」")
-def common_name_is(context: Context, cn: str) -> None:
-    cert = _only_certificate(context).certificate
-    actual = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-    assert actual == cn, f"Common Name 應為「{cn}」，卡片內為「{actual}」"
+#: What the 憑證更新 screen and the proof sheet show of a certificate, by label.
+CERTIFICATE_FIELDS: dict[str, Callable[[x509.Certificate], str]] = {
+    "Common Name": lambda c: str(c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value),
+    "憑證發行者": lambda c: display_name(c.issuer),
+    "憑證生效日": lambda c: taiwan_text(c.not_valid_before_utc),
+    "憑證到期日": lambda c: taiwan_text(c.not_valid_after_utc),
+}
 
 
-@then("卡片內憑證的憑證發行者為「{issuer}」")
-def issuer_is(context: Context, issuer: str) -> None:
-    actual = display_name(_only_certificate(context).certificate.issuer)
-    assert actual == issuer, f"憑證發行者應為「{issuer}」，卡片內為「{actual}」"
-
-
-@then("卡片內憑證的憑證生效日為「{when}」")
-def not_before_is(context: Context, when: str) -> None:
-    actual = taiwan_text(_only_certificate(context).certificate.not_valid_before_utc)
-    assert actual == when, f"憑證生效日應為「{when}」，卡片內為「{actual}」"
-
-
-@then("卡片內憑證的憑證到期日為「{when}」")
-def not_after_is(context: Context, when: str) -> None:
-    actual = taiwan_text(_only_certificate(context).certificate.not_valid_after_utc)
-    assert actual == when, f"憑證到期日應為「{when}」，卡片內為「{actual}」"
+@then("卡片內憑證的{label}為「{value}」")
+def certificate_field_is(context: Context, label: str, value: str) -> None:
+    label = label.strip()
+    assert label in CERTIFICATE_FIELDS, f"未知的憑證欄位「{label}」（可用：{'、'.join(CERTIFICATE_FIELDS)}）"
+    actual = CERTIFICATE_FIELDS[label](_only_certificate(context).certificate)
+    assert actual == value, f"{label}應為「{value}」，卡片內為「{actual}」"
 
 
 @then("卡片內附有簽發憑證的憑證鏈")
