@@ -79,6 +79,7 @@ class StackDaemon:
         self.server: socketserver.ThreadingUnixStreamServer | None = None
         self.watcher: PcscWatcher | None = None
         self._stopped = threading.Event()
+        self._claims = threading.Lock()
 
     # -- start -----------------------------------------------------------
     def isolate(self) -> None:
@@ -214,35 +215,41 @@ class StackDaemon:
     def insert(self, image: Any, which: Any = None) -> Reader:
         if not isinstance(image, str) or not image:
             raise StackError("insert needs the path of a card image (or 'null')")
-        assert self.watcher is not None
         reader = self._reader(which, empty=True)
-        if image != "null":
-            # Two card OSes on one image would each overwrite the other's writes.
-            holder = next((r for r in self.readers if r.card == image), None)
-            if holder is not None:
-                raise StackError(f"{image} is already in reader {holder.index} ({holder.name})")
-        with reader.lock:
+        with self._claims:  # the reader and the image are claimed together
             if reader.card is not None:
                 raise StackError(f"reader {reader.index} already holds {reader.card}")
+            # Two card OSes on one image would each overwrite the other's writes.
+            holder = next((r for r in self.readers if image != "null" and r.card == image), None)
+            if holder is not None:
+                raise StackError(f"{image} is already in reader {holder.index} ({holder.name})")
+            reader.card = image
+        with reader.lock:
             try:
-                card = _open_card(image)
-            except Exception as exc:  # the card layer's own error says what is wrong
-                raise StackError(str(exc)) from exc
-            link = VirtualCardLink(card, reader.port)
-            try:
-                link.connect()
-            except LinkError as exc:
-                raise StackError(str(exc)) from exc
-            reader.link, reader.card = link, image
-            try:
-                self.watcher.wait(reader.name, present=True, timeout=EVENT_TIMEOUT)
-            except (TimeoutError, ConnectionError) as exc:
-                link.close()
-                reader.link = reader.card = None
-                raise StackError(str(exc)) from exc
+                reader.link = self._plug(reader, image)
+            except BaseException:
+                reader.card = None
+                raise
         self.write_state()
         log.info("inserted %s into %s", image, reader.name)
         return reader
+
+    def _plug(self, reader: Reader, image: str) -> VirtualCardLink:
+        """Open the card, connect it to the reader's vpcd slot and return once
+        pcscd reports it present; StackError (and nothing left plugged) otherwise."""
+        assert self.watcher is not None
+        try:
+            card = _open_card(image)
+        except Exception as exc:  # the card layer's own error says what is wrong
+            raise StackError(str(exc)) from exc
+        link = VirtualCardLink(card, reader.port)
+        try:
+            link.connect()
+            self.watcher.wait(reader.name, present=True, timeout=EVENT_TIMEOUT)
+        except (TimeoutError, ConnectionError) as exc:  # LinkError is a ConnectionError
+            link.close()
+            raise StackError(str(exc)) from exc
+        return link
 
     def remove(self, which: Any = None) -> Reader:
         assert self.watcher is not None
