@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fxml.clock import parse as parse_clock
 from simulator.pcsc.stack import PcscStack
 from simulator.procs import StartError, pid_alive, spawn_ready, stop_pid
 
@@ -148,8 +149,6 @@ class Home:
         if target.exists() and not replace:
             raise HomeError(f"card {name!r} already exists at {target} (use --replace)")
         self.cards_dir.mkdir(parents=True, exist_ok=True)
-        from fxml.clock import parse as parse_clock
-
         # The card's certificates are issued on the clock every other process
         # of a running stack uses.
         personalize(profile, target, ca_dir=self.ca_dir, clock=parse_clock(self.clock_setting()))

@@ -37,9 +37,9 @@ from cryptography.hazmat.primitives import serialization
 from fxml.ca.client import CaClient
 from fxml.ca.client import CaError as ClientError
 from fxml.clock import ClockError, parse_instant
+from fxml.display import taiwan_text
 from simulator.ca.config import ConfigError
 from simulator.ca.errors import CaError
-from fxml.display import taiwan_text
 from simulator.ca.profile import DEFAULT_BANK_NAME, DEFAULT_BRANCH_CODE
 from simulator.ca.revocation import REVOCATION_REASONS
 

@@ -57,8 +57,8 @@ from urllib.parse import parse_qs, unquote
 from cryptography.hazmat.primitives import serialization
 
 from fxml.clock import TAIWAN, ClockError, parse_instant
-from simulator.ca import errors
 from fxml.display import display_name
+from simulator.ca import errors
 from simulator.ca.profile import ServiceUrls
 from simulator.ca.service import CertificateAuthority, Holder, IssuedCertificate, Operation
 

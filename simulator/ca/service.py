@@ -37,10 +37,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import ocsp
 
 from fxml.clock import TAIWAN, Clock, from_env
+from fxml.display import display_name, taiwan_text
 from simulator.ca import errors
 from simulator.ca.config import DEFAULT_BASE_URL, CaConfig, check_base_url
 from simulator.ca.hierarchy import Hierarchy, ensure_hierarchy
-from fxml.display import display_name, taiwan_text
 from simulator.ca.profile import (
     DEFAULT_BANK_NAME,
     DEFAULT_BRANCH_CODE,
