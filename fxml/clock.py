@@ -21,7 +21,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 TAIWAN = timezone(timedelta(hours=8), "Asia/Taipei")
@@ -45,7 +45,7 @@ class Clock:
     """Real time. Subclasses freeze or shift it."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def describe(self) -> str:
         return "system"
@@ -84,7 +84,7 @@ class OffsetClock(Clock):
     offset: timedelta
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
     def describe(self) -> str:
         return f"offset:{self.offset.total_seconds()}"

@@ -17,7 +17,6 @@ import base64
 import json
 import logging
 import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -180,7 +179,7 @@ class CaClient:
                     return answer.read(), answer.headers.get("Content-Type", "")
             except urllib.error.HTTPError as exc:
                 raise _error_from(exc.code, exc.read()) from None
-            except (urllib.error.URLError, HTTPException, ConnectionError, socket.timeout, TimeoutError) as exc:
+            except (urllib.error.URLError, HTTPException, ConnectionError, TimeoutError) as exc:
                 if attempt + 1 < attempts:
                     log.info("CA %s %s failed (%s); retrying the same request", method, path, exc)
                     time.sleep(self.retry_delay * (attempt + 1))

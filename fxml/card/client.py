@@ -281,7 +281,7 @@ class PivCardClient:
         answer = self.transmit(
             self._command(INS.GET_DATA, 0x3F, 0xFF, tlv(0x5C, obj_tag_bytes(tag))),
             f"GET DATA {tag:X}",
-            messages={sw: f"the card has no data object {tag:X}" for sw in (SW.FILE_NOT_FOUND, SW.REFERENCE_NOT_FOUND)},
+            messages=dict.fromkeys((SW.FILE_NOT_FOUND, SW.REFERENCE_NOT_FOUND), f"the card has no data object {tag:X}"),
         )
         wrapper = Obj.DISCOVERY if tag == Obj.DISCOVERY else 0x53
         try:

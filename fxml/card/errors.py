@@ -97,7 +97,7 @@ _BY_SW: dict[int, type[CardError]] = {
     SW.FILE_NOT_FOUND: NotFoundError,
     SW.REFERENCE_NOT_FOUND: NotFoundError,
     SW.CONDITIONS_NOT_SATISFIED: ConditionsNotSatisfiedError,
-    **{sw: NotSupportedError for sw in _NOT_SUPPORTED},
+    **dict.fromkeys(_NOT_SUPPORTED, NotSupportedError),
 }
 
 

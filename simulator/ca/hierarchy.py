@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from simulator.ca.errors import StateError
-from simulator.ca.profile import CA_KEY_BITS, CA_NOT_AFTER, CA_NOT_BEFORE, ISSUER_NAME, ROOT_NAME, FXML, build_name
+from simulator.ca.profile import CA_KEY_BITS, CA_NOT_AFTER, CA_NOT_BEFORE, FXML, ISSUER_NAME, ROOT_NAME, build_name
 
 ROOT_KEY, ROOT_CERT = "root.key.pem", "root.cert.pem"
 ISSUER_KEY, ISSUER_CERT = "issuer.key.pem", "issuer.cert.pem"

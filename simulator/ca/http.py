@@ -204,7 +204,7 @@ class CaApi:
             return handler(request, **params)
         except errors.CaError as err:
             return Response.error(err)
-        except Exception:  # noqa: BLE001 - one place turns a bug into a 500 answer
+        except Exception:
             log.exception("%s %s failed", request.method, request.path)
             return Response.error(errors.InternalError())
 
@@ -440,7 +440,7 @@ class _Connection(asyncio.Protocol):
             except _HttpError as exc:
                 self._send(Response.error(exc.error), keep_alive=False)
                 return
-            except Exception:  # noqa: BLE001 - a parser bug: answer and close, never drop the client silently
+            except Exception:
                 log.exception("cannot parse a request from %s", self.client)
                 self._send(Response.error(errors.BadRequestError()), keep_alive=False)
                 return
@@ -451,7 +451,7 @@ class _Connection(asyncio.Protocol):
             request, keep_alive = parsed
             try:
                 fast = self.server.api.fast(request)
-            except Exception:  # noqa: BLE001 - the worker path answers properly
+            except Exception:
                 log.exception("fast path failed; answering from a worker")
                 fast = None
             if fast is not None:
@@ -465,7 +465,7 @@ class _Connection(asyncio.Protocol):
         self.busy = False
         try:
             response = future.result()
-        except Exception:  # noqa: BLE001 - CaApi.handle already answers every error
+        except Exception:
             log.exception("worker failed")
             response = Response.error(errors.InternalError())
         if self.transport is None or self.transport.is_closing():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -201,4 +201,4 @@ def roc_date(instant: datetime) -> str:
 
 
 def utc(instant: datetime) -> datetime:
-    return instant.astimezone(timezone.utc)
+    return instant.astimezone(UTC)

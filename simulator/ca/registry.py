@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,7 @@ TABLES = ("meta", "holders", "holder_names", "certificates", "requests", "audit"
 
 
 def to_text(instant: datetime) -> str:
-    return instant.astimezone(timezone.utc).isoformat()
+    return instant.astimezone(UTC).isoformat()
 
 
 def from_text(text: str) -> datetime:

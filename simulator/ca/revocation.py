@@ -19,7 +19,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -245,7 +245,7 @@ def _restamp_produced_at(der: bytes, produced_at: datetime, key: rsa.RSAPrivateK
     (_, _, basic, basic_end), = _der_children(data, octets[2], octets[3])
     tbs, _, signature = _der_children(data, basic, basic_end)[:3]
     produced = next(e for e in _der_children(data, tbs[2], tbs[3]) if e[0] == 0x18)
-    stamp = produced_at.astimezone(timezone.utc).strftime("%Y%m%d%H%M%SZ").encode("ascii")
+    stamp = produced_at.astimezone(UTC).strftime("%Y%m%d%H%M%SZ").encode("ascii")
     if produced[3] - produced[2] != len(stamp) or signature[0] != 0x03:
         raise ValueError("unexpected OCSP response encoding")
     data[produced[2]:produced[3]] = stamp

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from functools import partialmethod
 from pathlib import Path
@@ -274,7 +274,7 @@ class CertificateAuthority:
 
     def now(self) -> datetime:
         """The CA's clock, to the second (certificates have no finer time)."""
-        return self.clock.now().astimezone(timezone.utc).replace(microsecond=0)
+        return self.clock.now().astimezone(UTC).replace(microsecond=0)
 
     # -- holders ---------------------------------------------------------------
     def register_holder(

@@ -32,7 +32,7 @@ from typing import Any
 
 from . import layout
 from .events import PcscWatcher
-from .vicc import LinkError, VirtualCardLink
+from .vicc import VirtualCardLink
 
 log = logging.getLogger("simulator.pcsc.daemon")
 TRAFFIC = 5  # the APDU trace level, below DEBUG

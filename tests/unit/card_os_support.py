@@ -58,7 +58,7 @@ class Card:
         self.os = TwcaCardOS.open(self.path, key_factory=key_cycle)
 
     @property
-    def image(self):  # noqa: ANN201 - CardImage
+    def image(self):
         return load_image(self.path)
 
     def raw(self, apdu: bytes | str) -> bytes:

@@ -3,7 +3,7 @@ and a test CA that certifies card keys."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 
 KEYS = Path(__file__).resolve().parent.parent / "data" / "keys"
 #: A fixed instant for certificates, so no test depends on today's date.
-NOW = datetime(2023, 4, 17, 3, 28, 33, tzinfo=timezone.utc)
+NOW = datetime(2023, 4, 17, 3, 28, 33, tzinfo=UTC)
 
 
 @cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID, SignatureAlgorithmOID
 
 from fxml.clock import TAIWAN, FixedClock
+from fxml.display import display_name, taiwan_text
 from simulator.ca.config import CaConfig, ConfigError
 from simulator.ca.errors import StateError
 from simulator.ca.hierarchy import FILES, ensure_hierarchy
-from fxml.display import display_name, taiwan_text
 from simulator.ca.profile import (
     FXML,
     ISSUER_NAME,
@@ -149,7 +149,7 @@ def test_serials_are_random_unique_at_least_64_bits_and_shown_as_uppercase_hex(
 
 
 def test_validity_of_a_new_certificate_ends_at_2359_59_taiwan_two_years_on(issued: x509.Certificate) -> None:
-    assert issued.not_valid_before_utc == ISSUED_AT.astimezone(timezone.utc)
+    assert issued.not_valid_before_utc == ISSUED_AT.astimezone(UTC)
     assert issued.not_valid_after_utc == datetime(2023, 5, 14, 23, 59, 59, tzinfo=TAIWAN)
     assert taiwan_text(issued.not_valid_after_utc) == "2023-05-14 23:59:59"
 
@@ -165,7 +165,7 @@ def test_renewed_not_after(old: str, new: str) -> None:
 
 
 def test_a_new_certificate_issued_after_1600_utc_ends_on_the_taiwan_date() -> None:
-    late = datetime(2023, 4, 16, 17, 0, 0, tzinfo=timezone.utc)  # already 17 April in Taiwan
+    late = datetime(2023, 4, 16, 17, 0, 0, tzinfo=UTC)  # already 17 April in Taiwan
     assert FXML.initial_not_after(late) == datetime(2025, 4, 17, 23, 59, 59, tzinfo=TAIWAN)
 
 
@@ -173,7 +173,7 @@ def test_add_years_and_roc_dates() -> None:
     assert add_years(date(2024, 2, 29), 1) == date(2025, 2, 28)
     assert add_years(date(2024, 2, 29), 4) == date(2028, 2, 29)
     assert roc_date(datetime(2023, 4, 17, 11, 38, 36, tzinfo=TAIWAN)) == "112/04/17"
-    assert roc_date(datetime(2023, 4, 16, 16, 0, 0, tzinfo=timezone.utc)) == "112/04/17"
+    assert roc_date(datetime(2023, 4, 16, 16, 0, 0, tzinfo=UTC)) == "112/04/17"
 
 
 def test_serial_text() -> None:
@@ -208,8 +208,8 @@ def test_pinned_keys_give_the_same_ca_in_every_state_folder(tmp_path: Path, keys
 
 def test_ca_certificates_cover_every_test_date(ca: CertificateAuthority) -> None:
     for cert in (ca.root_certificate, ca.issuer_certificate):
-        assert cert.not_valid_before_utc <= datetime(2015, 1, 1, tzinfo=timezone.utc)
-        assert cert.not_valid_after_utc >= datetime(2040, 1, 1, tzinfo=timezone.utc)
+        assert cert.not_valid_before_utc <= datetime(2015, 1, 1, tzinfo=UTC)
+        assert cert.not_valid_after_utc >= datetime(2040, 1, 1, tzinfo=UTC)
 
 
 def test_incomplete_or_mismatched_state_is_refused(tmp_path: Path, keys: KeyCache) -> None:

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from fxml.card.apdu import SW, ApduError
-from fxml.card.client import CardInfo, PivCardClient, PinStatus, check_pin_format
+from fxml.card.client import CardInfo, PinStatus, PivCardClient, check_pin_format
 from fxml.card.connection import TRAFFIC, LoggedConnection, describe_command
 from fxml.card.crypto import ManagementCipher, pkcs1_v15_block
 from fxml.card.errors import (

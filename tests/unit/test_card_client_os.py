@@ -13,11 +13,11 @@ import pytest
 from card_support import fixed_key, issue, name
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from test_csr import openssl_verifies
 
-from fxml.card.client import CardCertificate, CardInfo, PivCardClient, PinStatus
+from fxml.card.client import CardCertificate, CardInfo, PinStatus, PivCardClient
 from fxml.card.connection import TRAFFIC
 from fxml.card.csr import build_csr
-from test_csr import openssl_verifies
 from fxml.card.errors import (
     AuthenticationError,
     CardError,

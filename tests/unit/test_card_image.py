@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from card_os_support import PROFILE, Card, assert_refused
 
-from simulator.card import image as image_mod
 from fxml.card.piv import Algorithm
+from simulator.card import image as image_mod
 from simulator.card.image import (
     MANAGEMENT_ALGORITHM_NAMES,
     CardImage,
@@ -172,7 +172,7 @@ def test_newer_version(saved: Path) -> None:
         (lambda d: d.pop("holder_id"), "holder_id"),
     ],
 )
-def test_bad_field_values(saved: Path, edit, fragment: str) -> None:  # noqa: ANN001
+def test_bad_field_values(saved: Path, edit, fragment: str) -> None:
     data = json.loads(saved.read_text())
     edit(data)
     saved.write_text(json.dumps(data))
@@ -193,8 +193,8 @@ def test_crash_at_every_write_point_leaves_old_or_new(saved: Path, blank: CardIm
     fsyncs = {"n": 0}
     real = {"fsync": os.fsync, "write": os.write, "replace": os.replace, "close": os.close, "fchmod": os.fchmod}
 
-    def crash_if(name: str):  # noqa: ANN202
-        def hook(*args):  # noqa: ANN002, ANN202
+    def crash_if(name: str):
+        def hook(*args):
             if name == point:
                 raise Crash(point)
             return real[name.split("-")[0]](*args)
@@ -206,7 +206,7 @@ def test_crash_at_every_write_point_leaves_old_or_new(saved: Path, blank: CardIm
             raise Crash(point)
         real["fsync"](fd)
 
-    def write(fd: int, data) -> int:  # noqa: ANN001
+    def write(fd: int, data) -> int:
         if point == "write":
             real["write"](fd, bytes(data)[: len(data) // 2])  # half a file, then the power goes
             raise Crash(point)
@@ -232,7 +232,7 @@ def test_card_keeps_its_old_state_when_the_save_fails(tmp_path: Path, monkeypatc
     card = Card(tmp_path / "card.json")
     card.admin()
 
-    def crash(*args):  # noqa: ANN002, ANN202
+    def crash(*args):
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(image_mod.os, "replace", crash)

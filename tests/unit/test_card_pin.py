@@ -49,7 +49,7 @@ def test_counter_is_written_before_the_answer(card: Card, monkeypatch: pytest.Mo
     applet = card.os.applet
     original = applet._persist
 
-    def spy(image):  # noqa: ANN001
+    def spy(image):
         original(image)
         seen.append(image.pin.tries_left)
 
@@ -59,7 +59,7 @@ def test_counter_is_written_before_the_answer(card: Card, monkeypatch: pytest.Mo
 
 
 def test_counter_write_failure_answers_6581_and_counts_nothing(card: Card, monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(image):  # noqa: ANN001
+    def fail(image):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(card.os.applet, "_persist", fail)

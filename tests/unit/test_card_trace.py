@@ -79,7 +79,7 @@ def test_pin_puk_and_management_exchanges_are_redacted(card: Card, caplog: pytes
 
 
 def test_redaction_of_odd_commands() -> None:
-    assert redact_command(bytes.fromhex("00200080083132333435363738" "00")) == "00 20 00 80 08 ** 00"
+    assert redact_command(bytes.fromhex("0020008008313233343536373800")) == "00 20 00 80 08 ** 00"
     assert redact_command(bytes.fromhex("0020008000000831323334353637FF")) == "00 20 00 80 00 00 08 **"
     assert redact_command(bytes.fromhex("00200080FF313233")) == "00 20 00 80 **"  # malformed: all hidden
     assert redact_command(bytes.fromhex("00200080")) == "00 20 00 80"

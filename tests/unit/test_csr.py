@@ -17,7 +17,7 @@ from fxml.card.csr import CsrError, build_csr, certification_request_info
 SUBJECT = name("99000001-00-2015")
 
 
-def software_signer(index: int = 1):  # noqa: ANN201 - a Signer
+def software_signer(index: int = 1):
     key = fixed_key(index)
     return lambda tbs: key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
 

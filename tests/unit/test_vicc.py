@@ -18,13 +18,13 @@ class EchoCard:
     def __init__(self) -> None:
         self.powered = False
 
-    def getATR(self) -> bytes:  # noqa: N802 - virtualsmartcard's interface
+    def getATR(self) -> bytes:
         return bytes.fromhex("3B00")
 
-    def powerUp(self) -> None:  # noqa: N802
+    def powerUp(self) -> None:
         self.powered = True
 
-    def powerDown(self) -> None:  # noqa: N802
+    def powerDown(self) -> None:
         self.powered = False
 
     def reset(self) -> None:
