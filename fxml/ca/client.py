@@ -30,14 +30,16 @@ from urllib.parse import quote, urlencode
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from fxml.ca.api import ENV_URL, MAX_PAGE, OCSP_REQUEST_TYPE, PROOF_KEY, ErrorCode, Paths
+from fxml.errors import FxmlError
+
 log = logging.getLogger(__name__)
 
-ENV_URL = "FXMLSIM_CA_URL"
-UNREACHABLE = "CA_UNREACHABLE"
-BAD_RESPONSE = "CA_BAD_RESPONSE"
+UNREACHABLE = ErrorCode.CA_UNREACHABLE
+BAD_RESPONSE = ErrorCode.CA_BAD_RESPONSE
 
 
-class CaError(Exception):
+class CaError(FxmlError):
     """The CA refused a request, or could not be asked.
 
     ``status`` is the HTTP status (0 when no answer came), ``code`` the CA's
@@ -132,6 +134,8 @@ class CaClient:
         retries: int = 2,
         retry_delay: float = 0.2,
     ):
+        if not base_url.startswith(("http://", "https://")):
+            raise CaError(0, UNREACHABLE, f"憑證中心位址須為 http(s) 網址：{base_url!r}。", {"url": base_url})
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.actor = actor
@@ -173,7 +177,8 @@ class CaClient:
             headers["X-Actor"] = self.actor.encode("utf-8").decode("latin-1")
         attempts = 1 + (self.retries if retry else 0)
         for attempt in range(attempts):
-            request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)
+            # The scheme is http(s), checked in __init__.
+            request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)  # noqa: S310
             try:
                 with self._opener.open(request, timeout=self.timeout) as answer:
                     return answer.read(), answer.headers.get("Content-Type", "")
@@ -214,7 +219,7 @@ class CaClient:
 
     # -- the service -----------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        answer = self._json("GET", "/", retry=True)
+        answer = self._json("GET", Paths.INFO, retry=True)
         if not isinstance(answer, dict):
             raise _bad_response({"path": "/"})
         return answer
@@ -230,10 +235,14 @@ class CaClient:
         """用戶登錄: a holder, or one more CN suffix of a holder. Returns the holder."""
         body = {"holder_id": holder_id, "name": name, "cn_suffix": cn_suffix,
                 "branch_code": branch_code, "bank_name": bank_name}
-        return self._member("POST", "/holders", "holder", {k: v for k, v in body.items() if v is not None})
+        holder: dict[str, Any] = self._member("POST", Paths.HOLDERS, "holder",
+                                              {k: v for k, v in body.items() if v is not None})
+        return holder
 
     def holder(self, holder_id: str) -> dict[str, Any]:
-        return self._member("GET", f"/holders/{_segment(holder_id)}", "holder", retry=True)
+        holder: dict[str, Any] = self._member("GET", Paths.HOLDER.format(holder_id=_segment(holder_id)), "holder",
+                                             retry=True)
+        return holder
 
     def apply(self, request_id: str, holder_id: str, csr: Csr, *, not_after: datetime | None = None
               ) -> CertificateRecord:
@@ -241,49 +250,58 @@ class CaClient:
         body: dict[str, Any] = {"request_id": request_id, "holder_id": holder_id, "csr": _csr_text(csr)}
         if not_after is not None:
             body["not_after"] = not_after.isoformat()
-        return self._record("POST", "/certificates", body, retry=True)
+        return self._record("POST", Paths.CERTIFICATES, body, retry=True)
 
     def renew(self, request_id: str, serial: str, csr: Csr) -> CertificateRecord:
         """更新(展期): a new certificate for the new key, replacing ``serial`` (retried safely by request id)."""
-        return self._record("POST", f"/certificates/{_segment(serial)}/renew",
+        return self._record("POST", _path(Paths.RENEW, serial),
                             {"request_id": request_id, "csr": _csr_text(csr)}, retry=True)
 
     def download(self, serial: str) -> CertificateRecord:
         """下載: the certificate ``serial`` with its chain."""
-        return self._record("GET", f"/certificates/{_segment(serial)}", retry=True)
+        return self._record("GET", _path(Paths.CERTIFICATE, serial), retry=True)
 
     def query(self, holder_id: str | None = None, cn: str | None = None, serial: str | None = None
               ) -> list[CertificateRecord]:
-        """查詢: certificates of a holder, a CN or a serial."""
+        """查詢: certificates of a holder, a CN or a serial, in issuance order (every page)."""
         params = {k: v for k, v in (("holder_id", holder_id), ("cn", cn), ("serial", serial)) if v is not None}
-        found = self._member("GET", "/certificates" + (f"?{urlencode(params)}" if params else ""), "certificates",
-                             retry=True)
-        if not isinstance(found, list) or not all(isinstance(c, dict) for c in found):
-            raise _bad_response({"reason": "certificates is not a list of objects"})
-        return [CertificateRecord.from_json(c) for c in found]
+        params["limit"] = str(MAX_PAGE)
+        records: list[CertificateRecord] = []
+        while True:
+            answer = self._json("GET", f"{Paths.CERTIFICATES}?{urlencode(params)}", retry=True)
+            found = answer.get("certificates") if isinstance(answer, dict) else None
+            if not isinstance(found, list) or not all(isinstance(c, dict) for c in found):
+                raise _bad_response({"reason": "certificates is not a list of objects"})
+            records += [CertificateRecord.from_json(c) for c in found]
+            cursor = answer.get("next")
+            if not isinstance(cursor, str) or not found:
+                return records
+            params["after"] = cursor
 
     def proof_sheet(self, serial: str) -> dict[str, str]:
         """憑證證明單: the bank's labels and values for ``serial``."""
-        return self._member("GET", f"/certificates/{_segment(serial)}/proof", "憑證證明單", retry=True)
+        proof: dict[str, str] = self._member("GET", _path(Paths.PROOF, serial), PROOF_KEY, retry=True)
+        return proof
 
     def suspend(self, serial: str) -> CertificateRecord:
         """暫禁."""
-        return self._record("POST", f"/certificates/{_segment(serial)}/suspend", {})
+        return self._record("POST", _path(Paths.SUSPEND, serial), {})
 
     def resume(self, serial: str) -> CertificateRecord:
         """解除暫禁."""
-        return self._record("POST", f"/certificates/{_segment(serial)}/resume", {})
+        return self._record("POST", _path(Paths.RESUME, serial), {})
 
     def revoke(self, serial: str, reason: str = "unspecified") -> CertificateRecord:
         """廢止, with an RFC 5280 reason name (keyCompromise, superseded ...)."""
-        return self._record("POST", f"/certificates/{_segment(serial)}/revoke", {"reason": reason})
+        return self._record("POST", _path(Paths.REVOKE, serial), {"reason": reason})
 
     def audit(self, limit: int = 100) -> list[dict[str, Any]]:
-        return self._member("GET", f"/audit?limit={int(limit)}", "audit", retry=True)
+        entries: list[dict[str, Any]] = self._member("GET", f"{Paths.AUDIT}?limit={int(limit)}", "audit", retry=True)
+        return entries
 
     # -- relying parties --------------------------------------------------------------
     def crl(self) -> x509.CertificateRevocationList:
-        content, _ = self._call("GET", "/crl", retry=True)
+        content, _ = self._call("GET", Paths.CRL, retry=True)
         try:
             return x509.load_der_x509_crl(content)
         except ValueError as exc:
@@ -291,13 +309,13 @@ class CaClient:
 
     def ocsp(self, request_der: bytes) -> bytes:
         """The DER OCSP response to a DER OCSP request."""
-        content, _ = self._call("POST", "/ocsp", raw=request_der, content_type="application/ocsp-request",
+        content, _ = self._call("POST", Paths.OCSP, raw=request_der, content_type=OCSP_REQUEST_TYPE,
                                 retry=True)
         return content
 
     def chain(self) -> list[x509.Certificate]:
         """The issuing CA's certificate, then the root's."""
-        content, _ = self._call("GET", "/ca/chain.pem", retry=True)
+        content, _ = self._call("GET", Paths.CHAIN, retry=True)
         try:
             return x509.load_pem_x509_certificates(content)
         except ValueError as exc:
@@ -307,6 +325,10 @@ class CaClient:
 def _bad_response(details: dict[str, Any]) -> CaError:
     """CA_BAD_RESPONSE: the answer is not what the CA's API sends (another program on the port?)."""
     return CaError(0, BAD_RESPONSE, "憑證中心回應格式錯誤。", details)
+
+
+def _path(template: str, serial: str) -> str:
+    return template.format(serial=_segment(serial))
 
 
 def _segment(text: str) -> str:

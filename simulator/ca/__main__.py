@@ -24,15 +24,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from fxml import env
 from fxml.clock import ClockError, from_env
+from fxml.web.server import ListenError, bind, check_loopback, serve, url_of
+from simulator.ca.app import CaApp
 from simulator.ca.config import ConfigError
 from simulator.ca.errors import CaError
 from simulator.ca.hierarchy import Hierarchy
-from simulator.ca.http import check_loopback, serve
 from simulator.ca.service import CertificateAuthority, IssuedCertificate, Operation
 
 EXIT_FAILURE = 2
-FAULT_ENV = "FXMLSIM_CA_FAULT"
+FAULT_ENV = env.CA_FAULT
 
 
 def _port(text: str) -> int:
@@ -99,17 +101,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get(FAULT_ENV) == "exit-after-commit":
             ca.after_commit = _crash_after_commit
 
+        try:
+            sock = bind(host, args.port)
+        except ListenError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return _fail(f"port {args.port} on {host} is already in use (埠號已被使用)")
+            return _fail(str(exc))
+        try:
+            url = url_of(sock)
+            ca.set_base_url(args.base_url or url)
+        except (ConfigError, CaError) as exc:
+            sock.close()
+            return _fail(str(exc))
+
         def ready(url: str) -> None:
             print(f"READY {url}", flush=True)
 
-        try:
-            serve(ca, host, args.port, base_url=args.base_url, on_ready=ready, workers=args.workers)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return _fail(f"port {args.port} on {host} is already in use (埠號已被使用)")
-            return _fail(f"cannot listen on {host}:{args.port}: {exc}")
-        except (ConfigError, CaError) as exc:
-            return _fail(str(exc))
+        serve(CaApp(ca, workers=args.workers), sock, on_ready=ready)
     return 0
 
 

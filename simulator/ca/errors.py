@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from fxml.ca.api import ErrorCode
+
 
 class CaError(Exception):
     """A request the CA refused. Nothing in the registry changed, except one
     audit-log entry that records the refusal."""
 
-    code: ClassVar[str] = "CA_ERROR"
+    code: ClassVar[str] = ErrorCode.CA_ERROR
     status: ClassVar[int] = 400
     default_message: ClassVar[str] = "憑證中心無法處理此請求。"
 
@@ -26,12 +28,12 @@ class CaError(Exception):
         super().__init__(f"[{self.code}] {self.message}")
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "status": self.status, "message": self.message, "details": self.details}
+        return {"code": str(self.code), "status": self.status, "message": self.message, "details": self.details}
 
 
 # -- the request itself -------------------------------------------------------
 class BadRequestError(CaError):
-    code = "BAD_REQUEST"
+    code = ErrorCode.BAD_REQUEST
     status = 400
     default_message = "請求格式錯誤。"
 
@@ -39,7 +41,7 @@ class BadRequestError(CaError):
 class BadCsrError(CaError):
     """The PKCS#10 request does not parse."""
 
-    code = "BAD_CSR"
+    code = ErrorCode.BAD_CSR
     status = 400
     default_message = "憑證申請檔(PKCS#10)格式錯誤，無法解析。"
 
@@ -47,31 +49,31 @@ class BadCsrError(CaError):
 class BadCsrSignatureError(BadCsrError):
     """The request's signature does not verify with its own public key: no proof of possession."""
 
-    code = "BAD_CSR_SIGNATURE"
+    code = ErrorCode.BAD_CSR_SIGNATURE
     default_message = "憑證申請檔的簽章驗證失敗，無法證明持有私密金鑰。"
 
 
 class KeyNotRsa2048Error(BadCsrError):
-    code = "KEY_NOT_RSA2048"
+    code = ErrorCode.KEY_NOT_RSA2048
     default_message = "憑證申請檔的金鑰不符規定：須為 RSA 2048 位元金鑰。"
 
 
 class SubjectMismatchError(CaError):
     """The request's subject is not the name registered for the holder."""
 
-    code = "SUBJECT_MISMATCH"
+    code = ErrorCode.SUBJECT_MISMATCH
     status = 422
     default_message = "憑證申請檔的主旨(使用者識別名稱)與登記的用戶資料不符。"
 
 
 class BadRevocationReasonError(CaError):
-    code = "BAD_REVOCATION_REASON"
+    code = ErrorCode.BAD_REVOCATION_REASON
     status = 400
     default_message = "廢止原因不正確。"
 
 
 class BadValidityError(CaError):
-    code = "BAD_VALIDITY"
+    code = ErrorCode.BAD_VALIDITY
     status = 400
     default_message = "憑證到期日不正確。"
 
@@ -79,32 +81,32 @@ class BadValidityError(CaError):
 class RequestIdReusedError(CaError):
     """A request id seen before with a different request: never two answers to one id."""
 
-    code = "REQUEST_ID_REUSED"
+    code = ErrorCode.REQUEST_ID_REUSED
     status = 409
     default_message = "此申請編號已用於另一筆不同的申請，請使用新的申請編號。"
 
 
 # -- what the request names -----------------------------------------------------
 class UnknownHolderError(CaError):
-    code = "UNKNOWN_HOLDER"
+    code = ErrorCode.UNKNOWN_HOLDER
     status = 404
     default_message = "查無此用戶，請先至分行辦理憑證申請登記。"
 
 
 class UnknownSerialError(CaError):
-    code = "UNKNOWN_SERIAL"
+    code = ErrorCode.UNKNOWN_SERIAL
     status = 404
     default_message = "查無此憑證序號。"
 
 
 class HolderExistsError(CaError):
-    code = "HOLDER_EXISTS"
+    code = ErrorCode.HOLDER_EXISTS
     status = 409
     default_message = "此用戶及憑證名稱已登記。"
 
 
 class HolderConflictError(CaError):
-    code = "HOLDER_CONFLICT"
+    code = ErrorCode.HOLDER_CONFLICT
     status = 409
     default_message = "此用戶代號已登記為不同的用戶資料。"
 
@@ -117,55 +119,55 @@ class CertificateStateError(CaError):
 
 
 class RenewalWindowNotOpenError(CertificateStateError):
-    code = "RENEWAL_WINDOW_NOT_OPEN"
+    code = ErrorCode.RENEWAL_WINDOW_NOT_OPEN
     default_message = "憑證尚未進入可更新期間，請於憑證到期日前 30 天內辦理憑證更新。"
 
 
 class CertificateExpiredApplyAtBranchError(CertificateStateError):
-    code = "CERT_EXPIRED_APPLY_AT_BRANCH"
+    code = ErrorCode.CERT_EXPIRED_APPLY_AT_BRANCH
     default_message = "憑證已過期，無法線上更新，請攜帶相關證件至申辦分行重新申請憑證。"
 
 
 class AlreadyRenewedError(CertificateStateError):
-    code = "ALREADY_RENEWED"
+    code = ErrorCode.ALREADY_RENEWED
     default_message = "此憑證已完成更新，不得重複更新。"
 
 
 class CertificateSuspendedError(CertificateStateError):
-    code = "CERT_SUSPENDED"
+    code = ErrorCode.CERT_SUSPENDED
     default_message = "憑證已暫禁，無法辦理此作業。"
 
 
 class CertificateRevokedError(CertificateStateError):
-    code = "CERT_REVOKED"
+    code = ErrorCode.CERT_REVOKED
     default_message = "憑證已廢止，無法辦理此作業。"
 
 
 class CertificateExpiredError(CertificateStateError):
-    code = "CERT_EXPIRED"
+    code = ErrorCode.CERT_EXPIRED
     default_message = "憑證已過期，無法辦理此作業。"
 
 
 class CertificateNotSuspendedError(CertificateStateError):
-    code = "CERT_NOT_SUSPENDED"
+    code = ErrorCode.CERT_NOT_SUSPENDED
     default_message = "憑證未暫禁，無須解除暫禁。"
 
 
 # -- the service ---------------------------------------------------------------------
 class NotFoundError(CaError):
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
     status = 404
     default_message = "查無此服務路徑。"
 
 
 class MethodNotAllowedError(CaError):
-    code = "METHOD_NOT_ALLOWED"
+    code = ErrorCode.METHOD_NOT_ALLOWED
     status = 405
     default_message = "此服務路徑不接受此 HTTP 方法。"
 
 
 class PayloadTooLargeError(CaError):
-    code = "PAYLOAD_TOO_LARGE"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
     status = 413
     default_message = "請求內容過大。"
 
@@ -173,13 +175,13 @@ class PayloadTooLargeError(CaError):
 class StateError(CaError):
     """The state folder cannot be used (keys and registry disagree, files unreadable)."""
 
-    code = "CA_STATE_ERROR"
+    code = ErrorCode.CA_STATE_ERROR
     status = 500
     default_message = "憑證中心資料異常，請洽系統管理員。"
 
 
 class InternalError(CaError):
-    code = "INTERNAL_ERROR"
+    code = ErrorCode.INTERNAL_ERROR
     status = 500
     default_message = "憑證中心發生內部錯誤，請稍後再試。"
 

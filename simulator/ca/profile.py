@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
+from fxml.ca.api import Paths
 from fxml.clock import TAIWAN
 
 _ATTRIBUTES = {
@@ -134,10 +135,10 @@ class ServiceUrls:
 
     base_url: str
 
-    CRL_PATH = "/crl/TWCA-Financial-User-CA.crl"
-    OCSP_PATH = "/ocsp"
-    ISSUER_PATH = "/ca/TWCA-Financial-User-CA.cer"
-    ROOT_PATH = "/ca/root.cer"
+    CRL_PATH = Paths.CRL
+    OCSP_PATH = Paths.OCSP
+    ISSUER_PATH = Paths.ISSUER_CERT
+    ROOT_PATH = Paths.ROOT_CERT
 
     @property
     def crl(self) -> str:

@@ -243,17 +243,26 @@ class Transaction:
         return _certificate(row) if row else None
 
     def certificates(
-        self, *, holder_id: str | None = None, cn: str | None = None, serial: str | None = None
+        self, *, holder_id: str | None = None, cn: str | None = None, serial: str | None = None,
+        after: str | None = None, limit: int | None = None,
     ) -> list[CertificateRow]:
-        where, args = [], []
+        """Certificates in issuance order; ``after`` a serial: the ones after it (a page's cursor)."""
+        where: list[str] = []
+        args: list[object] = []
         for column, value in (("holder_id", holder_id), ("cn", cn), ("serial", serial)):
             if value is not None:
                 where.append(f"c.{column} = ?")
                 args.append(value)
-        sql = f"SELECT {_CERT_COLUMNS} FROM certificates c"
+        if after is not None:
+            where.append("(c.issued_at, c.serial) > (SELECT issued_at, serial FROM certificates WHERE serial = ?)")
+            args.append(after)
+        sql = f"SELECT {_CERT_COLUMNS} FROM certificates c"  # noqa: S608 - column names are ours; values are bound
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY c.issued_at, c.serial"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
         return [_certificate(r) for r in self.conn.execute(sql, args)]
 
     def insert_certificate(

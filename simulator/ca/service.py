@@ -1,6 +1,6 @@
 """The simulated TWCA Financial User CA: issuance, renewal rules, status, CRL and OCSP.
 
-:class:`CertificateAuthority` is the service; :mod:`simulator.ca.http` puts
+:class:`CertificateAuthority` is the service; :mod:`simulator.ca.app` puts
 each of its methods behind an HTTP endpoint. Operations carry the bank's own
 words (:class:`Operation`: 申請, 下載, 更新, 暫禁 ...) and certificates a
 status in the bank's words (:class:`CertStatus`: 正常, 暫禁, 已廢止, 已過期),
@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from enum import Enum
 from functools import partialmethod
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import ocsp
 
+from fxml.ca.api import PROOF_FIELDS, CertStatus, Operation
 from fxml.clock import TAIWAN, Clock, from_env
 from fxml.display import display_name, taiwan_text
 from simulator.ca import errors
@@ -76,37 +76,8 @@ _BANK_NAME = re.compile(r"[A-Za-z0-9 .&()'-]{1,48}")
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
-class CertStatus(str, Enum):
-    """A certificate's status, as the bank's 憑證查詢 and 憑證證明單 show it."""
-
-    NORMAL = "正常"
-    SUSPENDED = "暫禁"
-    REVOKED = "已廢止"
-    EXPIRED = "已過期"
-
-
-class Operation(str, Enum):
-    """What the audit log records, in the words of the bank's 憑證管理 menu."""
-
-    REGISTER = "用戶登錄"
-    APPLY = "申請"
-    DOWNLOAD = "下載"
-    RENEW = "更新"
-    SUSPEND = "暫禁"
-    RESUME = "解除暫禁"
-    REVOKE = "廢止"
-
-
 #: The proof sheet's (憑證證明單) lines, in the order the bank prints them.
-PROOF_SHEET_LABELS = (
-    "證明單申請日期",
-    "簽章憑證序號",
-    "主旨(使用者識別名稱)",
-    "憑證發行者",
-    "憑證生效日",
-    "憑證到期日",
-    "憑證狀態",
-)
+PROOF_SHEET_LABELS = PROOF_FIELDS
 
 
 @dataclass(frozen=True)
@@ -483,13 +454,16 @@ class CertificateAuthority:
         return self._record(row, op.now)
 
     def query(
-        self, holder_id: str | None = None, cn: str | None = None, serial: str | None = None
+        self, holder_id: str | None = None, cn: str | None = None, serial: str | None = None,
+        *, after: str | None = None, limit: int | None = None,
     ) -> list[IssuedCertificate]:
-        """Certificates (查詢) of a holder, a CN or a serial (all given filters apply; none: all)."""
+        """Certificates (查詢) of a holder, a CN or a serial (all given filters apply; none: all),
+        in issuance order; ``after`` and ``limit`` give one page of them."""
         key = _normal_serial(serial) if serial is not None else None
+        cursor = _normal_serial(after) if after is not None else None
         now = self.now()
         with self.registry.read() as tx:
-            rows = tx.certificates(holder_id=holder_id, cn=cn, serial=key)
+            rows = tx.certificates(holder_id=holder_id, cn=cn, serial=key, after=cursor, limit=limit)
         return [self._record(row, now) for row in rows]
 
     def proof_sheet(self, serial: str) -> dict[str, str]:

@@ -1,0 +1,173 @@
+"""The CA's wire contract, once: paths, record fields, error codes, result words.
+
+The simulated CA (:mod:`simulator.ca.app`) answers with these names and the
+engine's client (:mod:`fxml.ca.client`) reads them; both import this module,
+so the two sides cannot drift apart. docs/ca.md describes the same contract
+for people; ``tests/unit/test_ca_contract.py`` checks the three agree.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final, TypedDict
+
+from fxml import env
+
+#: The environment variable with the CA's base URL (what ``fxmlsim up`` exports).
+ENV_URL: Final = env.CA_URL
+
+JSON_TYPE: Final = "application/json; charset=utf-8"
+CERT_TYPE: Final = "application/pkix-cert"
+CRL_TYPE: Final = "application/pkix-crl"
+OCSP_REQUEST_TYPE: Final = "application/ocsp-request"
+OCSP_RESPONSE_TYPE: Final = "application/ocsp-response"
+PEM_TYPE: Final = "application/x-pem-file"
+
+#: The largest request body the CA reads (a PKCS#10 request is a few KB).
+MAX_BODY: Final = 1024 * 1024
+#: Certificates per page of ``GET /certificates``; a client asks for up to this many.
+MAX_PAGE: Final = 1000
+
+
+class Paths:
+    """The API's paths; ``{serial}`` and ``{holder_id}`` are one percent-encoded segment each."""
+
+    INFO: Final = "/"
+    HOLDERS: Final = "/holders"
+    HOLDER: Final = "/holders/{holder_id}"
+    CERTIFICATES: Final = "/certificates"
+    CERTIFICATE: Final = "/certificates/{serial}"
+    CERTIFICATE_FILE: Final = "/certificates/{serial}.{fmt}"  # cer | der | pem
+    PROOF: Final = "/certificates/{serial}/proof"
+    RENEW: Final = "/certificates/{serial}/renew"
+    SUSPEND: Final = "/certificates/{serial}/suspend"
+    RESUME: Final = "/certificates/{serial}/resume"
+    REVOKE: Final = "/certificates/{serial}/revoke"
+    CRL: Final = "/crl/TWCA-Financial-User-CA.crl"
+    CRL_SHORT: Final = "/crl"
+    OCSP: Final = "/ocsp"
+    ISSUER_CERT: Final = "/ca/TWCA-Financial-User-CA.cer"
+    ROOT_CERT: Final = "/ca/root.cer"
+    CHAIN: Final = "/ca/chain.pem"
+    AUDIT: Final = "/audit"
+
+
+@enum.unique
+class ErrorCode(enum.StrEnum):
+    """Every stable error code of the CA's answers (and the client's own two)."""
+
+    CA_ERROR = "CA_ERROR"
+    BAD_REQUEST = "BAD_REQUEST"
+    BAD_CSR = "BAD_CSR"
+    BAD_CSR_SIGNATURE = "BAD_CSR_SIGNATURE"
+    KEY_NOT_RSA2048 = "KEY_NOT_RSA2048"
+    SUBJECT_MISMATCH = "SUBJECT_MISMATCH"
+    BAD_REVOCATION_REASON = "BAD_REVOCATION_REASON"
+    BAD_VALIDITY = "BAD_VALIDITY"
+    REQUEST_ID_REUSED = "REQUEST_ID_REUSED"
+    UNKNOWN_HOLDER = "UNKNOWN_HOLDER"
+    UNKNOWN_SERIAL = "UNKNOWN_SERIAL"
+    HOLDER_EXISTS = "HOLDER_EXISTS"
+    HOLDER_CONFLICT = "HOLDER_CONFLICT"
+    RENEWAL_WINDOW_NOT_OPEN = "RENEWAL_WINDOW_NOT_OPEN"
+    CERT_EXPIRED_APPLY_AT_BRANCH = "CERT_EXPIRED_APPLY_AT_BRANCH"
+    ALREADY_RENEWED = "ALREADY_RENEWED"
+    CERT_SUSPENDED = "CERT_SUSPENDED"
+    CERT_REVOKED = "CERT_REVOKED"
+    CERT_EXPIRED = "CERT_EXPIRED"
+    CERT_NOT_SUSPENDED = "CERT_NOT_SUSPENDED"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
+    BUSY = "BUSY"
+    CA_STATE_ERROR = "CA_STATE_ERROR"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    # Found by the client, never sent by the CA:
+    CA_UNREACHABLE = "CA_UNREACHABLE"
+    CA_BAD_RESPONSE = "CA_BAD_RESPONSE"
+
+
+@enum.unique
+class Operation(enum.StrEnum):
+    """The bank's names of the CA's operations (the audit log's actions)."""
+
+    REGISTER = "用戶登錄"
+    APPLY = "申請"
+    DOWNLOAD = "下載"
+    RENEW = "更新"
+    SUSPEND = "暫禁"
+    RESUME = "解除暫禁"
+    REVOKE = "廢止"
+
+
+#: What a JSON answer's "result" says when an operation succeeds, in the bank's words.
+DONE: Final[dict[Operation, str]] = {
+    Operation.REGISTER: "用戶登錄成功",
+    Operation.APPLY: "憑證申請成功",
+    Operation.DOWNLOAD: "憑證下載成功",
+    Operation.RENEW: "憑證更新成功",
+    Operation.SUSPEND: "憑證暫禁成功",
+    Operation.RESUME: "憑證解除暫禁成功",
+    Operation.REVOKE: "憑證廢止成功",
+}
+
+
+@enum.unique
+class CertStatus(enum.StrEnum):
+    """A certificate's status, as the bank's 憑證查詢 and 憑證證明單 show it."""
+
+    NORMAL = "正常"
+    SUSPENDED = "暫禁"
+    REVOKED = "已廢止"
+    EXPIRED = "已過期"
+
+
+class CertificateJson(TypedDict):
+    """A certificate record as the API sends it (times: ISO 8601, Taiwan time)."""
+
+    serial: str
+    holder_id: str
+    cn: str
+    subject: str
+    issuer: str
+    not_before: str
+    not_after: str
+    status: str
+    issued_at: str
+    renewed_from: str | None
+    renewed_by: str | None
+    suspended_at: str | None
+    revoked_at: str | None
+    revocation_reason: str | None
+    replayed: bool
+    certificate: str  # PEM
+
+
+class HolderJson(TypedDict):
+    holder_id: str
+    name: str
+    branch_code: str
+    bank_name: str
+    cn_suffixes: list[str]
+    registered_at: str
+
+
+class ErrorJson(TypedDict):
+    code: str
+    status: int
+    message: str
+    details: dict[str, object]
+
+
+#: The keys of a proof sheet (憑證證明單), in the manual's order and words.
+PROOF_FIELDS: Final = (
+    "證明單申請日期",
+    "簽章憑證序號",
+    "主旨(使用者識別名稱)",
+    "憑證發行者",
+    "憑證生效日",
+    "憑證到期日",
+    "憑證狀態",
+)
+PROOF_KEY: Final = "憑證證明單"

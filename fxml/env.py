@@ -1,0 +1,24 @@
+"""Every environment variable the project reads or sets, named once.
+
+Both sides import these: ``fxmlsim up`` exports them, the services and the
+engine read them. A name spelled out anywhere else is a bug.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: The clock of every process of a stack (``system``, ``fixed:ISO``, ``offset:S``, ``file:PATH``).
+CLOCK: Final = "FXMLSIM_CLOCK"
+#: The fxmlsim home folder (default ``~/.fxmlsim``).
+HOME: Final = "FXMLSIM_HOME"
+#: Base URL of the CA's HTTP API.
+CA_URL: Final = "FXMLSIM_CA_URL"
+#: Fault injection in the CA service, for crash tests (``exit-after-commit``).
+CA_FAULT: Final = "FXMLSIM_CA_FAULT"
+#: Base URLs of the bank's systems, the FXML platform and the local card agent.
+BANK_URL: Final = "FXMLSIM_BANK_URL"
+PLATFORM_URL: Final = "FXMLSIM_PLATFORM_URL"
+AGENT_URL: Final = "FXMLSIM_AGENT_URL"
+#: pcsc-lite's own variable: the socket of the pcscd a PC/SC client talks to.
+PCSC_SOCKET: Final = "PCSCLITE_CSOCK_NAME"

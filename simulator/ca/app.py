@@ -1,0 +1,495 @@
+"""The CA's HTTP API on the project's one web stack (Starlette on uvicorn).
+
+JSON for people's operations, DER for relying parties; the paths, fields and
+error codes are the wire contract of :mod:`fxml.ca.api` (docs/ca.md):
+
+================================================  ==========================================
+``GET  /``                                        service description
+``POST /holders``                                 用戶登錄 (register a holder / CN suffix)
+``GET  /holders/{holder_id}``                     a holder and its certificates
+``POST /certificates``                            申請: issue from a PKCS#10 request
+``GET  /certificates?holder_id=&cn=&serial=``     查詢 (paged: ``limit``, ``after``)
+``GET  /certificates/{serial}``                   下載 (``.cer``/``.der``: DER, ``.pem``: PEM)
+``GET  /certificates/{serial}/proof``             憑證證明單
+``POST /certificates/{serial}/renew``             更新(展期)
+``POST /certificates/{serial}/suspend``           暫禁
+``POST /certificates/{serial}/resume``            解除暫禁
+``POST /certificates/{serial}/revoke``            廢止
+``GET  /crl/TWCA-Financial-User-CA.crl``          the CRL (DER)
+``POST /ocsp``, ``GET /ocsp/{base64}``            OCSP (RFC 6960)
+``GET  /ca/TWCA-Financial-User-CA.cer``           issuing CA certificate (DER); ``/ca/root.cer``
+``GET  /ca/chain.pem``                            issuing CA then root (PEM)
+``GET  /audit?limit=N``                           the audit log's last entries
+================================================  ==========================================
+
+Everything that signs, reads or writes the registry runs in a worker
+thread (at most ``workers`` at once); the event loop only parses and
+answers. ``POST /ocsp`` answered from the responder's cache skips Starlette
+altogether (:class:`CaApp`): it is the one hot path relying parties hit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+import anyio.to_thread
+from cryptography.hazmat.primitives import serialization
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from fxml.ca.api import (
+    CERT_TYPE,
+    CRL_TYPE,
+    DONE,
+    JSON_TYPE,
+    MAX_BODY,
+    MAX_PAGE,
+    OCSP_RESPONSE_TYPE,
+    PEM_TYPE,
+    PROOF_KEY,
+    CertificateJson,
+    ErrorCode,
+    HolderJson,
+    Operation,
+    Paths,
+)
+from fxml.clock import TAIWAN, ClockError, parse_instant
+from fxml.display import display_name
+from fxml.web.body import BodyTooLargeError, read_limited, receive_limited
+from simulator.ca import errors
+from simulator.ca.service import CertificateAuthority, Holder, IssuedCertificate
+
+log = logging.getLogger(__name__)
+
+NO_STORE = {"cache-control": "no-store"}
+
+
+# -- requests and answers ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Call:
+    """What a handler needs of a request, read on the event loop and handed to a worker."""
+
+    method: str
+    params: dict[str, str]
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    client: str
+
+    def json(self) -> dict[str, Any]:
+        if not self.body:
+            return {}
+        try:
+            data = json.loads(self.body.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:
+            # ValueError: bad UTF-8, bad JSON, an integer over 4300 digits;
+            # RecursionError: arrays or objects nested thousands deep.
+            raise errors.BadRequestError("請求內容不是有效的 JSON。", reason=str(exc)[:200]) from None
+        if not isinstance(data, dict):
+            raise errors.BadRequestError("請求內容須為 JSON 物件。")
+        return data
+
+    def actor(self, body: dict[str, Any]) -> str:
+        """Who acts, for the audit log: the body's "actor", the X-Actor header (UTF-8), or the client address."""
+        actor = body.get("actor")
+        if actor is not None and not isinstance(actor, str):
+            raise errors.BadRequestError("actor 須為文字。", field="actor")
+        if not actor and self.headers.get("x-actor"):
+            actor = self.headers["x-actor"].encode("latin-1").decode("utf-8", "replace")
+        return actor[:200] if actor else f"http:{self.client}"
+
+
+def json_answer(status: int, data: Any) -> Response:
+    body = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
+    return Response(body, status, headers=NO_STORE, media_type=JSON_TYPE)
+
+
+def error_answer(err: errors.CaError) -> Response:
+    return json_answer(err.status, {"error": err.to_json()})
+
+
+def der_answer(data: bytes, media_type: str) -> Response:
+    return Response(data, 200, headers=NO_STORE, media_type=media_type)
+
+
+def _field(body: dict[str, Any], name: str, *, required: bool = True) -> Any:
+    value = body.get(name)
+    if value is None and required:
+        raise errors.BadRequestError(f"缺少必要欄位 {name}。", field=name)
+    return value
+
+
+def _csr_bytes(value: Any) -> bytes:
+    """A PKCS#10 request given as PEM text or base64 DER."""
+    if not isinstance(value, str) or not value.strip():
+        raise errors.BadRequestError("缺少必要欄位 csr（PEM 或 base64 DER）。", field="csr")
+    if value.lstrip().startswith("-----BEGIN"):
+        return value.encode("ascii", errors="replace")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise errors.BadCsrError(reason="csr is neither PEM nor base64") from exc
+
+
+def _holder_json(holder: Holder) -> HolderJson:
+    return {
+        "holder_id": holder.holder_id,
+        "name": holder.name,
+        "branch_code": holder.branch_code,
+        "bank_name": holder.bank_name,
+        "cn_suffixes": list(holder.cn_suffixes),
+        "registered_at": holder.registered_at.astimezone(TAIWAN).isoformat(),
+    }
+
+
+def _record(issued: IssuedCertificate) -> CertificateJson:
+    return issued.to_json()  # type: ignore[return-value]
+
+
+# -- URL pieces ----------------------------------------------------------------------------------
+class SerialConvertor(Convertor[str]):
+    """One path segment without a dot (the service judges whether it is a serial)."""
+
+    regex = r"[^/.]{1,128}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class FormatConvertor(SerialConvertor):
+    regex = "cer|der|pem"
+
+
+register_url_convertor("ca_serial", SerialConvertor())
+register_url_convertor("ca_format", FormatConvertor())
+
+
+# -- the API ---------------------------------------------------------------------------------------
+Handler = Callable[[Call], Response]
+
+
+class CaApi:
+    """The routes of the HTTP API over one :class:`CertificateAuthority`."""
+
+    def __init__(self, ca: CertificateAuthority):
+        self.ca = ca
+
+    def routes(self) -> list[Route]:
+        s = "{serial:ca_serial}"
+        get, post = ["GET"], ["POST"]
+        table: list[tuple[str, list[str], Handler]] = [
+            (Paths.INFO, get, self.info),
+            (Paths.HOLDERS, post, self.register_holder),
+            ("/holders/{holder_id}", get, self.holder),
+            (Paths.CERTIFICATES, post, self.apply),
+            (Paths.CERTIFICATES, get, self.query),
+            (f"/certificates/{s}.{{fmt:ca_format}}", get, self.download_file),
+            (f"/certificates/{s}", get, self.download),
+            (f"/certificates/{s}/proof", get, self.proof),
+            (f"/certificates/{s}/renew", post, self.renew),
+            (f"/certificates/{s}/suspend", post, self.suspend),
+            (f"/certificates/{s}/resume", post, self.resume),
+            (f"/certificates/{s}/revoke", post, self.revoke),
+            (Paths.CRL_SHORT, get, self.crl),
+            ("/crl/{name:str}", get, self.crl_named),
+            (Paths.OCSP, post, self.ocsp_post),
+            ("/ocsp/{encoded:path}", get, self.ocsp_get),
+            (Paths.ROOT_CERT, get, self.root_cert),
+            ("/ca/{name:str}", get, self.ca_file),
+            (Paths.AUDIT, get, self.audit),
+        ]
+        return [Route(path, _endpoint(handler), methods=methods) for path, methods, handler in table]
+
+    # -- the service --------------------------------------------------------------
+    def info(self, call: Call) -> Response:
+        urls = self.ca.urls
+        return json_answer(200, {
+            "service": "模擬 TWCA Financial User CA（fxmlsim 模擬環境，非正式憑證中心）",
+            "simulation": True,
+            "issuer": display_name(self.ca.issuer_certificate.subject),
+            "root": display_name(self.ca.root_certificate.subject),
+            "base_url": urls.base_url,
+            "crl": urls.crl,
+            "ocsp": urls.ocsp,
+            "ca_issuers": urls.ca_issuers,
+            "now": self.ca.now().astimezone(TAIWAN).isoformat(),
+            "clock": self.ca.clock.describe(),
+            "renewal_window_days": self.ca.config.renewal_window_days,
+        })
+
+    def register_holder(self, call: Call) -> Response:
+        body = call.json()
+        kwargs = {k: body[k] for k in ("branch_code", "bank_name") if body.get(k) is not None}
+        holder = self.ca.register_holder(
+            _field(body, "holder_id"), _field(body, "name"), _field(body, "cn_suffix"),
+            actor=call.actor(body), **kwargs,
+        )
+        return json_answer(201, {
+            "result": DONE[Operation.REGISTER], "operation": Operation.REGISTER.value, "holder": _holder_json(holder),
+        })
+
+    def holder(self, call: Call) -> Response:
+        holder = self.ca.holder(call.params["holder_id"])
+        certs = self.ca.query(holder_id=holder.holder_id)
+        return json_answer(200, {"holder": _holder_json(holder), "certificates": [_record(c) for c in certs]})
+
+    def apply(self, call: Call) -> Response:
+        body = call.json()
+        not_after = body.get("not_after")
+        if not_after is not None:
+            try:
+                not_after = parse_instant(str(not_after))
+            except ClockError as exc:
+                raise errors.BadValidityError(reason=str(exc)) from exc
+        issued = self.ca.apply(
+            _field(body, "request_id"), _field(body, "holder_id"), _csr_bytes(body.get("csr")),
+            actor=call.actor(body), not_after=not_after,
+        )
+        return self._issued(Operation.APPLY, issued)
+
+    def renew(self, call: Call) -> Response:
+        body = call.json()
+        issued = self.ca.renew(
+            _field(body, "request_id"), call.params["serial"], _csr_bytes(body.get("csr")), actor=call.actor(body)
+        )
+        return self._issued(Operation.RENEW, issued)
+
+    def _issued(self, operation: Operation, issued: IssuedCertificate) -> Response:
+        return json_answer(200 if issued.replayed else 201, {
+            "result": DONE[operation],
+            "operation": operation.value,
+            "certificate": _record(issued),
+            "chain": self.ca.chain_pem().decode("ascii"),
+        })
+
+    def query(self, call: Call) -> Response:
+        unknown = sorted(set(call.query) - {"holder_id", "cn", "serial", "limit", "after"})
+        if unknown:
+            raise errors.BadRequestError(f"不支援的查詢條件 {unknown[0]}。", field=unknown[0])
+        limit = _int_param(call.query, "limit", MAX_PAGE, 1, MAX_PAGE)
+        found = self.ca.query(
+            holder_id=call.query.get("holder_id"), cn=call.query.get("cn"), serial=call.query.get("serial"),
+            after=call.query.get("after"), limit=limit + 1,
+        )
+        page, more = found[:limit], len(found) > limit
+        answer: dict[str, Any] = {
+            "operation": "查詢", "count": len(page), "certificates": [_record(c) for c in page],
+        }
+        if more:
+            answer["next"] = page[-1].serial
+        return json_answer(200, answer)
+
+    def download(self, call: Call) -> Response:
+        issued = self.ca.download(call.params["serial"], actor=call.actor({}))
+        return json_answer(200, {
+            "result": DONE[Operation.DOWNLOAD],
+            "operation": Operation.DOWNLOAD.value,
+            "certificate": _record(issued),
+            "chain": self.ca.chain_pem().decode("ascii"),
+        })
+
+    def download_file(self, call: Call) -> Response:
+        issued = self.ca.download(call.params["serial"], actor=call.actor({}))
+        if call.params["fmt"] == "pem":
+            return der_answer(issued.pem.encode("ascii"), PEM_TYPE)
+        return der_answer(issued.der, CERT_TYPE)
+
+    def proof(self, call: Call) -> Response:
+        return json_answer(200, {PROOF_KEY: self.ca.proof_sheet(call.params["serial"])})
+
+    def suspend(self, call: Call) -> Response:
+        body = call.json()
+        return self._changed(Operation.SUSPEND, self.ca.suspend(call.params["serial"], actor=call.actor(body)))
+
+    def resume(self, call: Call) -> Response:
+        body = call.json()
+        return self._changed(Operation.RESUME, self.ca.resume(call.params["serial"], actor=call.actor(body)))
+
+    def revoke(self, call: Call) -> Response:
+        body = call.json()
+        reason = body.get("reason", "unspecified")
+        revoked = self.ca.revoke(call.params["serial"], str(reason), actor=call.actor(body))
+        return self._changed(Operation.REVOKE, revoked)
+
+    def _changed(self, operation: Operation, issued: IssuedCertificate) -> Response:
+        return json_answer(200, {
+            "result": DONE[operation], "operation": operation.value, "certificate": _record(issued),
+        })
+
+    # -- relying parties -------------------------------------------------------------
+    def crl(self, call: Call) -> Response:
+        return der_answer(self.ca.crl_der(), CRL_TYPE)
+
+    def crl_named(self, call: Call) -> Response:
+        if not call.params["name"].endswith(".crl"):
+            raise errors.NotFoundError(path=f"/crl/{call.params['name']}")
+        return self.crl(call)
+
+    def ocsp_post(self, call: Call) -> Response:
+        return der_answer(self.ca.ocsp_response(call.body), OCSP_RESPONSE_TYPE)
+
+    def ocsp_get(self, call: Call) -> Response:
+        # RFC 6960 appendix A.1: the DER request, base64, then URL-encoded.
+        try:
+            der = base64.b64decode(unquote(call.params["encoded"]), validate=True)
+        except (binascii.Error, ValueError):
+            der = b""  # answered malformedRequest by the responder
+        return der_answer(self.ca.ocsp_response(der), OCSP_RESPONSE_TYPE)
+
+    def root_cert(self, call: Call) -> Response:
+        return der_answer(self.ca.root_certificate.public_bytes(serialization.Encoding.DER), CERT_TYPE)
+
+    def ca_file(self, call: Call) -> Response:
+        name = call.params["name"]
+        if name == Paths.CHAIN.rsplit("/", 1)[1]:
+            return der_answer(self.ca.chain_pem(), PEM_TYPE)
+        if name.endswith(".cer"):
+            return der_answer(self.ca.issuer_certificate.public_bytes(serialization.Encoding.DER), CERT_TYPE)
+        raise errors.NotFoundError(path=f"/ca/{name}")
+
+    def audit(self, call: Call) -> Response:
+        limit = _int_param(call.query, "limit", 100, 1, 10_000)
+        entries = self.ca.audit_log(limit)
+        return json_answer(200, {"audit": [
+            {"id": e.id, "at": e.at.astimezone(TAIWAN).isoformat(), "actor": e.actor, "action": e.action,
+             "target": e.target, "result": e.result, "detail": e.detail}
+            for e in entries
+        ]})
+
+
+def _int_param(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = query.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise errors.BadRequestError(f"{name} 須為整數。", field=name) from None
+    return max(low, min(value, high))
+
+
+def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """An async endpoint that reads the request on the loop and runs ``handler`` in a worker."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await read_limited(request, MAX_BODY) if request.method == "POST" else b""
+        except BodyTooLargeError as exc:
+            return _close(error_answer(errors.PayloadTooLargeError(limit=exc.limit)))
+        call = Call(
+            method=request.method,
+            params={k: str(v) for k, v in request.path_params.items()},
+            # Blank values count as absent; a repeated name keeps its last value.
+            query={k: v for k, v in request.query_params.multi_items() if v},
+            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers.raw},
+            body=body,
+            client=request.client.host if request.client else "?",
+        )
+        return await run_in_threadpool(_answer, handler, call)
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
+def _answer(handler: Handler, call: Call) -> Response:
+    """Run one handler; every CaError becomes its JSON answer, a bug a 500 answer."""
+    try:
+        return handler(call)
+    except errors.CaError as err:
+        return error_answer(err)
+    except Exception:
+        log.exception("%s %s failed", call.method, handler.__name__)
+        return error_answer(errors.InternalError())
+
+
+def _close(response: Response) -> Response:
+    """An answer after which the connection closes (the rest of the body is never read)."""
+    response.headers["connection"] = "close"
+    return response
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_answer(errors.NotFoundError(path=request.url.path))
+    if exc.status_code == 405:
+        return error_answer(errors.MethodNotAllowedError(method=request.method))
+    return json_answer(exc.status_code, {"error": {
+        "code": str(ErrorCode.BAD_REQUEST), "status": exc.status_code, "message": "請求格式錯誤。", "details": {},
+    }})
+
+
+class CaApp:
+    """The ASGI application: the cached-OCSP fast path, then Starlette for everything else."""
+
+    def __init__(self, ca: CertificateAuthority, *, workers: int = 8):
+        self.ca = ca
+        self.workers = workers
+        self.api = CaApi(ca)
+        self.starlette = Starlette(
+            routes=self.api.routes(),
+            exception_handlers={HTTPException: _http_error},
+            lifespan=self._lifespan,
+        )
+
+    @asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        # Signing and SQLite writes run in at most this many threads at once.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = self.workers
+        yield
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == Paths.OCSP:
+            await self._ocsp(scope, receive, send)
+            return
+        await self.starlette(scope, receive, send)
+
+    async def _ocsp(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope["headers"])
+        try:
+            body = await receive_limited(receive, headers, MAX_BODY)
+        except BodyTooLargeError as exc:
+            await _close(error_answer(errors.PayloadTooLargeError(limit=exc.limit)))(scope, receive, send)
+            return
+        except ConnectionResetError:
+            return
+        try:
+            der = self.ca.ocsp_cached(body)
+        except Exception:
+            log.exception("the OCSP cache failed; answering from a worker")
+            der = None
+        if der is None:
+            der = await run_in_threadpool(self._ocsp_signed, body)
+            if der is None:
+                await error_answer(errors.InternalError())(scope, receive, send)
+                return
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", OCSP_RESPONSE_TYPE.encode()),
+            (b"content-length", str(len(der)).encode()),
+            (b"cache-control", b"no-store"),
+        ]})
+        await send({"type": "http.response.body", "body": der})
+
+    def _ocsp_signed(self, body: bytes) -> bytes | None:
+        try:
+            return self.ca.ocsp_response(body)
+        except Exception:
+            log.exception("POST /ocsp failed")
+            return None
