@@ -426,13 +426,13 @@ def _close(response: Response) -> Response:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    if status == 404:
         return error_answer(errors.NotFoundError(path=request.url.path))
-    if exc.status_code == 405:
+    if status == 405:
         return error_answer(errors.MethodNotAllowedError(method=request.method))
-    return json_answer(exc.status_code, {"error": {
-        "code": str(ErrorCode.BAD_REQUEST), "status": exc.status_code, "message": "請求格式錯誤。", "details": {},
+    return json_answer(status, {"error": {
+        "code": str(ErrorCode.BAD_REQUEST), "status": status, "message": "請求格式錯誤。", "details": {},
     }})
 
 

@@ -132,7 +132,8 @@ def test_protocol_errors_are_json(server: Server, data: bytes) -> None:
 
 def test_chunked_bodies_and_half_closed_clients(server: Server) -> None:
     with server.connect() as sock:
-        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
         sock.shutdown(socket.SHUT_WR)
         status, body = status_and_body(read_all(sock))
     assert (status, body) == (200, {"length": 5, "method": "POST"})
