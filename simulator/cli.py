@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from simulator import home as home_mod
+from simulator.services import SERVICES
 
 log = logging.getLogger("simulator.cli")
 
@@ -53,12 +54,25 @@ def cmd_up(args: argparse.Namespace) -> int:
 
         parse_clock(args.clock)  # refuse a bad setting before anything starts
         os.environ["FXMLSIM_CLOCK"] = args.clock
-    started = home.up(readers=args.readers, trace=args.trace, ca_port=args.ca_port)
+    ports = dict(args.port or [])
+    if args.ca_port:
+        ports["ca"] = args.ca_port
+    started = home.up(readers=args.readers, trace=args.trace, ports=ports)
     for key, value in started.items():
         print(f"export {key}={value}")
     count = len(home.stack.readers())  # vpcd gives readers in pairs: 3 asked, 4 made
     print(f"fxmlsim: stack up in {home.run_dir} ({count} readers)", file=sys.stderr)
+    for spec in SERVICES:
+        print(f"fxmlsim: {spec.title}: {started[spec.url_env]}", file=sys.stderr)
     return 0
+
+
+def _service_port(text: str) -> tuple[str, int]:
+    name, sep, port = text.partition("=")
+    names = [spec.name for spec in SERVICES]
+    if not sep or name not in names or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: give SERVICE=PORT with SERVICE one of {', '.join(names)}")
+    return name, int(port)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -141,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--readers", type=int, default=8, help="number of virtual readers (default 8)")
     up.add_argument("--trace", action="store_true", help="log every APDU to run/apdu.log (secrets redacted)")
     up.add_argument("--clock", help="clock setting for every process: system | fixed:ISO | offset:S | file:PATH")
-    up.add_argument("--ca-port", type=int, default=0, help="loopback port of the CA service (0: any free port)")
+    up.add_argument("--port", action="append", type=_service_port, metavar="SERVICE=PORT",
+                    help="loopback port of a service (default: any free port); repeatable")
+    up.add_argument("--ca-port", type=int, default=0, help="the same as --port ca=PORT")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything 'up' started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)

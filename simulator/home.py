@@ -6,23 +6,25 @@
     <home>/ca/                 the simulated CA's keys and registry
     <home>/run/                the running PC/SC stack (see simulator.pcsc.layout)
     <home>/run/services.json   process ids and URLs of the services 'up' started
+    <home>/<service>/          a service's own state (simulator.services)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
+from fxml import env
 from fxml.clock import parse as parse_clock
 from simulator.pcsc.stack import PcscStack
 from simulator.procs import StartError, pid_alive, spawn_ready, stop_pid
+from simulator.services import SERVICES, ServiceSpec
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
-ENV_HOME = "FXMLSIM_HOME"
+ENV_HOME = env.HOME
 
 
 class HomeError(RuntimeError):
@@ -61,68 +63,83 @@ class Home:
     # -- services --------------------------------------------------------
     def services(self) -> dict[str, Any]:
         try:
-            return json.loads(self.services_file.read_text())
+            data = json.loads(self.services_file.read_text())
         except FileNotFoundError:
             return {}
+        return data if isinstance(data, dict) else {}
 
     def clock_setting(self) -> str:
         """The clock of this home: the one its running stack was started with
         (``fxmlsim up --clock``), else $FXMLSIM_CLOCK, else the system's."""
         services = self.services()
-        ca = services.get("ca")
-        if ca and pid_alive(int(ca["pid"])) and services.get("clock"):
+        if services.get("clock") and any(
+            pid_alive(int(info["pid"])) for name, info in services.items() if isinstance(info, dict) and "pid" in info
+        ):
             return str(services["clock"])
-        return os.environ.get("FXMLSIM_CLOCK", "system")
+        return os.environ.get(env.CLOCK, "system")
 
-    def up(self, readers: int = 8, trace: bool = False, ca_port: int = 0) -> dict[str, str]:
-        """Start the PC/SC stack and the CA service; return the client environment."""
+    def up(self, readers: int = 8, trace: bool = False, ports: dict[str, int] | None = None) -> dict[str, str]:
+        """Start the PC/SC stack and every service of the registry; return the client environment."""
         stack = self.stack
         stack.up(readers=readers, trace=trace)
+        client_env = stack.client_env()
+        clock = os.environ.get(env.CLOCK, "system")
+        record: dict[str, Any] = {"clock": clock}
         try:
-            ca_pid, ca_url = self._start_ca(ca_port)
+            for spec in SERVICES:
+                pid, url = self._start_service(spec, (ports or {}).get(spec.name, 0), client_env, clock)
+                record[spec.name] = {"pid": pid, "url": url, "title": spec.title}
+                client_env[spec.url_env] = url
+                self.services_file.write_text(json.dumps(record, ensure_ascii=False, indent=2))
         except Exception:
+            self._stop_services(record)
+            self.services_file.unlink(missing_ok=True)
             stack.down()
             raise
-        services = {
-            "ca": {"pid": ca_pid, "url": ca_url},
-            "clock": os.environ.get("FXMLSIM_CLOCK", "system"),
-        }
-        self.services_file.write_text(json.dumps(services, indent=2))
-        return {**stack.client_env(), "FXMLSIM_CA_URL": ca_url}
+        return client_env
 
-    def _start_ca(self, port: int) -> tuple[int, str]:
-        self.ca_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            sys.executable, "-m", "simulator.ca", "serve",
-            "--state-dir", str(self.ca_dir), "--host", "127.0.0.1", "--port", str(port),
-        ]
+    def _start_service(self, spec: ServiceSpec, port: int, client_env: dict[str, str], clock: str) -> tuple[int, str]:
+        if spec.state_dir is not None:
+            (self.root / spec.state_dir).mkdir(parents=True, exist_ok=True)
+        environ = {**os.environ, **client_env, env.CLOCK: clock}
+        if not spec.needs_pcsc:
+            environ.pop(env.PCSC_SOCKET, None)
         try:
-            return spawn_ready(cmd, self.run_dir / "ca.log", what="the CA service")
+            return spawn_ready(spec.command(self.root, port), self.run_dir / f"{spec.name}.log",
+                               what=spec.title, env=environ)
         except StartError as exc:
             raise HomeError(str(exc)) from exc
 
+    def _stop_services(self, record: dict[str, Any]) -> bool:
+        stopped = False
+        for spec in reversed(SERVICES):
+            info = record.get(spec.name)
+            if isinstance(info, dict) and "pid" in info:
+                stop_pid(int(info["pid"]), spec.module)
+                stopped = True
+        return stopped
+
     def down(self) -> bool:
-        services = self.services()
-        ca = services.get("ca")
-        if ca:
-            stop_pid(int(ca["pid"]), "simulator.ca")
+        stopped = self._stop_services(self.services())
         self.services_file.unlink(missing_ok=True)
-        return self.stack.down() or bool(ca)
+        return self.stack.down() or stopped
 
     def status(self) -> dict[str, Any]:
         stack = self.stack
         services = self.services()
-        ca = services.get("ca")
         running = stack.running()
-        return {
+        answer: dict[str, Any] = {
             "home": str(self.root),
             "stack": {
                 "running": running,
                 **({"env": stack.client_env(), "readers": stack.readers()} if running else {}),
             },
-            "ca": {**ca, "running": pid_alive(int(ca["pid"]))} if ca else {"running": False},
-            "clock": self.clock_setting(),
         }
+        for spec in SERVICES:
+            info = services.get(spec.name)
+            answer[spec.name] = {**info, "running": pid_alive(int(info["pid"]))} if info else {"running": False}
+        answer["clock"] = self.clock_setting()
+        return answer
 
     # -- cards -----------------------------------------------------------
     def card_files(self) -> list[Path]:

@@ -6,7 +6,7 @@ import os
 import select
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -14,7 +14,9 @@ class StartError(RuntimeError):
     """A background process did not come up; the message says why."""
 
 
-def spawn_ready(cmd: Sequence[str], log_file: Path, *, what: str) -> tuple[int, str]:
+def spawn_ready(
+    cmd: Sequence[str], log_file: Path, *, what: str, env: Mapping[str, str] | None = None
+) -> tuple[int, str]:
     """Start ``cmd`` in its own session and wait for its first stdout line.
 
     The process must print ``READY <payload>`` once it serves, or
@@ -28,6 +30,7 @@ def spawn_ready(cmd: Sequence[str], log_file: Path, *, what: str) -> tuple[int, 
             stderr=errors,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env=dict(env) if env is not None else None,
         )
     assert proc.stdout is not None
     line = proc.stdout.readline().decode(errors="replace").strip()
