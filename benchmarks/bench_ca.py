@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
+from fxml import env
 from fxml.ca.client import CaClient
 from fxml.clock import Clock
 from simulator.ca.registry import to_text
@@ -172,7 +173,7 @@ def run() -> list[tuple[str, str, str, str]]:
 
         with open_test_ca(root / "served", keys, Clock()):
             pass
-        with ServiceProcess(root / "served", env={"FXMLSIM_CLOCK": "system"}) as service:
+        with ServiceProcess(root / "served", env={env.CLOCK: "system"}) as service:
             rate = bench_issuance_http(service.url, csrs)
             rows.append((f"issuance, HTTP API, {HTTP_CLIENTS} clients (certificates/s)", ">= 200", f"{rate:,.0f}",
                          _ok(rate >= 200)))

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+from fxml import env
+
 TAIWAN = timezone(timedelta(hours=8), "Asia/Taipei")
-ENV = "FXMLSIM_CLOCK"
+ENV = env.CLOCK
 
 
 class ClockError(ValueError):

@@ -14,6 +14,8 @@ CLOCK: Final = "FXMLSIM_CLOCK"
 HOME: Final = "FXMLSIM_HOME"
 #: Base URL of the CA's HTTP API.
 CA_URL: Final = "FXMLSIM_CA_URL"
+#: The CA's state folder, for ``fxmlsim ca`` run without a service.
+CA_DIR: Final = "FXMLSIM_CA_DIR"
 #: Fault injection in the CA service, for crash tests (``exit-after-commit``).
 CA_FAULT: Final = "FXMLSIM_CA_FAULT"
 #: Base URLs of the bank's systems, the FXML platform and the local card agent.

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from fxml import env
 from simulator import home as home_mod
 from simulator.services import SERVICES
 
@@ -53,7 +54,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         from fxml.clock import parse as parse_clock
 
         parse_clock(args.clock)  # refuse a bad setting before anything starts
-        os.environ["FXMLSIM_CLOCK"] = args.clock
+        os.environ[env.CLOCK] = args.clock
     ports = dict(args.port or [])
     if args.ca_port:
         ports["ca"] = args.ca_port
@@ -187,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:
         pass
     else:
-        register_ca(sub)
+        register_ca(sub, lambda args: home_mod.Home.from_args(args).ca_dir)
 
     demo = sub.add_parser("demo", help="create a card, insert it and read it through PC/SC")
     demo.add_argument("--profile", default=str(home_mod.FIXTURES / "cards" / "eoi-large.json"))

@@ -34,6 +34,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from fxml import env
 from fxml.ca.client import CaClient
 from fxml.ca.client import CaError as ClientError
 from fxml.clock import ClockError, parse_instant
@@ -43,16 +44,20 @@ from simulator.ca.errors import CaError
 from simulator.ca.profile import DEFAULT_BANK_NAME, DEFAULT_BRANCH_CODE
 from simulator.ca.revocation import REVOCATION_REASONS
 
-ENV_DIR = "FXMLSIM_CA_DIR"
-ENV_URL = "FXMLSIM_CA_URL"
+ENV_DIR = env.CA_DIR
+ENV_URL = env.CA_URL
 EXIT_REFUSED = 1
 
 #: Columns of ``list``, with the bank's labels.
 LIST_COLUMNS = ("簽章憑證序號", "Common Name", "憑證狀態", "憑證生效日", "憑證到期日")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the ``ca`` command group to the ``fxmlsim`` parser."""
+def register(
+    subparsers: argparse._SubParsersAction,  # type: ignore[type-arg]
+    default_state_dir: Callable[[argparse.Namespace], Path] | None = None,
+) -> None:
+    """Add the ``ca`` command group to the ``fxmlsim`` parser. ``default_state_dir``
+    gives the state folder when no option or variable names one (the home's ``ca/``)."""
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--url", dest="ca_url", default=argparse.SUPPRESS,
                        help=f"a running CA service (default: ${ENV_URL})")
@@ -60,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                        help=f"the CA's state folder, opened in this process (default: ${ENV_DIR} or <home>/ca)")
 
     ca = subparsers.add_parser("ca", parents=[where], help="the simulated TWCA Financial User CA")
+    ca.set_defaults(ca_default_dir=default_state_dir)
     sub = ca.add_subparsers(dest="ca_command", required=True, metavar="CA_COMMAND")
 
     p = sub.add_parser("list", parents=[where], help="查詢: certificates, with status")
@@ -201,9 +207,10 @@ def _backend(args: argparse.Namespace) -> Backend:
         return _Remote(os.environ[ENV_URL])
     if os.environ.get(ENV_DIR):
         return _Local(Path(os.environ[ENV_DIR]))
-    from simulator.home import Home
-
-    return _Local(Home.from_args(args).ca_dir)
+    default = getattr(args, "ca_default_dir", None)
+    if default is None:
+        raise ValueError(f"which CA? give --url or --state-dir (or set ${ENV_URL} or ${ENV_DIR})")
+    return _Local(default(args))
 
 
 @contextmanager
