@@ -53,7 +53,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
         parse_clock(args.clock)  # refuse a bad setting before anything starts
         os.environ["FXMLSIM_CLOCK"] = args.clock
-    started = home.up(readers=args.readers, trace=args.trace, ca_port=args.ca_port)
+    started = home.up(readers=args.readers, trace=args.trace, ca_port=args.ca_port, reader_prefix=args.reader_prefix)
     for key, value in started.items():
         print(f"export {key}={value}")
     count = len(home.stack.readers())  # vpcd gives readers in pairs: 3 asked, 4 made
@@ -142,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--trace", action="store_true", help="log every APDU to run/apdu.log (secrets redacted)")
     up.add_argument("--clock", help="clock setting for every process: system | fixed:ISO | offset:S | file:PATH")
     up.add_argument("--ca-port", type=int, default=0, help="loopback port of the CA service (0: any free port)")
+    up.add_argument(
+        "--reader-prefix",
+        help='reader names start with this instead of "fxmlsim TWCA Reader" (docs/card.md: ykcs11 2.2 needs "Yubico")',
+    )
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything 'up' started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)

@@ -74,10 +74,12 @@ class Home:
             return str(services["clock"])
         return os.environ.get("FXMLSIM_CLOCK", "system")
 
-    def up(self, readers: int = 8, trace: bool = False, ca_port: int = 0) -> dict[str, str]:
+    def up(
+        self, readers: int = 8, trace: bool = False, ca_port: int = 0, reader_prefix: str | None = None
+    ) -> dict[str, str]:
         """Start the PC/SC stack and the CA service; return the client environment."""
         stack = self.stack
-        stack.up(readers=readers, trace=trace)
+        stack.up(readers=readers, trace=trace, reader_prefix=reader_prefix)
         try:
             ca_pid, ca_url = self._start_ca(ca_port)
         except Exception:
