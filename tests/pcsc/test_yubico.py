@@ -69,6 +69,12 @@ def _certificate(image: Path) -> x509.Certificate:
     return next(iter(load_image(image).certificates()))
 
 
+def _common_name(cert: x509.Certificate) -> str:
+    value = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    assert isinstance(value, str)
+    return value
+
+
 # -- yubico-piv-tool ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def card(stack_home: Home, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inserted]:
@@ -94,8 +100,7 @@ def test_status_shows_the_chuid_the_certificate_and_the_pin_tries(card: Inserted
     assert f"CHUID:\t{image.objects[Obj.CHUID].hex()}" in lines, out
     assert "Slot 9a:\t" in lines, out
     assert "\tAlgorithm:\tRSA2048" in lines, out
-    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
-    assert any(line.startswith("\tSubject DN:\t") and line.endswith(f"CN={cn}") for line in lines), out
+    assert any(line.startswith("\tSubject DN:\t") and line.endswith(f"CN={_common_name(cert)}") for line in lines), out
     assert "\tIssuer DN:\tC=TW, O=TWCA, OU=User CA, CN=TWCA Financial User CA" in lines, out
     assert f"PIN tries left:\t{image.pin.max_tries}" in lines, out
     # The card does not pretend to be a YubiKey: no firmware version, no serial.
@@ -181,8 +186,7 @@ def test_ykcs11_lists_the_slot_and_the_certificate(ykcs11_card: Inserted, tmp_pa
     assert f"): {ykcs11_card.reader}" in slots and "token flags        : login required, rng" in slots, slots
     objects = p11(ykcs11_card, "--list-objects", "--type", "cert").out
     cert = _certificate(ykcs11_card.image)
-    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
-    assert "Certificate Object; type = X.509 cert" in objects and f"CN={cn}" in objects, objects
+    assert "Certificate Object; type = X.509 cert" in objects and f"CN={_common_name(cert)}" in objects, objects
     der = tmp_path / "cert.der"
     p11(ykcs11_card, "--read-object", "--type", "cert", "--id", "01", "--output-file", str(der))
     assert x509.load_der_x509_certificate(der.read_bytes()) == cert
