@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 DEB_PACKAGES=(
   pcscd vsmartcard-vpcd python3-virtualsmartcard libpcsclite-dev swig
   opensc pcsc-tools iproute2 util-linux openssl
+  yubico-piv-tool ykcs11
   python3 python3-venv python3-dev gcc
 )
 VSC_DIR=/usr/lib/python3/site-packages/virtualsmartcard

@@ -58,7 +58,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     ports = dict(args.port or [])
     if args.ca_port:
         ports["ca"] = args.ca_port
-    started = home.up(readers=args.readers, trace=args.trace, ports=ports)
+    started = home.up(readers=args.readers, trace=args.trace, ports=ports, reader_prefix=args.reader_prefix)
     for key, value in started.items():
         print(f"export {key}={value}")
     count = len(home.stack.readers())  # vpcd gives readers in pairs: 3 asked, 4 made
@@ -159,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", action="append", type=_service_port, metavar="SERVICE=PORT",
                     help="loopback port of a service (default: any free port); repeatable")
     up.add_argument("--ca-port", type=int, default=0, help="the same as --port ca=PORT")
+    up.add_argument(
+        "--reader-prefix",
+        help='reader names start with this instead of "fxmlsim TWCA Reader" (docs/card.md: ykcs11 2.2 needs "Yubico")',
+    )
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything 'up' started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)

@@ -78,10 +78,13 @@ class Home:
             return str(services["clock"])
         return os.environ.get(env.CLOCK, "system")
 
-    def up(self, readers: int = 8, trace: bool = False, ports: dict[str, int] | None = None) -> dict[str, str]:
+    def up(
+        self, readers: int = 8, trace: bool = False, ports: dict[str, int] | None = None,
+        reader_prefix: str | None = None,
+    ) -> dict[str, str]:
         """Start the PC/SC stack and every service of the registry; return the client environment."""
         stack = self.stack
-        stack.up(readers=readers, trace=trace)
+        stack.up(readers=readers, trace=trace, reader_prefix=reader_prefix)
         client_env = stack.client_env()
         clock = os.environ.get(env.CLOCK, "system")
         record: dict[str, Any] = {"clock": clock}

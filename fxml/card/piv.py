@@ -9,8 +9,10 @@ from __future__ import annotations
 import enum
 
 PIV_AID = bytes.fromhex("A000000308000010000100")
-#: The application identifier's prefix that SELECT may use (PIX truncated).
-PIV_AID_PREFIX = bytes.fromhex("A00000030800001000")
+#: The registered application provider identifier (NIST's RID) that starts the
+#: PIV AID: the shortest right-truncated AID a SELECT by DF name may use
+#: (ISO/IEC 7816-4, 7.1.1; yubico-piv-tool selects with the RID alone).
+PIV_RID = PIV_AID[:5]
 
 
 class INS(enum.IntEnum):
@@ -40,6 +42,10 @@ class KeyRef(enum.IntEnum):
 
 
 class Algorithm(enum.IntEnum):
+    #: 3-key TDEA (ECB) under its deprecated identifier (SP 800-78 lists both
+    #: 00 and 03). OpenSC's PIV driver sends it with key reference 9B to ask
+    #: for a challenge when a PKCS#11 application wants random bytes.
+    TDEA_3KEY_LEGACY = 0x00
     TDEA_3KEY = 0x03
     RSA_2048 = 0x07
     AES_128 = 0x08

@@ -38,7 +38,7 @@ from fxml.card.piv import (
     INS,
     PIN_PAD,
     PIV_AID,
-    PIV_AID_PREFIX,
+    PIV_RID,
     PUBKEY_EXPONENT,
     PUBKEY_MODULUS,
     PUBKEY_TEMPLATE,
@@ -64,14 +64,13 @@ log = logging.getLogger(__name__)
 
 #: The application label in the SELECT response.
 APPLICATION_LABEL = b"TWCA FXML"
-_RID = PIV_AID[:5]
-_PIX = PIV_AID[5:]
+_PIX = PIV_AID[len(PIV_RID) :]
 
 #: Application property template (SP 800-73-4 part 2, table 3), fixed for the card's life.
 SELECT_RESPONSE = tlv(
     0x61,
     tlv(0x4F, _PIX)
-    + tlv(0x79, tlv(0x4F, _RID))
+    + tlv(0x79, tlv(0x4F, PIV_RID))
     + tlv(0x50, APPLICATION_LABEL)
     + tlv(
         0xAC,
@@ -113,6 +112,13 @@ def _template(data: bytes, tag: int) -> dict[int, bytes]:
     found = dict(items)
     _require(len(found) == len(items), SW.WRONG_DATA, f"a tag repeats in the {tag:X} template")
     return found
+
+
+def _names_algorithm(p1: int, algorithm: Algorithm) -> bool:
+    """Whether a GENERAL AUTHENTICATE's P1 names ``algorithm``: its own
+    identifier, or for 3-key TDEA also the deprecated 00 (which OpenSC sends
+    when it asks for random bytes)."""
+    return p1 == algorithm or (p1 == Algorithm.TDEA_3KEY_LEGACY and algorithm == Algorithm.TDEA_3KEY)
 
 
 def _unpad(block: bytes) -> str:
@@ -226,8 +232,11 @@ class PivApplet:
             raise ApduError(SW.FILE_NOT_FOUND, "selection by file identifier or path: this card has no files")
         _require(cmd.p1 == 0x04, SW.INCORRECT_P1P2)
         _require(cmd.p2 in (0x00, 0x0C), SW.INCORRECT_P1P2)
+        # ISO/IEC 7816-4 selection by DF name, first occurrence: the name may be
+        # right-truncated, down to the RID. Anything else (shorter, longer, or
+        # another application) leaves PIV selected and answers 6A82.
         aid = cmd.data
-        _require(len(aid) >= len(PIV_AID_PREFIX) and PIV_AID.startswith(aid), SW.FILE_NOT_FOUND)
+        _require(len(PIV_RID) <= len(aid) <= len(PIV_AID) and PIV_AID.startswith(aid), SW.FILE_NOT_FOUND)
         return SELECT_RESPONSE if cmd.p2 == 0x00 else b""
 
     # -- data objects --------------------------------------------------------
@@ -439,7 +448,7 @@ class PivApplet:
     def _management_auth(self, cmd: CommandApdu, pending: tuple[int, bytes] | None) -> bytes:
         self._admin = False  # every attempt, even a refused one, starts from "not authenticated"
         mk = self._image.management_key
-        _require(cmd.p1 == mk.algorithm, SW.INCORRECT_P1P2, "P1 is not the management key's algorithm")
+        _require(_names_algorithm(cmd.p1, mk.algorithm), SW.INCORRECT_P1P2, "P1 is not the management key's algorithm")
         fields = _template(cmd.data, GA_TEMPLATE)
         size = mk.block_size
 

@@ -69,9 +69,12 @@ def _open_card(image: str) -> Any:
 
 
 class StackDaemon:
-    def __init__(self, run_dir: Path, readers: int):
+    def __init__(self, run_dir: Path, readers: int, reader_prefix: str = layout.READER_PREFIX):
         if not 1 <= readers <= layout.MAX_READERS:
             raise StackError(f"readers must be between 1 and {layout.MAX_READERS}, not {readers}")
+        if not layout.valid_reader_prefix(reader_prefix):
+            raise StackError(f"invalid reader name prefix {reader_prefix!r}")
+        self.reader_prefix = reader_prefix
         self.layout = layout.RunLayout(run_dir)
         self.reader_count = layout.entry_count(readers) * layout.SLOTS_PER_ENTRY
         self.readers: list[Reader] = []
@@ -100,7 +103,7 @@ class StackDaemon:
         lay = self.layout
         lay.conf_dir.mkdir(parents=True, exist_ok=True)
         layout.install_drivers(self.reader_count, lay)
-        (lay.conf_dir / "vpcd").write_text(layout.reader_conf(self.reader_count, lay))
+        (lay.conf_dir / "vpcd").write_text(layout.reader_conf(self.reader_count, lay, self.reader_prefix))
         env = dict(os.environ, PCSCLITE_CSOCK_NAME=str(lay.pcscd_socket))
         self.pcscd = subprocess.Popen(
             [str(layout.PCSCD), "--foreground", "--info", "--config", str(lay.conf_dir)],
@@ -134,7 +137,7 @@ class StackDaemon:
                 if attempt == 49 or (self.pcscd is not None and self.pcscd.poll() is not None):
                     raise StackError(f"pcscd does not answer; see {self.layout.pcscd_log}") from None
                 time.sleep(0.05)
-        by_index = {layout.reader_index(n): n for n in names}
+        by_index = {layout.reader_index(n, self.reader_prefix): n for n in names}
         missing = [i for i in range(self.reader_count) if i not in by_index]
         if missing:
             raise StackError(f"pcscd did not create readers {missing}; it has {names}")
@@ -295,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--trace", action="store_true", help="log APDUs (secrets redacted)")
+    parser.add_argument("--reader-prefix", default=layout.READER_PREFIX, help="reader names start with this")
     args = parser.parse_args(argv)
 
     run_dir: Path = args.run_dir.resolve()
@@ -315,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         trace.setLevel(TRAFFIC)
         trace.propagate = False
 
-    daemon = StackDaemon(run_dir, args.readers)
+    daemon = StackDaemon(run_dir, args.readers, args.reader_prefix)
     signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
     signal.signal(signal.SIGINT, lambda *_: daemon.stop())
     try:

@@ -26,6 +26,7 @@ treats distinct files as distinct libraries, each with its own static state.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,11 @@ PCSCD = Path("/usr/sbin/pcscd")
 BASE_PORT = 35963
 SLOTS_PER_ENTRY = 2
 READER_PREFIX = "fxmlsim TWCA Reader"
+#: A reader-name prefix a stack may be started with instead (``fxmlsim up
+#: --reader-prefix``): what reader.conf's quoted FRIENDLYNAME takes safely, and
+#: short enough that pcscd's name (prefix, entry, "00", slot) stays well under
+#: its 128-byte limit.
+READER_PREFIX_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._()-]{0,62}[A-Za-z0-9._()-])?")
 MAX_READERS = 16  # PCSCLITE_MAX_READERS_CONTEXTS in pcsc-lite 1.9
 
 
@@ -85,17 +91,25 @@ def entry_count(readers: int) -> int:
     return (readers + SLOTS_PER_ENTRY - 1) // SLOTS_PER_ENTRY
 
 
-def reader_conf(readers: int, lay: RunLayout) -> str:
-    """The reader.conf text for ``readers`` vpcd slots (rounded up to pairs).
+def valid_reader_prefix(prefix: str) -> bool:
+    """Whether ``prefix`` may name a stack's readers (see READER_PREFIX_PATTERN)."""
+    return READER_PREFIX_PATTERN.fullmatch(prefix) is not None
+
+
+def reader_conf(readers: int, lay: RunLayout, prefix: str = READER_PREFIX) -> str:
+    """The reader.conf text for ``readers`` vpcd slots (rounded up to pairs),
+    named ``<prefix> <entry>``.
 
     Entry ``k`` loads its own driver copy, ``lay.driver_copy(k)``; see the
     module docstring for why.
     """
+    if not valid_reader_prefix(prefix):
+        raise ValueError(f"invalid reader name prefix {prefix!r}")
     parts = []
     for k in range(entry_count(readers)):
         port = BASE_PORT + SLOTS_PER_ENTRY * k
         parts.append(
-            f'FRIENDLYNAME "{READER_PREFIX} {k}"\n'
+            f'FRIENDLYNAME "{prefix} {k}"\n'
             f"DEVICENAME   /dev/null:{port}\n"
             f"LIBPATH      {lay.driver_copy(k)}\n"
             f"CHANNELID    {port}\n"
@@ -119,11 +133,11 @@ def reader_port(index: int) -> int:
     return BASE_PORT + index
 
 
-def reader_index(name: str) -> int | None:
+def reader_index(name: str, prefix: str = READER_PREFIX) -> int | None:
     """Map a pcscd reader name ("fxmlsim TWCA Reader 3 00 01") to the stack index."""
-    if not name.startswith(READER_PREFIX + " "):
+    if not name.startswith(prefix + " "):
         return None
-    fields = name[len(READER_PREFIX) + 1 :].split()
+    fields = name[len(prefix) + 1 :].split()
     if len(fields) != 3 or not fields[0].isdigit():
         return None
     try:

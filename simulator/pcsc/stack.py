@@ -67,10 +67,17 @@ class PcscStack:
         st = self.state()
         return bool(st) and pid_alive(int(st["daemon_pid"]))
 
-    def up(self, readers: int = 4, trace: bool = False) -> None:
+    def up(self, readers: int = 4, trace: bool = False, reader_prefix: str | None = None) -> None:
+        """Start the stack. ``reader_prefix`` names its readers instead of
+        ``layout.READER_PREFIX`` (for clients that pick readers by name)."""
         check_requirements()
         if not 1 <= readers <= layout.MAX_READERS:
             raise StackError(f"readers must be between 1 and {layout.MAX_READERS}, not {readers}")
+        if reader_prefix is not None and not layout.valid_reader_prefix(reader_prefix):
+            raise StackError(
+                f"invalid reader name prefix {reader_prefix!r}: 1 to 64 ASCII letters, digits, spaces and ._()-, "
+                "starting with a letter or digit and not ending with a space"
+            )
         if self.running():
             raise StackError(f"a stack is already running in {self.layout.run_dir} (fxmlsim down first)")
         run = self.layout.run_dir
@@ -83,6 +90,8 @@ class PcscStack:
         cmd = [*unshare, sys.executable, "-m", "simulator.pcsc.daemon", str(run), "--readers", str(readers)]
         if trace:
             cmd.append("--trace")
+        if reader_prefix is not None:
+            cmd += ["--reader-prefix", reader_prefix]
         try:
             spawn_ready(cmd, self.layout.daemon_log, what="the PC/SC stack")
         except StartError as exc:

@@ -91,7 +91,18 @@ def test_another_command_between_the_steps_cancels_the_challenge(card: Card) -> 
 
 def test_management_p1_must_match_the_stored_algorithm(card: Card) -> None:
     assert card.cmd(0x87, 0x08, 0x9B, tlv(0x7C, tlv(0x81, b""))).sw == 0x6A86
-    assert card.cmd(0x87, 0x00, 0x9B, tlv(0x7C, tlv(0x81, b""))).sw == 0x6A86
+    assert card.cmd(0x87, 0x0C, 0x9B, tlv(0x7C, tlv(0x81, b""))).sw == 0x6A86
+
+
+def test_management_p1_00_is_the_deprecated_name_of_3des(card: Card) -> None:
+    # SP 800-78 identifies 3-key TDEA by 03 and, deprecated, by 00 (OpenSC's
+    # PIV driver asks for random bytes that way): the whole exchange works.
+    r = card.cmd(0x87, 0x00, 0x9B, tlv(0x7C, tlv(0x81, b"")))
+    challenge = parse_tlv(unpack(0x7C, r.data))[0x81]
+    assert (r.sw, len(challenge)) == (0x9000, 8)
+    response = encrypt_block(Algorithm.TDEA_3KEY, MANAGEMENT_KEY, challenge)
+    assert card.cmd(0x87, 0x00, 0x9B, tlv(0x7C, tlv(0x82, response))).sw == 0x9000
+    assert card.os.applet.management_authenticated
 
 
 @pytest.mark.parametrize("alg,key", [(Algorithm.AES_128, bytes(range(16))), (Algorithm.AES_256, bytes(range(32)))])
@@ -101,6 +112,7 @@ def test_aes_management_keys(tmp_path: Path, alg: Algorithm, key: bytes) -> None
     assert len(parse_tlv(unpack(0x7C, r.data))[0x81]) == 16
     assert card.admin(key=key, alg=alg).sw == 0x9000
     assert card.cmd(0x87, 0x03, 0x9B, tlv(0x7C, tlv(0x81, b""))).sw == 0x6A86
+    assert card.cmd(0x87, 0x00, 0x9B, tlv(0x7C, tlv(0x81, b""))).sw == 0x6A86  # 00 names 3DES only
 
 
 @pytest.mark.parametrize("data", [b"", b"\x7c\x00", tlv(0x7C, tlv(0x83, b"")), b"\x7c\x05\x81\x00", tlv(0x7C, tlv(0x81, b"") + tlv(0x81, b""))])
