@@ -19,3 +19,14 @@ def display_name(name: x509.Name) -> str:
 def taiwan_text(instant: datetime) -> str:
     """``2023-04-17 11:28:33``: an instant in Taiwan time, as the proof sheet shows it."""
     return instant.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def roc_date(instant: datetime) -> str:
+    """``112/04/17``: a date in the Republic of China (民國) calendar, as the bank's screens show it."""
+    local = instant.astimezone(TAIWAN)
+    return f"{local.year - 1911:03d}/{local.month:02d}/{local.day:02d}"
+
+
+def time_text(instant: datetime) -> str:
+    """``11:13:42``: the time of day in Taiwan, as 查詢時間 shows it."""
+    return instant.astimezone(TAIWAN).strftime("%H:%M:%S")

@@ -195,11 +195,5 @@ def parse_serial(text: str) -> int:
     return int(cleaned, 16)
 
 
-def roc_date(instant: datetime) -> str:
-    """``112/04/17``: a date in the Republic of China calendar, as the bank's screens show it."""
-    local = instant.astimezone(TAIWAN)
-    return f"{local.year - 1911:03d}/{local.month:02d}/{local.day:02d}"
-
-
 def utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)

@@ -37,7 +37,7 @@ from cryptography.x509 import ocsp
 
 from fxml.ca.api import PROOF_FIELDS, CertStatus, Operation
 from fxml.clock import TAIWAN, Clock, from_env
-from fxml.display import display_name, taiwan_text
+from fxml.display import display_name, roc_date, taiwan_text
 from simulator.ca import errors
 from simulator.ca.config import DEFAULT_BASE_URL, CaConfig, check_base_url
 from simulator.ca.hierarchy import Hierarchy, ensure_hierarchy
@@ -51,7 +51,6 @@ from simulator.ca.profile import (
     end_entity_extensions,
     name_pairs,
     parse_serial,
-    roc_date,
     serial_hex,
 )
 from simulator.ca.registry import (
