@@ -22,5 +22,7 @@ CA_FAULT: Final = "FXMLSIM_CA_FAULT"
 BANK_URL: Final = "FXMLSIM_BANK_URL"
 PLATFORM_URL: Final = "FXMLSIM_PLATFORM_URL"
 AGENT_URL: Final = "FXMLSIM_AGENT_URL"
+#: The file with the key the bank's systems sign platform tickets with (made by ``fxmlsim up``, 0600).
+TICKET_KEY_FILE: Final = "FXMLSIM_TICKET_KEY_FILE"
 #: pcsc-lite's own variable: the socket of the pcscd a PC/SC client talks to.
 PCSC_SOCKET: Final = "PCSCLITE_CSOCK_NAME"

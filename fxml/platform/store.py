@@ -1,0 +1,90 @@
+"""The platform's own records, in one SQLite file: tickets already used, and
+(with the renewal engine) the authoritative record of every renewal."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+STORE_FILE = "platform.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS used_tickets (
+    ticket_id TEXT PRIMARY KEY,
+    expires TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    result TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+class PlatformStore:
+    """``<state_dir>/platform.sqlite3``; WAL, one connection per thread, each change one transaction."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        with self.transaction() as conn:
+            conn.executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+    def first_use(self, ticket_id: str, expires: datetime, now: datetime) -> bool:
+        """Record a ticket id; False if it was seen before (a replay). Expired ids are forgotten."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM used_tickets WHERE expires < ?", (now.isoformat(),))
+            try:
+                conn.execute("INSERT INTO used_tickets(ticket_id, expires) VALUES (?, ?)",
+                             (ticket_id, expires.isoformat()))
+            except sqlite3.IntegrityError:
+                return False
+        return True
+
+    def audit(self, at: datetime, actor: str, action: str, result: str, detail: str = "") -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO audit(at, actor, action, result, detail) VALUES (?, ?, ?, ?, ?)",
+                         (at.isoformat(), actor, action, result, detail))
+
+    def audit_log(self, limit: int = 100) -> list[tuple[str, str, str, str, str]]:
+        rows = self._conn().execute(
+            "SELECT at, actor, action, result, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [tuple(r) for r in reversed(rows)]
