@@ -1,33 +1,107 @@
 """behave hooks for the features in features/ (steps in steps/).
 
 behave looks for this file beside the ``steps/`` folder it finds, which is the
-repository root. Every run gets its own fxmlsim home: a private PC/SC stack
-with two readers and the simulated TWCA CA, started once and stopped at the
-end, whatever happened.
+repository root. A run gets its own fxmlsim home with the whole stack (private
+pcscd and readers, the CA, the platform, the bank, the card agent), started
+once on a clock file the steps move (假如 現在是 民國112年4月17日 11:13:42), and
+stopped at the end, whatever happened.
+
+Features tagged ``@browser`` get Debian's chromium through Playwright: one
+browser for the run, a fresh context (no cookies) per scenario. After every
+step of such a scenario a screenshot is taken and embedded in the HTML report
+(behave-html-pretty-formatter) and kept in ``reports/screenshots/``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from behave.model import Scenario
+from behave.model import Scenario, Step
 from behave.runner import Context
 
+from fxml import env
+from fxml.clock import FileClock
 from simulator.home import Home
+
+ROOT = Path(__file__).resolve().parent
+SCREENSHOTS = ROOT / "reports" / "screenshots"
+CHROMIUM = os.environ.get("FXMLSIM_CHROMIUM", "/usr/bin/chromium")
+#: Flags for a headless chromium on a machine with no network beyond loopback.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--lang=zh-TW",
+]
 
 
 def before_all(context: Context) -> None:
     context.home_dir = Path(tempfile.mkdtemp(prefix="fxmlsim-features-"))
     context.home = Home(context.home_dir)
-    env = context.home.up(readers=2)
+    context.clock = FileClock(context.home_dir / "clock.json")
+    os.environ[env.CLOCK] = f"file:{context.clock.path}"
+    context.stack_env = context.home.up(readers=4)
     # pcsc-lite reads PCSCLITE_CSOCK_NAME at this process's first PC/SC call.
-    os.environ.update(env)
+    os.environ.update(context.stack_env)
+    context.playwright = None
+    context.browser = None
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS)
+
+
+def _browser(context: Context) -> Any:
+    if context.browser is None:
+        from playwright.sync_api import sync_playwright
+
+        context.playwright = sync_playwright().start()
+        context.browser = context.playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        )
+    return context.browser
+
+
+def before_scenario(context: Context, scenario: Scenario) -> None:
+    context.clock.write()  # real time unless the scenario sets it
+    context.page = None
+    context.step_index = 0
+    if "browser" in scenario.effective_tags:
+        browser_context = _browser(context).new_context(
+            locale="zh-TW", timezone_id="Asia/Taipei", viewport={"width": 1280, "height": 900},
+        )
+        browser_context.set_default_timeout(15_000)
+        context.browser_context = browser_context
+        context.page = browser_context.new_page()
+        context.dialogs = []
+
+
+def after_step(context: Context, step: Step) -> None:
+    page = getattr(context, "page", None)
+    if page is None or page.is_closed():
+        return
+    context.step_index += 1
+    try:
+        png = page.screenshot(full_page=True)
+    except Exception as exc:  # a screenshot must never hide the step's own result
+        print(f"(no screenshot after {step.name}: {exc})")
+        return
+    scenario = re.sub(r"[^\w]+", "_", context.scenario.name)[:60]
+    folder = SCREENSHOTS / re.sub(r"[^\w]+", "_", context.feature.name)[:60]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{scenario}-{context.step_index:02d}.png").write_bytes(png)
+    for formatter in getattr(context._runner, "formatters", []):
+        if getattr(formatter, "name", "") == "html-pretty":
+            formatter.embed(mime_type="image/png", data=png, caption=f"畫面：{step.keyword} {step.name}")
 
 
 def after_scenario(context: Context, scenario: Scenario) -> None:
+    browser_context = getattr(context, "browser_context", None)
+    if browser_context is not None:
+        browser_context.close()
+        context.browser_context = None
+    context.page = None
     home: Home = context.home
     if home.stack.running():
         for reader in home.stack.readers():
@@ -37,6 +111,12 @@ def after_scenario(context: Context, scenario: Scenario) -> None:
 
 def after_all(context: Context) -> None:
     try:
-        context.home.down()
+        if context.browser is not None:
+            context.browser.close()
+        if context.playwright is not None:
+            context.playwright.stop()
     finally:
-        shutil.rmtree(context.home_dir, ignore_errors=True)
+        try:
+            context.home.down()
+        finally:
+            shutil.rmtree(context.home_dir, ignore_errors=True)

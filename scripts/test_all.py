@@ -1,0 +1,155 @@
+"""Everything CI runs, in one command, ending with one plain line: ``N passed, N failed``.
+
+    .venv/bin/python scripts/test_all.py            # checks, pytest, the zh-TW features
+    .venv/bin/python scripts/test_all.py --no-features
+
+1. The checks: ruff, mypy (strict for fxml/), the import contracts (lint-imports).
+2. pytest (every group: unit, pcsc, opensc, yubico, integration), JUnit XML in reports/.
+3. The Gherkin features (behave, zh-TW) through chromium: JUnit XML in
+   reports/features/, the HTML report with screenshots in reports/features.html.
+
+The closing line sums the three: each check counts as one test, each pytest
+test as one, each behave scenario as one. The exit status is 0 only if nothing
+failed. ``reports/summary.json`` keeps the counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+REPORTS = ROOT / "reports"
+
+#: The checks, each one command; mypy's targets and strictness are in pyproject.toml.
+CHECKS = {
+    "ruff": [str(VENV_BIN / "ruff"), "check", "."],
+    "mypy": [str(VENV_BIN / "mypy"), "fxml", "simulator", "tests", "steps", "benchmarks", "scripts",
+             "environment.py"],
+    "import contracts": [str(VENV_BIN / "lint-imports")],
+}
+
+
+@dataclass
+class Counts:
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.passed += other.passed
+        self.failed += other.failed
+        self.skipped += other.skipped
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def run_checks() -> Counts:
+    counts = Counts()
+    for name, cmd in CHECKS.items():
+        started = time.monotonic()
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        took = time.monotonic() - started
+        if done.returncode == 0:
+            counts.passed += 1
+            say(f"[check] {name}: ok ({took:.1f} s)")
+        else:
+            counts.failed += 1
+            say(f"[check] {name}: FAILED ({took:.1f} s)")
+            say((done.stdout + done.stderr).rstrip())
+    return counts
+
+
+def junit_counts(paths: list[Path]) -> Counts:
+    """Counts from JUnit XML files (pytest's one file, behave's one per feature)."""
+    counts = Counts()
+    for path in paths:
+        root = ET.parse(path).getroot()
+        suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+        for suite in suites:
+            tests = int(suite.get("tests", 0))
+            failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+            skipped = int(suite.get("skipped", suite.get("skips", 0)))
+            counts.failed += failed
+            counts.skipped += skipped
+            counts.passed += tests - failed - skipped
+    return counts
+
+
+def run_pytest(args: list[str]) -> Counts:
+    xml = REPORTS / "pytest.xml"
+    xml.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "pytest", f"--junitxml={xml}", *args]
+    say(f"[pytest] {' '.join(cmd[1:])}")
+    done = subprocess.run(cmd, cwd=ROOT)
+    if not xml.exists():
+        return Counts(failed=1)  # pytest could not even collect
+    counts = junit_counts([xml])
+    if done.returncode not in (0, 1, 5) and counts.failed == 0:
+        counts.failed += 1  # interrupted or an internal error
+    return counts
+
+
+def run_features(args: list[str]) -> Counts:
+    out = REPORTS / "features"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("TESTS-*.xml"):
+        old.unlink()
+    cmd = [
+        str(VENV_BIN / "behave"), "--no-color",
+        # behave pairs --outfile with the --format before it; the rest print.
+        "--format", "html-pretty", "--outfile", str(REPORTS / "features.html"),
+        "--format", "pretty",
+        "--junit", "--junit-directory", str(out),
+        *args,
+    ]
+    say(f"[features] {' '.join(cmd[1:])}")
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
+    done = subprocess.run(cmd, cwd=ROOT, env=env)
+    counts = junit_counts(sorted(out.glob("TESTS-*.xml")))
+    if done.returncode != 0 and counts.failed == 0:
+        counts.failed += 1  # behave stopped before it could report a scenario
+    return counts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-checks", action="store_true")
+    parser.add_argument("--no-pytest", action="store_true")
+    parser.add_argument("--no-features", action="store_true")
+    args, pytest_args = parser.parse_known_args()
+    args.pytest_args = pytest_args
+    REPORTS.mkdir(exist_ok=True)
+    parts: dict[str, Counts] = {}
+    if not args.no_checks:
+        parts["checks"] = run_checks()
+    if not args.no_pytest:
+        parts["pytest"] = run_pytest(args.pytest_args)
+    if not args.no_features:
+        # With pytest off, extra arguments are behave's (bash scripts/run features --tags=...).
+        parts["features"] = run_features(args.pytest_args if args.no_pytest else [])
+    total = Counts()
+    for counts in parts.values():
+        total.add(counts)
+    (REPORTS / "summary.json").write_text(json.dumps({k: asdict(v) for k, v in parts.items()}, indent=2))
+    say("")
+    for name, counts in parts.items():
+        say(f"  {name}: {counts.passed} passed, {counts.failed} failed, {counts.skipped} skipped")
+    if "features" in parts:
+        say(f"  the features' HTML report: {REPORTS / 'features.html'}")
+    say(f"{total.passed} passed, {total.failed} failed")
+    return 0 if total.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
