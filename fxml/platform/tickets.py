@@ -69,7 +69,7 @@ _MESSAGES: Final = {
     TicketErrorCode.TICKET_MISSING: "請由網路銀行或 EOI 系統登入後，再進入憑證管理平台。",
     TicketErrorCode.TICKET_FORGED: "登入憑證管理平台的連結無效，請重新由網路銀行或 EOI 系統進入。",
     TicketErrorCode.TICKET_EXPIRED: "登入憑證管理平台的連結已逾時，請重新由網路銀行或 EOI 系統進入。",
-    TicketErrorCode.TICKET_REPLAYED: "此登入連結已使用過，請重新由網路銀行或 EOI 系統進入。",
+    TicketErrorCode.TICKET_REPLAYED: "此憑證管理平台登入連結已使用過，請重新由網路銀行或 EOI 系統進入。",
     TicketErrorCode.TICKET_WRONG_AUDIENCE: "此登入連結不是給憑證管理平台使用的，請重新由網路銀行或 EOI 系統進入。",
 }
 
