@@ -648,7 +648,7 @@ class Company(_CustomerBase):
     users: tuple[User, ...]
     certificates: tuple[Certificate, ...]
     system: System = System.CORPORATE
-    customer_type: int | None = 2
+    customer_type: int | None = None
     shared_certificate: bool = False
     relationship_customers: tuple[RelationshipCustomer, ...] = ()
 
