@@ -30,6 +30,7 @@ a customer. See docs/bank.md.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import os
@@ -216,6 +217,14 @@ def _unique(problems: _Problems, path: str, values: Sequence[str], zh: str, en: 
         seen.add(key)
 
 
+def _coerce_enum(obj: object, name: str, kind: type[enum.Enum]) -> None:
+    """Let a frozen dataclass take an enum field by its value ("corporate" for System.CORPORATE)."""
+    value = getattr(obj, name)
+    if not isinstance(value, kind):
+        with contextlib.suppress(ValueError):   # left as is: the field's check reports it
+            object.__setattr__(obj, name, kind(value))
+
+
 # -- enumerations -------------------------------------------------------------------
 class System(enum.StrEnum):
     """The bank's three systems with a path into the certificate platform."""
@@ -305,6 +314,7 @@ class Account:
     kind: AccountKind = AccountKind.DEMAND
 
     def __post_init__(self) -> None:
+        _coerce_enum(self, "kind", AccountKind)
         problems = _Problems()
         number_ok = _check_pattern(problems, "number", self.number, _ACCOUNT, "帳號須為 14 位數字", "must be 14 digits")
         code_ok = _check_pattern(
@@ -339,6 +349,7 @@ class User:
     name: str | None = None
 
     def __post_init__(self) -> None:
+        _coerce_enum(self, "role", Role)
         problems = _Problems()
         _check_pattern(
             problems, "user_code", self.user_code, _USER_CODE,
@@ -386,6 +397,7 @@ class Certificate:
     ca_branch_code: str = DEFAULT_BRANCH_CODE
 
     def __post_init__(self) -> None:
+        _coerce_enum(self, "carrier", Carrier)
         problems = _Problems()
         _check_pattern(
             problems, "cn_suffix", self.cn_suffix, _CN_SUFFIX,
@@ -654,6 +666,7 @@ class Company(_CustomerBase):
 
     def __post_init__(self) -> None:
         self._coerce()
+        _coerce_enum(self, "system", System)
         problems = _Problems()
         _check_id(problems, "business_id", self.business_id, validate_business_id)
         self._check_common(problems)

@@ -379,6 +379,15 @@ def test_every_problem_of_a_customer_is_reported_at_once() -> None:
     ]
 
 
+def test_enum_fields_take_their_values() -> None:
+    made = company(None, (User("EOIADMIN1", "Passw0rd", "administrator"),), system="eoi")  # type: ignore[arg-type]
+    assert made.system is System.EOI and made.users[0].role is Role.ADMINISTRATOR
+    assert Certificate("2015", "小卡").carrier is Carrier.SMALL  # type: ignore[arg-type]
+    assert Account("00170000000001", "0060017", "checking").kind is AccountKind.CHECKING  # type: ignore[arg-type]
+    assert paths_of(lambda: User("tester01", "Passw0rd", "boss")) == ["role"]  # type: ignore[arg-type]
+    assert paths_of(lambda: Certificate("2015", "中卡")) == ["carrier"]  # type: ignore[arg-type]
+
+
 def test_lists_become_tuples_so_customers_stay_hashable() -> None:
     made = person(accounts=[account()], users=[User("tester01", "Passw0rd")])
     assert isinstance(made.accounts, tuple) and hash(made)
