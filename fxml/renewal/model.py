@@ -145,7 +145,7 @@ class RecordErrorCode(enum.StrEnum):
     UNKNOWN = "RENEWAL_UNKNOWN"
     BAD_RECORD = "RENEWAL_BAD_RECORD"
     #: The renewal token is missing, forged, expired or for another renewal.
-    BAD_TOKEN = "RENEWAL_BAD_TOKEN"
+    BAD_TOKEN = "RENEWAL_BAD_TOKEN"  # noqa: S105 - an error code, not a secret
     #: The platform cannot be reached (the record cannot be kept: the engine stops).
     UNREACHABLE = "PLATFORM_UNREACHABLE"
 
