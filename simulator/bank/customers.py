@@ -47,6 +47,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal, Protocol, TypeAlias
 from faker import Faker
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
+from fxml.platform.tickets import System
 from simulator.bank.ids import (
     BusinessIdRule,
     IdNumberError,
@@ -226,18 +227,6 @@ def _coerce_enum(obj: object, name: str, kind: type[enum.Enum]) -> None:
 
 
 # -- enumerations -------------------------------------------------------------------
-class System(enum.StrEnum):
-    """The bank's three systems with a path into the certificate platform."""
-
-    PERSONAL = "personal"
-    CORPORATE = "corporate"
-    EOI = "eoi"
-
-    @property
-    def label(self) -> str:
-        return {"personal": "個人網路銀行", "corporate": "企業網路銀行", "eoi": "EOI 系統"}[self.value]
-
-
 class Role(enum.StrEnum):
     """What a user is within its customer. 客戶別 2 has one USER; 客戶別 3 one
     ADMINISTRATOR (its 管理者代號) and USERs; 客戶別 4 the SUPER user SUPER001,
