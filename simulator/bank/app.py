@@ -172,6 +172,20 @@ class BankApp:
             sessions.save(session, response)
             return response
 
+        async def platform_page(request: Request) -> Response:
+            """The platform's menu path typed as a URL: the same rules, then a button to go on."""
+            session = sessions.load(request)
+            who = self._logged_in(page, session)
+            if who is None:
+                error = BankError(BankErrorCode.NOT_LOGGED_IN, f"請先登入{page.title}。", 401)
+                return self._refusal(request, page, session, error, f"{page.prefix}/login")
+            try:
+                check_platform_access(who)
+            except BankError as exc:
+                self.store.audit(self.clock.now(), page.system.value, who.actor, "進入憑證管理平台", exc.code)
+                return self._refusal(request, page, session, exc, f"{page.prefix}/menu")
+            return self._render(request, page, "menu.html", session, who=who)
+
         async def logout(request: Request) -> Response:
             session = sessions.load(request)
             try:
@@ -190,6 +204,7 @@ class BankApp:
             Route("/login", login, methods=["POST"]),
             Route("/menu", menu, methods=["GET"]),
             Route("/fxml", to_platform, methods=["POST"]),
+            Route("/fxml", platform_page, methods=["GET"]),
             Route("/logout", logout, methods=["POST"]),
         ]
 
