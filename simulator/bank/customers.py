@@ -57,6 +57,7 @@ from simulator.bank.ids import (
 )
 from simulator.ca.profile import DEFAULT_BANK_NAME, DEFAULT_BRANCH_CODE, FXML
 from simulator.card.image import Carrier
+from simulator.errors import SimulatorError
 
 #: ``format`` of a customers file and of a personas file.
 CUSTOMERS_FORMAT: Final = "fxmlsim-bank-customers"
@@ -135,7 +136,7 @@ class CustomerDataError(ValueError):
         return CustomerDataError(self.problems, source)
 
 
-class UnknownPersonaError(KeyError):
+class UnknownPersonaError(SimulatorError, KeyError):
     """No persona of that name or title; the message lists the known ones."""
 
     def __init__(self, name: str, known: Iterable[str]):
@@ -143,13 +144,19 @@ class UnknownPersonaError(KeyError):
         self.known = tuple(known)
         super().__init__(f"no persona named {name!r}; known: {', '.join(self.known)}")
 
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return str(self.args[0])
 
-class UnknownCustomerError(KeyError):
+
+class UnknownCustomerError(SimulatorError, KeyError):
     """No customer with that 身分證字號 or 統一編號."""
 
     def __init__(self, id_number: str):
         self.id_number = id_number
         super().__init__(f"no customer with id number {id_number!r}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def _p(path: str, zh: str, en: str) -> Problem:
