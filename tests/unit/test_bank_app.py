@@ -158,7 +158,8 @@ def test_every_system_has_the_manuals_login_fields_and_menu_path(bank: Bank) -> 
         assert f'<label for="id_number">{label}</label>' in html
         assert '<label for="user_code">使用者代號</label>' in html and '<label for="password">密碼</label>' in html
         for words in ("大家的銀行", "合作金庫銀行", "TAIWAN COOPERATIVE BANK", "連結政策", "隱私權聲明", "安全宣告",
-                      "合作金庫銀行版權所有 2008TCB Bank. All Rights Reserved.", "客服中心電話：0800-033-175 (04)2227-3131"):
+                      "合作金庫銀行版權所有 2008TCB Bank. All Rights Reserved.",
+                      "客服中心電話：0800-033-175 (04)2227-3131"):
             assert words in html
     assert BY_SYSTEM[tickets.System.PERSONAL].platform_path == "「設定及申請/憑證」>「憑證管理」"
     assert BY_SYSTEM[tickets.System.CORPORATE].platform_path == "「管理設定」>「憑證管理平台」"
@@ -194,7 +195,7 @@ def test_login_refusals_change_nothing(bank: Bank, id_number: str, user_code: st
 
 
 def test_a_company_in_another_system_is_sent_to_its_own(bank: Bank) -> None:
-    page, id_number, user_code, password = who("eoi")
+    _, id_number, user_code, password = who("eoi")
     refused_login(bank, BY_SYSTEM[tickets.System.CORPORATE], id_number, user_code, password,
                   BankErrorCode.WRONG_SYSTEM, "您是EOI 系統客戶，請由EOI 系統登入。")
     refused_login(bank, BY_SYSTEM[tickets.System.PERSONAL], id_number, user_code, password,
