@@ -90,17 +90,17 @@ def after_step(context: Context, step: Step) -> None:
         return
     context.step_index += 1
     try:
-        png = page.screenshot(full_page=True)
+        shot = page.screenshot(full_page=True, type="jpeg", quality=70)
     except Exception as exc:  # a screenshot must never hide the step's own result
         print(f"(no screenshot after {step.name}: {exc})")
         return
     scenario = re.sub(r"[^\w]+", "_", context.scenario.name)[:60]
     folder = SCREENSHOTS / re.sub(r"[^\w]+", "_", context.feature.name)[:60]
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{scenario}-{context.step_index:02d}.png").write_bytes(png)
+    (folder / f"{scenario}-{context.step_index:02d}.jpg").write_bytes(shot)
     for formatter in getattr(context._runner, "formatters", []):
         if getattr(formatter, "name", "") == "html-pretty":
-            formatter.embed(mime_type="image/png", data=png, caption=f"畫面：{step.keyword} {step.name}")
+            formatter.embed(mime_type="image/jpeg", data=shot, caption=f"畫面：{step.keyword} {step.name}")
 
 
 def after_scenario(context: Context, scenario: Scenario) -> None:
