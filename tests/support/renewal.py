@@ -50,9 +50,19 @@ def open_card(image: Path, *, pin: str | None = PIN) -> PivCardClient:
     return client
 
 
-def old_certificate(image: Path) -> tuple[KeyRef, x509.Certificate]:
-    [entry] = open_card(image, pin=None).list_certificates()
-    return entry.container, entry.certificate
+def old_certificate(image: Path, serial: str | None = None) -> tuple[KeyRef, x509.Certificate]:
+    """The container and certificate of ``serial`` in the card image (read from the file,
+    not through a card session); without ``serial``, the card's only certificate."""
+    found = [
+        (KeyRef(ref), x509.load_der_x509_certificate(container.certificate_der))
+        for ref, container in sorted(load_image(image).containers.items())
+        if container.certificate_der is not None
+    ]
+    if serial is None:
+        [only] = found
+        return only
+    [match] = [(ref, cert) for ref, cert in found if serial_of(cert) == serial.upper()]
+    return match
 
 
 def serial_of(cert: x509.Certificate) -> str:
