@@ -8,6 +8,7 @@ import importlib
 SUITES = {
     "card": "benchmarks.bench_card",
     "ca": "benchmarks.bench_ca",
+    "renewal": "benchmarks.bench_renewal",
 }
 
 
