@@ -11,7 +11,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fxml.card.client import PivCardClient
 from fxml.card.piv import KeyRef
@@ -72,7 +72,9 @@ def serial_of(cert: x509.Certificate) -> str:
 def old_key_signs(client: PivCardClient, container: KeyRef, cert: x509.Certificate) -> None:
     """The key of ``container`` signs and ``cert`` verifies the signature (the client has the PIN)."""
     signature = client.sign(container, b"fxmlsim: still usable")
-    cert.public_key().verify(signature, b"fxmlsim: still usable", padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr, call-arg, arg-type]
+    key = cert.public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+    key.verify(signature, b"fxmlsim: still usable", padding.PKCS1v15(), hashes.SHA256())
 
 
 def keys_on_card(image: Path) -> dict[str, bool]:
