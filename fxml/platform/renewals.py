@@ -25,6 +25,7 @@ import logging
 import os
 import secrets
 import sqlite3
+import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -140,7 +141,8 @@ class RenewalBook:
             raise ValueError(f"a renewal-token secret is at least {SECRET_BYTES} bytes")
         self.clock = clock
         self.store = PlatformStore(path)
-        self.store.connection().executescript(_SCHEMA)
+        self._durable = threading.local()
+        self._db().executescript(_SCHEMA)
         signer = type("Signer", (_ClockSigner,), {"clock": clock})
         self._tokens = URLSafeTimedSerializer(secret, salt=_SALT, signer=signer,
                                               signer_kwargs={"digest_method": _sha256})
@@ -155,17 +157,32 @@ class RenewalBook:
     def close(self) -> None:
         self.store.close()
 
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection, committing with an fsync (synchronous=FULL).
+
+        The platform's store commits with NORMAL (a commit survives the process
+        being killed); a renewal's record is worth an fsync per move (a handful
+        per renewal) so that it also survives an OS crash or a power cut: the
+        record of KEY_PENDING, ISSUED ... must not be lost once the card or the
+        CA acted on it.
+        """
+        conn = self.store.connection()
+        if getattr(self._durable, "conn", None) is not conn:
+            conn.execute("PRAGMA synchronous=FULL")
+            self._durable.conn = conn
+        return conn
+
     # -- reading ---------------------------------------------------------------------------------
     def get(self, renewal_id: str) -> RenewalRecord:
         """The record; RecordError UNKNOWN if there is none."""
-        row = self.store.connection().execute(f"{_SELECT} WHERE renewal_id = ?", (renewal_id,)).fetchone()
+        row = self._db().execute(f"{_SELECT} WHERE renewal_id = ?", (renewal_id,)).fetchone()
         if row is None:
             raise RecordError(RecordErrorCode.UNKNOWN, f"no renewal {renewal_id!r}")
         return _record(row)
 
     def open_for(self, holder_id: str, old_serial: str) -> RenewalRecord | None:
         """The unfinished renewal of this certificate, if there is one."""
-        row = self.store.connection().execute(
+        row = self._db().execute(
             f"{_SELECT} WHERE holder_id = ? AND old_serial = ? AND state NOT IN (?, ?)",
             (holder_id, old_serial.upper(), *_CLOSED),
         ).fetchone()
@@ -173,14 +190,14 @@ class RenewalBook:
 
     def for_holder(self, holder_id: str) -> list[RenewalRecord]:
         """Every renewal of a holder, oldest first."""
-        rows = self.store.connection().execute(
+        rows = self._db().execute(
             f"{_SELECT} WHERE holder_id = ? ORDER BY created_at, rowid", (holder_id,)
         ).fetchall()
         return [_record(r) for r in rows]
 
     def events(self, renewal_id: str) -> list[tuple[str, str, str, str]]:
         """(at, kind, state, detail) of every change of a renewal, in order."""
-        rows = self.store.connection().execute(
+        rows = self._db().execute(
             "SELECT at, kind, state, detail FROM renewal_events WHERE renewal_id = ? ORDER BY id", (renewal_id,)
         ).fetchall()
         return [tuple(r) for r in rows]
@@ -191,6 +208,7 @@ class RenewalBook:
         one already open for it: never a second."""
         now = self.clock.now()
         serial = old_serial.upper()
+        self._db()
         with self.store.transaction() as conn:
             row = conn.execute(f"{_SELECT} WHERE holder_id = ? AND old_serial = ? AND state NOT IN (?, ?)",
                                (holder_id, serial, *_CLOSED)).fetchone()
@@ -211,6 +229,7 @@ class RenewalBook:
     def advance(self, renewal_id: str, expected: State, to: State, **fields: Any) -> RenewalRecord:
         """Compare-and-set: move the renewal from ``expected`` to ``to`` (see
         :meth:`fxml.renewal.model.RecordStore.advance`)."""
+        self._db()
         with self.store.transaction() as conn:
             record = self._locked(conn, renewal_id)
             moved, changed = apply_move(record, State(expected), State(to), fields, self.clock.now())
@@ -221,6 +240,7 @@ class RenewalBook:
 
     def fail(self, renewal_id: str, code: str, message: str) -> RenewalRecord:
         """Note the last refusal on the renewal (its state does not change)."""
+        self._db()
         with self.store.transaction() as conn:
             record = self._locked(conn, renewal_id)
             noted = apply_failure(record, code, message, self.clock.now())
