@@ -533,6 +533,20 @@ class PivCardClient:
         self._public_keys[ref] = key
         return key
 
+    def set_public_key(self, container: int, public_key: rsa.RSAPublicKey) -> None:
+        """Tell the client the public key of the key in ``container``.
+
+        PIV answers a key's public key only when it generates the key. A caller
+        that resumes work on a key generated in an earlier session (a renewal
+        whose record kept the key's SubjectPublicKeyInfo) hands it over here,
+        so that :meth:`sign` checks the card's signatures against it and
+        :meth:`store_certificate` refuses a certificate for another key.
+        """
+        ref = _container_ref(container)
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise TypeError(f"public_key must be an RSA public key, not {type(public_key).__name__}")
+        self._public_keys[ref] = public_key
+
     def public_key(self, container: int) -> rsa.RSAPublicKey:
         """The public key of ``container``: the one generated in this session,
         else the one in its certificate. NotFoundError if neither exists."""

@@ -413,6 +413,30 @@ class CertificateAuthority:
             issued = self._record(row, op.now)
         return self._after_commit(Operation.RENEW, issued)
 
+    def renewal_check(self, serial: str) -> dict[str, str]:
+        """Whether ``serial`` may be renewed now, without renewing it (not audited).
+
+        Answers what a renewal would give (the window's opening, the new
+        certificate's not-after), or raises the very refusal :meth:`renew`
+        would raise for the certificate's state, so that the engine can tell
+        the customer before the card makes a key for nothing.
+        """
+        key = _normal_serial(serial)
+        now = self.now()
+        with self.registry.read() as tx:
+            current = tx.certificate(key)
+        if current is None:
+            raise errors.UnknownSerialError(serial=key)
+        self._check_renewable(current, now)
+        opens = current.not_after - timedelta(days=self.config.renewal_window_days)
+        return {
+            "serial": current.serial,
+            "cn": current.cn,
+            "not_after": current.not_after.astimezone(TAIWAN).isoformat(),
+            "window_opens": opens.astimezone(TAIWAN).isoformat(),
+            "renewed_not_after": self.profile.renewed_not_after(current.not_after).astimezone(TAIWAN).isoformat(),
+        }
+
     def _check_renewable(self, current: CertificateRow, now: datetime) -> None:
         facts = {
             "serial": current.serial,

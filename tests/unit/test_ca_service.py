@@ -500,3 +500,33 @@ def test_every_error_code_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "ca.md").read_text(encoding="utf-8")
     missing = [code for code in errors.ERRORS if f"`{code}`" not in doc]
     assert not missing, f"docs/ca.md does not list {missing}"
+
+
+# -- the renewal check (asked before the card makes a key) --------------------------------------------
+def test_the_renewal_check_answers_what_renew_would_without_changing_anything(
+    ca: CertificateAuthority, clock: FixedClock, old: IssuedCertificate, csr: Callable[[str], bytes]
+) -> None:
+    def check_refused(error: type[errors.CaError], message: str) -> None:
+        before = ca.registry.dump()
+        with pytest.raises(error) as caught:
+            ca.renewal_check(old.serial)
+        assert message in caught.value.message
+        assert ca.registry.dump() == before  # not even an audit entry: it is a question
+
+    clock.set(OLD_NOT_AFTER - timedelta(days=31))
+    check_refused(errors.RenewalWindowNotOpenError, "2023-04-14 23:59:59 起")
+    clock.set(RENEWED_AT)
+    before = ca.registry.dump()
+    assert ca.renewal_check(old.serial) == {
+        "serial": old.serial, "cn": f"{HOLDER_ID}-00-{CN_SUFFIX}",
+        "not_after": "2023-05-14T23:59:59+08:00", "window_opens": "2023-04-14T23:59:59+08:00",
+        "renewed_not_after": "2025-05-14T23:59:59+08:00",
+    }
+    assert ca.registry.dump() == before
+    ca.suspend(old.serial)
+    check_refused(errors.CertificateSuspendedError, "請先辦理解除暫禁")
+    ca.resume(old.serial)
+    ca.renew("renew-1", old.serial, csr("holder-2"))
+    check_refused(errors.AlreadyRenewedError, "不得重複更新")
+    with pytest.raises(errors.UnknownSerialError):
+        ca.renewal_check("ABCDEF")

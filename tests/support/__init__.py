@@ -1,0 +1,1 @@
+"""Helpers shared by test groups (unit, pcsc, integration) and benchmarks."""
