@@ -23,7 +23,6 @@ from fxml import env
 from fxml.clock import ClockError, from_env
 from fxml.errors import FxmlError
 from fxml.platform.app import Platform, PlatformSettings
-from fxml.platform.renewals import RenewalBook, renewal_routes
 from fxml.platform.tickets import load_key
 from fxml.web.server import ListenError, bind, check_loopback, serve
 
@@ -67,15 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     agent = os.environ.get(env.AGENT_URL)
     try:
-        # The record of every renewal and its API for the card agent (fxml/renewal/api.py).
-        book = RenewalBook.open(args.state_dir, clock)
+        # The platform opens its store and the record of every renewal (fxml/renewal/api.py).
+        platform = Platform(PlatformSettings(
+            state_dir=args.state_dir, ticket_key=key, clock=clock,
+            agent_origin=agent.rstrip("/") if agent else None, ca_url=os.environ.get(env.CA_URL),
+        ))
     except (ValueError, OSError) as exc:
         return _fail(str(exc))
-    platform = Platform(PlatformSettings(
-        state_dir=args.state_dir, ticket_key=key, clock=clock,
-        agent_origin=agent.rstrip("/") if agent else None, ca_url=os.environ.get(env.CA_URL),
-        extra_routes=tuple(renewal_routes(book)),
-    ))
     serve(platform.app(), sock, on_ready=lambda url: print(f"READY {url}", flush=True))
     return 0
 

@@ -34,7 +34,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -46,6 +46,10 @@ from fxml.display import roc_date, taiwan_text, time_text
 from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
 from fxml.web import labels
 from fxml.web.sessions import CsrfError, Session, check_csrf
+
+if TYPE_CHECKING:
+    from fxml.platform.app import Platform
+    from fxml.platform.renewals import RenewalBook
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +97,21 @@ def container_for(record: RenewalRecord, card_certificates: list[dict[str, Any]]
 class Wizard:
     """憑證更新 and 憑證證明單列印 on a :class:`fxml.platform.app.Platform`."""
 
-    def __init__(self, platform: Any):
+    def __init__(self, platform: Platform):
         self.platform = platform
-        self.book = platform.book
+        self.book: RenewalBook = platform.book
         self.clock = platform.clock
 
     # -- helpers -------------------------------------------------------------------------------
     @property
     def ca(self) -> CaClient:
-        return self.platform.ca  # type: ignore[no-any-return]
+        if self.platform.ca is None:
+            raise WizardError("CA_NOT_CONFIGURED", "憑證管理平台未設定憑證中心位址，請洽系統管理員。", 503)
+        return self.platform.ca
 
     def _render(self, request: Request, name: str, session: Session, customer: dict[str, Any], *,
                 status: int = 200, **context: Any) -> Response:
-        return self.platform.render(request, name, status=status, customer=customer, session=session,  # type: ignore[no-any-return]
+        return self.platform.render(request, name, status=status, customer=customer, session=session,
                                     stages=STAGES, csrf_token=session.csrf_token, **context)
 
     def _refuse(self, request: Request, session: Session, customer: dict[str, Any], error: WizardError | CaError
@@ -178,7 +184,7 @@ class Wizard:
         if record.state is State.CANCELLED:
             return self._refuse(request, session, customer,
                                 WizardError("RENEWAL_CANCELLED", "此筆憑證更新作業已取消，請由「憑證更新」重新辦理。"))
-        common = {"record": record, "agent_url": self.platform.settings.agent_origin or "",
+        common: dict[str, Any] = {"record": record, "agent_url": self.platform.settings.agent_origin or "",
                   "state_label": record.state.label}
         if record.state is State.SELECTED:
             return self._render(request, "renew_confirm.html", session, customer, stage=2,
