@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from simulator.card.image import load_image
 from simulator.card.profile import load_profile
 from simulator.home import Home
-from tests.conftest import repo_path
+from tests.support.paths import repo_path
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.opensc]
 

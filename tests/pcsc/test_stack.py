@@ -16,8 +16,11 @@ from simulator.home import Home
 from simulator.pcsc import layout
 from simulator.pcsc.stack import PcscStack, StackError
 from simulator.procs import pid_alive
+from tests.support.paths import repo_path
 
 pytestmark = pytest.mark.pcsc
+
+PROFILE = repo_path("fixtures", "cards", "personal-small.json")
 
 
 def pcsc_states(names: list[str]) -> dict[str, int]:
@@ -79,7 +82,7 @@ def test_eight_different_cards_answer_each_in_its_own_reader(empty_readers: Home
     from fxml.card.pcsc import PcscConnection
 
     home = empty_readers
-    profile = json.loads((Path(__file__).resolve().parents[2] / "fixtures/cards/personal-small.json").read_text())
+    profile = json.loads(PROFILE.read_text())
     profile["certificates"] = []
     serials = {}
     for i in range(8):
@@ -103,10 +106,7 @@ def test_insert_refusals_leave_the_readers_as_they_were(empty_readers: Home, tmp
         stack.insert("null", 0)
     with pytest.raises(StackError, match="no reader 99"):
         stack.insert("null", 99)
-    image = empty_readers.create_card(
-        Path(__file__).resolve().parents[2] / "fixtures" / "cards" / "personal-small.json",
-        name="refusals", replace=True,
-    )
+    image = empty_readers.create_card(PROFILE, name="refusals", replace=True)
     stack.insert(image, 2)
     before = stack.readers()
     image_bytes = image.read_bytes()
@@ -210,9 +210,8 @@ def test_busy_ca_port_is_refused_and_nothing_is_left_running(tmp_path: Path) -> 
 
 def test_trace_logs_apdus_through_the_stack_with_the_pin_redacted(tmp_path: Path) -> None:
     home = Home(tmp_path)
-    profile = Path(__file__).resolve().parents[2] / "fixtures" / "cards" / "personal-small.json"
-    pin = json.loads(profile.read_text())["pin"]
-    image = home.create_card(profile)
+    pin = json.loads(PROFILE.read_text())["pin"]
+    image = home.create_card(PROFILE)
     env = home.up(readers=2, trace=True)
     try:
         reader = home.stack.insert(image, 0)
@@ -237,7 +236,6 @@ def test_one_clock_for_the_stack_the_ca_service_and_card_creation(tmp_path: Path
     """`fxmlsim up --clock` reaches every process: the card made afterwards and
     the CA service's own view of it both stand on 2023-04-17 11:28:33."""
     home = tmp_path / "h"
-    profile = Path(__file__).resolve().parents[2] / "fixtures" / "cards" / "personal-small.json"
 
     def fxmlsim(*args: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k != "FXMLSIM_CLOCK"}
@@ -251,7 +249,7 @@ def test_one_clock_for_the_stack_the_ca_service_and_card_creation(tmp_path: Path
     try:
         url = next(line.split("=", 1)[1] for line in up.stdout.splitlines() if "FXMLSIM_CA_URL=" in line)
         assert json.loads(fxmlsim("status").stdout)["clock"] == "fixed:2023-04-17T11:28:33+08:00"
-        created = fxmlsim("card", "create", str(profile))
+        created = fxmlsim("card", "create", str(PROFILE))
         assert created.returncode == 0, created.stderr
         shown = json.loads(fxmlsim("card", "show", "personal-small").stdout)
         [cert] = shown["certificates"]

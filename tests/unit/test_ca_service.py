@@ -28,6 +28,7 @@ from simulator.ca.testing import (
     make_csr,
     open_test_ca,
 )
+from tests.support.paths import repo_path
 
 FIRST_ISSUE = datetime(2021, 5, 14, 10, 0, 0, tzinfo=TAIWAN)  # gives not-after 2023-05-14 23:59:59
 RENEWED_AT = datetime(2023, 4, 17, 11, 28, 33, tzinfo=TAIWAN)  # the proof sheet's 憑證生效日
@@ -497,6 +498,6 @@ def test_registry_is_one_sqlite_file_in_wal_mode(ca: CertificateAuthority) -> No
 
 
 def test_every_error_code_is_documented() -> None:
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "ca.md").read_text(encoding="utf-8")
+    doc = repo_path("docs", "ca.md").read_text(encoding="utf-8")
     missing = [code for code in errors.ERRORS if f"`{code}`" not in doc]
     assert not missing, f"docs/ca.md does not list {missing}"

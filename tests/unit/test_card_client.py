@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from card_support import ScriptedConnection, fixed_key, issue, raw_rsa
 from Crypto.Cipher import AES, DES, DES3
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -36,6 +35,7 @@ from fxml.card.errors import (
 )
 from fxml.card.piv import Algorithm, KeyRef, Obj
 from fxml.card.tlv import tlv
+from tests.support.card import ScriptedConnection, fixed_key, issue, raw_rsa
 
 DEFAULT_KEY = bytes.fromhex("010203040506070801020304050607080102030405060708")
 

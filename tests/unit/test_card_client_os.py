@@ -10,10 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from card_support import fixed_key, issue, name
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from test_csr import openssl_verifies
 
 from fxml.card.client import CardCertificate, CardInfo, PinStatus, PivCardClient
 from fxml.card.connection import TRAFFIC
@@ -33,6 +31,8 @@ from fxml.card.piv import Algorithm, KeyRef, Obj
 from simulator.card.image import Carrier, load_image, save_image
 from simulator.card.os import InProcessConnection, TwcaCardOS
 from simulator.card.profile import CardProfile, blank_image
+from tests.support.card import fixed_key, issue, name
+from tests.support.openssl import openssl_verifies
 
 PIN, PUK = "Fxml2015", "87654321"
 MANAGEMENT_KEY = bytes.fromhex("010203040506070801020304050607080102030405060708")

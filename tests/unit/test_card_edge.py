@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from card_os_support import PROFILE, Card
 
 from fxml.card.piv import PIV_AID, Obj
 from fxml.card.tlv import parse_tlv, tlv, unpack
 from simulator.card.image import Carrier
 from simulator.card.os import ATRS, NULL_ATR, InProcessConnection, NullCardOS
 from simulator.card.profile import card_guid
+from tests.support.card_os import PROFILE, Card
 
 
 @pytest.fixture

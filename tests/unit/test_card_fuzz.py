@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-from card_os_support import MANAGEMENT_KEY, PIN, PROFILE, key_cycle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +15,7 @@ from simulator.card.image import CardImage, image_from_json, image_to_json
 from simulator.card.keys import encrypt_block
 from simulator.card.os import TwcaCardOS
 from simulator.card.profile import blank_image
+from tests.support.card_os import MANAGEMENT_KEY, PIN, PROFILE, key_cycle
 
 BLANK = blank_image(PROFILE)
 KNOWN_INS = [int(i) for i in INS] + [0x00, 0xB0, 0xFF]

@@ -14,9 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from card_os_support import PROFILE, Card, assert_refused
+from cryptography.hazmat.primitives import serialization
 
 from fxml.card.piv import Algorithm
+from fxml.card.tlv import tlv
 from simulator.card import image as image_mod
 from simulator.card.image import (
     MANAGEMENT_ALGORITHM_NAMES,
@@ -29,7 +30,9 @@ from simulator.card.image import (
 )
 from simulator.card.os import TwcaCardOS
 from simulator.card.profile import blank_image
-from tests.conftest import repo_path
+from tests.support.card import issue
+from tests.support.card_os import PROFILE, Card, assert_refused, public_key_of
+from tests.support.paths import ROOT, repo_path
 
 
 @pytest.fixture
@@ -51,12 +54,6 @@ def test_round_trip(saved: Path, blank: CardImage) -> None:
 def test_round_trip_with_keys_and_certificate(tmp_path: Path) -> None:
     card = Card(tmp_path / "c.json")
     card.admin()
-    from card_os_support import public_key_of
-    from card_support import issue
-    from cryptography.hazmat.primitives import serialization
-
-    from fxml.card.tlv import tlv
-
     cert = issue(public_key_of(card.generate(0x9A)))
     card.put_data(0x5FC105, tlv(0x70, cert.public_bytes(serialization.Encoding.DER)))
     loaded = load_image(card.path)
@@ -261,7 +258,7 @@ while True:
 
 def test_killed_writer_never_leaves_a_half_written_image(saved: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(saved)], stdout=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[2])
+                            cwd=ROOT)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         deadline = time.monotonic() + 0.3

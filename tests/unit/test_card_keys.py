@@ -8,14 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from card_os_support import MANAGEMENT_KEY, PROFILE, Card, public_key_of
-from card_support import issue
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from fxml.card.piv import Algorithm, Obj
 from fxml.card.tlv import parse_tlv, tlv, unpack
 from simulator.card.keys import encrypt_block
+from tests.support.card import fixed_key, issue
+from tests.support.card_os import MANAGEMENT_KEY, PROFILE, Card, public_key_of
 
 
 @pytest.fixture
@@ -241,8 +241,6 @@ def test_put_data_needs_management_key(card: Card) -> None:
 
 
 def test_put_certificate_for_a_different_key_is_accepted(admin: Card) -> None:
-    from card_support import fixed_key
-
     cert = issue(fixed_key(3).public_key())
     assert admin.put_data(Obj.CERT_9C, cert_object(cert.public_bytes(serialization.Encoding.DER))).sw == 0x9000
 

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from card_os_support import assert_refused
 
 from fxml.card.piv import Algorithm, Obj
 from simulator.card.image import DEFAULT_MANAGEMENT_KEY, Carrier
 from simulator.card.profile import ProfileError, blank_image, fasc_n, load_profile
-from tests.conftest import repo_path
+from tests.support.card_os import assert_refused
+from tests.support.paths import repo_path
 
 FIXTURES = repo_path("fixtures", "cards")
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from card_os_support import MANAGEMENT_KEY, PIN, PUK, Card
 
 from fxml.card.piv import pad_pin
 from simulator.card import trace
 from simulator.card.trace import TRAFFIC, redact_command
+from tests.support.card_os import MANAGEMENT_KEY, PIN, PUK, Card
 
 
 @pytest.fixture

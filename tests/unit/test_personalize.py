@@ -19,9 +19,9 @@ from simulator.card.os import InProcessConnection, TwcaCardOS
 from simulator.card.profile import ProfileError
 from simulator.cli import main
 from simulator.home import Home, HomeError
+from tests.support.paths import repo_path
 
-ROOT = Path(__file__).resolve().parents[2]
-EOI = ROOT / "fixtures" / "cards" / "eoi-large.json"
+EOI = repo_path("fixtures", "cards", "eoi-large.json")
 NOW = FixedClock(datetime(2026, 11, 26, 9, 0, tzinfo=TAIWAN))
 
 

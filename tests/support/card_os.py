@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from card_support import fixed_key
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fxml.card.apdu import CommandApdu
@@ -18,7 +17,8 @@ from simulator.card.image import load_image, save_image
 from simulator.card.keys import encrypt_block
 from simulator.card.os import TwcaCardOS
 from simulator.card.profile import CardProfile, blank_image, load_profile
-from tests.conftest import repo_path
+from tests.support.card import fixed_key
+from tests.support.paths import repo_path
 
 #: The shipped 大卡 profile, without certificates: the card the tests start from.
 PROFILE = replace(load_profile(repo_path("fixtures", "cards", "eoi-large.json")), certificates=())

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-KEYS = Path(__file__).resolve().parent.parent / "data" / "keys"
+from tests.support.paths import repo_path
+
+KEYS = repo_path("tests", "data", "keys")
 #: A fixed instant for certificates, so no test depends on today's date.
 NOW = datetime(2023, 4, 17, 3, 28, 33, tzinfo=UTC)
 
