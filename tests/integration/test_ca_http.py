@@ -37,7 +37,6 @@ from simulator.ca.testing import (
     ServiceProcess,
     assert_only_refusal_recorded,
     break_signature,
-    key_cache,
     make_csr,
     open_test_ca,
 )
@@ -46,11 +45,6 @@ FIRST_ISSUE = datetime(2021, 5, 14, 10, 0, 0, tzinfo=TAIWAN)
 RENEWED_AT = datetime(2023, 4, 17, 11, 28, 33, tzinfo=TAIWAN)
 OLD_NOT_AFTER = datetime(2023, 5, 14, 23, 59, 59, tzinfo=TAIWAN)
 NAME = "虛構測試貿易股份有限公司"
-
-
-@pytest.fixture(scope="session")
-def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
-    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
 
 
 class Service:

@@ -16,14 +16,9 @@ from cryptography.hazmat.primitives import serialization
 
 from fxml.ca.client import CaClient, CertificateRecord
 from fxml.clock import Clock
-from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, ServiceProcess, key_cache, make_csr, open_test_ca
+from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, ServiceProcess, make_csr, open_test_ca
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
-
-@pytest.fixture(scope="session")
-def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
-    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
-
 
 class Setup:
     def __init__(self, folder: Path, process: ServiceProcess, keys: KeyCache):

@@ -14,14 +14,9 @@ from fxml.clock import ENV as CLOCK_ENV
 from fxml.clock import FixedClock, parse_instant
 from simulator.ca.cli import register
 from simulator.ca.registry import Registry
-from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, HOLDER_NAME, KeyCache, key_cache, make_csr, open_test_ca
+from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, HOLDER_NAME, KeyCache, make_csr, open_test_ca
 
 NOW = "2023-04-17T11:28:33+08:00"
-
-
-@pytest.fixture(scope="session")
-def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
-    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture

@@ -28,20 +28,10 @@ from simulator.ca.profile import (
     serial_hex,
 )
 from simulator.ca.service import CertificateAuthority
-from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, key_cache, make_csr, open_test_ca
+from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, make_csr, open_test_ca
+from tests.support.ca import FIRST_ISSUE
 
-ISSUED_AT = datetime(2021, 5, 14, 10, 0, 0, tzinfo=TAIWAN)
-
-
-@pytest.fixture(scope="session")
-def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
-    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-def ca(tmp_path: Path, keys: KeyCache) -> CertificateAuthority:
-    with open_test_ca(tmp_path / "ca", keys, FixedClock(ISSUED_AT)) as authority:
-        yield authority
+ISSUED_AT = FIRST_ISSUE  # the instant of the ``ca`` fixture's clock
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,26 +16,16 @@ from cryptography.x509 import ocsp
 
 from fxml.clock import TAIWAN, FixedClock
 from simulator.ca.service import CertificateAuthority, IssuedCertificate
-from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, key_cache, make_csr, open_test_ca
+from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, make_csr
 
 DER = serialization.Encoding.DER
 NOW = datetime(2023, 4, 17, 11, 28, 33, tzinfo=TAIWAN)
 
 
-@pytest.fixture(scope="session")
-def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
-    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
-
-
 @pytest.fixture
 def clock() -> FixedClock:
+    """The CA of these tests stands on the proof sheet's renewal instant."""
     return FixedClock(NOW)
-
-
-@pytest.fixture
-def ca(tmp_path: Path, keys: KeyCache, clock: FixedClock) -> Iterator[CertificateAuthority]:
-    with open_test_ca(tmp_path / "ca", keys, clock) as authority:
-        yield authority
 
 
 @pytest.fixture

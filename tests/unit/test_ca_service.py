@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,31 +24,13 @@ from simulator.ca.testing import (
     KeyCache,
     assert_only_refusal_recorded,
     break_signature,
-    key_cache,
     make_csr,
     open_test_ca,
 )
+from tests.support.ca import FIRST_ISSUE, RENEWED_AT
 from tests.support.paths import repo_path
 
-FIRST_ISSUE = datetime(2021, 5, 14, 10, 0, 0, tzinfo=TAIWAN)  # gives not-after 2023-05-14 23:59:59
-RENEWED_AT = datetime(2023, 4, 17, 11, 28, 33, tzinfo=TAIWAN)  # the proof sheet's 憑證生效日
 OLD_NOT_AFTER = datetime(2023, 5, 14, 23, 59, 59, tzinfo=TAIWAN)
-
-
-@pytest.fixture(scope="session")
-def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
-    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(FIRST_ISSUE)
-
-
-@pytest.fixture
-def ca(tmp_path: Path, keys: KeyCache, clock: FixedClock) -> Iterator[CertificateAuthority]:
-    with open_test_ca(tmp_path / "ca", keys, clock) as authority:
-        yield authority
 
 
 @pytest.fixture
