@@ -464,6 +464,13 @@ def test_management_key_of_the_wrong_length_is_refused_before_sending(algorithm:
     assert card.sent == []
 
 
+def test_tdea_takes_the_piv_default_key_whose_three_parts_are_equal() -> None:
+    assert DEFAULT_KEY[:8] == DEFAULT_KEY[8:16] == DEFAULT_KEY[16:]
+    cipher = ManagementCipher(Algorithm.TDEA_3KEY, DEFAULT_KEY)
+    assert cipher.encrypt(WITNESS) == des(WITNESS)  # TDEA with k1 = k2 = k3 is single DES
+    assert cipher.decrypt(des(WITNESS)) == WITNESS
+
+
 def test_tdea_matches_pycryptodome_for_a_key_with_distinct_parts() -> None:
     key = bytes.fromhex("0123456789abcdef23456789abcdef01456789abcdef0123")
     block = b"witness!"
