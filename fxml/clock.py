@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+from fxml.errors import FxmlError
+
 TAIWAN = timezone(timedelta(hours=8), "Asia/Taipei")
 ENV = "FXMLSIM_CLOCK"
 
 
-class ClockError(ValueError):
+class ClockError(FxmlError, ValueError):
     """A clock setting that cannot be understood."""
 
 

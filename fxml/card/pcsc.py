@@ -25,7 +25,7 @@ from types import TracebackType
 
 from smartcard import scard
 
-from fxml.card.apdu import CommandApdu, MalformedApdu
+from fxml.card.apdu import CommandApdu, MalformedApduError
 from fxml.card.connection import TransportError
 
 SOCKET_ENV = "PCSCLITE_CSOCK_NAME"
@@ -367,7 +367,7 @@ class PcscConnection:
             return apdu
         try:
             cmd = CommandApdu.parse(apdu)
-        except MalformedApdu:
+        except MalformedApduError:
             return apdu
         if cmd.extended:
             raise PcscError(

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from simulator.errors import SimulatorError
 
-class CaError(Exception):
+
+class CaError(SimulatorError):
     """A request the CA refused. Nothing in the registry changed, except one
     audit-log entry that records the refusal."""
 

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 
 from fxml.card.piv import PIN_MAX, PIN_MIN, SIGNATURE_CONTAINERS, Algorithm
 from simulator.card.keys import MANAGEMENT_ALGORITHMS, load_private_key
+from simulator.errors import SimulatorError
 
 FORMAT = "fxmlsim.card-image"
 VERSION = 1
@@ -49,7 +50,7 @@ MANAGEMENT_ALGORITHM_NAMES: dict[str, Algorithm] = {
 DEFAULT_MANAGEMENT_KEY = bytes.fromhex("010203040506070801020304050607080102030405060708")
 
 
-class CardImageError(Exception):
+class CardImageError(SimulatorError):
     """A card image file that cannot be used; the message names the file."""
 
     def __init__(self, path: Path | str, reason: str):
@@ -58,7 +59,7 @@ class CardImageError(Exception):
         super().__init__(f"card image {self.path}: {reason}")
 
 
-class ImageSyncError(OSError):
+class ImageSyncError(SimulatorError, OSError):
     """The new image replaced the old one, but its folder could not be synced:
     the file holds the new image, which a power loss might still undo."""
 

@@ -18,7 +18,7 @@ from types import TracebackType
 
 from virtualsmartcard.VirtualSmartcard import SmartcardOS
 
-from fxml.card.apdu import SW, ApduError, CommandApdu, MalformedApdu, response
+from fxml.card.apdu import SW, ApduError, CommandApdu, MalformedApduError, response
 from fxml.card.piv import INS
 from simulator.card import trace
 from simulator.card.applet import PivApplet
@@ -167,7 +167,7 @@ class TwcaCardOS(SmartcardOS):
     def _execute(self, raw: bytes) -> bytes:
         try:
             cmd = CommandApdu.parse(raw)
-        except MalformedApdu as exc:
+        except MalformedApduError as exc:
             self._commands.reset()
             self._responses.reset()
             raise ApduError(exc.sw, str(exc)) from exc

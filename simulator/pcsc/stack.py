@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from simulator.errors import SimulatorError
 from simulator.procs import StartError, pid_alive, spawn_ready, stop_pid
 
 from . import layout
@@ -28,8 +29,9 @@ REQUIRED = {
 }
 
 
-class StackError(RuntimeError):
-    """The stack cannot do what was asked; the message says why."""
+class StackError(SimulatorError, RuntimeError):
+    """The stack cannot do what was asked; the message says why. The stack
+    daemon raises it too, and its control socket carries the message here."""
 
 
 def check_requirements() -> None:

@@ -22,6 +22,8 @@ import threading
 
 from virtualsmartcard.VirtualSmartcard import SmartcardOS
 
+from simulator.errors import SimulatorError
+
 log = logging.getLogger(__name__)
 
 CTRL_OFF = 0
@@ -32,7 +34,7 @@ CTRL_ATR = 4
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
-class LinkError(ConnectionError):
+class LinkError(SimulatorError, ConnectionError):
     """vpcd could not be reached or broke the protocol."""
 
 
