@@ -13,13 +13,20 @@ from dataclasses import dataclass
 
 from fxml.errors import FxmlError
 
+#: CLA bit 5 (ISO/IEC 7816-4, 5.4.1): more chunks of this command follow (command chaining).
+CLA_CHAINING = 0x10
 
+
+@enum.unique
 class SW(enum.IntEnum):
     """Status words used by the TWCA card edge (ISO/IEC 7816-4, SP 800-73-4)."""
 
     OK = 0x9000
-    # 61xx / 63Cx are families; these constants are their bases.
+    # 61xx / 6Cxx / 63Cx are families; these constants are their bases.
+    #: 61xx: xx more bytes of response wait for GET RESPONSE.
     MORE_DATA = 0x6100
+    #: 6Cxx: wrong Le; send the command again with Le = xx.
+    WRONG_LE = 0x6C00
     VERIFY_FAIL = 0x63C0
     MEMORY_FAILURE = 0x6581
     WRONG_LENGTH = 0x6700
@@ -45,8 +52,10 @@ class SW(enum.IntEnum):
     @classmethod
     def describe(cls, sw: int) -> str:
         """A short English name for any status word, families included."""
-        if sw & 0xFF00 == 0x6100:
+        if sw & 0xFF00 == SW.MORE_DATA:
             return f"MORE_DATA({sw & 0xFF} bytes)"
+        if sw & 0xFF00 == SW.WRONG_LE:
+            return f"WRONG_LE({sw & 0xFF or 256} bytes)"
         if sw & 0xFFF0 == 0x63C0:
             return f"VERIFY_FAIL({sw & 0x0F} tries left)"
         try:
@@ -91,7 +100,7 @@ class CommandApdu:
     @property
     def chained(self) -> bool:
         """True for a command with more chunks to follow (CLA bit 5)."""
-        return bool(self.cla & 0x10)
+        return bool(self.cla & CLA_CHAINING)
 
     @classmethod
     def parse(cls, raw: bytes) -> CommandApdu:

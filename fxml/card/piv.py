@@ -13,6 +13,7 @@ PIV_AID = bytes.fromhex("A000000308000010000100")
 PIV_AID_PREFIX = bytes.fromhex("A00000030800001000")
 
 
+@enum.unique
 class INS(enum.IntEnum):
     SELECT = 0xA4
     GET_DATA = 0xCB
@@ -27,6 +28,7 @@ class INS(enum.IntEnum):
     DELETE_KEY = 0xE4
 
 
+@enum.unique
 class KeyRef(enum.IntEnum):
     """Key references (SP 800-73-4 part 1, table 4)."""
 
@@ -39,6 +41,7 @@ class KeyRef(enum.IntEnum):
     CARD_AUTH = 0x9E
 
 
+@enum.unique
 class Algorithm(enum.IntEnum):
     TDEA_3KEY = 0x03
     RSA_2048 = 0x07
@@ -61,6 +64,7 @@ CERT_OBJECT: dict[int, int] = {
 }
 
 
+@enum.unique
 class Obj(enum.IntEnum):
     """Data-object tags read with GET DATA."""
 
@@ -80,6 +84,7 @@ class Obj(enum.IntEnum):
     TWCA_CA_CHAIN = 0x5FFF02
 
 
+@enum.unique
 class TwcaInfoTag(enum.IntEnum):
     """Tags inside the TWCA card-information object (all values UTF-8)."""
 
@@ -88,6 +93,12 @@ class TwcaInfoTag(enum.IntEnum):
     HOLDER_ID = 0x03
     PROFILE_VERSION = 0x04
 
+
+# GET DATA and PUT DATA (SP 800-73-4 part 2, 3.1.2 and 3.3.2).
+#: The tag list that names the data object: ``5C <tag>``.
+OBJECT_TAG_LIST = 0x5C
+#: The wrapper of a data object's content: ``53 <content>``.
+OBJECT_CONTENT = 0x53
 
 # Tags of a certificate object's content (SP 800-73-4 part 1, appendix A).
 CERT_TAG = 0x70
@@ -128,5 +139,5 @@ def pad_pin(pin: str) -> bytes:
 
 
 def obj_tag_bytes(tag: int) -> bytes:
-    """The value of the 5C tag list that names ``tag`` in GET/PUT DATA."""
+    """The value of the tag list (:data:`OBJECT_TAG_LIST`) that names ``tag`` in GET/PUT DATA."""
     return tag.to_bytes(max(1, (tag.bit_length() + 7) // 8), "big")

@@ -36,6 +36,8 @@ from fxml.card.piv import (
     GEN_ALGORITHM,
     GEN_CONTROL_TEMPLATE,
     INS,
+    OBJECT_CONTENT,
+    OBJECT_TAG_LIST,
     PIN_PAD,
     PIV_AID,
     PIV_AID_PREFIX,
@@ -238,7 +240,7 @@ class PivApplet:
     def _get_data(self, cmd: CommandApdu) -> bytes:
         _require((cmd.p1, cmd.p2) == _FIXED_PARAMS, SW.INCORRECT_P1P2)
         try:
-            tag = self._object_tag(unpack(0x5C, cmd.data))
+            tag = self._object_tag(unpack(OBJECT_TAG_LIST, cmd.data))
         except TlvError as exc:
             raise ApduError(SW.WRONG_DATA, f"GET DATA needs 5C <tag>: {exc}") from exc
         if tag == Obj.DISCOVERY:
@@ -246,7 +248,7 @@ class PivApplet:
         content = self._read_object(tag)
         if content is None:
             raise ApduError(SW.FILE_NOT_FOUND)
-        return tlv(0x53, content)
+        return tlv(OBJECT_CONTENT, content)
 
     def _read_object(self, tag: int) -> bytes | None:
         if tag in _CERT_CONTAINER:
@@ -264,7 +266,7 @@ class PivApplet:
         except TlvError as exc:
             raise ApduError(SW.WRONG_DATA, f"malformed PUT DATA: {exc}") from exc
         _require(
-            len(items) == 2 and items[0][0] == 0x5C and items[1][0] == 0x53,
+            len(items) == 2 and items[0][0] == OBJECT_TAG_LIST and items[1][0] == OBJECT_CONTENT,
             SW.WRONG_DATA,
             "PUT DATA needs 5C <tag> 53 <content>",
         )

@@ -18,7 +18,7 @@ from types import TracebackType
 
 from virtualsmartcard.VirtualSmartcard import SmartcardOS
 
-from fxml.card.apdu import SW, ApduError, CommandApdu, MalformedApduError, response
+from fxml.card.apdu import CLA_CHAINING, SW, ApduError, CommandApdu, MalformedApduError, response
 from fxml.card.piv import INS
 from simulator.card import trace
 from simulator.card.applet import PivApplet
@@ -171,7 +171,7 @@ class TwcaCardOS(SmartcardOS):
             self._commands.reset()
             self._responses.reset()
             raise ApduError(exc.sw, str(exc)) from exc
-        cla = cmd.cla & ~0x10
+        cla = cmd.cla & ~CLA_CHAINING
         if cla:
             self._commands.reset()
             self._responses.reset()

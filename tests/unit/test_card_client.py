@@ -185,6 +185,15 @@ def test_6cxx_resends_the_command_with_the_right_le() -> None:
     assert card.done
 
 
+@pytest.mark.parametrize(
+    ("sw", "name"),
+    [(0x9000, "OK"), (0x6110, "MORE_DATA(16 bytes)"), (0x6C00, "WRONG_LE(256 bytes)"), (0x6C2A, "WRONG_LE(42 bytes)"),
+     (0x63C2, "VERIFY_FAIL(2 tries left)"), (0x6A82, "FILE_NOT_FOUND"), (0x6F01, "UNKNOWN(6F01)")],
+)
+def test_status_words_are_described_with_their_families(sw: int, name: str) -> None:
+    assert SW.describe(sw) == name
+
+
 def test_long_command_is_chained_in_255_byte_chunks() -> None:
     content = bytes(range(256)) + bytes(44)  # 300 bytes
     data = tlv(0x5C, b"\x5f\xc1\x02") + tlv(0x53, content)  # 5 + 4 + 300 = 309 bytes
