@@ -297,7 +297,9 @@ class PivCardClient:
         self.transmit(
             self._command(INS.PUT_DATA, 0x3F, 0xFF, data, response=False),
             f"PUT DATA {tag:X}",
-            messages={SW.SECURITY_STATUS_NOT_SATISFIED: f"writing {tag:X} needs the management key (authenticate first)"},
+            messages={
+                SW.SECURITY_STATUS_NOT_SATISFIED: f"writing {tag:X} needs the management key (authenticate first)"
+            },
         )
 
     def _vendor_object(self, tag: int) -> bytes | None:
@@ -403,7 +405,8 @@ class PivCardClient:
         messages = {SW.INCORRECT_P1P2: f"the card's management key is not {cipher.algorithm.name}"}
 
         def step(content: bytes) -> dict[int, bytes]:
-            cmd = self._command(INS.GENERAL_AUTHENTICATE, cipher.algorithm, KeyRef.MANAGEMENT, tlv(GA_TEMPLATE, content))
+            data = tlv(GA_TEMPLATE, content)
+            cmd = self._command(INS.GENERAL_AUTHENTICATE, cipher.algorithm, KeyRef.MANAGEMENT, data)
             return _fields(self.transmit(cmd, action, messages=messages), GA_TEMPLATE, action)
 
         # The card forgets its witness when any other command comes between the steps.

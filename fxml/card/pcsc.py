@@ -175,7 +175,8 @@ def wait_for_reader(name: str, timeout: float | None) -> str:
             # after a change we pass the count it reported, so that a
             # difference in how it counts cannot make this loop spin.
             count = len(readers) if daemon_count is None else daemon_count
-            code, states = scard.SCardGetStatusChange(context, _milliseconds(deadline), [(PNP_NOTIFICATION, count << 16)])
+            watched = [(PNP_NOTIFICATION, count << 16)]
+            code, states = scard.SCardGetStatusChange(context, _milliseconds(deadline), watched)
             if code == scard.SCARD_E_TIMEOUT:
                 raise TimeoutError(f"no reader matching {name!r} appeared within {timeout:g} s")
             _check(code, "waiting for readers")

@@ -505,7 +505,7 @@ class CertificateAuthority:
             taiwan_text(record.not_after),
             record.status.value,
         )
-        return dict(zip(PROOF_SHEET_LABELS, values))
+        return dict(zip(PROOF_SHEET_LABELS, values, strict=True))
 
     def lookup(self, serial: str, now: datetime | None = None) -> IssuedCertificate:
         """A certificate by serial without an audit entry (for screens and OCSP)."""

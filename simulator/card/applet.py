@@ -300,7 +300,8 @@ class PivApplet:
             SW.WRONG_DATA,
             "certificate object needs 70 <certificate> [71 00] [FE 00] and nothing else",
         )
-        _require(fields.get(CERT_INFO_TAG, b"\x00") == b"\x00", SW.WRONG_DATA, "compressed certificates are not supported")
+        compressed = fields.get(CERT_INFO_TAG, b"\x00") != b"\x00"
+        _require(not compressed, SW.WRONG_DATA, "compressed certificates are not supported")
         der = fields[CERT_TAG]
         try:
             x509.load_der_x509_certificate(der)
@@ -402,7 +403,9 @@ class PivApplet:
         _require(set(params) == {GEN_ALGORITHM}, SW.WRONG_DATA, "control template needs 80 <algorithm> only")
         _require(params[GEN_ALGORITHM] == bytes([Algorithm.RSA_2048]), SW.WRONG_DATA, "only RSA-2048 (07)")
         container = self._image.containers[ref]
-        _require(container.private_key_pem is None, SW.CONDITIONS_NOT_SATISFIED, "container holds a key; DELETE KEY first")
+        _require(
+            container.private_key_pem is None, SW.CONDITIONS_NOT_SATISFIED, "container holds a key; DELETE KEY first"
+        )
         key = self._key_factory()
         if key.key_size != RSA_BITS:
             raise RuntimeError(f"key factory made an RSA-{key.key_size} key")
@@ -463,7 +466,8 @@ class PivApplet:
             _require(hmac.compare_digest(fields[GA_RESPONSE], encrypt(pending[1])), SW.SECURITY_STATUS_NOT_SATISFIED)
             self._admin = True
             return b""
-        if {GA_WITNESS, GA_CHALLENGE} <= set(fields) <= {GA_WITNESS, GA_CHALLENGE, GA_RESPONSE} and not fields.get(GA_RESPONSE):
+        mutual_step_2 = {GA_WITNESS, GA_CHALLENGE} <= set(fields) <= {GA_WITNESS, GA_CHALLENGE, GA_RESPONSE}
+        if mutual_step_2 and not fields.get(GA_RESPONSE):
             # (b) mutual, step 2: the host proves the witness, the card answers its challenge
             if pending is None or pending[0] != GA_WITNESS:
                 raise ApduError(SW.CONDITIONS_NOT_SATISFIED, "no witness pending")

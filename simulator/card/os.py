@@ -115,11 +115,11 @@ class TwcaCardOS(SmartcardOS):
     def getATR(self) -> bytes:  # noqa: N802 - SmartcardOS interface
         return ATRS[self.applet.image.carrier]
 
-    def powerUp(self) -> None:  # noqa: N802
+    def powerUp(self) -> None:  # noqa: N802 - SmartcardOS interface
         with self._lock:
             self._clear_session()
 
-    def powerDown(self) -> None:  # noqa: N802
+    def powerDown(self) -> None:  # noqa: N802 - SmartcardOS interface
         with self._lock:
             self._clear_session()
 
@@ -190,7 +190,7 @@ class TwcaCardOS(SmartcardOS):
 class NullCardOS(SmartcardOS):
     """A card that answers 9000 to every command: the benchmark's baseline."""
 
-    def getATR(self) -> bytes:  # noqa: N802
+    def getATR(self) -> bytes:  # noqa: N802 - SmartcardOS interface
         return NULL_ATR
 
     def execute(self, msg: bytes) -> bytes:

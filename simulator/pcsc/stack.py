@@ -9,6 +9,7 @@ their run directories differ.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -96,10 +97,8 @@ class PcscStack:
         if not st:
             return False
         daemon_pid, pcscd_pid = int(st["daemon_pid"]), int(st["pcscd_pid"])
-        try:
+        with contextlib.suppress(StackError):  # a daemon that does not answer is stopped by pid below
             self.request({"op": "shutdown"}, wait_close=True)
-        except StackError:
-            pass
         for pid, marker in ((daemon_pid, "simulator.pcsc.daemon"), (pcscd_pid, "pcscd")):
             stop_pid(pid, marker)
         self.layout.state_file.unlink(missing_ok=True)

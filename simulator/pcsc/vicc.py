@@ -15,6 +15,7 @@ millisecond.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import struct
@@ -73,10 +74,8 @@ class VirtualCardLink:
         self._closing.set()
         sock, self._sock = self._sock, None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # already disconnected by vpcd
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)

@@ -125,7 +125,7 @@ def test_openssl_ocsp_reports_good_revoked_and_on_hold(setup: Setup, nonce: bool
         assert "Response verify OK" in out, out
         return out
 
-    good, good_pem = setup.issue()
+    _, good_pem = setup.issue()
     revoked, revoked_pem = setup.issue()
     held, held_pem = setup.issue()
     for pem in (good_pem, revoked_pem, held_pem):

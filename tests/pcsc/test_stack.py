@@ -54,7 +54,7 @@ def transmit(reader: str, apdu: bytes) -> bytes:
 def test_eight_readers_are_visible_to_pcsc_clients(stack_home: Home) -> None:
     readers = stack_home.stack.readers()
     assert len(readers) == 8
-    rc, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    _, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     _, names = scard.SCardListReaders(ctx, [])
     scard.SCardReleaseContext(ctx)
     assert sorted(names) == sorted(r["name"] for r in readers)
@@ -114,7 +114,7 @@ def test_insert_refusals_leave_the_readers_as_they_were(empty_readers: Home, tmp
         stack.insert(image, 3)  # one card cannot be in two readers
     assert image.read_bytes() == image_bytes
     missing = tmp_path / "missing.json"
-    with pytest.raises(StackError, match="missing.json"):
+    with pytest.raises(StackError, match=r"missing\.json"):
         stack.insert(missing, 1)
     assert stack.readers() == before
     stack.remove(2)
@@ -192,7 +192,8 @@ def test_busy_ca_port_is_refused_and_nothing_is_left_running(tmp_path: Path) -> 
         busy.listen()
         port = busy.getsockname()[1]
         up = subprocess.run(
-            [sys.executable, "-m", "simulator.cli", "--home", str(home), "up", "--readers", "2", "--ca-port", str(port)],
+            [sys.executable, "-m", "simulator.cli", "--home", str(home),
+             "up", "--readers", "2", "--ca-port", str(port)],
             capture_output=True, text=True, timeout=120,
         )
     assert up.returncode == 1

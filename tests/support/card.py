@@ -42,7 +42,9 @@ def name(cn: str) -> x509.Name:
     ])
 
 
-def issue(public_key: rsa.RSAPublicKey, cn: str = "99000001-00-2015", ca_key: rsa.RSAPrivateKey | None = None) -> x509.Certificate:
+def issue(
+    public_key: rsa.RSAPublicKey, cn: str = "99000001-00-2015", ca_key: rsa.RSAPrivateKey | None = None
+) -> x509.Certificate:
     """A certificate for ``public_key`` from a throw-away test CA (key 3)."""
     ca_key = ca_key or fixed_key(3)
     return (

@@ -61,7 +61,9 @@ def test_issue_list_show_suspend_resume_revoke_crl(
     assert code == 0, err
     cert = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
     serial = f"{cert.serial_number:X}"
-    assert err.startswith(f"憑證申請成功: {serial} {HOLDER_ID}-00-{CN_SUFFIX} 2023-04-17 11:28:33 ~ 2025-04-17 23:59:59")
+    assert err.startswith(
+        f"憑證申請成功: {serial} {HOLDER_ID}-00-{CN_SUFFIX} 2023-04-17 11:28:33 ~ 2025-04-17 23:59:59"
+    )
 
     code, out, _ = fxmlsim("ca", "list", "--state-dir", str(state))
     assert out.splitlines() == [

@@ -99,7 +99,9 @@ def test_key_identifiers(issued: x509.Certificate, ca: CertificateAuthority) -> 
     assert aki.key_identifier == issuer_ski.digest
 
 
-def test_crl_distribution_point_and_aia_point_at_the_service(issued: x509.Certificate, ca: CertificateAuthority) -> None:
+def test_crl_distribution_point_and_aia_point_at_the_service(
+    issued: x509.Certificate, ca: CertificateAuthority
+) -> None:
     base = ca.base_url
     dp = issued.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     assert [n.value for n in dp[0].full_name] == [f"{base}/crl/TWCA-Financial-User-CA.crl"]
@@ -170,7 +172,7 @@ def test_serial_text() -> None:
     assert serial_hex(0x1A2B) == "1A2B"
     assert parse_serial("1a:2b") == parse_serial("1A 2B") == 0x1A2B
     for bad in ("", "xyz", "1" * 41):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not a hexadecimal serial number"):
             parse_serial(bad)
 
 

@@ -129,7 +129,8 @@ def test_renewal_window(
         assert ca.renew("w", old.serial, csr("holder-2")).not_before == now
         return
     message = {
-        errors.RenewalWindowNotOpenError: "憑證尚未進入可更新期間，請於憑證到期日前 30 天內（2023-04-14 23:59:59 起）辦理憑證更新。",
+        errors.RenewalWindowNotOpenError:
+            "憑證尚未進入可更新期間，請於憑證到期日前 30 天內（2023-04-14 23:59:59 起）辦理憑證更新。",
         errors.CertificateExpiredApplyAtBranchError: "憑證已過期，無法線上更新，請攜帶相關證件至申辦分行重新申請憑證。",
     }[refusal]
     refused(ca, lambda: ca.renew("w", old.serial, csr("holder-2")), refusal, 409, message)
@@ -285,7 +286,8 @@ def test_bad_request_fields(ca: CertificateAuthority, csr: Callable[[str], bytes
     refused(ca, lambda: ca.register_holder("bad id!", "x", "1"), errors.BadRequestError, 400, "用戶代號格式不正確。")
     # JSON bodies can carry numbers, lists and objects where text belongs
     refused(ca, lambda: ca.apply(7, HOLDER_ID, csr("holder-1")), errors.BadRequestError, 400, "申請編號格式不正確。")
-    refused(ca, lambda: ca.apply("q", [HOLDER_ID], csr("holder-1")), errors.BadRequestError, 400, "用戶代號格式不正確。")
+    refused(ca, lambda: ca.apply("q", [HOLDER_ID], csr("holder-1")), errors.BadRequestError, 400,
+            "用戶代號格式不正確。")
     refused(ca, lambda: ca.renew({"a": 1}, "0123ABCD", csr("holder-1")), errors.BadRequestError, 400, "申請編號")
     refused(ca, lambda: ca.register_holder("99000002", "x", "1", branch_code="60000"), errors.BadRequestError,
             400, "分行代號(7 位數字)格式不正確。")
@@ -299,8 +301,8 @@ def test_bad_request_fields(ca: CertificateAuthority, csr: Callable[[str], bytes
         datetime(2049, 12, 31, 23, 59, 59, tzinfo=TAIWAN))
     for extreme in (datetime.fromisoformat("0001-01-01T00:00:00+14:00"),
                     datetime.fromisoformat("9999-12-31T23:59:59-10:00")):
-        refused(ca, lambda: ca.apply("q", HOLDER_ID, csr("holder-1"), not_after=extreme), errors.BadValidityError,
-                400, "憑證到期日不正確。")
+        refused(ca, lambda when=extreme: ca.apply("q", HOLDER_ID, csr("holder-1"), not_after=when),
+                errors.BadValidityError, 400, "憑證到期日不正確。")
 
 
 def test_holder_registration_conflicts(ca: CertificateAuthority) -> None:
@@ -380,8 +382,8 @@ def test_a_request_id_retried_with_another_not_after_is_refused(
     assert err.details["serial"] == first.serial
 
 
-class Crash(Exception):
-    pass
+class CrashError(Exception):
+    """The process dying between the commit and the answer."""
 
 
 def test_crash_between_commit_and_answer_loses_nothing(ca: CertificateAuthority, csr: Callable[[str], bytes]) -> None:
@@ -389,10 +391,10 @@ def test_crash_between_commit_and_answer_loses_nothing(ca: CertificateAuthority,
 
     def crash(operation: Operation, issued: IssuedCertificate) -> None:
         seen.append(issued.serial)
-        raise Crash("the process died before answering")
+        raise CrashError("the process died before answering")
 
     ca.after_commit = crash
-    with pytest.raises(Crash):
+    with pytest.raises(CrashError):
         ca.apply("crash-1", HOLDER_ID, csr("holder-1"))
     ca.after_commit = None
     retried = ca.apply("crash-1", HOLDER_ID, csr("holder-1"))
@@ -404,8 +406,8 @@ def test_renewal_retry_after_a_crash_returns_the_renewal_not_already_renewed(
     ca: CertificateAuthority, clock: FixedClock, old: IssuedCertificate, csr: Callable[[str], bytes]
 ) -> None:
     clock.set(RENEWED_AT)
-    ca.after_commit = lambda op, issued: (_ for _ in ()).throw(Crash())
-    with pytest.raises(Crash):
+    ca.after_commit = lambda op, issued: (_ for _ in ()).throw(CrashError())
+    with pytest.raises(CrashError):
         ca.renew("renew-crash", old.serial, csr("holder-2"))
     ca.after_commit = None
     clock.set(RENEWED_AT + timedelta(seconds=30))  # the retry comes a little later

@@ -104,7 +104,9 @@ def test_9000_is_not_an_error() -> None:
 
 
 # -- PIN policy, checked before anything is sent ----------------------------------
-@pytest.mark.parametrize("pin", ["12345", "123456789", "", "12 3456", "1234-56", "密碼123456", "１２３４５６"])
+@pytest.mark.parametrize(
+    "pin", ["12345", "123456789", "", "12 3456", "1234-56", "密碼123456", "１２３４５６"]  # noqa: RUF001 - full-width digits, refused
+)
 def test_pin_outside_the_policy_is_refused_before_sending(pin: str) -> None:
     client, card = client_for()
     with pytest.raises(InvalidPinFormatError, match="6 to 8 letters or digits"):
@@ -139,7 +141,7 @@ def test_verify_sends_the_padded_pin_and_maps_the_answer() -> None:
     [("9000", PinStatus(True, None)), ("63c2", PinStatus(False, 2)), ("6983", PinStatus(False, 0))],
 )
 def test_pin_status_reads_verify_without_data(answer: str, status: PinStatus) -> None:
-    client, card = client_for(("00200080", answer))
+    client, _ = client_for(("00200080", answer))
     assert client.pin_status() == status
     assert status.blocked == (status.tries_left == 0)
 
@@ -180,7 +182,9 @@ def test_a_card_that_promises_more_data_and_sends_none_does_not_hang_the_client(
 
 def test_6cxx_resends_the_command_with_the_right_le() -> None:
     whole = tlv(0x53, INFO)
-    client, card = client_for((GET_INFO, f"6c{len(whole):02x}"), (GET_INFO[:-2] + f"{len(whole):02x}", h(whole) + "9000"))
+    client, card = client_for(
+        (GET_INFO, f"6c{len(whole):02x}"), (GET_INFO[:-2] + f"{len(whole):02x}", h(whole) + "9000")
+    )
     assert client.card_info().card_serial == "TWCA-0001"
     assert card.done
 
@@ -415,7 +419,7 @@ CHALLENGE = bytes(range(1, 9))
 
 def des(block: bytes) -> bytes:
     # With three equal parts, 3-key TDEA is single DES under the first part.
-    return DES.new(DEFAULT_KEY[:8], DES.MODE_ECB).encrypt(block)
+    return DES.new(DEFAULT_KEY[:8], DES.MODE_ECB).encrypt(block)  # noqa: S304 - PIV's default; pycryptodome as a reference
 
 
 def auth_exchanges(card_answer: str) -> list[tuple[str, str]]:
@@ -488,7 +492,9 @@ def test_tdea_matches_pycryptodome_for_a_key_with_distinct_parts() -> None:
     assert cipher.decrypt(cipher.encrypt(block)) == block
 
 
-@pytest.mark.parametrize(("algorithm", "length"), [(Algorithm.AES_128, 16), (Algorithm.AES_192, 24), (Algorithm.AES_256, 32)])
+@pytest.mark.parametrize(
+    ("algorithm", "length"), [(Algorithm.AES_128, 16), (Algorithm.AES_192, 24), (Algorithm.AES_256, 32)]
+)
 def test_aes_management_cipher_round_trips(algorithm: Algorithm, length: int) -> None:
     cipher = ManagementCipher(algorithm, bytes(range(length)))
     block = bytes(range(16))

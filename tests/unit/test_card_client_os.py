@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -78,11 +77,11 @@ def card(tmp_path: Path) -> Card:
 
 
 @pytest.fixture
-def admin(card: Card) -> Iterator[PivCardClient]:
+def admin(card: Card) -> PivCardClient:
     """A client with the PIN verified and the management key authenticated."""
     card.client.verify_pin(PIN)
     card.client.authenticate(MANAGEMENT_KEY)
-    yield card.client
+    return card.client
 
 
 # -- card information -------------------------------------------------------------

@@ -98,7 +98,9 @@ class FakePcsc:
             "SCardReleaseContext": lambda context: self._record("release"),
             "SCardListReaders": lambda context, groups: (scard.SCARD_S_SUCCESS, ["Fake Reader 00 00"]),
             "SCardConnect": self._connect,
-            "SCardStatus": lambda card: (scard.SCARD_S_SUCCESS, "Fake Reader 00 00", 0, scard.SCARD_PROTOCOL_T1, [0x3B, 0x00]),
+            "SCardStatus": lambda card: (
+                scard.SCARD_S_SUCCESS, "Fake Reader 00 00", 0, scard.SCARD_PROTOCOL_T1, [0x3B, 0x00]
+            ),
             "SCardReconnect": lambda card, share, protocols, init: self._record(
                 "reconnect", init == scard.SCARD_LEAVE_CARD, (scard.SCARD_S_SUCCESS, scard.SCARD_PROTOCOL_T1)
             ),

@@ -106,7 +106,9 @@ VALID = [
     CommandApdu(0, 0x20, 0, 0x80, pad_pin("Wrong1")).to_bytes(),
     CommandApdu(0, 0x47, 0, 0x9A, tlv(0xAC, tlv(0x80, b"\x07")), le=256).to_bytes(),
     CommandApdu(0, 0x47, 0, 0x9C, tlv(0xAC, tlv(0x80, b"\x07")), le=256).to_bytes(),
-    CommandApdu(0, 0x87, 7, 0x9A, tlv(0x7C, tlv(0x82, b"") + tlv(0x81, b"\x00\x01" + b"\xff" * 254)), le=256).to_bytes(),
+    CommandApdu(
+        0, 0x87, 7, 0x9A, tlv(0x7C, tlv(0x82, b"") + tlv(0x81, b"\x00\x01" + b"\xff" * 254)), le=256
+    ).to_bytes(),
     CommandApdu(0x10, 0xDB, 0x3F, 0xFF, tlv(0x5C, bytes.fromhex("5FC102"))).to_bytes(),
     CommandApdu(0, 0xDB, 0x3F, 0xFF, tlv(0x53, tlv(0x34, bytes(16)))).to_bytes(),
     CommandApdu(0, 0xCB, 0x3F, 0xFF, tlv(0x5C, bytes.fromhex("5FC105")), le=8).to_bytes(),

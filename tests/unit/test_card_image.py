@@ -97,7 +97,7 @@ def test_corrupt_json(saved: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "text,fragment",
+    ("text", "fragment"),
     [("[" * 100_000, "recursion"), ('{"format": "fxmlsim.card-image", "version": ' + "1" * 5000 + "}", "digits")],
 )
 def test_json_too_deep_or_with_a_huge_integer(tmp_path: Path, text: str, fragment: str) -> None:
@@ -153,7 +153,7 @@ def test_newer_version(saved: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "edit,fragment",
+    ("edit", "fragment"),
     [
         (lambda d: d["pin"].update(tries_left=7), "tries_left"),
         (lambda d: d["pin"].update(value="12"), "pin"),
@@ -161,7 +161,12 @@ def test_newer_version(saved: Path) -> None:
         (lambda d: d.update(carrier="中卡"), "carrier"),
         (lambda d: d["management_key"].update(key="0102"), "24 bytes"),
         (lambda d: d["management_key"].update(algorithm="DES"), "management_key.algorithm"),
-        (lambda d: d["containers"]["9A"].update(private_key="-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), "9A.private_key"),
+        (
+            lambda d: d["containers"]["9A"].update(
+                private_key="-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+            ),
+            "9A.private_key",
+        ),
         (lambda d: d["containers"]["9C"].update(certificate="garbage"), "9C.certificate"),
         (lambda d: d["containers"].pop("9C"), "containers.9C"),
         (lambda d: d.update(extra=1), "unknown field 'extra'"),
@@ -177,15 +182,17 @@ def test_bad_field_values(saved: Path, edit, fragment: str) -> None:
 
 
 # -- atomicity -----------------------------------------------------------------------------
-class Crash(Exception):
-    pass
+class CrashError(Exception):
+    """The process dying at one point of a write."""
 
 
 WRITE_POINTS = ["mkstemp", "fchmod", "write", "fsync-file", "close", "replace", "fsync-dir"]
 
 
 @pytest.mark.parametrize("point", WRITE_POINTS)
-def test_crash_at_every_write_point_leaves_old_or_new(saved: Path, blank: CardImage, point: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_at_every_write_point_leaves_old_or_new(
+    saved: Path, blank: CardImage, point: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     new = replace(blank, pin=Secret(blank.pin.value, 1, 3))
     fsyncs = {"n": 0}
     real = {"fsync": os.fsync, "write": os.write, "replace": os.replace, "close": os.close, "fchmod": os.fchmod}
@@ -193,30 +200,30 @@ def test_crash_at_every_write_point_leaves_old_or_new(saved: Path, blank: CardIm
     def crash_if(name: str):
         def hook(*args):
             if name == point:
-                raise Crash(point)
+                raise CrashError(point)
             return real[name.split("-")[0]](*args)
         return hook
 
     def fsync(fd: int) -> None:
         fsyncs["n"] += 1
         if (point == "fsync-file" and fsyncs["n"] == 1) or (point == "fsync-dir" and fsyncs["n"] == 2):
-            raise Crash(point)
+            raise CrashError(point)
         real["fsync"](fd)
 
     def write(fd: int, data) -> int:
         if point == "write":
             real["write"](fd, bytes(data)[: len(data) // 2])  # half a file, then the power goes
-            raise Crash(point)
+            raise CrashError(point)
         return real["write"](fd, data)
 
     if point == "mkstemp":
-        monkeypatch.setattr(image_mod.tempfile, "mkstemp", lambda **kw: (_ for _ in ()).throw(Crash(point)))
+        monkeypatch.setattr(image_mod.tempfile, "mkstemp", lambda **kw: (_ for _ in ()).throw(CrashError(point)))
     monkeypatch.setattr(image_mod.os, "fchmod", crash_if("fchmod"))
     monkeypatch.setattr(image_mod.os, "write", write)
     monkeypatch.setattr(image_mod.os, "fsync", fsync)
     monkeypatch.setattr(image_mod.os, "close", crash_if("close"))
     monkeypatch.setattr(image_mod.os, "replace", crash_if("replace"))
-    with pytest.raises(Crash):
+    with pytest.raises(CrashError):
         save_image(new, saved)
     monkeypatch.undo()
     assert load_image(saved) in (blank, new)

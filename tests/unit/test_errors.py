@@ -40,7 +40,9 @@ def error_classes(package: object) -> list[type[BaseException]]:
     return found
 
 
-@pytest.mark.parametrize(("package", "root"), [(fxml, FxmlError), (simulator, SimulatorError)], ids=["fxml", "simulator"])
+@pytest.mark.parametrize(
+    ("package", "root"), [(fxml, FxmlError), (simulator, SimulatorError)], ids=["fxml", "simulator"]
+)
 def test_every_error_derives_from_its_sides_root(package: object, root: type[Exception]) -> None:
     classes = error_classes(package)
     assert len(classes) > 5
