@@ -136,7 +136,7 @@ def _from_mapping(data: object, origin: Path) -> Clock:
     if "fixed" in data:
         return FixedClock(parse_instant(str(data["fixed"])))
     if "offset" in data:
-        return OffsetClock(timedelta(seconds=float(data["offset"])))  # type: ignore[arg-type]
+        return OffsetClock(timedelta(seconds=float(data["offset"])))
     return Clock()
 
 

@@ -34,6 +34,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from fxml.card.apdu import CLA_CHAINING, SW, CommandApdu, split_response
@@ -402,7 +403,7 @@ class PivCardClient:
         """
         cipher = ManagementCipher(algorithm, bytes(management_key))
         action = "management key authentication"
-        messages = {SW.INCORRECT_P1P2: f"the card's management key is not {cipher.algorithm.name}"}
+        messages: dict[int, str] = {SW.INCORRECT_P1P2: f"the card's management key is not {cipher.algorithm.name}"}
 
         def step(content: bytes) -> dict[int, bytes]:
             data = tlv(GA_TEMPLATE, content)
@@ -622,7 +623,5 @@ class PivCardClient:
 TwcaCardClient = PivCardClient
 
 
-def _spki(key: object) -> bytes:
-    return key.public_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+def _spki(key: CertificatePublicKeyTypes) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -96,8 +96,9 @@ class _Context:
     """A PC/SC resource-manager context, released on exit."""
 
     def __enter__(self) -> int:
-        code, self.handle = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        code, handle = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         _check(code, "cannot reach the PC/SC daemon")
+        self.handle = int(handle)
         return self.handle
 
     def __exit__(self, *exc_info: object) -> None:
@@ -149,7 +150,7 @@ def _resolve(context: int, name: str) -> str:
 
 def _milliseconds(deadline: float | None) -> int:
     if deadline is None:
-        return scard.INFINITE
+        return int(scard.INFINITE)
     return max(0, int((deadline - time.monotonic()) * 1000))
 
 
@@ -246,7 +247,7 @@ class PcscConnection:
 
     @property
     def _share(self) -> int:
-        return scard.SCARD_SHARE_EXCLUSIVE if self.exclusive else scard.SCARD_SHARE_SHARED
+        return int(scard.SCARD_SHARE_EXCLUSIVE if self.exclusive else scard.SCARD_SHARE_SHARED)
 
     def connect(self) -> PcscConnection:
         """Connect to (and power up) the card; NoCardError if the reader is empty.

@@ -195,5 +195,6 @@ def _all_subclasses(cls: type[CaError]) -> list[type[CaError]]:
 
 
 #: Every error class by its code (docs/ca.md lists them all; a test checks).
-ERRORS: dict[str, type[CaError]] = {cls.code: cls for cls in [CaError, *_all_subclasses(CaError)]}
+_CLASSES: list[type[CaError]] = [CaError, *_all_subclasses(CaError)]
+ERRORS: dict[str, type[CaError]] = {cls.code: cls for cls in _CLASSES}
 

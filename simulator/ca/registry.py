@@ -304,7 +304,10 @@ class Transaction:
             " FROM requests WHERE request_id = ?",
             (request_id,),
         ).fetchone()
-        return RequestRow(*row[:7], from_text(row[7])) if row else None
+        if row is None:
+            return None
+        request_id, kind, holder_id, csr_sha256, renews_serial, serial, actor, received_at = row
+        return RequestRow(request_id, kind, holder_id, csr_sha256, renews_serial, serial, actor, from_text(received_at))
 
     def insert_request(self, row: RequestRow) -> None:
         self.conn.execute(

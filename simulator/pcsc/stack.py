@@ -68,7 +68,7 @@ class PcscStack:
 
     def running(self) -> bool:
         st = self.state()
-        return bool(st) and pid_alive(int(st["daemon_pid"]))
+        return bool(st and pid_alive(int(st["daemon_pid"])))
 
     def up(self, readers: int = 4, trace: bool = False) -> None:
         check_requirements()
