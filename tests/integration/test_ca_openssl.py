@@ -118,7 +118,7 @@ def test_openssl_verifies_the_crl_and_finds_revoked_and_held_certificates(setup:
 @pytest.mark.parametrize("nonce", [True, False], ids=["nonce", "no_nonce"])
 def test_openssl_ocsp_reports_good_revoked_and_on_hold(setup: Setup, nonce: bool) -> None:
     def ask(cert: Path) -> str:
-        args = ["ocsp", "-issuer", setup.issuer, "-cert", cert, "-url", f"{setup.process.url}/ocsp",
+        args: list[str | Path] = ["ocsp", "-issuer", setup.issuer, "-cert", cert, "-url", f"{setup.process.url}/ocsp",
                 "-CAfile", setup.root, "-resp_text"]
         code, out = openssl(*args, *([] if nonce else ["-no_nonce"]))
         assert code == 0, out

@@ -20,6 +20,7 @@ from cryptography.x509 import ocsp
 from fxml.clock import TAIWAN, FixedClock
 from simulator.ca.service import CertificateAuthority, IssuedCertificate
 from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, make_csr
+from tests.support.keys import rsa_public
 
 DER = serialization.Encoding.DER
 NOW = datetime(2023, 4, 17, 11, 28, 33, tzinfo=TAIWAN)
@@ -71,8 +72,7 @@ def test_crl_lists_revoked_and_suspended_certificates(
     entry = crl.get_revoked_certificate_by_serial_number(int(revoked.serial, 16))
     assert entry is not None and entry.revocation_date_utc == clock.now()
     aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    assert aki.key_identifier == x509.SubjectKeyIdentifier.from_public_key(
-        ca.issuer_certificate.public_key()).digest  # type: ignore[arg-type]
+    assert aki.key_identifier == x509.SubjectKeyIdentifier.from_public_key(ca.issuer_certificate.public_key()).digest
 
 
 def test_lifting_a_suspension_drops_it_from_the_next_crl_and_numbers_increase(
@@ -104,12 +104,12 @@ def ask(ca: CertificateAuthority, serial: str, *, nonce: bytes | None = None,
     der = builder.build().public_bytes(DER)
     response = ocsp.load_der_ocsp_response(ca.ocsp_response(der))
     if response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL:
-        ca.issuer_certificate.public_key().verify(  # type: ignore[call-arg]
-            response.signature, response.tbs_response_bytes,
-            padding.PKCS1v15(), response.signature_hash_algorithm,  # type: ignore[arg-type]
+        assert response.signature_hash_algorithm is not None
+        rsa_public(ca.issuer_certificate.public_key()).verify(
+            response.signature, response.tbs_response_bytes, padding.PKCS1v15(), response.signature_hash_algorithm
         )
         assert response.responder_key_hash == x509.SubjectKeyIdentifier.from_public_key(
-            ca.issuer_certificate.public_key()).digest  # type: ignore[arg-type]
+            ca.issuer_certificate.public_key()).digest
     return response
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -128,12 +129,12 @@ def test_renewal_window(
     if refusal is None:
         assert ca.renew("w", old.serial, csr("holder-2")).not_before == now
         return
-    message = {
+    messages: dict[type[errors.CaError], str] = {
         errors.RenewalWindowNotOpenError:
             "憑證尚未進入可更新期間，請於憑證到期日前 30 天內（2023-04-14 23:59:59 起）辦理憑證更新。",
         errors.CertificateExpiredApplyAtBranchError: "憑證已過期，無法線上更新，請攜帶相關證件至申辦分行重新申請憑證。",
-    }[refusal]
-    refused(ca, lambda: ca.renew("w", old.serial, csr("holder-2")), refusal, 409, message)
+    }
+    refused(ca, lambda: ca.renew("w", old.serial, csr("holder-2")), refusal, 409, messages[refusal])
 
 
 def test_the_window_is_configuration(tmp_path: Path, keys: KeyCache, csr: Callable[[str], bytes]) -> None:
@@ -285,10 +286,12 @@ def test_bad_request_fields(ca: CertificateAuthority, csr: Callable[[str], bytes
     refused(ca, lambda: ca.apply("has space", HOLDER_ID, csr("holder-1")), errors.BadRequestError, 400, "申請編號")
     refused(ca, lambda: ca.register_holder("bad id!", "x", "1"), errors.BadRequestError, 400, "用戶代號格式不正確。")
     # JSON bodies can carry numbers, lists and objects where text belongs
-    refused(ca, lambda: ca.apply(7, HOLDER_ID, csr("holder-1")), errors.BadRequestError, 400, "申請編號格式不正確。")
-    refused(ca, lambda: ca.apply("q", [HOLDER_ID], csr("holder-1")), errors.BadRequestError, 400,
-            "用戶代號格式不正確。")
-    refused(ca, lambda: ca.renew({"a": 1}, "0123ABCD", csr("holder-1")), errors.BadRequestError, 400, "申請編號")
+    refused(ca, lambda: ca.apply(7, HOLDER_ID, csr("holder-1")),  # type: ignore[arg-type]
+            errors.BadRequestError, 400, "申請編號格式不正確。")
+    refused(ca, lambda: ca.apply("q", [HOLDER_ID], csr("holder-1")),  # type: ignore[arg-type]
+            errors.BadRequestError, 400, "用戶代號格式不正確。")
+    refused(ca, lambda: ca.renew({"a": 1}, "0123ABCD", csr("holder-1")),  # type: ignore[arg-type]
+            errors.BadRequestError, 400, "申請編號")
     refused(ca, lambda: ca.register_holder("99000002", "x", "1", branch_code="60000"), errors.BadRequestError,
             400, "分行代號(7 位數字)格式不正確。")
     refused(ca, lambda: ca.register_holder("99000002", " ", "1"), errors.BadRequestError, 400, "用戶名稱不可空白")
@@ -301,7 +304,7 @@ def test_bad_request_fields(ca: CertificateAuthority, csr: Callable[[str], bytes
         datetime(2049, 12, 31, 23, 59, 59, tzinfo=TAIWAN))
     for extreme in (datetime.fromisoformat("0001-01-01T00:00:00+14:00"),
                     datetime.fromisoformat("9999-12-31T23:59:59-10:00")):
-        refused(ca, lambda when=extreme: ca.apply("q", HOLDER_ID, csr("holder-1"), not_after=when),
+        refused(ca, functools.partial(ca.apply, "q", HOLDER_ID, csr("holder-1"), not_after=extreme),
                 errors.BadValidityError, 400, "憑證到期日不正確。")
 
 

@@ -567,4 +567,4 @@ def test_describe_command_redacts_secret_data_fields(apdu: str, shown: str) -> N
 def test_logged_connection_passes_other_attributes_through() -> None:
     card = ScriptedConnection()
     card.atr = b"\x3b\x00"  # type: ignore[attr-defined]
-    assert LoggedConnection(card).atr == b"\x3b\x00"  # type: ignore[arg-type]
+    assert LoggedConnection(card).atr == b"\x3b\x00"

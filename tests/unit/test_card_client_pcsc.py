@@ -88,7 +88,7 @@ class FakePcsc:
     """Stands in for the scard calls a PcscConnection makes, and records them."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, *transmit_codes: int, protocol: int = scard.SCARD_PROTOCOL_T1):
-        self.calls: list[tuple[str, ...]] = []
+        self.calls: list[tuple[object, ...]] = []
         self.codes = list(transmit_codes)
         self.handles = 0
         self.protocol = protocol

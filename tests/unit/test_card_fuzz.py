@@ -4,6 +4,8 @@ crashes (no 6F00), never hangs, and keeps a valid image."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import TypeVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +20,7 @@ from simulator.card.profile import blank_image
 from tests.support.card_os import MANAGEMENT_KEY, PIN, PROFILE, key_cycle
 
 BLANK = blank_image(PROFILE)
+T = TypeVar("T")
 KNOWN_INS = [int(i) for i in INS] + [0x00, 0xB0, 0xFF]
 INTERESTING_P = [0x00, 0x03, 0x07, 0x3F, 0x80, 0x81, 0x9A, 0x9B, 0x9C, 0xFF]
 
@@ -50,7 +53,7 @@ class Bits:
         value, self.seed = self.seed & ((1 << n) - 1), self.seed >> n
         return value
 
-    def choose(self, options: list[int] | list[tuple[int, int]], random_bits: int) -> object:
+    def choose(self, options: Sequence[T], random_bits: int) -> T | int:
         """Mostly (3 in 4) one of ``options``, otherwise any value."""
         if self.take(2):
             return options[self.take(4) % len(options)]
@@ -70,7 +73,7 @@ def build_apdu(seed: int, body: bytes) -> bytes:
     ins = bits.choose(KNOWN_INS, 8)
     params = bits.choose(PARAMS, 16)
     p1, p2 = params if isinstance(params, tuple) else divmod(params, 256)
-    header = bytes([cla, ins, p1, p2])  # type: ignore[list-item]
+    header = bytes([cla, ins, p1, p2])
     if shape == 1:
         return header + body[: bits.take(4)]
     data = body if shape <= 4 else tlv(TAGS[bits.take(3)], body)

@@ -10,8 +10,10 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -195,7 +197,9 @@ def test_crash_at_every_write_point_leaves_old_or_new(
 ) -> None:
     new = replace(blank, pin=Secret(blank.pin.value, 1, 3))
     fsyncs = {"n": 0}
-    real = {"fsync": os.fsync, "write": os.write, "replace": os.replace, "close": os.close, "fchmod": os.fchmod}
+    real: dict[str, Callable[..., Any]] = {
+        "fsync": os.fsync, "write": os.write, "replace": os.replace, "close": os.close, "fchmod": os.fchmod
+    }
 
     def crash_if(name: str):
         def hook(*args):

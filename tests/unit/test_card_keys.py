@@ -17,6 +17,7 @@ from fxml.card.tlv import parse_tlv, tlv, unpack
 from simulator.card.keys import encrypt_block
 from tests.support.card import fixed_key, issue
 from tests.support.card_os import MANAGEMENT_KEY, PROFILE, Card, public_key_of
+from tests.support.keys import rsa_private
 
 
 @pytest.fixture
@@ -130,7 +131,7 @@ def test_generate_returns_public_key_and_stores_private_key(admin: Card) -> None
     assert pub.key_size == 2048 and pub.public_numbers().e == 65537
     pem = admin.image.containers[0x9A].private_key_pem
     assert pem is not None and "PRIVATE KEY" in pem
-    stored = serialization.load_pem_private_key(pem.encode(), None)
+    stored = rsa_private(serialization.load_pem_private_key(pem.encode(), None))
     assert stored.public_key().public_numbers() == pub.public_numbers()
 
 
@@ -150,8 +151,7 @@ def test_generate_needs_management_key(card: Card) -> None:
 def test_generate_into_occupied_container_is_6985(admin: Card) -> None:
     first = admin.generate(0x9A)
     assert admin.generate(0x9A).sw == 0x6985
-    assert public_key_of(first).public_numbers() == serialization.load_pem_private_key(
-        admin.image.containers[0x9A].private_key_pem.encode(), None).public_key().public_numbers()
+    assert public_key_of(first).public_numbers() == admin.private_key(0x9A).public_key().public_numbers()
 
 
 @pytest.mark.parametrize("alg", [b"\x06", b"\x11", b"\x14", b"\x03"])
@@ -172,7 +172,7 @@ def test_generate_other_key_reference_or_p1_is_6a86(admin: Card, p1: int, p2: in
 def test_no_apdu_returns_the_private_key(admin: Card) -> None:
     admin.generate(0x9A)
     admin.verify()
-    key = serialization.load_pem_private_key(admin.image.containers[0x9A].private_key_pem.encode(), None)
+    key = admin.private_key(0x9A)
     secrets = [key.private_numbers().d, key.private_numbers().p, key.private_numbers().q]
     secret_bytes = [s.to_bytes((s.bit_length() + 7) // 8, "big") for s in secrets]
     for tag in (Obj.CERT_9A, Obj.CHUID, Obj.TWCA_CARD_INFO, Obj.DISCOVERY, 0x5FC10C, 0x9A):

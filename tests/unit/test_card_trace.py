@@ -92,7 +92,11 @@ def test_nothing_is_formatted_when_tracing_is_off(card: Card, monkeypatch: pytes
     logger.setLevel(logging.INFO)
     try:
         called: list[bytes] = []
-        monkeypatch.setattr(trace, "redact_command", lambda raw: called.append(raw) or "")
+        def redact(raw: bytes) -> str:
+            called.append(raw)
+            return ""
+
+        monkeypatch.setattr(trace, "redact_command", redact)
         card.send("00A4040009A00000030800001000")
         assert called == []
     finally:
