@@ -123,10 +123,29 @@ def test_insert_refusals_leave_the_readers_as_they_were(empty_readers: Home, tmp
         stack.remove()
 
 
+def tcp_listeners(proc_net_tcp: str) -> dict[int, set[int]]:
+    """Listening TCP sockets of one network namespace (its /proc/<pid>/net/tcp): socket inodes by port."""
+    found: dict[int, set[int]] = {}
+    for line in Path(proc_net_tcp).read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A":  # TCP_LISTEN
+            found.setdefault(int(fields[1].rsplit(":", 1)[1], 16), set()).add(int(fields[9]))
+    return found
+
+
 def test_vpcd_ports_are_invisible_outside_the_stack(stack_home: Home) -> None:
-    for index in range(8):
-        with socket.socket() as s:
-            assert s.connect_ex(("127.0.0.1", layout.reader_port(index))) != 0
+    # vpcd listens on the readers' ports inside pcscd's own network namespace, and
+    # none of its sockets is in ours. (A connection attempt would prove nothing: on a
+    # busy machine another program may hold one of those ports as an ephemeral port.)
+    state = stack_home.stack.state()
+    assert state is not None
+    pcscd = state["pcscd_pid"]
+    assert os.readlink(f"/proc/{pcscd}/ns/net") != os.readlink("/proc/self/ns/net")
+    inside = tcp_listeners(f"/proc/{pcscd}/net/tcp")
+    vpcd = set().union(*(inside.get(layout.reader_port(i), set()) for i in range(8)))
+    assert all(layout.reader_port(i) in inside for i in range(8)), inside
+    outside = set().union(*tcp_listeners("/proc/self/net/tcp").values())
+    assert not vpcd & outside
 
 
 def test_second_up_in_same_home_is_refused(stack_home: Home) -> None:
