@@ -21,7 +21,7 @@ from simulator import home as home_mod
 from simulator.bank.cli import register as register_bank
 from simulator.services import BANK, SERVICES
 
-log = logging.getLogger("simulator.cli")
+log = logging.getLogger(__name__)
 
 #: Exceptions that carry a message meant for the user: print it, exit non-zero.
 EXIT_USER_ERROR = 1
@@ -29,23 +29,12 @@ EXIT_USAGE = 2
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Errors that are the user's input or the machine's state, not a bug:
-    reported as one line and exit status 1."""
-    from fxml.ca.client import CaError as CaClientError
-    from fxml.card.apdu import ApduError
-    from fxml.card.client import InvalidPinFormatError
-    from fxml.card.connection import TransportError
-    from fxml.card.csr import CsrError
-    from fxml.clock import ClockError
-    from simulator.ca.errors import CaError
-    from simulator.card.image import CardImageError
-    from simulator.card.profile import ProfileError
-    from simulator.pcsc.stack import StackError
+    """Errors that are the user's input or the machine's state, not a bug: the
+    engine's root and the simulator's. Reported as one line, exit status 1."""
+    from fxml.errors import FxmlError
+    from simulator.errors import SimulatorError
 
-    return (
-        StackError, ClockError, ApduError, TransportError, InvalidPinFormatError, CsrError,
-        CardImageError, ProfileError, CaError, CaClientError, home_mod.HomeError,
-    )
+    return (FxmlError, SimulatorError)
 
 
 # -- stack --------------------------------------------------------------------

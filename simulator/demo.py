@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fxml.card.client import PivCardClient
 from fxml.card.pcsc import PcscConnection
@@ -67,7 +67,7 @@ def _demo(home: Home, profile_path: Path) -> int:
             certs = client.list_certificates()
             for entry in certs:
                 cert = entry.certificate
-                cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+                cn = str(cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
                 print(f"   --- 金鑰容器 {int(entry.container):02X} ---")
                 print(f"   Common Name      : {cn}")
                 print(f"   簽章憑證序號     : {cert.serial_number:X}")
@@ -82,9 +82,10 @@ def _demo(home: Home, profile_path: Path) -> int:
             challenge = "合作金庫 FXML 憑證更新 demo".encode()
             entry = certs[0]
             signature = client.sign(entry.container, challenge)
-            entry.certificate.public_key().verify(  # type: ignore[union-attr]
-                signature, challenge, padding.PKCS1v15(), hashes.SHA256()
-            )
+            public = entry.certificate.public_key()
+            if not isinstance(public, rsa.RSAPublicKey):
+                raise TypeError("the card's certificate holds no RSA key")
+            public.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
             print("5. 卡片以私密金鑰簽章, 以憑證公開金鑰驗證: 成功")
         home.stack.remove(0)
         print("6. 已移除憑證載具")

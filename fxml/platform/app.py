@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from fxml.ca.client import CaClient
 from fxml.clock import Clock
 from fxml.display import roc_date, time_text
+from fxml.errors import FxmlError
 from fxml.platform import tickets
 from fxml.platform.renewals import RenewalBook, renewal_routes
 from fxml.platform.store import STORE_FILE, PlatformStore
@@ -65,7 +66,7 @@ class PlatformSettings:
     extra_routes: tuple[BaseRoute, ...] = field(default=())
 
 
-class NotSignedInError(Exception):
+class NotSignedInError(FxmlError):
     """A platform page asked for without a platform session."""
 
 

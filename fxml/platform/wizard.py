@@ -43,6 +43,7 @@ from starlette.routing import BaseRoute, Route
 
 from fxml.ca.client import CaClient, CaError, CertificateRecord
 from fxml.display import roc_date, taiwan_text, time_text
+from fxml.errors import FxmlError
 from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
 from fxml.web import labels
 from fxml.web.sessions import CsrfError, Session, check_csrf
@@ -70,7 +71,7 @@ CSRF_HEADER: Final = "x-csrf-token"
 Page = Callable[[Request, Session, dict[str, Any]], Awaitable[Response]]
 
 
-class WizardError(Exception):
+class WizardError(FxmlError):
     """A refusal of the wizard's: a stable code, the zh-TW message, an HTTP status."""
 
     def __init__(self, code: str, message: str, status: int = 409):

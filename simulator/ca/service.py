@@ -502,7 +502,7 @@ class CertificateAuthority:
             taiwan_text(record.not_after),
             record.status.value,
         )
-        return dict(zip(PROOF_SHEET_LABELS, values))
+        return dict(zip(PROOF_SHEET_LABELS, values, strict=True))
 
     def lookup(self, serial: str, now: datetime | None = None) -> IssuedCertificate:
         """A certificate by serial without an audit entry (for screens and OCSP)."""
@@ -785,7 +785,7 @@ def _normal_serial(serial: str) -> str:
 
 def _check_registry_issuer(registry: Registry, hierarchy: Hierarchy, state_dir: Path) -> None:
     """The registry belongs to the issuing key beside it (remembered on first start)."""
-    fingerprint = x509.SubjectKeyIdentifier.from_public_key(hierarchy.issuer_cert.public_key()).digest.hex()  # type: ignore[arg-type]
+    fingerprint = x509.SubjectKeyIdentifier.from_public_key(hierarchy.issuer_cert.public_key()).digest.hex()
     with registry.read() as tx:
         stored = tx.meta("issuer_key_id")
     if stored is None:
