@@ -17,6 +17,7 @@ are ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import json
 import logging
@@ -169,6 +170,11 @@ class StackDaemon:
         self.readers = [
             Reader(i, by_index[i], layout.reader_port(i)) for i in range(self.reader_count)
         ]
+        # pcscd makes its folder 0755 and its pid file 0644 (and its socket
+        # 0666): the stack's are its owner's alone (the run folder is 0700 too).
+        for path, mode in ((self.layout.pcscd_dir, 0o700), (self.layout.pcscd_pid_file, 0o600)):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(path, mode)
 
     def serve_control(self) -> None:
         daemon = self
