@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from simulator.home import Home
-from simulator.procs import record_running, stop_pid
 from simulator.services import SERVICES
 
 pytestmark = pytest.mark.pcsc
@@ -38,6 +37,20 @@ def start_fxmlsim(home: Path, *args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat; None for no process or a zombie (the test's own reading)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def record_running(record: dict[str, Any]) -> bool:
+    """Whether the recorded process (same pid, same start time) still runs."""
+    return bool(record.get("pid")) and start_time(record["pid"]) == record.get("start_time") is not None
+
+
 def recorded(home: Path) -> dict[str, dict[str, Any]]:
     """Every process the home's records name: {"daemon"|"pcscd"|service: {"pid", "start_time"}}."""
     found: dict[str, dict[str, Any]] = {}
@@ -45,11 +58,11 @@ def recorded(home: Path) -> dict[str, dict[str, Any]]:
     if state_file.exists():
         state = json.loads(state_file.read_text())
         for key in ("daemon", "pcscd"):
-            found[key] = {"pid": state[f"{key}_pid"], "start_time": state[f"{key}_start_time"]}
+            found[key] = {"pid": state.get(f"{key}_pid"), "start_time": state.get(f"{key}_start_time")}
     if services_file.exists():
         for name, info in json.loads(services_file.read_text()).items():
             if isinstance(info, dict):
-                found[name] = {"pid": info["pid"], "start_time": info["start_time"]}
+                found[name] = {"pid": info.get("pid"), "start_time": info.get("start_time")}
     return found
 
 
@@ -87,9 +100,10 @@ def kill_and_wait(record: dict[str, Any]) -> None:
 def home(tmp_path: Path) -> Any:
     path = tmp_path / "home"
     yield path
-    # Whatever a failed test left: stop it, by the records only.
+    # Whatever a failed test left: stop it, by the records only (pid and start time).
     for record in recorded(path).values():
-        stop_pid(record["pid"], start_time=record["start_time"])
+        if record_running(record):
+            kill_and_wait(record)
 
 
 def test_up_and_down_leave_nothing_running(home: Path) -> None:
