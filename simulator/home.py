@@ -225,7 +225,7 @@ class Home:
                 record[spec.name]["url"] = url
                 client_env[spec.url_env] = url
                 self._write_services(record)
-        except Exception:
+        except BaseException:  # Ctrl-C too: nothing half-started stays
             self._stop_services(record)
             self.services_file.unlink(missing_ok=True)
             stack.down()

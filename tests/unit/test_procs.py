@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -123,3 +124,31 @@ def test_a_lock_held_too_long_names_its_holder(tmp_path: Path) -> None:
         holder.wait()
     with exclusive(lock, what="up", timeout=5):  # the kernel released it with its holder
         pass
+
+
+def test_down_stops_what_the_stack_state_names_by_pid_and_start_time_only(tmp_path: Path) -> None:
+    """A stack whose daemon is gone but whose pcscd lives (as once after a
+    kill -9): down stops the recorded pcscd, and leaves alone a process that
+    now has a recorded pid with another start time."""
+    from simulator.pcsc.stack import PcscStack
+
+    survivor = subprocess.Popen(["sleep", "60"])  # plays the orphaned pcscd
+    stranger = subprocess.Popen(["sleep", "60"])  # got a recorded pid after its owner died
+    try:
+        stack = PcscStack(tmp_path / "run")
+        stack.layout.run_dir.mkdir()
+        stranger_started = start_time(stranger.pid)
+        assert stranger_started is not None
+        stack.layout.state_file.write_text(json.dumps({
+            "daemon_pid": stranger.pid, "daemon_start_time": stranger_started - 1,
+            "pcscd_pid": survivor.pid, "pcscd_start_time": start_time(survivor.pid), "ready": True,
+        }))
+        assert not stack.running()
+        assert stack.down()
+        assert survivor.wait(5) == -15
+        assert stranger.poll() is None
+        assert not stack.layout.state_file.exists()
+    finally:
+        for proc in (survivor, stranger):
+            proc.kill()
+            proc.wait()
