@@ -8,6 +8,8 @@ import importlib
 SUITES = {
     "card": "benchmarks.bench_card",
     "ca": "benchmarks.bench_ca",
+    "bank": "benchmarks.bench_bank",
+    "renewal": "benchmarks.bench_renewal",
 }
 
 

@@ -11,15 +11,18 @@
 
 The home holds card images (PINs, private keys), the CA's keys and the card
 readers' socket: it is private to its owner. Folders are made 0700 and files
-0600, and ``up`` refuses a home another user owns or can reach (docs/stack.md).
+0600; ``up`` and ``card create`` make an existing home so, and refuse one another
+user owns or may write to (docs/stack.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +31,7 @@ from typing import Any
 from fxml import env
 from fxml.clock import parse as parse_clock
 from fxml.platform.tickets import make_key
+from simulator.errors import SimulatorError
 from simulator.pcsc.stack import PcscStack, StackError
 from simulator.procs import (
     LockError,
@@ -41,6 +45,8 @@ from simulator.procs import (
 )
 from simulator.services import SERVICES, ServiceSpec
 
+log = logging.getLogger(__name__)
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 ENV_HOME = env.HOME
@@ -51,7 +57,7 @@ CARD_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 NULL_CARD = "null"
 
 
-class HomeError(RuntimeError):
+class HomeError(SimulatorError, RuntimeError):
     """A request about the home folder that cannot be met; the message says why."""
 
 
@@ -104,28 +110,62 @@ class Home:
             raise HomeError(f"{self.root}: not a folder (the home, from --home or ${ENV_HOME}, must be a folder)")
 
     def make_private(self) -> None:
-        """Create the home and its run folder (0700) if missing; HomeError if
-        the home belongs to another user or other users can reach it."""
+        """Create the home and its run folder (0700) if missing, and keep the
+        home its owner's alone.
+
+        HomeError if the home is shared: another user owns it or anything in
+        it, or other users could write to it or to anything in it (what they
+        may have put there cannot be trusted). What other users could only
+        read or enter is made private (folders 0700, files 0600), with a
+        warning: a home made by a default ``mkdir``, or by an older fxmlsim.
+        """
         self.check_folder()
         for folder in (self.root, self.run_dir):
             try:
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:
                 raise HomeError(f"{exc.filename or folder}: cannot create the home: {exc.strerror}") from exc
-        info = self.root.stat()
-        if info.st_uid != os.geteuid():
-            raise HomeError(
-                f"{self.root}: the home belongs to uid {info.st_uid}, not to you (uid {os.geteuid()}); "
-                "it holds card PINs, keys and the card readers' socket: use a home of your own"
-            )
-        if info.st_mode & 0o077:
-            raise HomeError(
-                f"{self.root}: other users can reach the home (mode {info.st_mode & 0o777:04o}); it holds card "
-                f"PINs, keys and the card readers' socket: chmod 700 {self.root}, or use another home"
-            )
-        for folder in (self.run_dir,):
-            if folder.stat().st_mode & 0o077:
-                folder.chmod(0o700)
+        tightened = self._tighten()
+        if tightened:
+            first, mode = tightened[0]
+            log.warning("%s: other users could read or enter %d of its entries (%s was mode %04o); "
+                        "made them private (folders 0700, files 0600)", self.root, len(tightened), first, mode)
+
+    def _tighten(self) -> list[tuple[Path, int]]:
+        """Make every folder and file of the home private; the entries changed,
+        with their modes before. HomeError for a shared home (see make_private)."""
+        me = os.geteuid()
+        changed: list[tuple[Path, int]] = []
+
+        def check(path: Path, info: os.stat_result) -> None:
+            mode = stat.S_IMODE(info.st_mode)
+            if info.st_uid != me:
+                raise HomeError(
+                    f"{path}: belongs to uid {info.st_uid}, not to you (uid {me}); the home holds card PINs, "
+                    "keys and the card readers' socket: use a home of your own"
+                )
+            if mode & 0o022:
+                raise HomeError(
+                    f"{path}: other users may write to it (mode {mode:04o}), so the home cannot be trusted: "
+                    "use another home"
+                )
+            if mode & 0o077:
+                os.chmod(path, 0o700 if stat.S_ISDIR(info.st_mode) else 0o600, follow_symlinks=False)
+                changed.append((path, mode))
+
+        check(self.root, self.root.stat())
+        for folder, dirs, files in os.walk(self.root):
+            for name in [*dirs, *files]:
+                path = Path(folder) / name
+                try:
+                    info = path.lstat()
+                except FileNotFoundError:
+                    continue
+                if stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
+                    check(path, info)
+                # Sockets (pcscd makes its own 0666) are reached only through
+                # these folders; symbolic links have no permissions of their own.
+        return changed
 
     @contextlib.contextmanager
     def _lock(self, what: str) -> Iterator[None]:

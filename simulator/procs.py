@@ -24,17 +24,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from simulator.errors import SimulatorError
+
 log = logging.getLogger(__name__)
 
 #: Seconds a process may take to print its READY line.
 START_TIMEOUT = 60.0
 
 
-class StartError(RuntimeError):
+class StartError(SimulatorError, RuntimeError):
     """A background process did not come up; the message says why."""
 
 
-class LockError(RuntimeError):
+class LockError(SimulatorError, RuntimeError):
     """A lock could not be taken in time; the message says who holds it."""
 
 

@@ -43,11 +43,17 @@ class PlatformStore:
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            # WAL + NORMAL: a commit survives the process being killed (the fault the tests make);
+            # only an OS crash or power cut may lose the last ones. FULL costs an fsync per commit.
+            conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit), for reads and for creating a table of one's own."""
+        return self._conn()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--platform-url", help=f"default: ${env.PLATFORM_URL}")
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=0)
+    srv.add_argument("--lock-after", type=int, default=3, help="consecutive wrong passwords that lock a user (3)")
     srv.add_argument("--hash-profile", choices=("default", "cheapest"), default="default",
                      help="argon2 parameters for new hashes (cheapest: tests only)")
     return parser
@@ -64,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         host = check_loopback(args.host)
         key = load_key(Path(key_file))
         clock = from_env()
-        store, logins = open_bank(args.state_dir, clock, hash_profile=args.hash_profile)
+        if args.lock_after < 1:
+            raise ValueError(f"--lock-after must be at least 1, not {args.lock_after}")
+        store, logins = open_bank(args.state_dir, clock, hash_profile=args.hash_profile, lock_after=args.lock_after)
     except (ValueError, ClockError, FxmlError, SimulatorError, OSError) as exc:
         return _fail(str(exc))
     try:
@@ -75,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(f"port {args.port} on {host} is already in use (埠號已被使用)")
         return _fail(str(exc))
     settings = BankSettings(state_dir=args.state_dir, ticket_key=key, clock=clock, platform_url=platform_url,
-                            hash_profile=args.hash_profile)
+                            hash_profile=args.hash_profile, lock_after=args.lock_after)
     serve(BankApp(settings, store, logins).app(), sock, on_ready=lambda url: print(f"READY {url}", flush=True))
     return 0
 

@@ -42,6 +42,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulator.errors import SimulatorError
+
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 PCSCD = Path("/usr/sbin/pcscd")
 #: The guard in front of vpcd's driver, compiled at the stack's start.
@@ -147,7 +149,7 @@ def reader_conf(readers: int, lay: RunLayout, prefix: str = READER_PREFIX) -> st
     return "\n".join(parts)
 
 
-class DriverBuildError(RuntimeError):
+class DriverBuildError(SimulatorError, RuntimeError):
     """The guard driver could not be built; the message says why."""
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from simulator.errors import SimulatorError
 from simulator.procs import LockError, StartError, exclusive, record_running, spawn_ready, stop_record
 
 from . import layout
@@ -37,8 +38,9 @@ REQUIRED = {
 EVENT_SECONDS = 10.0
 
 
-class StackError(RuntimeError):
-    """The stack cannot do what was asked; the message says why."""
+class StackError(SimulatorError, RuntimeError):
+    """The stack cannot do what was asked; the message says why. The stack
+    daemon raises it too, and its control socket carries the message here."""
 
 
 def _answers(path: Path) -> bool:

@@ -32,6 +32,8 @@ from collections.abc import Callable
 
 from virtualsmartcard.VirtualSmartcard import SmartcardOS
 
+from simulator.errors import SimulatorError
+
 log = logging.getLogger(__name__)
 
 CTRL_OFF = 0
@@ -42,7 +44,7 @@ CTRL_ATR = 4
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
-class LinkError(ConnectionError):
+class LinkError(SimulatorError, ConnectionError):
     """vpcd could not be reached or broke the protocol."""
 
 
@@ -87,7 +89,7 @@ class VirtualCardLink:
         self._closing.set()
         sock, self._sock = self._sock, None
         if sock is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # already disconnected by vpcd
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
         if self._thread is not None and self._thread is not threading.current_thread():

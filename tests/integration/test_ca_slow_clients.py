@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.ca.testing import KeyCache, key_cache
+from simulator.ca.testing import KeyCache
 
 #: File descriptors the CA gets (soft, hard): far fewer than the slow clients.
 CA_FILES = 256
@@ -63,11 +63,6 @@ class Ca:
         assert self.proc.wait(timeout=20) == 0, self.log.read_text()[-2000:]
         if self.proc.stdout is not None:
             self.proc.stdout.close()
-
-
-@pytest.fixture
-def keys(request: pytest.FixtureRequest, tmp_path: Path) -> KeyCache:
-    return key_cache(request.config, tmp_path / "keys")
 
 
 @contextlib.contextmanager

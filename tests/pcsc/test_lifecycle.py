@@ -20,10 +20,10 @@ import pytest
 
 from simulator.home import Home
 from simulator.services import SERVICES
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.pcsc
 
-ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "fixtures" / "cards" / "personal-small.json"
 
 

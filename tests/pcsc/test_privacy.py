@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from simulator.home import Home
+from tests.support.paths import ROOT
 
 pytestmark = [
     pytest.mark.pcsc,
     pytest.mark.skipif(os.geteuid() != 0, reason="runs a client as another user (nobody): needs root"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "fixtures" / "cards" / "personal-small.json"
 SYSTEM_PYTHON = "/usr/bin/python3"  # the venv's python may sit where nobody cannot reach
 

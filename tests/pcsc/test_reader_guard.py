@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from smartcard import scard
@@ -21,10 +20,10 @@ from smartcard import scard
 from fxml.card.pcsc import wait_for_card
 from simulator.home import Home
 from simulator.pcsc import layout
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.pcsc
 
-ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "fixtures" / "cards" / "personal-small.json"
 SELECT_PIV = "00A4040009A00000030800001000"
 

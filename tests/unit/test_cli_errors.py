@@ -16,8 +16,8 @@ import pytest
 
 from simulator.cli import main
 from simulator.home import Home, HomeError, check_card_name
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "fixtures" / "cards" / "personal-small.json"
 LONG = "x" * 300
 
@@ -113,9 +113,34 @@ def test_the_home_is_made_private(tmp_path: Path) -> None:
     assert (home.root.stat().st_mode & 0o777, home.run_dir.stat().st_mode & 0o777) == (0o700, 0o700)
 
 
-def test_a_home_others_can_reach_is_refused(tmp_path: Path) -> None:
-    home = tmp_path / "shared"
-    home.mkdir()
+def test_a_home_others_could_read_is_made_private(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """As a default mkdir, or an older fxmlsim, left it: made private, with a warning."""
+    home = tmp_path / "open"
+    (home / "cards").mkdir(parents=True)
+    (home / "cards" / "x.json").write_text("{}")
     home.chmod(0o755)
-    with pytest.raises(HomeError, match=r"other users can reach the home \(mode 0755\).*chmod 700"):
+    (home / "cards").chmod(0o755)
+    (home / "cards" / "x.json").chmod(0o644)
+    Home(home).make_private()
+    modes = {p.name: p.stat().st_mode & 0o777 for p in [home, *home.rglob("*")]}
+    assert modes == {"open": 0o700, "cards": 0o700, "x.json": 0o600, "run": 0o700}
+    assert "made them private" in caplog.text
+
+
+@pytest.mark.parametrize("where", ["home", "inside"])
+def test_a_home_others_may_write_to_is_refused(tmp_path: Path, where: str) -> None:
+    home = tmp_path / "shared"
+    (home / "cards").mkdir(parents=True)
+    target = home if where == "home" else home / "cards"
+    target.chmod(0o777)
+    with pytest.raises(HomeError, match=rf"{target}: other users may write to it \(mode 0777\)"):
+        Home(home).make_private()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives a folder to another user")
+def test_a_home_another_user_owns_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "theirs"
+    home.mkdir(mode=0o700)
+    os.chown(home, 65534, 65534)
+    with pytest.raises(HomeError, match=r"belongs to uid 65534, not to you"):
         Home(home).make_private()
