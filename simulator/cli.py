@@ -251,13 +251,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING - 10 * args.verbose
     logging.basicConfig(level=max(level, 5), format="%(name)s: %(message)s")
     func: Callable[[argparse.Namespace], int] = args.func
+    # Everything fxmlsim writes (card images, keys, the CA's registry, the
+    # stack's sockets and logs) is its owner's alone.
+    umask = os.umask(0o077)
     try:
         return func(args)
     except _user_errors() as exc:
         print(f"fxmlsim: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as exc:
+        # The machine's state, not a bug: a path that is a file, a read-only or
+        # virtual file system, a name too long. One line: the path and the reason.
+        log.debug("%s failed", args.command, exc_info=True)
+        print(f"fxmlsim: {_os_error(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130
+    finally:
+        os.umask(umask)
+
+
+def _os_error(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason
 
 
 if __name__ == "__main__":

@@ -11,8 +11,12 @@ What uvicorn leaves to us, :class:`GuardedProtocol` adds:
   sends a byte a second cannot hold a connection for ever (uvicorn's only
   timer is the keep-alive one, between requests);
 - a cap on the request head's size (httptools has none);
-- a cap on open connections: beyond it a new connection is answered 503
-  and closed at once, before it costs a parser;
+- a cap on open connections, kept below what the process can open (its
+  ``RLIMIT_NOFILE`` soft limit, raised to the hard limit at start): beyond
+  it, a new connection takes the place of the one that has waited longest
+  for its client (a request head or body still coming, or an idle
+  keep-alive connection), which is closed; when every connection is busy
+  with a request, the new one is answered 503 and closed at once;
 - protocol errors (a malformed request line, a bad Content-Length) answered
   with the project's JSON error shape instead of uvicorn's plain text;
 - a client that half-closes after its request still gets its answers;
@@ -25,15 +29,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import logging
+import resource
 import signal
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import uvicorn
 import uvloop
@@ -58,7 +64,9 @@ class Limits:
     body_seconds: float = 30.0
     #: Bytes a request's head may take.
     max_head: int = 16 * 1024
-    #: Connections open at once; more are answered 503 and closed.
+    #: Connections open at once (lowered to what the process's descriptors allow,
+    #: see :func:`fit_to_descriptors`); beyond it the longest-waiting one is closed,
+    #: or the new one answered 503 when none is waiting.
     max_connections: int = 2048
     #: Seconds an idle keep-alive connection stays open.
     keep_alive_seconds: int = 60
@@ -91,7 +99,9 @@ class OncePerInterval(logging.Filter):
         self._dropped: dict[str, int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = f"{record.name}:{record.msg}"
+        # Keyed by the message's first line: asyncio's own reports append
+        # details (a protocol's address, say) that differ every time.
+        key = f"{record.name}:{str(record.msg).partition(chr(10))[0]}"
         now = time.monotonic()
         last = self._last.get(key)
         if last is not None and now - last < self.seconds:
@@ -106,10 +116,40 @@ class OncePerInterval(logging.Filter):
 
 def _install_log_filters() -> None:
     flt = OncePerInterval()
-    for name in ("uvicorn.error", __name__):
+    for name in ("uvicorn.error", "asyncio", __name__):
         logger = logging.getLogger(name)
         if not any(isinstance(f, OncePerInterval) for f in logger.filters):
             logger.addFilter(flt)
+
+
+#: Descriptors kept for what is not a client connection: the listening socket,
+#: the event loop's own, log files, the service's database and its journal.
+RESERVED_DESCRIPTORS = 64
+
+
+def raise_descriptor_limit() -> int:
+    """Raise this process's soft ``RLIMIT_NOFILE`` to its hard limit; return the soft limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft if soft != resource.RLIM_INFINITY else 1 << 20
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return soft
+    return target
+
+
+def fit_to_descriptors(limits: Limits, descriptors: int) -> tuple[Limits, int]:
+    """The limits with a connection cap the process can keep, and a listen backlog.
+
+    Connections the kernel queued are accepted in bursts, before the cap is
+    looked at, so the cap and the backlog together stay within what the
+    process may open: each gets half of it, less the reserve.
+    """
+    share = max(1, (descriptors - RESERVED_DESCRIPTORS) // 2)
+    cap = min(limits.max_connections, share)
+    return dataclasses.replace(limits, max_connections=cap), min(2048, share)
 
 
 #: Seconds a connection closed with its request's body unread keeps reading (and
@@ -165,6 +205,10 @@ class GuardedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with deadlines, caps and JSON protocol errors."""
 
     limits: Limits = Limits()
+    #: The connections waiting for their client (a head or body still coming,
+    #: or idle between requests), longest-waiting first: those the cap closes
+    #: first. One per server (each :func:`serve` makes its own subclass).
+    waiting: ClassVar[dict[GuardedProtocol, None]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -183,14 +227,39 @@ class GuardedProtocol(HttpToolsProtocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
-        if len(self.connections) > self.limits.max_connections:
+        if len(self.connections) > self.limits.max_connections and not self._make_room():
             log.warning("connection limit (%d) reached; answering 503", self.limits.max_connections)
             self._refuse(503, "BUSY", "服務忙碌中，請稍後再試。")
             return
         self._start_head()
 
+    def _make_room(self) -> bool:
+        """Close the connection that has waited longest for its client, if any."""
+        for victim in self.waiting:
+            if victim is not self and not victim.transport.is_closing():
+                break
+        else:
+            return False
+        del self.waiting[victim]
+        log.warning("connection limit (%d) reached; closing the connection that waited longest",
+                    self.limits.max_connections)
+        if victim._in_head or victim._deadline is not None:
+            # Its descriptor is needed now: no lingering for the rest of its body.
+            victim._refuse(408, "REQUEST_TIMEOUT", "請求傳送逾時。", linger=False)
+        else:
+            victim.transport.close()  # idle between requests: nothing to answer
+        return True
+
+    def _wait_for_client(self) -> None:
+        self.waiting.pop(self, None)  # to the end: the wait starts now
+        self.waiting[self] = None
+
+    def _stop_waiting(self) -> None:
+        self.waiting.pop(self, None)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
+        self._stop_waiting()
         super().connection_lost(exc)
 
     def eof_received(self) -> bool:  # type: ignore[override]
@@ -210,12 +279,15 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if self._eof and not self.pipeline and not self.transport.is_closing():
             self.transport.close()
+        elif not self.transport.is_closing():
+            self._wait_for_client()  # idle until the next request
 
     # -- deadlines and the head's size ----------------------------------------------------
     def _start_head(self) -> None:
         self._in_head = True
         self._head_bytes = 0
         self._arm(self.limits.head_seconds, "request head")
+        self._wait_for_client()
 
     def _arm(self, seconds: float, what: str) -> None:
         self._cancel_deadline()
@@ -268,10 +340,12 @@ class GuardedProtocol(HttpToolsProtocol):
             raise _HeadTooLargeError  # httptools stops; data_received answers 400
         self._in_head = False
         self._arm(self.limits.body_seconds, "request body")
+        self._wait_for_client()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._cancel_deadline()
+        self._stop_waiting()  # the request is in: the app has it
         super().on_message_complete()
 
     # -- answers the protocol gives itself --------------------------------------------------------
@@ -282,15 +356,19 @@ class GuardedProtocol(HttpToolsProtocol):
         log.warning("a malformed HTTP request: %s", msg)
         self._refuse(400, "BAD_REQUEST", "HTTP 請求格式錯誤。")
 
-    def _refuse(self, status: int, code: str, message: str) -> None:
+    def _refuse(self, status: int, code: str, message: str, *, linger: bool = True) -> None:
         self._cancel_deadline()
+        self._stop_waiting()
         body = error_body(status, code, message)
         head = b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])
         head += b"content-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n"
         head += b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
         if not self.transport.is_closing():
             self.transport.write(head + body)
-            self.transport.close()
+            if linger:
+                self.transport.close()
+            else:
+                self.transport.close_now()  # type: ignore[attr-defined]
 
 
 def check_loopback(host: str) -> str:
@@ -342,8 +420,11 @@ def serve(
     server accepts connections.
     """
     _install_log_filters()
-    chosen = limits or Limits()
-    protocol = type("Guarded", (GuardedProtocol,), {"limits": chosen})
+    chosen, backlog = fit_to_descriptors(limits or Limits(), raise_descriptor_limit())
+    if chosen.max_connections < (limits or Limits()).max_connections:
+        log.info("at most %d connections: what the process's descriptors allow", chosen.max_connections)
+    sock.listen(backlog)
+    protocol = type("Guarded", (GuardedProtocol,), {"limits": chosen, "waiting": {}})
     config = uvicorn.Config(
         app,
         loop="uvloop",

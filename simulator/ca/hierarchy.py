@@ -167,7 +167,8 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.chmod(tmp, mode)  # the umask may have narrowed it; never widened beyond mode
+    # os.open applied the umask to mode: a private umask (fxmlsim's is 077)
+    # keeps even the certificates to their owner; never widened beyond mode.
     os.replace(tmp, path)
 
 

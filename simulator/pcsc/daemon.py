@@ -17,6 +17,8 @@ are ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -24,11 +26,15 @@ import signal
 import socketserver
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from simulator.procs import identify
 
 from . import layout
 from .events import PcscWatcher
@@ -40,6 +46,8 @@ log = logging.getLogger(__name__)
 #: How long pcscd may take to report an insertion or removal (it polls vpcd
 #: every 400 ms); a wait that outlasts this is reported as an error.
 EVENT_TIMEOUT = 10.0
+#: prctl(2) option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -50,6 +58,8 @@ class Reader:
     link: VirtualCardLink | None = None
     card: str | None = None  # image path, or "null"
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: pcscd's event counter for this reader when it reported the card present.
+    events: int | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"index": self.index, "name": self.name, "card": self.card}
@@ -78,7 +88,11 @@ class StackDaemon:
         self.server: socketserver.ThreadingUnixStreamServer | None = None
         self.watcher: PcscWatcher | None = None
         self._stopped = threading.Event()
+        # Guards which reader holds which card (Reader.card, Reader.link).
         self._claims = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._ready = False
+        self._pcscd_record: dict[str, Any] | None = None
 
     # -- start -----------------------------------------------------------
     def isolate(self) -> None:
@@ -97,8 +111,11 @@ class StackDaemon:
 
     def start_pcscd(self) -> None:
         lay = self.layout
-        lay.conf_dir.mkdir(parents=True, exist_ok=True)
-        layout.install_drivers(self.reader_count, lay)
+        lay.conf_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            layout.install_drivers(self.reader_count, lay)
+        except (layout.DriverBuildError, OSError) as exc:
+            raise StackError(str(exc)) from exc
         (lay.conf_dir / "vpcd").write_text(layout.reader_conf(self.reader_count, lay, self.reader_prefix))
         env = dict(os.environ, PCSCLITE_CSOCK_NAME=str(lay.pcscd_socket))
         self.pcscd = subprocess.Popen(
@@ -106,7 +123,10 @@ class StackDaemon:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
+            preexec_fn=_die_with_parent(os.getpid()),  # no other thread runs yet: safe to fork with one
         )
+        self._pcscd_record = identify(self.pcscd.pid)
+        self.write_state()  # pcscd is on record before anything else can fail
         ready = threading.Event()
         threading.Thread(target=self._pump_pcscd_log, args=(ready,), daemon=True).start()
         if not ready.wait(EVENT_TIMEOUT) or self.pcscd.poll() is not None:
@@ -120,6 +140,12 @@ class StackDaemon:
                 if b"daemon ready" in line:
                     ready.set()
         ready.set()  # pcscd ended: let start_pcscd notice
+        if not self._stopped.is_set():
+            # Without its pcscd the stack serves nothing: stop, so that
+            # 'status' says so and 'up' starts a whole new one.
+            code = self.pcscd.wait()
+            log.error("pcscd exited (status %s); stopping the stack", code)
+            self.stop()
 
     def discover_readers(self) -> None:
         self.watcher = PcscWatcher()
@@ -140,6 +166,11 @@ class StackDaemon:
         self.readers = [
             Reader(i, by_index[i], layout.reader_port(i)) for i in range(self.reader_count)
         ]
+        # pcscd makes its folder 0755 and its pid file 0644 (and its socket
+        # 0666): the stack's are its owner's alone (the run folder is 0700 too).
+        for path, mode in ((self.layout.pcscd_dir, 0o700), (self.layout.pcscd_pid_file, 0o600)):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(path, mode)
 
     def serve_control(self) -> None:
         daemon = self
@@ -169,17 +200,40 @@ class StackDaemon:
         os.chmod(sock_path, 0o600)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def write_state(self) -> None:
-        assert self.pcscd is not None
-        state = {
-            "daemon_pid": os.getpid(),
-            "pcscd_pid": self.pcscd.pid,
-            "pcscd_socket": str(self.layout.pcscd_socket),
-            "readers": [r.describe() for r in self.readers],
-        }
-        tmp = self.layout.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, ensure_ascii=False, indent=2))
-        os.replace(tmp, self.layout.state_file)
+    def write_state(self, *, ready: bool | None = None) -> None:
+        """Write ``state.json``: this daemon and its pcscd (pid and start
+        time), whether the stack is ready, the readers and their cards.
+
+        Written from the start (before pcscd exists), so a stack killed at
+        any point leaves a record of its processes. Concurrent requests each
+        write through their own temporary file, one at a time.
+        """
+        with self._state_lock:
+            if ready is not None:
+                self._ready = ready
+            with self._claims:
+                readers = [r.describe() for r in self.readers]
+            me = identify(os.getpid())
+            pcscd = self._pcscd_record or {}
+            state = {
+                "daemon_pid": me["pid"],
+                "daemon_start_time": me["start_time"],
+                "pcscd_pid": pcscd.get("pid"),
+                "pcscd_start_time": pcscd.get("start_time"),
+                "ready": self._ready,
+                "pcscd_socket": str(self.layout.pcscd_socket),
+                "readers": readers,
+            }
+            target = self.layout.state_file
+            fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=target.parent)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    os.fchmod(f.fileno(), 0o600)
+                    f.write(json.dumps(state, ensure_ascii=False, indent=2))
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
 
     # -- requests --------------------------------------------------------
     def dispatch(self, req: Any) -> dict[str, Any]:
@@ -200,9 +254,15 @@ class StackDaemon:
             return {"ok": True, "bye": True}
         raise StackError(f"unknown op {op!r}")
 
-    def _reader(self, which: Any, *, empty: bool | None = None) -> Reader:
+    def _reader(self, which: Any, *, empty: bool) -> Reader:
+        """The reader ``which`` names, or the first one free for an insertion
+        (``empty``) or holding a card to remove. Called with ``_claims`` held,
+        so that concurrent requests never pick the same reader."""
         if which is None:
-            candidates = [r for r in self.readers if empty is None or (r.card is None) == empty]
+            if empty:
+                candidates = [r for r in self.readers if r.card is None]
+            else:
+                candidates = [r for r in self.readers if r.link is not None]
             if not candidates:
                 raise StackError("every reader already holds a card" if empty else "no reader holds a card")
             return candidates[0]
@@ -214,8 +274,8 @@ class StackDaemon:
     def insert(self, image: Any, which: Any = None) -> Reader:
         if not isinstance(image, str) or not image:
             raise StackError("insert needs the path of a card image (or 'null')")
-        reader = self._reader(which, empty=True)
         with self._claims:  # the reader and the image are claimed together
+            reader = self._reader(which, empty=True)
             if reader.card is not None:
                 raise StackError(f"reader {reader.index} already holds {reader.card}")
             # Two card OSes on one image would each overwrite the other's writes.
@@ -225,10 +285,13 @@ class StackDaemon:
             reader.card = image
         with reader.lock:
             try:
-                reader.link = self._plug(reader, image)
+                link = self._plug(reader, image)
             except BaseException:
-                reader.card = None
+                with self._claims:
+                    reader.card = None
                 raise
+            with self._claims:
+                reader.link = link
         self.write_state()
         log.info("inserted %s into %s", image, reader.name)
         return reader
@@ -242,28 +305,58 @@ class StackDaemon:
         except Exception as exc:  # the card layer's own error says what is wrong
             raise StackError(str(exc)) from exc
         link = VirtualCardLink(card, reader.port)
+        link.on_drop = lambda: self._dropped(reader, link)
         try:
             link.connect()
-            self.watcher.wait(reader.name, present=True, timeout=EVENT_TIMEOUT)
+            reader.events = self.watcher.wait(reader.name, present=True, timeout=EVENT_TIMEOUT)
         except (TimeoutError, ConnectionError) as exc:  # LinkError is a ConnectionError
             link.close()
             raise StackError(str(exc)) from exc
         return link
 
+    def _wait_removed(self, reader: Reader) -> None:
+        """Until pcscd's polling thread itself has seen the reader empty
+        (see PcscWatcher.wait): only then may another card go in."""
+        assert self.watcher is not None
+        self.watcher.wait(reader.name, present=False, timeout=EVENT_TIMEOUT, changed_from=reader.events)
+
+    def _dropped(self, reader: Reader, link: VirtualCardLink) -> None:
+        """vpcd ended a card's link on its own (it does when it cannot carry a
+        message): pcscd now reports the reader empty, and so does the stack."""
+        with self._claims:
+            if reader.link is not link:
+                return  # removed meanwhile, or never fully inserted
+            reader.link = None  # the card stays claimed until pcscd has seen it go
+        log.warning("vpcd dropped the link of %s: %s is out of the reader", reader.name, reader.card)
+        try:
+            self._wait_removed(reader)
+        except (TimeoutError, ConnectionError) as exc:
+            log.warning("after the link of %s dropped: %s", reader.name, exc)
+        finally:
+            with self._claims:
+                reader.card = None
+            if not self._stopped.is_set():
+                self.write_state()
+
     def remove(self, which: Any = None) -> Reader:
         assert self.watcher is not None
-        reader = self._reader(which, empty=False)
+        with self._claims:
+            reader = self._reader(which, empty=False)
+            link, reader.link = reader.link, None
+            if link is None:
+                if reader.card is None:
+                    raise StackError(f"reader {reader.index} is empty")
+                raise StackError(f"reader {reader.index} is busy: a card is going in or out")
         with reader.lock:
-            if reader.link is None:
-                raise StackError(f"reader {reader.index} is empty")
-            reader.link.close()
-            reader.link = None
-            reader.card = None
+            link.close()
             try:
-                self.watcher.wait(reader.name, present=False, timeout=EVENT_TIMEOUT)
+                self._wait_removed(reader)
             except (TimeoutError, ConnectionError) as exc:
                 raise StackError(str(exc)) from exc
-        self.write_state()
+            finally:
+                with self._claims:
+                    reader.card = None
+                self.write_state()
         log.info("removed the card from %s", reader.name)
         return reader
 
@@ -287,6 +380,20 @@ class StackDaemon:
 
     def wait(self) -> None:
         self._stopped.wait()
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """For Popen's preexec_fn: the child gets SIGTERM when this process dies
+    (even by SIGKILL), so that a killed daemon never leaves its pcscd behind."""
+
+    def arm() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            os._exit(126)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return arm
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,20 +423,32 @@ def main(argv: list[str] | None = None) -> int:
         trace.log.setLevel(trace.TRAFFIC)
         trace.log.propagate = False
 
-    daemon = StackDaemon(run_dir, args.readers, args.reader_prefix)
+    try:
+        daemon = StackDaemon(run_dir, args.readers, args.reader_prefix)
+    except StackError as exc:
+        print(f"ERROR {exc}", flush=True)
+        return 1
     signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
     signal.signal(signal.SIGINT, lambda *_: daemon.stop())
     try:
+        daemon.write_state(ready=False)  # on record before anything else starts
         daemon.isolate()
         daemon.start_pcscd()
         daemon.discover_readers()
         daemon.serve_control()
-        daemon.write_state()
-    except StackError as exc:
+        daemon.write_state(ready=True)
+    except (StackError, OSError) as exc:
         daemon.stop()
         print(f"ERROR {exc}", flush=True)
         return 1
-    print(f"READY {lay.pcscd_socket}", flush=True)
+    try:
+        print(f"READY {lay.pcscd_socket}", flush=True)
+    except BrokenPipeError:
+        # Whoever started us is gone (killed during 'up'): nobody knows this
+        # stack is here, so it must not stay.
+        log.error("the process that started the stack went away before it was ready; stopping")
+        daemon.stop()
+        return 1
     # Detach from the starter's pipe so it may go away.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())

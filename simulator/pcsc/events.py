@@ -28,11 +28,18 @@ class PcscWatcher:
         finally:
             scard.SCardReleaseContext(ctx)
 
-    def wait(self, reader: str, *, present: bool, timeout: float) -> None:
-        """Return once pcscd reports a card present (or absent) in ``reader``.
+    def wait(self, reader: str, *, present: bool, timeout: float, changed_from: int | None = None) -> int:
+        """Return once pcscd reports a card present (or absent) in ``reader``;
+        the reader's event counter then (the high 16 bits of its event state).
 
-        Blocks in SCardGetStatusChange, which pcscd wakes on each change of
-        the reader's state; raises TimeoutError naming the reader otherwise.
+        With ``changed_from``, the state must also come from an event pcscd
+        counted after that one. pcscd's polling thread counts every insertion
+        and removal it sees; a command that finds the card gone marks the
+        reader empty without counting, and that thread, which then never saw
+        the removal, would take the next card put in for the old one still
+        there. Blocks in SCardGetStatusChange, which pcscd wakes on each
+        change of the reader's state; raises TimeoutError naming the reader
+        otherwise.
         """
         ctx = self._context()
         deadline = time.monotonic() + timeout
@@ -51,9 +58,14 @@ class PcscWatcher:
                 _, event, _atr = states[0]
                 if event & scard.SCARD_STATE_UNKNOWN:
                     raise ConnectionError(f"pcscd has no reader {reader!r}")
+                counter = (event >> 16) & 0xFFFF
                 is_present = bool(event & scard.SCARD_STATE_PRESENT) and not event & scard.SCARD_STATE_MUTE
-                if is_present == present and not (present and not _atr):
-                    return
+                if (
+                    is_present == present
+                    and not (present and not _atr)
+                    and (changed_from is None or counter != changed_from)
+                ):
+                    return counter
                 state = event & ~scard.SCARD_STATE_CHANGED
         finally:
             scard.SCardReleaseContext(ctx)

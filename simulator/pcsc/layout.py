@@ -7,7 +7,8 @@ A stack lives in one run directory::
     <run>/reader.conf.d/vpcd   the reader configuration pcscd is started with
     <run>/drivers/          one copy of vpcd's driver per reader.conf entry
     <run>/control.sock      JSON-lines control socket of the stack daemon
-    <run>/state.json        process ids and readers, written by the daemon
+    <run>/state.json        process ids and start times, readers, written by the daemon
+    <run>/stack.lock        held while the stack is started or stopped
     <run>/pcscd.log         pcscd's own log
     <run>/daemon.log        the stack daemon's log
     <run>/apdu.log          APDU trace (when tracing is on; secrets redacted)
@@ -22,16 +23,33 @@ the same ``libifdvpcd.so`` therefore share that array: the last entry wins and
 the cards of every earlier entry are never seen. Each entry gets its own copy
 of the driver (``<run>/drivers/libifdvpcd-<k>.so``); the dynamic loader
 treats distinct files as distinct libraries, each with its own static state.
+
+pcscd does not load vpcd's driver directly but a guard in front of it
+(``ifd_guard.c``, built with gcc into ``<run>/drivers/ifd-guard-<k>.so``, one
+copy per entry too), which answers what vpcd's protocol cannot carry: commands
+shorter than 4 bytes (a 1-byte command is indistinguishable from vpcd's
+control messages) and longer than 65,535 bytes, and reports a card whose link
+dropped mid-command as removed. See docs/stack.md.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulator.errors import SimulatorError
+
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 PCSCD = Path("/usr/sbin/pcscd")
+#: The guard in front of vpcd's driver, compiled at the stack's start.
+GUARD_SOURCE = Path(__file__).with_name("ifd_guard.c")
+#: pcsc-lite's driver interface (Debian package libpcsclite-dev).
+IFD_HEADER = Path("/usr/include/PCSC/ifdhandler.h")
 BASE_PORT = 35963
 SLOTS_PER_ENTRY = 2
 READER_PREFIX = "fxmlsim TWCA Reader"
@@ -66,6 +84,11 @@ class RunLayout:
     def driver_copy(self, entry: int) -> Path:
         return self.driver_dir / f"libifdvpcd-{entry}.so"
 
+    def guard_copy(self, entry: int) -> Path:
+        """The driver pcscd loads for entry ``entry``: the guard, which loads
+        ``driver_copy(entry)`` (same folder, the name's prefix swapped)."""
+        return self.driver_dir / f"ifd-guard-{entry}.so"
+
     @property
     def control_socket(self) -> Path:
         return self.run_dir / "control.sock"
@@ -73,6 +96,15 @@ class RunLayout:
     @property
     def state_file(self) -> Path:
         return self.run_dir / "state.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.run_dir / "stack.lock"
+
+    @property
+    def pcscd_pid_file(self) -> Path:
+        """Where pcscd writes its pid (its compiled-in /run/pcscd/pcscd.pid)."""
+        return self.pcscd_dir / "pcscd.pid"
 
     @property
     def pcscd_log(self) -> Path:
@@ -100,8 +132,8 @@ def reader_conf(readers: int, lay: RunLayout, prefix: str = READER_PREFIX) -> st
     """The reader.conf text for ``readers`` vpcd slots (rounded up to pairs),
     named ``<prefix> <entry>``.
 
-    Entry ``k`` loads its own driver copy, ``lay.driver_copy(k)``; see the
-    module docstring for why.
+    Entry ``k`` loads its own guard copy, ``lay.guard_copy(k)``, which loads
+    its own driver copy, ``lay.driver_copy(k)``; see the module docstring for why.
     """
     if not valid_reader_prefix(prefix):
         raise ValueError(f"invalid reader name prefix {prefix!r}")
@@ -111,22 +143,55 @@ def reader_conf(readers: int, lay: RunLayout, prefix: str = READER_PREFIX) -> st
         parts.append(
             f'FRIENDLYNAME "{prefix} {k}"\n'
             f"DEVICENAME   /dev/null:{port}\n"
-            f"LIBPATH      {lay.driver_copy(k)}\n"
+            f"LIBPATH      {lay.guard_copy(k)}\n"
             f"CHANNELID    {port}\n"
         )
     return "\n".join(parts)
 
 
+class DriverBuildError(SimulatorError, RuntimeError):
+    """The guard driver could not be built; the message says why."""
+
+
 def install_drivers(readers: int, lay: RunLayout) -> None:
-    """Copy vpcd's driver once per reader.conf entry (see the module docstring)."""
-    lay.driver_dir.mkdir(parents=True, exist_ok=True)
-    blob = VPCD_DRIVER.read_bytes()
-    for k in range(entry_count(readers)):
-        target = lay.driver_copy(k)
-        if not target.exists() or target.read_bytes() != blob:
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(blob)
-            tmp.replace(target)
+    """Copy vpcd's driver and the guard once per reader.conf entry (see the
+    module docstring), building the guard first if needed."""
+    lay.driver_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    guard = build_guard(lay.driver_dir)
+    for blob, target_of in ((VPCD_DRIVER.read_bytes(), lay.driver_copy), (guard.read_bytes(), lay.guard_copy)):
+        for k in range(entry_count(readers)):
+            target = target_of(k)
+            if not target.exists() or target.read_bytes() != blob:
+                tmp = target.with_suffix(".tmp")
+                tmp.write_bytes(blob)
+                tmp.replace(target)
+
+
+def build_guard(folder: Path) -> Path:
+    """``ifd_guard.c`` compiled into ``folder`` (named by the source's hash, so
+    a changed source is rebuilt and an unchanged one is not).
+
+    The result is loaded into pcscd, which runs as the stack's user (root,
+    usually): it is built in the stack's own private folder, never a shared cache.
+    """
+    source = GUARD_SOURCE.read_bytes()
+    built = folder / f"ifd-guard.{hashlib.sha256(source).hexdigest()[:16]}.so"
+    if built.exists():
+        return built
+    gcc = shutil.which("gcc")
+    if gcc is None or not IFD_HEADER.exists():
+        raise DriverBuildError("building the reader driver guard needs gcc and libpcsclite-dev (bash scripts/setup.sh)")
+    tmp = folder / f".{built.name}.{os.getpid()}.tmp"
+    done = subprocess.run(
+        [gcc, "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{IFD_HEADER.parent}",
+         "-o", str(tmp), str(GUARD_SOURCE), "-ldl"],
+        capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise DriverBuildError(f"gcc could not build {GUARD_SOURCE}: {done.stderr.strip()}")
+    tmp.replace(built)
+    return built
 
 
 def reader_port(index: int) -> int:

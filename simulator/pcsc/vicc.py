@@ -5,6 +5,14 @@ every message is a 2-byte big-endian length followed by the payload. A
 payload of one byte is a control code (power off/on, reset, ATR request);
 anything longer is a command APDU that must be answered with a response APDU.
 
+vpcd frames a 1-byte command APDU exactly like a control code (vpcd.c:
+``vicc_transmit`` and ``vicc_reset`` both call ``sendToVICC`` with the bytes
+as they are), and so does virtualsmartcard's own loop, which reads every
+1-byte message as a control code: nothing on this socket tells them apart.
+The stack's reader driver guard (``ifd_guard.c``) therefore answers every
+command shorter than 4 bytes itself (6700), so that a 1-byte message here is
+always vpcd's control code.
+
 virtualsmartcard ships a loop for this (``VirtualICC``), but it calls
 ``sys.exit`` on errors and, through delayed ACKs on the socket, costs about
 48 ms per APDU. This link keeps the same protocol and the same
@@ -20,6 +28,7 @@ import logging
 import socket
 import struct
 import threading
+from collections.abc import Callable
 
 from virtualsmartcard.VirtualSmartcard import SmartcardOS
 
@@ -44,12 +53,18 @@ class VirtualCardLink:
 
     ``connect()`` is the moment of insertion as vpcd sees it; ``close()`` is
     the removal. The card OS runs in a daemon thread owned by the link.
+    ``on_drop`` is called (from that thread) when vpcd ends the link itself,
+    as it does when it cannot carry a message: pcscd then sees the reader
+    empty, and so must whoever keeps the list of cards.
     """
 
-    def __init__(self, card: SmartcardOS, port: int, host: str = "127.0.0.1"):
+    def __init__(
+        self, card: SmartcardOS, port: int, host: str = "127.0.0.1", on_drop: Callable[[], None] | None = None
+    ):
         self.card = card
         self.host = host
         self.port = port
+        self.on_drop = on_drop
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
@@ -117,7 +132,21 @@ class VirtualCardLink:
                 log.warning("vpcd link on port %d broke: %s", self.port, exc)
         finally:
             if not self._closing.is_set():
-                log.info("vpcd closed the link on port %d", self.port)
+                log.warning("vpcd closed the link on port %d: the card is out of its reader", self.port)
+                self._dropped()
+
+    def _dropped(self) -> None:
+        """vpcd ended the link: free the socket, power the card down, tell the owner."""
+        self._closing.set()
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+        self.card.powerDown()
+        if self.on_drop is not None:
+            try:
+                self.on_drop()
+            except Exception:
+                log.exception("the link's on_drop callback failed")
 
     def _handle(self, msg: bytes) -> bytes | None:
         if len(msg) == 1:

@@ -20,10 +20,11 @@ import pytest
 from fxml.web.server import GuardedProtocol, Limits
 
 APP = textwrap.dedent("""
+    import asyncio
     import sys
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, StreamingResponse
     from starlette.routing import Route
     from fxml.web.server import Limits, bind, serve
 
@@ -31,7 +32,16 @@ APP = textwrap.dedent("""
         body = await request.body()
         return JSONResponse({"length": len(body), "method": request.method})
 
-    app = Starlette(routes=[Route("/", echo, methods=["GET", "POST"])])
+    async def hold(request: Request) -> StreamingResponse:
+        # Busy with the request, its answer begun, until the client goes away.
+        async def body():
+            yield b"{"
+            while not await request.is_disconnected():
+                await asyncio.sleep(0.05)
+            yield b"}"
+        return StreamingResponse(body(), media_type="application/json")
+
+    app = Starlette(routes=[Route("/", echo, methods=["GET", "POST"]), Route("/hold", hold)])
     limits = Limits(head_seconds=float(sys.argv[1]), body_seconds=float(sys.argv[1]), max_connections=int(sys.argv[2]))
     serve(app, bind("127.0.0.1", 0), limits=limits, on_ready=lambda url: print("READY", url, flush=True))
 """)
@@ -140,9 +150,15 @@ def test_chunked_bodies_and_half_closed_clients(server: Server) -> None:
 
 
 def test_connections_over_the_cap_are_answered_503() -> None:
+    """When every connection is busy with a request, a new one is refused at once."""
     srv = Server(head_seconds=10, max_connections=3)
     held = [srv.connect() for _ in range(3)]
     try:
+        for sock in held:
+            sock.sendall(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while b"\r\n\r\n" not in answer:  # the request is in: its answer has begun
+                answer += sock.recv(4096)
         with srv.connect() as extra:
             status, body = status_and_body(read_all(extra))
         assert (status, body["error"]["code"]) == (503, "BUSY")  # type: ignore[index]
@@ -151,6 +167,27 @@ def test_connections_over_the_cap_are_answered_503() -> None:
             sock.close()
         assert srv.stop() == 0
     assert srv.proc.returncode == 0
+
+
+def test_over_the_cap_the_longest_waiting_connection_makes_room() -> None:
+    """Connections still sending their head (slow clients) or idle between
+    requests give way to a new one, the longest-waiting first."""
+    srv = Server(head_seconds=10, max_connections=3)
+    held = [srv.connect() for _ in range(3)]
+    try:
+        for sock in held:
+            sock.sendall(b"GET / HT")  # a head that is slow to come
+        started = time.monotonic()
+        assert status_and_body(srv.get())[0] == 200  # served, at once
+        assert time.monotonic() - started < 2
+        status, body = status_and_body(read_all(held[0]))  # the oldest made room
+        assert (status, body["error"]["code"]) == (408, "REQUEST_TIMEOUT")  # type: ignore[index]
+        held[1].sendall(b"TP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # the others still get answers
+        assert status_and_body(read_all(held[1]))[0] == 200
+    finally:
+        for sock in held:
+            sock.close()
+        assert srv.stop() == 0
 
 
 def test_accepted_sockets_get_tcp_nodelay() -> None:

@@ -39,7 +39,7 @@ from fxml.renewal.model import ENGINE_STATES, RenewalRecord, State
 from simulator.ca.service import CertificateAuthority
 from simulator.ca.testing import key_cache
 from simulator.home import Home
-from simulator.procs import spawn_ready, stop_pid
+from simulator.procs import identify, spawn_ready, stop_pid
 from simulator.services import CA
 from tests.support.renewal import (
     GOLDEN,
@@ -192,9 +192,9 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                 proc.wait()
         book.close()
         platform.stop()
-        # 'down' stops the CA by the pid in services.json: point it at the one running now.
+        # 'down' stops the CA by the pid and start time in services.json: point it at the one running now.
         services = home.services()
-        services["ca"]["pid"] = ca.pid
+        services["ca"].update(identify(ca.pid))
         home.services_file.write_text(json.dumps(services))
         home.down()
 

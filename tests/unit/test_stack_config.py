@@ -17,8 +17,10 @@ def test_reader_conf_gives_each_reader_its_own_port_and_driver_copy(tmp_path: Pa
     assert conf.count("FRIENDLYNAME") == 4  # vpcd: two slots per entry
     for k in range(4):
         assert f"DEVICENAME   /dev/null:{layout.BASE_PORT + 2 * k}\n" in conf
-        # vpcd's slot table is static per loaded library: one copy per entry
-        assert f"LIBPATH      {tmp_path / 'drivers' / f'libifdvpcd-{k}.so'}\n" in conf
+        # vpcd's slot table is static per loaded library: one copy per entry,
+        # each loaded by its own copy of the guard in front of it
+        assert f"LIBPATH      {tmp_path / 'drivers' / f'ifd-guard-{k}.so'}\n" in conf
+        assert lay.driver_copy(k).name == f"libifdvpcd-{k}.so"
     assert str(layout.VPCD_DRIVER) not in conf
     assert [layout.reader_port(i) for i in range(3)] == [35963, 35964, 35965]
 
