@@ -94,3 +94,65 @@ class Platform:
     def choose(self, item: str) -> None:
         self.page.get_by_test_id("platform-menu").get_by_role("link", name=item, exact=True).click()
         self.page.wait_for_load_state()
+
+
+@dataclass
+class Renewal:
+    """The platform's 憑證更新 wizard: 選擇更新清單, 確認更新資訊, 更新約定條款, 憑證下載."""
+
+    page: Page
+
+    def choose_and_confirm(self, common_name: str | None = None) -> None:
+        """選擇更新清單: keep the preselected certificate (or pick one by Common Name), [確定]."""
+        if common_name:
+            self.page.get_by_role("radio", name=common_name).first.check()
+        elif self.page.locator('input[name="serial"]:checked').count() == 0:
+            self.page.locator('input[name="serial"]').first.check()  # none preselected (none is 正常)
+        self.page.get_by_test_id("renew-select").click()
+        self.page.wait_for_load_state()
+
+    def shown(self, testid: str) -> str:
+        return str(self.page.get_by_test_id(testid).inner_text()).strip()
+
+    def query_time(self) -> tuple[str, str]:
+        return self.shown("query-date"), self.shown("query-clock")
+
+    def wait_for_carrier(self) -> str:
+        """The 憑證儲存媒體 the card agent reported for the inserted card."""
+        carrier = self.page.get_by_test_id("carrier")
+        self.page.wait_for_function(
+            "el => !el.textContent.startsWith('（')", arg=carrier.element_handle(), timeout=15_000)
+        return str(carrier.inner_text()).strip()
+
+    def enter_pin_and_confirm(self, pin: str) -> None:
+        """確認更新資訊: the 憑證載具密碼 (to the card agent only), [確定]."""
+        self.page.get_by_label("憑證載具密碼").fill(pin)
+        self.page.get_by_test_id("renew-confirm-button").click()
+
+    def error(self, timeout: float = 15_000) -> tuple[str, str]:
+        box = self.page.get_by_test_id("renew-error")
+        box.wait_for(state="visible", timeout=timeout)
+        return str(box.inner_text()).strip(), box.get_attribute("data-code") or ""
+
+    def update(self) -> None:
+        """更新約定條款: [更新] (the prompt that follows is answered by the dialog handler)."""
+        self.page.get_by_test_id("renew-update-button").click()
+
+
+@dataclass
+class Proof:
+    """憑證證明單列印: the list (newest preselected), [確定], the sheet, [列印]."""
+
+    page: Page
+
+    def chosen(self) -> str:
+        radio = self.page.locator('input[name="serial"]:checked')
+        return str(radio.get_attribute("aria-label") or "")
+
+    def confirm(self) -> None:
+        self.page.get_by_test_id("proof-ok").click()
+        self.page.wait_for_load_state()
+
+    def sheet(self) -> dict[str, str]:
+        cells = self.page.get_by_test_id("proof-sheet").locator("td[data-label]").all()
+        return {str(c.get_attribute("data-label")): str(c.inner_text()).strip() for c in cells}
