@@ -44,9 +44,11 @@ class ServiceSpec:
 
 
 CA = ServiceSpec(name="ca", title="模擬 TWCA 憑證中心", module="simulator.ca", url_env=env.CA_URL, state_dir="ca")
+AGENT = ServiceSpec(name="agent", title="憑證元件（本機憑證載具代理程式）", module="fxml.agent", url_env=env.AGENT_URL,
+                    needs_pcsc=True)
 
 #: Every service, in start order (later ones may use the earlier ones' URLs).
-SERVICES: tuple[ServiceSpec, ...] = (CA,)
+SERVICES: tuple[ServiceSpec, ...] = (CA, AGENT)
 
 
 def by_name(name: str) -> ServiceSpec:
