@@ -150,7 +150,7 @@ def _settings(args: argparse.Namespace, port: int) -> AgentSettings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(threadName)s %(name)s %(levelname)s: %(message)s")
     if args.trace:
         logging.getLogger("fxml.card.connection").setLevel(TRAFFIC)
     try:

@@ -57,7 +57,7 @@ from fxml.agent.api import (
 )
 from fxml.agent.events import Event, EventHub
 from fxml.agent.guard import normalize_origin
-from fxml.agent.monitor import PcscMonitor, ReaderChange, ReaderState
+from fxml.agent.monitor import PcscMonitor, ReaderChange, ReaderState, live_states
 from fxml.agent.renewal import (
     DEFAULT_MANAGEMENT_KEY,
     EngineFactory,
@@ -101,6 +101,7 @@ class AgentSettings:
     #: Where renewal records are kept when a request without Origin names none.
     platform_url: str | None = None
     engine: EngineFactory = platform_engine
+    #: What ``engine`` is ("module:name"); None when there is no engine (renewals are refused).
     engine_name: str | None = None
     clock: Clock = field(default_factory=Clock)
     version: str = "0"
@@ -197,7 +198,7 @@ class ReaderSlot:
         self.name = state.name
         self.state = state
         self.session: Session | None = None
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reader")
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"reader {state.name}")
 
     @property
     def present(self) -> bool:
@@ -373,7 +374,9 @@ class CardAgent:
             slot.state = ReaderState(name, False, b"", state.counter)
             log.info("card removed from %r", name)
             self.hub.publish(Event(EventType.CARD_REMOVED, {"reader": name}))
-            if slot.session is not None:
+            # A removal the daemon counted after the session's card went in ends it (a
+            # late report of an earlier card's removal does not).
+            if slot.session is not None and state.counter > slot.session.counter:
                 self._close(slot.session, SessionEnd.CARD_REMOVED)
 
     # -- readers ------------------------------------------------------------------------------
@@ -381,19 +384,28 @@ class CardAgent:
         if not self.pcsc_available:
             raise AgentError(ErrorCode.PCSC_UNAVAILABLE, details={"reason": self.pcsc_message or ""})
 
-    async def readers(self) -> list[ReaderJson]:
+    async def _live(self) -> dict[str, ReaderState]:
+        """The readers as the daemon sees them now (the monitor's events may lag behind)."""
         self._require_pcsc()
-        slots = list(self.slots.values())
-        return list(await asyncio.gather(*(self._reader_json(i, s) for i, s in enumerate(slots))))
+        try:
+            states = await asyncio.get_running_loop().run_in_executor(None, live_states, list(self.slots))
+        except PcscError as exc:
+            raise translate(exc) from exc
+        return {s.name: s for s in states}
 
-    async def _reader_json(self, index: int, slot: ReaderSlot) -> ReaderJson:
+    async def readers(self) -> list[ReaderJson]:
+        live = await self._live()
+        slots = [s for s in self.slots.values() if s.name in live]
+        return list(await asyncio.gather(*(self._reader_json(i, s, live[s.name]) for i, s in enumerate(slots))))
+
+    async def _reader_json(self, index: int, slot: ReaderSlot, live: ReaderState) -> ReaderJson:
         answer: ReaderJson = {
-            "name": slot.name, "index": index, "present": slot.present, "in_session": slot.session is not None,
+            "name": slot.name, "index": index, "present": live.present, "in_session": slot.session is not None,
             "card": None, "error": None,
         }
         if slot.session is not None:
             answer["card"] = slot.session.card
-        elif slot.present:
+        elif live.present:
             try:
                 answer["card"] = await slot.run(functools.partial(self._read_reader, slot.name))
             except AgentError as exc:
@@ -410,21 +422,25 @@ class CardAgent:
         except Exception as exc:
             raise translate(exc) from exc
 
-    def _pick(self, reader: str | None) -> ReaderSlot:
+    async def _pick(self, reader: str | None) -> tuple[ReaderSlot, ReaderState]:
+        """The reader named (which must hold a card), or the only one holding a card."""
         self._require_pcsc()
+        if reader is not None and reader not in self.slots:
+            raise AgentError(ErrorCode.READER_NOT_FOUND, details={"reader": reader, "readers": list(self.slots)})
+        live = await self._live()
         if reader is not None:
-            slot = self.slots.get(reader)
-            if slot is None:
+            state = live.get(reader)
+            if state is None or reader not in self.slots:
                 raise AgentError(ErrorCode.READER_NOT_FOUND, details={"reader": reader, "readers": list(self.slots)})
-            if not slot.present:
+            if not state.present:
                 raise AgentError(ErrorCode.NO_CARD, details={"reader": reader})
-            return slot
-        present = [s for s in self.slots.values() if s.present]
+            return self.slots[reader], state
+        present = [s for s in live.values() if s.present and s.name in self.slots]
         if not present:
             raise AgentError(ErrorCode.NO_CARD)
         if len(present) > 1:
             raise AgentError(ErrorCode.MULTIPLE_CARDS, details={"readers": [s.name for s in present]})
-        return present[0]
+        return self.slots[present[0].name], present[0]
 
     # -- sessions -----------------------------------------------------------------------------
     async def open_session(self, reader: str | None, pin: str, origin: str | None) -> SessionJson:
@@ -432,7 +448,7 @@ class CardAgent:
             check_pin_format(pin)
         except InvalidPinFormatError:
             raise AgentError(ErrorCode.PIN_FORMAT) from None
-        slot = self._pick(reader)
+        slot, live = await self._pick(reader)
         old = slot.session
         if old is not None:
             if old.origin != origin:
@@ -440,13 +456,13 @@ class CardAgent:
             if old.busy:
                 raise AgentError(ErrorCode.SESSION_BUSY, details={"reader": slot.name})
             self._close(old, SessionEnd.REPLACED)
-        counter = slot.state.counter
+        counter = live.counter
         opened = await slot.run(functools.partial(self._connect_and_verify, slot.name, pin))
         del pin
         connection, client, card = opened
-        if slot.session is not None or not slot.present or slot.state.counter != counter:
-            # Another page got there first, or the card changed while it was being read.
-            slot.executor.submit(connection.close, reset=True)
+        if slot.session is not None or slot.state.counter > counter:
+            # Another page got there first, or the monitor saw the card go while it was being read.
+            slot.executor.submit(_disconnect, connection, True)
             if slot.session is not None:
                 raise AgentError(ErrorCode.READER_IN_USE, details={"reader": slot.name})
             raise AgentError(ErrorCode.CARD_REMOVED, details={"reader": slot.name})
@@ -618,6 +634,8 @@ class CardAgent:
         self, session_id: str, origin: str | None, renewal_id: str, token: str, platform_url: str | None
     ) -> RenewalJson:
         session = self.session(session_id, origin)
+        if self.settings.engine_name is None:
+            raise AgentError(ErrorCode.ENGINE_UNAVAILABLE)
         if session.busy or (session.job is not None and session.job.status is JobStatus.RUNNING):
             raise AgentError(ErrorCode.SESSION_BUSY)
         url = self._platform_url(platform_url, origin)

@@ -16,24 +16,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from smartcard import scard
 
-from fxml.card.pcsc import PNP_NOTIFICATION
+from fxml.card.pcsc import PNP_NOTIFICATION, PcscError, PcscUnavailableError, ReaderNotFoundError
 
 log = logging.getLogger(__name__)
 
 RECONNECT_FIRST = 0.5
 RECONNECT_MAX = 8.0
-
-_GONE = frozenset({
-    scard.SCARD_E_NO_SERVICE,
-    scard.SCARD_E_SERVICE_STOPPED,
-    scard.SCARD_E_INVALID_HANDLE,
-    scard.SCARD_E_NO_READERS_AVAILABLE,
-})
 
 
 @dataclass(frozen=True)
@@ -197,8 +191,50 @@ class PcscMonitor:
             self._emit(ReaderChange("card_inserted", reader=now))
         elif before.present and now.present and (now.counter != before.counter or now.atr != before.atr):
             # Removed and inserted again between two wake-ups: the counter moved twice.
-            self._emit(ReaderChange("card_removed", reader=before))
+            self._emit(ReaderChange("card_removed", reader=ReaderState(now.name, False, b"", now.counter)))
             self._emit(ReaderChange("card_inserted", reader=now))
+
+
+def live_states(names: list[str] | None = None) -> list[ReaderState]:
+    """The readers (all, or those named) as the daemon sees them this instant
+    (``SCardGetStatusChange`` with a zero timeout); the monitor's events may
+    still be on their way. PcscUnavailableError if no daemon answers."""
+    with _context() as context:
+        if names is None:
+            code, found = scard.SCardListReaders(context, [])
+            if code == scard.SCARD_E_NO_READERS_AVAILABLE:
+                return []
+            _check(code, "cannot list readers")
+            names = list(found)
+        if not names:
+            return []
+        code, states = scard.SCardGetStatusChange(context, 0, [(n, scard.SCARD_STATE_UNAWARE) for n in names])
+        _check(code, "cannot read the readers' state")
+        return [
+            ReaderState(name, _present(event, bytes(atr)), bytes(atr), (event >> 16) & 0xFFFF)
+            for name, event, atr in states
+            if not event & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_IGNORE)
+        ]
+
+
+@contextmanager
+def _context() -> Iterator[int]:
+    code, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    _check(code, "cannot reach the PC/SC daemon")
+    try:
+        yield context
+    finally:
+        scard.SCardReleaseContext(context)
+
+
+def _check(code: int, doing: str) -> None:
+    if code == scard.SCARD_S_SUCCESS:
+        return
+    if code in (scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED):
+        raise PcscUnavailableError(code, f"{doing}: {_describe(code)}")
+    if code in (scard.SCARD_E_UNKNOWN_READER, scard.SCARD_E_READER_UNAVAILABLE):
+        raise ReaderNotFoundError(code, f"{doing}: {_describe(code)}")
+    raise PcscError(code, f"{doing}: {_describe(code)}")
 
 
 class _DaemonGoneError(Exception):
@@ -207,7 +243,3 @@ class _DaemonGoneError(Exception):
 
 def _describe(code: int) -> str:
     return f"{scard.SCardGetErrorMessage(code).strip().rstrip('.')} (0x{code & 0xFFFFFFFF:08X})"
-
-
-def is_daemon_gone(code: int) -> bool:
-    return code in _GONE
