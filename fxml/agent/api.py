@@ -381,7 +381,7 @@ MESSAGES: Final[dict[ErrorCode, str]] = {
     ErrorCode.PIN_BLOCKED: "憑證載具密碼錯誤次數已達上限，憑證載具已鎖定，請洽申辦分行辦理解鎖。",
     ErrorCode.READER_IN_USE: "此讀卡機的憑證載具正由其他網頁使用中。",
     ErrorCode.SESSION_NOT_FOUND: "憑證載具工作階段不存在，請重新輸入憑證載具密碼。",
-    ErrorCode.SESSION_CLOSED: "憑證載具工作階段已結束，請重新插入憑證載具並輸入憑證載具密碼。",
+    ErrorCode.SESSION_CLOSED: "憑證載具工作階段已結束，請重新輸入憑證載具密碼。",
     ErrorCode.SESSION_BUSY: "憑證載具正在處理中，請稍候。",
     ErrorCode.NO_CERTIFICATE: "憑證載具中沒有可用的憑證。",
     ErrorCode.MANAGEMENT_KEY_REFUSED: "憑證載具拒絕管理金鑰，無法寫入憑證載具。",
