@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from agent_support import OTHER_SITE, PLATFORM, PROFILES, AgentProcess
@@ -26,7 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from fxml.agent.api import MESSAGES, AgentError, ErrorCode, EventType, Paths, SessionEnd
+from fxml.agent.api import MESSAGES, AgentError, ErrorCode, EventType, Paths, ReaderJson, SessionEnd
 from fxml.agent.client import AgentClient
 from fxml.ca.client import CaClient
 from simulator.card.image import load_image
@@ -393,15 +394,16 @@ def test_concurrent_requests_on_one_card_run_one_at_a_time(home: Home, agent: Ag
     mark = agent.log.read_text().count("\n")
     start = threading.Barrier(12)
 
-    def sign(index: int) -> tuple[bytes, dict]:
+    def sign(index: int) -> tuple[bytes, dict[str, Any]]:
         data = f"message {index}".encode()
         start.wait()
         target = other if index % 4 == 3 else session
         return data, dict(agent.client(PLATFORM).sign(target, data))
 
-    def look(index: int) -> list:
+    def look(index: int) -> list[ReaderJson]:
         start.wait()
-        return agent.client(PLATFORM).readers()
+        listing: list[ReaderJson] = agent.client(PLATFORM).readers()
+        return listing
 
     with ThreadPoolExecutor(12) as pool:
         signing = [pool.submit(sign, i) for i in range(10)]

@@ -13,7 +13,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from agent_support import PROFILES, REPO, AgentProcess
@@ -46,10 +46,8 @@ class Site:
         self.csp = "default-src 'self'"
 
         class Handler(http.server.SimpleHTTPRequestHandler):
-            extensions_map: ClassVar[dict[str, str]] = {
-                **http.server.SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript"}
-
             def __init__(self, *args: Any, **kwargs: Any) -> None:
+                self.extensions_map = {**self.extensions_map, ".js": "text/javascript"}
                 super().__init__(*args, directory=str(root), **kwargs)
 
             def end_headers(self) -> None:
