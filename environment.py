@@ -46,21 +46,23 @@ def before_all(context: Context) -> None:
     context.stack_env = context.home.up(readers=4)
     # pcsc-lite reads PCSCLITE_CSOCK_NAME at this process's first PC/SC call.
     os.environ.update(context.stack_env)
-    context.playwright = None
-    context.browser = None
+    # Set at the root layer: attributes set in a scenario's hooks vanish with it.
+    context.chromium = {}
     if SCREENSHOTS.exists():
         shutil.rmtree(SCREENSHOTS)
 
 
 def _browser(context: Context) -> Any:
-    if context.browser is None:
+    """One chromium for the whole run, launched when the first @browser scenario starts."""
+    held = context.chromium
+    if "browser" not in held:
         from playwright.sync_api import sync_playwright
 
-        context.playwright = sync_playwright().start()
-        context.browser = context.playwright.chromium.launch(
+        held["playwright"] = sync_playwright().start()
+        held["browser"] = held["playwright"].chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
         )
-    return context.browser
+    return held["browser"]
 
 
 def before_scenario(context: Context, scenario: Scenario) -> None:
@@ -75,6 +77,11 @@ def before_scenario(context: Context, scenario: Scenario) -> None:
         context.browser_context = browser_context
         context.page = browser_context.new_page()
         context.dialogs = []
+        # The platform's entrance links the browser went through, for the steps that reuse one.
+        context.entry_urls = []
+        platform = context.stack_env.get(env.PLATFORM_URL, "")
+        context.page.on("request", lambda request: context.entry_urls.append(request.url)
+                        if request.url.startswith(f"{platform}/entry?") else None)
 
 
 def after_step(context: Context, step: Step) -> None:
@@ -83,17 +90,17 @@ def after_step(context: Context, step: Step) -> None:
         return
     context.step_index += 1
     try:
-        png = page.screenshot(full_page=True)
+        shot = page.screenshot(full_page=True, type="jpeg", quality=70)
     except Exception as exc:  # a screenshot must never hide the step's own result
         print(f"(no screenshot after {step.name}: {exc})")
         return
     scenario = re.sub(r"[^\w]+", "_", context.scenario.name)[:60]
     folder = SCREENSHOTS / re.sub(r"[^\w]+", "_", context.feature.name)[:60]
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{scenario}-{context.step_index:02d}.png").write_bytes(png)
+    (folder / f"{scenario}-{context.step_index:02d}.jpg").write_bytes(shot)
     for formatter in getattr(context._runner, "formatters", []):
         if getattr(formatter, "name", "") == "html-pretty":
-            formatter.embed(mime_type="image/png", data=png, caption=f"畫面：{step.keyword} {step.name}")
+            formatter.embed(mime_type="image/jpeg", data=shot, caption=f"畫面：{step.keyword} {step.name}")
 
 
 def after_scenario(context: Context, scenario: Scenario) -> None:
@@ -111,10 +118,11 @@ def after_scenario(context: Context, scenario: Scenario) -> None:
 
 def after_all(context: Context) -> None:
     try:
-        if context.browser is not None:
-            context.browser.close()
-        if context.playwright is not None:
-            context.playwright.stop()
+        held = context.chromium
+        if "browser" in held:
+            held["browser"].close()
+        if "playwright" in held:
+            held["playwright"].stop()
     finally:
         try:
             context.home.down()

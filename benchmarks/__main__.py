@@ -8,6 +8,7 @@ import importlib
 SUITES = {
     "card": "benchmarks.bench_card",
     "ca": "benchmarks.bench_ca",
+    "bank": "benchmarks.bench_bank",
 }
 
 

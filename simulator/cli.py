@@ -18,7 +18,8 @@ from pathlib import Path
 
 from fxml import env
 from simulator import home as home_mod
-from simulator.services import SERVICES
+from simulator.bank.cli import register as register_bank
+from simulator.services import BANK, SERVICES
 
 log = logging.getLogger("simulator.cli")
 
@@ -193,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register_ca(sub, lambda args: home_mod.Home.from_args(args).ca_dir)
+    register_bank(sub, lambda args: home_mod.Home.from_args(args).root / str(BANK.state_dir))
 
     demo = sub.add_parser("demo", help="create a card, insert it and read it through PC/SC")
     demo.add_argument("--profile", default=str(home_mod.FIXTURES / "cards" / "eoi-large.json"))

@@ -18,8 +18,9 @@ from typing import Any
 
 from fxml import env
 from fxml.clock import parse as parse_clock
+from fxml.platform.tickets import make_key
 from simulator.pcsc.stack import PcscStack
-from simulator.procs import StartError, pid_alive, spawn_ready, stop_pid
+from simulator.procs import StartError, free_port, pid_alive, spawn_ready, stop_pid
 from simulator.services import SERVICES, ServiceSpec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,8 +90,14 @@ class Home:
         clock = os.environ.get(env.CLOCK, "system")
         record: dict[str, Any] = {"clock": clock}
         try:
+            # Every URL is known before the first service starts: the platform
+            # and the card agent each need the other's origin.
+            chosen = {spec.name: (ports or {}).get(spec.name) or free_port() for spec in SERVICES}
             for spec in SERVICES:
-                pid, url = self._start_service(spec, (ports or {}).get(spec.name, 0), client_env, clock)
+                client_env[spec.url_env] = f"http://127.0.0.1:{chosen[spec.name]}"
+            client_env[env.TICKET_KEY_FILE] = str(self._ticket_key())
+            for spec in SERVICES:
+                pid, url = self._start_service(spec, chosen[spec.name], client_env, clock)
                 record[spec.name] = {"pid": pid, "url": url, "title": spec.title}
                 client_env[spec.url_env] = url
                 self.services_file.write_text(json.dumps(record, ensure_ascii=False, indent=2))
@@ -100,6 +107,12 @@ class Home:
             stack.down()
             raise
         return client_env
+
+    def _ticket_key(self) -> Path:
+        """The key the bank signs platform tickets with, new for each ``up`` (0600)."""
+        path = self.run_dir / "ticket.key"
+        make_key(path)
+        return path
 
     def _start_service(self, spec: ServiceSpec, port: int, client_env: dict[str, str], clock: str) -> tuple[int, str]:
         if spec.state_dir is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -46,6 +47,14 @@ def spawn_ready(
         tail = log_file.read_text(errors="replace").strip().splitlines()[-1:] if log_file.exists() else []
         detail = tail[0] if tail else f"exit code {proc.returncode}"
     raise StartError(f"{what} did not start: {detail} (log: {log_file})")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now (the kernel's choice); a service started
+    right after binds it (another process taking it first makes that start fail)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def pid_alive(pid: int) -> bool:

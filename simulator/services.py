@@ -2,10 +2,10 @@
 
 Each service is a module with a ``serve`` command that listens on a loopback
 port and prints ``READY <url>`` once it answers (see :mod:`fxml.web.server`).
-``up`` starts them in the order listed here; each gets, in its environment,
-the URLs of the ones before it (so the bank knows the CA, the platform the
-bank), the stack's clock and, when it needs the card readers, the private
-pcscd's socket.
+``up`` picks a free port for each, then starts them in the order listed here;
+each gets, in its environment, the URLs of all of them, the stack's clock,
+the key the bank signs platform tickets with and, when it needs the card
+readers, the private pcscd's socket.
 """
 
 from __future__ import annotations
@@ -46,9 +46,15 @@ class ServiceSpec:
 CA = ServiceSpec(name="ca", title="模擬 TWCA 憑證中心", module="simulator.ca", url_env=env.CA_URL, state_dir="ca")
 AGENT = ServiceSpec(name="agent", title="憑證元件（本機憑證載具代理程式）", module="fxml.agent", url_env=env.AGENT_URL,
                     needs_pcsc=True)
+PLATFORM = ServiceSpec(name="platform", title="FXML 憑證管理平台", module="fxml.platform", url_env=env.PLATFORM_URL,
+                       state_dir="platform")
+BANK = ServiceSpec(name="bank", title="合作金庫銀行（個人網路銀行、企業網路銀行、EOI 系統）", module="simulator.bank",
+                   url_env=env.BANK_URL, state_dir="bank")
 
-#: Every service, in start order (later ones may use the earlier ones' URLs).
-SERVICES: tuple[ServiceSpec, ...] = (CA, AGENT)
+#: Every service, in start order. Ports are chosen before the first starts, so
+#: every service knows every other's URL (the platform the agent's, the agent
+#: the platform's).
+SERVICES: tuple[ServiceSpec, ...] = (CA, AGENT, PLATFORM, BANK)
 
 
 def by_name(name: str) -> ServiceSpec:

@@ -6,7 +6,7 @@ OS in the same process (the simulator's ``InProcessConnection``). The client
 never needs more, so the engine runs unchanged against all of them.
 
 :class:`LoggedConnection` writes every exchange to the logger
-``fxml.card.connection`` at level :data:`TRAFFIC` (5, below DEBUG) as
+``fxml.card.connection`` at level :data:`TRAFFIC` (7, below DEBUG) as
 ``SEND <hex>`` and ``RECV <hex> SW=xxxx``, with PIN, PUK and key material
 replaced by ``**``. No handler is configured here; the CLI decides
 where the log goes.
@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 from fxml.card.apdu import CommandApdu, MalformedApdu
 from fxml.card.piv import INS, KeyRef
 
-TRAFFIC = 5
+TRAFFIC = 7  # below DEBUG; not 5, which uvicorn names TRACE
 logging.addLevelName(TRAFFIC, "TRAFFIC")
 
 log = logging.getLogger(__name__)

@@ -47,6 +47,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal, Protocol, TypeAlias
 from faker import Faker
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
+from fxml.platform.tickets import System
 from simulator.bank.ids import (
     BusinessIdRule,
     IdNumberError,
@@ -56,6 +57,7 @@ from simulator.bank.ids import (
 )
 from simulator.ca.profile import DEFAULT_BANK_NAME, DEFAULT_BRANCH_CODE, FXML
 from simulator.card.image import Carrier
+from simulator.errors import SimulatorError
 
 #: ``format`` of a customers file and of a personas file.
 CUSTOMERS_FORMAT: Final = "fxmlsim-bank-customers"
@@ -134,7 +136,7 @@ class CustomerDataError(ValueError):
         return CustomerDataError(self.problems, source)
 
 
-class UnknownPersonaError(KeyError):
+class UnknownPersonaError(SimulatorError, KeyError):
     """No persona of that name or title; the message lists the known ones."""
 
     def __init__(self, name: str, known: Iterable[str]):
@@ -142,13 +144,19 @@ class UnknownPersonaError(KeyError):
         self.known = tuple(known)
         super().__init__(f"no persona named {name!r}; known: {', '.join(self.known)}")
 
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return str(self.args[0])
 
-class UnknownCustomerError(KeyError):
+
+class UnknownCustomerError(SimulatorError, KeyError):
     """No customer with that 身分證字號 or 統一編號."""
 
     def __init__(self, id_number: str):
         self.id_number = id_number
         super().__init__(f"no customer with id number {id_number!r}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def _p(path: str, zh: str, en: str) -> Problem:
@@ -226,18 +234,6 @@ def _coerce_enum(obj: object, name: str, kind: type[enum.Enum]) -> None:
 
 
 # -- enumerations -------------------------------------------------------------------
-class System(enum.StrEnum):
-    """The bank's three systems with a path into the certificate platform."""
-
-    PERSONAL = "personal"
-    CORPORATE = "corporate"
-    EOI = "eoi"
-
-    @property
-    def label(self) -> str:
-        return {"personal": "個人網路銀行", "corporate": "企業網路銀行", "eoi": "EOI 系統"}[self.value]
-
-
 class Role(enum.StrEnum):
     """What a user is within its customer. 客戶別 2 has one USER; 客戶別 3 one
     ADMINISTRATOR (its 管理者代號) and USERs; 客戶別 4 the SUPER user SUPER001,

@@ -1,6 +1,6 @@
 """APDU tracing for the virtual card, with secrets redacted.
 
-The logger is ``simulator.card.trace`` at level :data:`TRAFFIC` (5, below
+The logger is ``simulator.card.trace`` at level :data:`TRAFFIC` (7, below
 DEBUG): ``SEND <hex>`` for each command, ``RECV <hex> SW=xxxx`` for each
 response. PIN, PUK, management-key witnesses, challenges and responses are
 replaced by ``**``. The card uses the same redaction rules and line format as

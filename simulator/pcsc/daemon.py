@@ -35,7 +35,7 @@ from .events import PcscWatcher
 from .vicc import VirtualCardLink
 
 log = logging.getLogger("simulator.pcsc.daemon")
-TRAFFIC = 5  # the APDU trace level, below DEBUG
+TRAFFIC = 7  # the APDU trace level, below DEBUG (fxml.card.connection.TRAFFIC)
 
 #: How long pcscd may take to report an insertion or removal (it polls vpcd
 #: every 400 ms); a wait that outlasts this is reported as an error.

@@ -13,6 +13,7 @@ from cryptography import x509
 from fxml.clock import ENV as CLOCK_ENV
 from fxml.clock import FixedClock, parse_instant
 from simulator.ca.cli import register
+from simulator.home import Home
 from simulator.ca.registry import Registry
 from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, HOLDER_NAME, KeyCache, key_cache, make_csr, open_test_ca
 
@@ -38,7 +39,8 @@ def state(tmp_path: Path, keys: KeyCache, monkeypatch: pytest.MonkeyPatch) -> Pa
 def fxmlsim(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
     parser = argparse.ArgumentParser(prog="fxmlsim")
     parser.add_argument("--home", type=Path)
-    register(parser.add_subparsers(dest="command", required=True))
+    # As simulator.cli does: the home's ca/ when no option or variable names a CA.
+    register(parser.add_subparsers(dest="command", required=True), lambda args: Home.from_args(args).ca_dir)
 
     def run(*argv: str) -> tuple[int, str, str]:
         args = parser.parse_args(list(argv))

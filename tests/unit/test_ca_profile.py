@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID, SignatureAlgorithmOID
 
 from fxml.clock import TAIWAN, FixedClock
-from fxml.display import display_name, taiwan_text
+from fxml.display import display_name, roc_date, taiwan_text
 from simulator.ca.config import CaConfig, ConfigError
 from simulator.ca.errors import StateError
 from simulator.ca.hierarchy import FILES, ensure_hierarchy
@@ -24,7 +24,6 @@ from simulator.ca.profile import (
     add_years,
     build_name,
     parse_serial,
-    roc_date,
     serial_hex,
 )
 from simulator.ca.service import CertificateAuthority

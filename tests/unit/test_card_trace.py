@@ -28,7 +28,7 @@ def lines(caplog: pytest.LogCaptureFixture) -> Iterator[list[str]]:
 
 
 def test_level_is_registered_below_debug() -> None:
-    assert TRAFFIC == 5 < logging.DEBUG
+    assert TRAFFIC == 7 < logging.DEBUG
     assert logging.getLevelName(TRAFFIC) == "TRAFFIC"
     assert trace.log.name == "simulator.card.trace"
 

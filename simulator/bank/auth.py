@@ -1,0 +1,213 @@
+"""Logging in to the bank's systems, and who may go on to the FXML platform.
+
+Two sets of rules, both enforced here on the server:
+
+- **Login** (:class:`Logins`): the id number (身分證字號 or 統一編號) and the
+  使用者代號 must be well formed, the customer must belong to the system, the
+  password must match its argon2 hash. A wrong password counts; at
+  ``lock_after`` consecutive wrong passwords (3 by default) the user is
+  locked until the branch unlocks it. An unknown customer or user code and a
+  wrong password get the same answer, so the login page cannot be used to
+  find out who banks here.
+- **The platform** (:func:`check_platform_access`), the manual's step 1:
+  企業網路銀行 客戶別 2 goes in with its one user code, 客戶別 3 only with its
+  管理者代號, 客戶別 4 only with SUPER001; any other user of a 客戶別 3 or 4
+  company is refused with the user code to log in with; a 客戶別 the manual
+  does not describe is refused the platform. 個人網路銀行 and EOI customers
+  go in with their user code.
+
+Every refusal is a :class:`BankError` with a stable code and the zh-TW
+message the customer reads.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from fxml.clock import Clock
+from fxml.platform.tickets import System
+from simulator.bank.customers import (
+    DESCRIBED_CUSTOMER_TYPES,
+    SUPER_USER_CODE,
+    Company,
+    Customer,
+    Role,
+    User,
+)
+from simulator.bank.ids import IdNumberError, validate_business_id, validate_national_id
+from simulator.bank.store import BankStore, UserRow
+from simulator.errors import SimulatorError
+
+#: Consecutive wrong passwords that lock a user.
+LOCK_AFTER: Final = 3
+_USER_CODE = re.compile(r"[A-Za-z0-9]{6,16}")
+
+
+@enum.unique
+class BankErrorCode(enum.StrEnum):
+    BAD_ID_NUMBER = "BAD_ID_NUMBER"
+    BAD_USER_CODE = "BAD_USER_CODE"
+    USER_CODE_IS_ID_NUMBER = "USER_CODE_IS_ID_NUMBER"
+    MISSING_FIELD = "MISSING_FIELD"
+    LOGIN_FAILED = "LOGIN_FAILED"
+    USER_LOCKED = "USER_LOCKED"
+    WRONG_SYSTEM = "WRONG_SYSTEM"
+    NOT_LOGGED_IN = "NOT_LOGGED_IN"
+    CSRF_FAILED = "CSRF_FAILED"
+    PLATFORM_ADMIN_ONLY = "PLATFORM_ADMIN_ONLY"
+    PLATFORM_SUPER001_ONLY = "PLATFORM_SUPER001_ONLY"
+    PLATFORM_CUSTOMER_TYPE = "PLATFORM_CUSTOMER_TYPE"
+
+
+class BankError(SimulatorError):
+    """A refusal of the bank's: a stable ``code`` and the ``message`` the customer reads."""
+
+    def __init__(self, code: BankErrorCode, message: str, status: int = 400):
+        self.code = code
+        self.message = message
+        self.status = status
+        super().__init__(f"[{code}] {message}")
+
+
+def password_hasher(profile: str = "default") -> PasswordHasher:
+    """argon2id: RFC 9106's low-memory profile in production (deliberately slow, ~0.1 s),
+    the cheapest in tests ("cheapest")."""
+    if profile == "cheapest":
+        return PasswordHasher.from_parameters(profiles.CHEAPEST)
+    if profile == "default":
+        return PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
+    raise ValueError(f"unknown password profile {profile!r} (default, cheapest)")
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    """Who logged in: the customer, the user, the system."""
+
+    system: System
+    customer: Customer
+    user: User
+
+    @property
+    def actor(self) -> str:
+        return f"{self.customer.id_number}:{self.user.user_code}"
+
+
+def id_label(system: System) -> str:
+    return "身分證字號" if system is System.PERSONAL else "統一編號"
+
+
+def check_login_form(system: System, id_number: str, user_code: str, password: str) -> tuple[str, str]:
+    """The id number and user code, well formed, or the refusal that says what is wrong."""
+    label = id_label(system)
+    for value, name in ((id_number, label), (user_code, "使用者代號"), (password, "密碼")):
+        if not value:
+            raise BankError(BankErrorCode.MISSING_FIELD, f"請輸入{name}。")
+    id_number = id_number.strip()
+    validate = validate_national_id if system is System.PERSONAL else validate_business_id
+    try:
+        validate(id_number)
+    except IdNumberError as exc:
+        raise BankError(BankErrorCode.BAD_ID_NUMBER, exc.message) from None
+    if not _USER_CODE.fullmatch(user_code):
+        raise BankError(BankErrorCode.BAD_USER_CODE, "使用者代號須為 6 至 16 位英文字母或數字。")
+    if user_code.upper() == id_number.upper():
+        raise BankError(BankErrorCode.USER_CODE_IS_ID_NUMBER, f"使用者代號不可與{label}相同。")
+    return id_number, user_code
+
+
+class Logins:
+    """Password checks and the lockout, over the bank's store."""
+
+    def __init__(self, store: BankStore, clock: Clock, hasher: PasswordHasher, lock_after: int = LOCK_AFTER):
+        self.store = store
+        self.clock = clock
+        self.hasher = hasher
+        self.lock_after = lock_after
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def login(self, system: System, id_number: str, user_code: str, password: str) -> LoggedIn:
+        """The logged-in customer and user, or a :class:`BankError` (recorded in the audit log)."""
+        now = self.clock.now()
+        try:
+            id_number, user_code = check_login_form(system, id_number, user_code, password)
+            return self._login(system, id_number, user_code, password, now)
+        except BankError as exc:
+            self.store.audit(now, system.value, f"{id_number}:{user_code}"[:80], "登入", exc.code)
+            raise
+
+    def _login(self, system: System, id_number: str, user_code: str, password: str, now: datetime) -> LoggedIn:
+        failed = BankError(
+            BankErrorCode.LOGIN_FAILED, f"使用者代號或密碼錯誤；密碼連續錯誤 {self.lock_after} 次將暫停使用。", 401
+        )
+        customer = self.store.customer(id_number)
+        row = self.store.user(id_number, user_code) if customer is not None else None
+        if customer is None or row is None:
+            self._burn_time(password)
+            raise failed
+        if customer.system is not system:
+            raise BankError(BankErrorCode.WRONG_SYSTEM,
+                            f"您是{customer.system.label}客戶，請由{customer.system.label}登入。", 403)
+        if row.locked:
+            raise self._locked()
+        if not self._verify(row, password):
+            after = self.store.record_failure(id_number, user_code, self.lock_after, now)
+            if after.locked:
+                raise self._locked()
+            raise failed
+        new_hash = self.hasher.hash(password) if self.hasher.check_needs_rehash(row.password_hash) else None
+        self.store.record_success(id_number, user_code, now, new_hash)
+        user = customer.user(user_code)
+        assert user is not None
+        self.store.audit(now, system.value, f"{id_number}:{user.user_code}", "登入", "OK")
+        return LoggedIn(system, customer, user)
+
+    def _locked(self) -> BankError:
+        return BankError(
+            BankErrorCode.USER_LOCKED,
+            f"密碼連續錯誤 {self.lock_after} 次，使用者代號已暫停使用，請洽往來分行辦理解除。", 403,
+        )
+
+    def _verify(self, row: UserRow, password: str) -> bool:
+        try:
+            return self.hasher.verify(row.password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def _burn_time(self, password: str) -> None:
+        # An unknown user costs what a known one does, so timing tells nothing either.
+        self.hasher.hash(password)
+
+
+def check_platform_access(logged_in: LoggedIn) -> None:
+    """The manual's step 1: who may enter the FXML 憑證管理 platform. Refusals name the way in."""
+    customer, user = logged_in.customer, logged_in.user
+    if logged_in.system is not System.CORPORATE:
+        return  # 個人網路銀行 and EOI: the customer's user code goes in
+    assert isinstance(customer, Company)
+    kind = customer.customer_type
+    if kind not in DESCRIBED_CUSTOMER_TYPES:
+        raise BankError(
+            BankErrorCode.PLATFORM_CUSTOMER_TYPE,
+            f"客戶別 {kind} 無法使用線上憑證管理平台（僅適用客戶別 2、3、4），"
+            f"請洽申辦分行 {customer.branch.display} 辦理。", 403,
+        )
+    if kind == 3 and user.role is not Role.ADMINISTRATOR:
+        admin = next((u.user_code for u in customer.users if u.role is Role.ADMINISTRATOR), "管理者代號")
+        raise BankError(
+            BankErrorCode.PLATFORM_ADMIN_ONLY,
+            f"客戶別 3 請以管理者代號 {admin} 登入操作憑證管理平台。", 403,
+        )
+    if kind == 4 and user.user_code != SUPER_USER_CODE:
+        raise BankError(
+            BankErrorCode.PLATFORM_SUPER001_ONLY,
+            f"客戶別 4 請利用使用者代號 {SUPER_USER_CODE} 登入操作憑證管理平台。", 403,
+        )
