@@ -555,3 +555,23 @@ def test_the_pin_is_in_no_log(home: Home, agent: AgentProcess) -> None:
         for path, content in logs.items():
             found = [f for f in forms if f in content]
             assert not found, f"{path} holds the PIN {pin!r} as {found}"
+
+
+def test_the_management_key_comes_from_its_file_and_a_wrong_one_changes_nothing(
+    home: Home, tmp_path: Path
+) -> None:
+    image, reader = card(home, "agent-wrong-key", EOI)
+    key_file = tmp_path / "management-key.json"
+    key_file.write_text(json.dumps({"algorithm": "3DES", "key": "0F" * 24}))
+    with AgentProcess(tmp_path / "key.log", str(home.stack.socket_path), "--management-key-file", str(key_file),
+                      "--ca-url", home.services()["ca"]["url"], "--engine", "agent_engine:factory") as keyed:
+        client = keyed.client()
+        session = client.open_session(EOI_PIN, reader)["session"]
+        before = image.read_bytes()
+        failed = client.wait_renewal(client.renew(session, "R-6", "t", "http://127.0.0.1:1")["job"])
+        assert failed["status"] == "failed" and failed["error"] is not None
+        assert failed["error"]["code"] == ErrorCode.MANAGEMENT_KEY_REFUSED
+        assert failed["error"]["message"] == MESSAGES[ErrorCode.MANAGEMENT_KEY_REFUSED]
+        assert image.read_bytes() == before
+        client.close_session(session)
+    assert "0F0F0F" not in (tmp_path / "key.log").read_text().upper()
