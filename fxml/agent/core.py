@@ -388,7 +388,7 @@ class CardAgent:
         """The readers as the daemon sees them now (the monitor's events may lag behind)."""
         self._require_pcsc()
         try:
-            states = await asyncio.get_running_loop().run_in_executor(None, live_states, list(self.slots))
+            states = await asyncio.get_running_loop().run_in_executor(None, live_states)
         except PcscError as exc:
             raise translate(exc) from exc
         return {s.name: s for s in states}

@@ -195,20 +195,19 @@ class PcscMonitor:
             self._emit(ReaderChange("card_inserted", reader=now))
 
 
-def live_states(names: list[str] | None = None) -> list[ReaderState]:
-    """The readers (all, or those named) as the daemon sees them this instant
-    (``SCardGetStatusChange`` with a zero timeout); the monitor's events may
-    still be on their way. PcscUnavailableError if no daemon answers."""
+def live_states() -> list[ReaderState]:
+    """The readers as the daemon sees them this instant (``SCardGetStatusChange``
+    with a zero timeout); the monitor's events may still be on their way.
+    PcscUnavailableError if no daemon answers."""
     with _context() as context:
-        if names is None:
+        for _ in range(3):  # a reader may go between the list and the question: ask again
             code, found = scard.SCardListReaders(context, [])
             if code == scard.SCARD_E_NO_READERS_AVAILABLE:
                 return []
             _check(code, "cannot list readers")
-            names = list(found)
-        if not names:
-            return []
-        code, states = scard.SCardGetStatusChange(context, 0, [(n, scard.SCARD_STATE_UNAWARE) for n in names])
+            code, states = scard.SCardGetStatusChange(context, 0, [(n, scard.SCARD_STATE_UNAWARE) for n in found])
+            if code not in (scard.SCARD_E_UNKNOWN_READER, scard.SCARD_E_READER_UNAVAILABLE):
+                break
         _check(code, "cannot read the readers' state")
         return [
             ReaderState(name, _present(event, bytes(atr)), bytes(atr), (event >> 16) & 0xFFFF)
