@@ -91,7 +91,7 @@ def after_step(context: Context, step: Step) -> None:
     context.step_index += 1
     try:
         shot = page.screenshot(full_page=True, type="jpeg", quality=70)
-    except Exception as exc:  # a screenshot must never hide the step's own result
+    except Exception as exc:  # noqa: BLE001 - a screenshot must never hide the step's own result
         print(f"(no screenshot after {step.name}: {exc})")
         return
     scenario = re.sub(r"[^\w]+", "_", context.scenario.name)[:60]

@@ -9,6 +9,7 @@ SUITES = {
     "card": "benchmarks.bench_card",
     "ca": "benchmarks.bench_ca",
     "bank": "benchmarks.bench_bank",
+    "renewal": "benchmarks.bench_renewal",
 }
 
 

@@ -149,7 +149,7 @@ def run() -> list[tuple[str, str, str, str]]:
                 while time.monotonic() < stop:
                     try:
                         step_one(stack, who.id_number, user.user_code, user.password)
-                    except BaseException as exc:
+                    except (RuntimeError, OSError, httpx.HTTPError) as exc:
                         errors.append(exc)
                         return
                     done[0] += 1

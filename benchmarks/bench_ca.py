@@ -110,7 +110,7 @@ def bench_crl(ca: CertificateAuthority) -> tuple[float, int, int]:
 def _ocsp_requests(url: str, certs: list[x509.Certificate], issuer: x509.Certificate, nonce: bool) -> list[bytes]:
     out = []
     for cert in certs:
-        builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
+        builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())  # noqa: S303 - OCSP's CertID (RFC 5019)
         if nonce:
             builder = builder.add_extension(x509.OCSPNonce(secrets.token_bytes(16)), critical=False)
         body = builder.build().public_bytes(serialization.Encoding.DER)
@@ -188,8 +188,8 @@ def run() -> list[tuple[str, str, str, str]]:
                     f"OCSP p50, {OCSP_CLIENTS} clients, {label} (ms)", "-" if nonce else "< 5", f"{p50:.2f}",
                     "-" if nonce else _ok(p50 < 5 and errors == 0),
                 ))
-                rows.append(("  p99 / mean (ms); answers/s", "", f"{p99:.1f} / "
-                             f"{statistics.fmean(latencies) * 1000:.1f}; {throughput:,.0f}",
+                rows.append(("  p99 / mean (ms); answers/s", "",
+                             f"{p99:.1f} / {statistics.fmean(latencies) * 1000:.1f}; {throughput:,.0f}",
                              "" if errors == 0 else f"{errors} errors"))
     return rows
 
@@ -203,10 +203,10 @@ def main() -> None:
     rows = run()
     header = ("measure", "goal", "measured", "met")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("-+-".join("-" * w for w in widths))
     for row in rows:
-        print(" | ".join(c.ljust(w) for c, w in zip(row, widths)))
+        print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 if __name__ == "__main__":

@@ -9,11 +9,13 @@ the TWCA card within 1.5x of the null card and under 1 ms median.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 from smartcard import scard
 
@@ -65,9 +67,9 @@ def run(rounds: int = 2000, rsa_rounds: int = 10) -> list[tuple[str, str, str]]:
         save_image(blank_image(profile), image)
         stack = PcscStack(Path(tmp) / "run")
         stack.up(readers=2)
-        saved = os.environ.get("PCSCLITE_CSOCK_NAME")
-        os.environ["PCSCLITE_CSOCK_NAME"] = str(stack.socket_path)
-        try:
+        with contextlib.ExitStack() as cleanup:
+            cleanup.callback(stack.down)
+            cleanup.enter_context(mock.patch.dict(os.environ, stack.client_env()))  # this process's PC/SC client
             twca = stack.insert(image, 0)["name"]
             null = stack.insert("null", 1)["name"]
             readers = {"twca": RawReader(twca), "null": RawReader(null)}
@@ -96,24 +98,21 @@ def run(rounds: int = 2000, rsa_rounds: int = 10) -> list[tuple[str, str, str]]:
                         client.sign(KeyRef.SIGNATURE, b"fxmlsim benchmark")
                         sig.append(time.perf_counter() - t0)
                     client.remove_key(KeyRef.SIGNATURE)
-        finally:
-            stack.down()
-            if saved is None:
-                os.environ.pop("PCSCLITE_CSOCK_NAME", None)
-            else:
-                os.environ["PCSCLITE_CSOCK_NAME"] = saved
 
     ms = 1000.0
     t_med = statistics.median(times["twca"]) * ms
     n_med = statistics.median(times["null"]) * ms
-    rows = [
-        ("SELECT PIV AID, TWCA card (median)", f"{t_med:.3f} ms", f"p95 {_percentile(times['twca'], 0.95) * ms:.3f} ms, n={rounds}"),
-        ("SELECT, null card (median)", f"{n_med:.3f} ms", f"p95 {_percentile(times['null'], 0.95) * ms:.3f} ms, n={rounds}"),
+    t_p95 = _percentile(times["twca"], 0.95) * ms
+    n_p95 = _percentile(times["null"], 0.95) * ms
+    return [
+        ("SELECT PIV AID, TWCA card (median)", f"{t_med:.3f} ms", f"p95 {t_p95:.3f} ms, n={rounds}"),
+        ("SELECT, null card (median)", f"{n_med:.3f} ms", f"p95 {n_p95:.3f} ms, n={rounds}"),
         ("TWCA / null ratio", f"{t_med / n_med:.2f}x", "goal <= 1.5x and TWCA < 1 ms"),
-        ("on-card RSA-2048 key generation (median)", f"{statistics.median(gen) * ms:.1f} ms", f"n={len(gen)}, incl. APDUs + image write"),
-        ("on-card RSA-2048 signature (median)", f"{statistics.median(sig) * ms:.2f} ms", f"n={len(sig)}, incl. PKCS#1 + APDUs"),
+        ("on-card RSA-2048 key generation (median)", f"{statistics.median(gen) * ms:.1f} ms",
+         f"n={len(gen)}, incl. APDUs + image write"),
+        ("on-card RSA-2048 signature (median)", f"{statistics.median(sig) * ms:.2f} ms",
+         f"n={len(sig)}, incl. PKCS#1 + APDUs"),
     ]
-    return rows
 
 
 def main() -> None:

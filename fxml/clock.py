@@ -25,12 +25,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from fxml import env
+from fxml.errors import FxmlError
 
 TAIWAN = timezone(timedelta(hours=8), "Asia/Taipei")
 ENV = env.CLOCK
 
 
-class ClockError(ValueError):
+class ClockError(FxmlError, ValueError):
     """A clock setting that cannot be understood."""
 
 

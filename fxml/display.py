@@ -13,7 +13,12 @@ from fxml.clock import TAIWAN
 def display_name(name: x509.Name) -> str:
     """A DN as the proof sheet prints it, in encoded order (C first),
     separated by spaces: ``C=TW O=TWCA OU=User CA CN=TWCA Financial User CA``."""
-    return " ".join(f"{attr.rfc4514_attribute_name}={attr.value}" for attr in name)
+    return " ".join(f"{attr.rfc4514_attribute_name}={_text(attr.value)}" for attr in name)
+
+
+def _text(value: str | bytes) -> str:
+    # Only a bit-string attribute (x500UniqueIdentifier) has bytes: RFC 4514 writes it as #<hex>.
+    return value if isinstance(value, str) else "#" + value.hex()
 
 
 def taiwan_text(instant: datetime) -> str:

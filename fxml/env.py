@@ -18,6 +18,8 @@ CA_URL: Final = "FXMLSIM_CA_URL"
 CA_DIR: Final = "FXMLSIM_CA_DIR"
 #: Fault injection in the CA service, for crash tests (``exit-after-commit``).
 CA_FAULT: Final = "FXMLSIM_CA_FAULT"
+#: Fault injection in the renewal runner, for crash tests (``kill-after:<state>``, ``pause-before:<state>`` ...).
+RENEWAL_FAULT: Final = "FXMLSIM_RENEWAL_FAULT"
 #: Base URLs of the bank's systems, the FXML platform and the local card agent.
 BANK_URL: Final = "FXMLSIM_BANK_URL"
 PLATFORM_URL: Final = "FXMLSIM_PLATFORM_URL"

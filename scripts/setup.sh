@@ -3,8 +3,19 @@
 # of the PC/SC stack and OpenSC, and a virtual environment in .venv with the
 # project installed in editable mode. Safe to run again; does little the
 # second time.
+#
+#   bash scripts/setup.sh            Debian packages and .venv
+#   bash scripts/setup.sh --system   Debian packages only (tox makes its own
+#                                    environments; see tox.ini)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+system_only=false
+case "${1:-}" in
+  "") ;;
+  --system) system_only=true ;;
+  *) printf 'usage: bash scripts/setup.sh [--system]\n' >&2; exit 2 ;;
+esac
 
 DEB_PACKAGES=(
   pcscd vsmartcard-vpcd python3-virtualsmartcard libpcsclite-dev swig
@@ -31,6 +42,10 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 [ -d "$VSC_DIR/virtualsmartcard" ] || die "python3-virtualsmartcard is installed but $VSC_DIR/virtualsmartcard is missing"
+if $system_only; then
+  say "Debian packages ready"
+  exit 0
+fi
 
 PY=${PYTHON:-python3}
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \

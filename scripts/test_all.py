@@ -74,7 +74,7 @@ def junit_counts(paths: list[Path]) -> Counts:
     """Counts from JUnit XML files (pytest's one file, behave's one per feature)."""
     counts = Counts()
     for path in paths:
-        root = ET.parse(path).getroot()
+        root = ET.parse(path).getroot()  # noqa: S314 - our own tools' reports, written by this run
         suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
         for suite in suites:
             tests = int(suite.get("tests", 0))

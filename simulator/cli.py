@@ -21,7 +21,7 @@ from simulator import home as home_mod
 from simulator.bank.cli import register as register_bank
 from simulator.services import BANK, SERVICES
 
-log = logging.getLogger("simulator.cli")
+log = logging.getLogger(__name__)
 
 #: Exceptions that carry a message meant for the user: print it, exit non-zero.
 EXIT_USER_ERROR = 1
@@ -29,23 +29,12 @@ EXIT_USAGE = 2
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Errors that are the user's input or the machine's state, not a bug:
-    reported as one line and exit status 1."""
-    from fxml.ca.client import CaError as CaClientError
-    from fxml.card.apdu import ApduError
-    from fxml.card.client import InvalidPinFormatError
-    from fxml.card.connection import TransportError
-    from fxml.card.csr import CsrError
-    from fxml.clock import ClockError
-    from simulator.ca.errors import CaError
-    from simulator.card.image import CardImageError
-    from simulator.card.profile import ProfileError
-    from simulator.pcsc.stack import StackError
+    """Errors that are the user's input or the machine's state, not a bug: the
+    engine's root and the simulator's. Reported as one line, exit status 1."""
+    from fxml.errors import FxmlError
+    from simulator.errors import SimulatorError
 
-    return (
-        StackError, ClockError, ApduError, TransportError, InvalidPinFormatError, CsrError,
-        CardImageError, ProfileError, CaError, CaClientError, home_mod.HomeError,
-    )
+    return (FxmlError, SimulatorError)
 
 
 # -- stack --------------------------------------------------------------------
@@ -141,7 +130,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from simulator.demo import run_demo
 
     home = home_mod.Home(args.home) if args.home else None  # default: a throw-away home
-    return run_demo(home, profile=Path(args.profile))
+    return run_demo(home, wait=not args.no_wait)
+
+
+def cmd_renew(args: argparse.Namespace) -> int:
+    """A headless renewal for a persona and the card in a reader, through the running stack."""
+    import getpass
+
+    from fxml.clock import from_env
+    from simulator.bank.customers import Company, persona
+    from simulator.customer import Customer, print_proof, renew
+
+    home = home_mod.Home.from_args(args)
+    started = home.services()
+    urls = {name: info.get("url") for name, info in started.items() if isinstance(info, dict)}
+    if not all(urls.get(name) for name in ("ca", "platform", "bank")):
+        raise home_mod.HomeError(f"no stack is running in {home.root} (fxmlsim up first)")
+    os.environ.update(home.stack.client_env())
+    customer = persona(args.persona).customer
+    designated = customer.designated_user() if isinstance(customer, Company) else None
+    user_code = args.user or (designated or customer.users[0]).user_code
+    reader = _renew_reader(home, args)
+    pin = args.pin if args.pin is not None else getpass.getpass("憑證載具密碼：")
+    who = Customer(customer, str(user_code), str(urls["bank"]), str(urls["platform"]))
+    who.log_in()
+    who.enter_platform()
+    print(f"步驟1、登入{who.system.title}，點選{who.system.platform_path}，進入憑證管理平台")
+    done = renew(who, reader, pin, str(urls["ca"]), from_env(), print)
+    if args.proof:
+        print_proof(who, done.new_serial, Path(args.proof), print)
+    return 0
+
+
+def _renew_reader(home: home_mod.Home, args: argparse.Namespace) -> str:
+    readers = home.stack.readers()
+    if args.reader is not None:
+        for reader in readers:
+            if args.reader in (str(reader["index"]), reader["name"]):
+                return str(reader["name"])
+        raise home_mod.HomeError(f"no reader {args.reader!r}")
+    with_cards = [r for r in readers if r["card"]]
+    if args.card:
+        with_cards = [r for r in with_cards if Path(r["card"]).stem == args.card]
+    if len(with_cards) != 1:
+        raise home_mod.HomeError("which card? insert exactly one, or give --reader or --card"
+                                 f" ({len(with_cards)} cards inserted)")
+    return str(with_cards[0]["name"])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,9 +230,18 @@ def build_parser() -> argparse.ArgumentParser:
         register_ca(sub, lambda args: home_mod.Home.from_args(args).ca_dir)
     register_bank(sub, lambda args: home_mod.Home.from_args(args).root / str(BANK.state_dir))
 
-    demo = sub.add_parser("demo", help="create a card, insert it and read it through PC/SC")
-    demo.add_argument("--profile", default=str(home_mod.FIXTURES / "cards" / "eoi-large.json"))
+    demo = sub.add_parser("demo", help="the whole stack; a customer renews a card and prints the proof sheet")
+    demo.add_argument("--no-wait", action="store_true", help="exit when done (default: leave it up for a browser)")
     demo.set_defaults(func=cmd_demo)
+
+    renew = sub.add_parser("renew", help="renew the certificate on a card, headless, as a persona (steps 1-7)")
+    renew.add_argument("--persona", required=True, help="a persona of fixtures/bank/personas.json (name or title)")
+    renew.add_argument("--user", help="its user code (default: the one the manual sends to the platform)")
+    renew.add_argument("--reader", help="reader index or name (default: the one reader with a card)")
+    renew.add_argument("--card", help="the card's name (picks its reader)")
+    renew.add_argument("--pin", help="the 憑證載具密碼 (default: asked on the terminal)")
+    renew.add_argument("--proof", help="also print the 憑證證明單 (step 8) to this PDF file")
+    renew.set_defaults(func=cmd_renew)
     return parser
 
 

@@ -1,96 +1,120 @@
-"""``fxmlsim demo``: a virtual TWCA card, inserted and read through PC/SC.
+"""``fxmlsim demo``: the whole story on one machine, then the stack left up for a person.
 
-Starts a private stack in a throw-away home (or the given ``--home``),
-personalizes a card from a fixture profile with a certificate from the
-simulated TWCA CA, inserts it, and reads it back the way the bank's card
-agent would: over pyscard, through pcscd and vpcd. The lines a bank officer
-reads are in Traditional Chinese, with the labels of the bank's screens.
+1. Starts the whole stack on embedded defaults in a throw-away home (or
+   ``--home``): the private pcscd and readers, the CA, the FXML platform, the
+   bank's three systems, the card agent.
+2. Makes a virtual card for the personal-banking persona whose certificate
+   ends in 27 days (inside the CA's 30-day renewal window), inserts it.
+3. That customer logs in to 個人網路銀行, enters the platform, renews the
+   certificate through the same engine and servers a browser uses (printing
+   each numbered step of the manual as it happens), and prints the proof
+   sheet (a PDF).
+4. Then, unless ``--no-wait``, inserts a second card (the EOI persona's, also
+   27 days from expiry) and prints the URLs and the login to renew it by hand
+   in a browser, until interrupted.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import subprocess
+import signal
 import tempfile
+import threading
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from fxml import env
+from fxml.clock import TAIWAN, from_env
+from simulator.bank.customers import persona
+from simulator.customer import Customer, print_proof, renew
+from simulator.home import FIXTURES, Home
 
-from fxml.card.client import PivCardClient
-from fxml.card.pcsc import PcscConnection
-from fxml.display import display_name, taiwan_text
-from simulator.card.profile import load_profile
-from simulator.home import Home
+#: Days left on the demo cards' certificates: inside the 30-day window, as in the manual (27).
+DAYS_LEFT = 27
 
 
-def run_demo(home: Home | None, profile: Path) -> int:
+def run_demo(home: Home | None, *, wait: bool = True, out: Callable[[str], None] = print) -> int:
     """Run the demo in ``home``, or in a throw-away home removed afterwards."""
     if home is not None:
-        return _demo(home, profile)
+        return _demo(home, wait, out)
     temporary = Path(tempfile.mkdtemp(prefix="fxmlsim-demo-"))
     try:
-        return _demo(Home(temporary), profile)
+        return _demo(Home(temporary), wait, out)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-def _demo(home: Home, profile_path: Path) -> int:
-    profile = load_profile(profile_path)
-    env = home.up(readers=2)
-    os.environ.update(env)
+def card_profile(base: Path, target: Path, days_left: int = DAYS_LEFT) -> Path:
+    """``base`` with its first certificate ending ``days_left`` days from now (23:59:59 Taiwan
+    time), issued two years before that: a card due for renewal."""
+    profile: dict[str, Any] = json.loads(base.read_text(encoding="utf-8"))
+    ends = (from_env().now().astimezone(TAIWAN) + timedelta(days=days_left)).replace(
+        hour=23, minute=59, second=59, microsecond=0)
+    issued = (ends - timedelta(days=730)).replace(hour=10, minute=0, second=0)
+    first = dict(profile["certificates"][0])
+    first.update(issued_at=issued.isoformat(), not_after=ends.isoformat())
+    profile["certificates"] = [first]
+    target.write_text(json.dumps(profile, ensure_ascii=False, indent=2), encoding="utf-8")
+    return target
+
+
+def _demo(home: Home, wait: bool, out: Callable[[str], None]) -> int:
+    started = home.up(readers=2)
+    os.environ.update(started)  # pcsc-lite reads PCSCLITE_CSOCK_NAME at this process's first call
     try:
-        print(f"1. 虛擬讀卡機已啟動 (PCSCLITE_CSOCK_NAME={env['PCSCLITE_CSOCK_NAME']})")
-        print(f"   模擬 TWCA 憑證中心: {env['FXMLSIM_CA_URL']}")
-        image = home.create_card(profile_path, name="demo", replace=True)
-        print(f"2. 已建立憑證晶片卡映像檔: {image}")
+        out("fxmlsim 模擬環境已啟動：")
+        for name, variable in (("模擬 TWCA 憑證中心", env.CA_URL), ("FXML 憑證管理平台", env.PLATFORM_URL),
+                               ("合作金庫銀行", env.BANK_URL), ("憑證元件（card agent）", env.AGENT_URL)):
+            if variable in started:
+                out(f"  {name}: {started[variable]}")
+        person = persona("person").customer
+        profile_file = card_profile(FIXTURES / "cards" / "personal-small.json", home.root / "demo-person.json")
+        pin = json.loads(profile_file.read_text(encoding="utf-8"))["pin"]
+        image = home.create_card(profile_file, name="demo-person", replace=True)
         reader = home.stack.insert(image, 0)["name"]
-        print(f"3. 已插入憑證載具: {reader}")
-
-        opensc = shutil.which("opensc-tool")
-        if opensc:
-            name = subprocess.run([opensc, "--reader", reader, "--name"], capture_output=True, text=True, timeout=60)
-            print(f"   opensc-tool --name: {name.stdout.strip() or name.stderr.strip()}")
-
-        with PcscConnection(reader) as conn:
-            client = PivCardClient(conn)
-            client.select()
-            info = client.card_info()
-            print("4. PC/SC 讀取結果")
-            print(f"   ATR              : {conn.atr.hex(' ').upper()}")
-            print(f"   卡號             : {info.card_serial}")
-            print(f"   憑證儲存媒體     : {info.carrier}")
-            print(f"   持卡人識別碼     : {info.holder_id}")
-            print(f"   憑證載具密碼剩餘嘗試次數: {client.pin_tries_left()}")
-            certs = client.list_certificates()
-            for entry in certs:
-                cert = entry.certificate
-                cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
-                print(f"   --- 金鑰容器 {int(entry.container):02X} ---")
-                print(f"   Common Name      : {cn}")
-                print(f"   簽章憑證序號     : {cert.serial_number:X}")
-                print(f"   主旨(使用者識別名稱): {display_name(cert.subject)}")
-                print(f"   憑證發行者       : {display_name(cert.issuer)}")
-                print(f"   憑證生效日       : {taiwan_text(cert.not_valid_before_utc)}")
-                print(f"   憑證到期日       : {taiwan_text(cert.not_valid_after_utc)}")
-            for depth, ca in enumerate(client.ca_chain(), 1):
-                print(f"   卡片內憑證鏈 {depth}   : {display_name(ca.subject)}")
-
-            client.verify_pin(profile.pin)
-            challenge = "合作金庫 FXML 憑證更新 demo".encode()
-            entry = certs[0]
-            signature = client.sign(entry.container, challenge)
-            entry.certificate.public_key().verify(  # type: ignore[union-attr]
-                signature, challenge, padding.PKCS1v15(), hashes.SHA256()
-            )
-            print("5. 卡片以私密金鑰簽章, 以憑證公開金鑰驗證: 成功")
-        home.stack.remove(0)
-        print("6. 已移除憑證載具")
+        out(f"已插入憑證載具（{person.name}，憑證 {DAYS_LEFT} 天後到期）：{reader}")
+        who = Customer(person, person.users[0].user_code, started[env.BANK_URL], started[env.PLATFORM_URL])
+        who.log_in()
+        who.enter_platform()
+        out(f"步驟1、登入個人網路銀行（{person.id_number} / {person.users[0].user_code}），"
+            "點選「設定及申請/憑證」>「憑證管理」，進入憑證管理平台")
+        done = renew(who, reader, pin, started[env.CA_URL], from_env(), out)
+        # The sheet outlives a throw-away home: it goes to the current folder.
+        proof = print_proof(who, done.new_serial, Path.cwd() / f"憑證證明單-{done.new_serial}.pdf", out)
+        for label, value in proof.items():
+            out(f"    {label}：{value}")
+        if wait:
+            _leave_up(home, started, out)
     finally:
         home.down()
-        for key in env:
+        for key in started:
             os.environ.pop(key, None)
-    print("7. 已停止虛擬讀卡機與憑證中心")
+    out("已停止模擬環境。")
     return 0
+
+
+def _leave_up(home: Home, started: dict[str, str], out: Callable[[str], None]) -> None:
+    eoi = persona("eoi").customer
+    profile_file = card_profile(FIXTURES / "cards" / "eoi-golden.json", home.root / "demo-eoi.json")
+    pin = json.loads(profile_file.read_text(encoding="utf-8"))["pin"]
+    image = home.create_card(profile_file, name="demo-eoi", replace=True)
+    reader = home.stack.insert(image, 1)["name"]
+    user = eoi.users[0]
+    out("")
+    out("請以瀏覽器操作同一流程（EOI 系統 → 系統管理 → 憑證管理作業 → 憑證更新）：")
+    out(f"  EOI 系統登入：{started[env.BANK_URL]}/eoi/login")
+    out(f"  統一編號 {eoi.id_number}　使用者代號 {user.user_code}　密碼 {user.password}")
+    out(f"  憑證載具（{reader}）的憑證載具密碼：{pin}")
+    out("按 Ctrl-C 結束。")
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

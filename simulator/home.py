@@ -19,6 +19,7 @@ from typing import Any
 from fxml import env
 from fxml.clock import parse as parse_clock
 from fxml.platform.tickets import make_key
+from simulator.errors import SimulatorError
 from simulator.pcsc.stack import PcscStack
 from simulator.procs import StartError, free_port, pid_alive, spawn_ready, stop_pid
 from simulator.services import SERVICES, ServiceSpec
@@ -28,7 +29,7 @@ FIXTURES = REPO / "fixtures"
 ENV_HOME = env.HOME
 
 
-class HomeError(RuntimeError):
+class HomeError(SimulatorError, RuntimeError):
     """A request about the home folder that cannot be met; the message says why."""
 
 

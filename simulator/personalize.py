@@ -10,6 +10,7 @@ OS. The image appears at its final path only once it is complete.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from pathlib import Path
@@ -61,7 +62,7 @@ def _issue_certificates(profile: CardProfile, image_path: Path, ca_dir: Path, cl
             container = KeyRef(int(spec.container, 16))
             public_key = client.generate_key(container)
             subject = ca.subject_for(profile.holder_id, spec.cn_suffix)
-            csr = build_csr(subject, public_key, lambda tbs, ref=container: client.sign(ref, tbs))
+            csr = build_csr(subject, public_key, functools.partial(client.sign, container))
             # Every personalization is a new application: a card made again
             # (``card create --replace``) gets a new key and a new certificate.
             issued = ca.apply(

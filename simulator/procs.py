@@ -10,8 +10,10 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from simulator.errors import SimulatorError
 
-class StartError(RuntimeError):
+
+class StartError(SimulatorError, RuntimeError):
     """A background process did not come up; the message says why."""
 
 

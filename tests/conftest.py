@@ -1,44 +1,40 @@
-"""Shared fixtures. Test groups by what they need (markers in pyproject):
-unit tests need nothing; ``pcsc`` tests start a private pcscd + vpcd stack
-(root, Debian packages from scripts/setup.sh); ``opensc`` tests also run
-OpenSC's tools against it."""
+"""Fixtures every test group may use: the CA's keys and a CA on them.
+
+Test groups by what they need (markers in pyproject.toml): unit tests need
+nothing; ``pcsc`` tests start a private pcscd + vpcd stack (their fixtures are
+in tests/pcsc/conftest.py); ``opensc`` tests also run OpenSC's tools against it.
+Helpers live in tests/support/.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from simulator.home import Home
+from fxml.clock import FixedClock
+from simulator.ca.service import CertificateAuthority
+from simulator.ca.testing import KeyCache, key_cache, open_test_ca
+from tests.support.ca import FIRST_ISSUE
 
 
 @pytest.fixture(scope="session")
-def stack_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    """One running stack (8 readers + CA service) shared by the pcsc tests."""
-    home = Home(tmp_path_factory.mktemp("h"))
-    env = home.up(readers=8)
-    saved = os.environ.get("PCSCLITE_CSOCK_NAME")
-    os.environ["PCSCLITE_CSOCK_NAME"] = env["PCSCLITE_CSOCK_NAME"]
-    try:
-        yield home
-    finally:
-        home.down()
-        if saved is None:
-            os.environ.pop("PCSCLITE_CSOCK_NAME", None)
-        else:
-            os.environ["PCSCLITE_CSOCK_NAME"] = saved
+def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
+    """RSA keys and a pinned CA hierarchy, generated once and kept in pytest's cache."""
+    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture
-def empty_readers(stack_home: Home) -> Iterator[Home]:
-    """The shared stack, with every reader emptied after the test."""
-    yield stack_home
-    for reader in stack_home.stack.readers():
-        if reader["card"]:
-            stack_home.stack.remove(reader["index"])
+def clock() -> FixedClock:
+    """The clock of :func:`ca`: frozen at :data:`~tests.support.ca.FIRST_ISSUE`.
+    A test module that starts elsewhere overrides this fixture."""
+    return FixedClock(FIRST_ISSUE)
 
 
-def repo_path(*parts: str) -> Path:
-    return Path(__file__).resolve().parent.parent.joinpath(*parts)
+@pytest.fixture
+def ca(tmp_path: Path, keys: KeyCache, clock: FixedClock) -> Iterator[CertificateAuthority]:
+    """A CA in ``tmp_path / "ca"`` on the pinned hierarchy and ``clock``, with
+    the fixture holder registered."""
+    with open_test_ca(tmp_path / "ca", keys, clock) as authority:
+        yield authority

@@ -40,6 +40,7 @@ class Paths:
     CERTIFICATE_FILE: Final = "/certificates/{serial}.{fmt}"  # cer | der | pem
     PROOF: Final = "/certificates/{serial}/proof"
     RENEW: Final = "/certificates/{serial}/renew"
+    RENEWAL_CHECK: Final = "/certificates/{serial}/renewal-check"
     SUSPEND: Final = "/certificates/{serial}/suspend"
     RESUME: Final = "/certificates/{serial}/resume"
     REVOKE: Final = "/certificates/{serial}/revoke"

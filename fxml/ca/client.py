@@ -109,6 +109,32 @@ class CertificateRecord:
             raise _bad_response({"reason": repr(exc)}) from exc
 
 
+@dataclass(frozen=True)
+class RenewalCheck:
+    """The CA's answer that a certificate may be renewed now."""
+
+    serial: str
+    cn: str
+    not_after: datetime
+    #: The first instant a renewal is allowed.
+    window_opens: datetime
+    #: The not-after a certificate renewed now would get.
+    renewed_not_after: datetime
+
+    @classmethod
+    def from_json(cls, data: Any) -> RenewalCheck:
+        try:
+            return cls(
+                serial=str(data["serial"]),
+                cn=str(data["cn"]),
+                not_after=datetime.fromisoformat(data["not_after"]),
+                window_opens=datetime.fromisoformat(data["window_opens"]),
+                renewed_not_after=datetime.fromisoformat(data["renewed_not_after"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad_response({"reason": repr(exc)}) from exc
+
+
 Csr = bytes | str | x509.CertificateSigningRequest
 
 
@@ -256,6 +282,13 @@ class CaClient:
         """更新(展期): a new certificate for the new key, replacing ``serial`` (retried safely by request id)."""
         return self._record("POST", _path(Paths.RENEW, serial),
                             {"request_id": request_id, "csr": _csr_text(csr)}, retry=True)
+
+    def renewal_check(self, serial: str) -> RenewalCheck:
+        """Whether ``serial`` may be renewed now (nothing is issued): what a renewal
+        would give, or the CaError the CA would refuse it with (RENEWAL_WINDOW_NOT_OPEN,
+        CERT_EXPIRED_APPLY_AT_BRANCH, CERT_SUSPENDED, CERT_REVOKED, ALREADY_RENEWED ...)."""
+        answer = self._json("GET", _path(Paths.RENEWAL_CHECK, serial), retry=True)
+        return RenewalCheck.from_json(answer)
 
     def download(self, serial: str) -> CertificateRecord:
         """下載: the certificate ``serial`` with its chain."""

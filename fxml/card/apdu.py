@@ -11,13 +11,22 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from fxml.errors import FxmlError
 
+#: CLA bit 5 (ISO/IEC 7816-4, 5.4.1): more chunks of this command follow (command chaining).
+CLA_CHAINING = 0x10
+
+
+@enum.unique
 class SW(enum.IntEnum):
     """Status words used by the TWCA card edge (ISO/IEC 7816-4, SP 800-73-4)."""
 
     OK = 0x9000
-    # 61xx / 63Cx are families; these constants are their bases.
+    # 61xx / 6Cxx / 63Cx are families; these constants are their bases.
+    #: 61xx: xx more bytes of response wait for GET RESPONSE.
     MORE_DATA = 0x6100
+    #: 6Cxx: wrong Le; send the command again with Le = xx.
+    WRONG_LE = 0x6C00
     VERIFY_FAIL = 0x63C0
     MEMORY_FAILURE = 0x6581
     WRONG_LENGTH = 0x6700
@@ -43,8 +52,10 @@ class SW(enum.IntEnum):
     @classmethod
     def describe(cls, sw: int) -> str:
         """A short English name for any status word, families included."""
-        if sw & 0xFF00 == 0x6100:
+        if sw & 0xFF00 == SW.MORE_DATA:
             return f"MORE_DATA({sw & 0xFF} bytes)"
+        if sw & 0xFF00 == SW.WRONG_LE:
+            return f"WRONG_LE({sw & 0xFF or 256} bytes)"
         if sw & 0xFFF0 == 0x63C0:
             return f"VERIFY_FAIL({sw & 0x0F} tries left)"
         try:
@@ -53,7 +64,7 @@ class SW(enum.IntEnum):
             return f"UNKNOWN({sw:04X})"
 
 
-class ApduError(Exception):
+class ApduError(FxmlError):
     """A command that ended with a status word other than 9000."""
 
     def __init__(self, sw: int, message: str | None = None, data: bytes = b""):
@@ -62,7 +73,7 @@ class ApduError(Exception):
         super().__init__(message or f"card answered {self.sw:04X} ({SW.describe(self.sw)})")
 
 
-class MalformedApdu(ValueError):
+class MalformedApduError(FxmlError, ValueError):
     """Bytes that do not form an ISO/IEC 7816-4 command APDU."""
 
     def __init__(self, message: str, sw: int = SW.WRONG_LENGTH):
@@ -89,14 +100,14 @@ class CommandApdu:
     @property
     def chained(self) -> bool:
         """True for a command with more chunks to follow (CLA bit 5)."""
-        return bool(self.cla & 0x10)
+        return bool(self.cla & CLA_CHAINING)
 
     @classmethod
     def parse(cls, raw: bytes) -> CommandApdu:
         """Decode the four ISO/IEC 7816-3 cases, short and extended."""
         n = len(raw)
         if n < 4:
-            raise MalformedApdu(f"APDU of {n} bytes is shorter than its 4-byte header")
+            raise MalformedApduError(f"APDU of {n} bytes is shorter than its 4-byte header")
         cla, ins, p1, p2 = raw[0], raw[1], raw[2], raw[3]
         body = raw[4:]
         if not body:  # case 1
@@ -109,23 +120,23 @@ class CommandApdu:
                 return cls(cla, ins, p1, p2, data=bytes(body[1:]))
             if len(body) == 2 + lc:
                 return cls(cla, ins, p1, p2, data=bytes(body[1 : 1 + lc]), le=body[-1] or 256)
-            raise MalformedApdu(f"Lc={lc} does not match the {len(body) - 1} bytes that follow it")
+            raise MalformedApduError(f"Lc={lc} does not match the {len(body) - 1} bytes that follow it")
         # body[0] == 0 and more than one byte: extended length
         if len(body) == 3:  # case 2 extended
             le = (body[1] << 8) | body[2]
             return cls(cla, ins, p1, p2, le=le or 65536, extended=True)
         if len(body) < 3:
-            raise MalformedApdu("truncated extended length field")
+            raise MalformedApduError("truncated extended length field")
         lc = (body[1] << 8) | body[2]
         if lc == 0:
-            raise MalformedApdu("extended Lc of zero")
+            raise MalformedApduError("extended Lc of zero")
         rest = body[3:]
         if len(rest) == lc:
             return cls(cla, ins, p1, p2, data=bytes(rest), extended=True)
         if len(rest) == lc + 2:
             le = (rest[-2] << 8) | rest[-1]
             return cls(cla, ins, p1, p2, data=bytes(rest[:lc]), le=le or 65536, extended=True)
-        raise MalformedApdu(f"extended Lc={lc} does not match the {len(rest)} bytes that follow it")
+        raise MalformedApduError(f"extended Lc={lc} does not match the {len(rest)} bytes that follow it")
 
     def to_bytes(self) -> bytes:
         """Encode; extended form is used when data or Le do not fit short form."""
@@ -149,7 +160,7 @@ class CommandApdu:
 def split_response(raw: bytes) -> tuple[bytes, int]:
     """Split a response APDU into (data, SW1SW2)."""
     if len(raw) < 2:
-        raise MalformedApdu(f"response of {len(raw)} bytes has no status word", SW.UNKNOWN)
+        raise MalformedApduError(f"response of {len(raw)} bytes has no status word", SW.UNKNOWN)
     return bytes(raw[:-2]), (raw[-2] << 8) | raw[-1]
 
 

@@ -34,9 +34,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from fxml.card.apdu import SW, CommandApdu, split_response
+from fxml.card.apdu import CLA_CHAINING, SW, CommandApdu, split_response
 from fxml.card.connection import CardConnection, LoggedConnection
 from fxml.card.crypto import ManagementCipher, pkcs1_v15_block
 from fxml.card.errors import (
@@ -64,6 +65,8 @@ from fxml.card.piv import (
     GEN_ALGORITHM,
     GEN_CONTROL_TEMPLATE,
     INS,
+    OBJECT_CONTENT,
+    OBJECT_TAG_LIST,
     PIN_MAX,
     PIN_MIN,
     PIV_AID,
@@ -208,7 +211,7 @@ class PivCardClient:
     def _send(self, cmd: CommandApdu) -> tuple[bytes, int]:
         """One APDU; a 6Cxx (wrong Le) is answered by sending it again with Le=xx."""
         data, sw = split_response(self.connection.transmit(cmd.to_bytes()))
-        if sw & 0xFF00 == 0x6C00:
+        if sw & 0xFF00 == SW.WRONG_LE:
             data, sw = split_response(self.connection.transmit(replace(cmd, le=(sw & 0xFF) or 256).to_bytes()))
         return data, sw
 
@@ -224,7 +227,7 @@ class PivCardClient:
             if len(cmd.data) > SHORT_DATA_MAX and not self.extended_apdus:
                 chunks = [cmd.data[i : i + SHORT_DATA_MAX] for i in range(0, len(cmd.data), SHORT_DATA_MAX)]
                 for chunk in chunks[:-1]:
-                    answer, sw = self._send(CommandApdu(cmd.cla | 0x10, cmd.ins, cmd.p1, cmd.p2, chunk))
+                    answer, sw = self._send(CommandApdu(cmd.cla | CLA_CHAINING, cmd.ins, cmd.p1, cmd.p2, chunk))
                     if sw != SW.OK:
                         return answer, sw
                 last = replace(cmd, data=chunks[-1])
@@ -279,11 +282,11 @@ class PivCardClient:
     def get_object(self, tag: int) -> bytes:
         """The content of data object ``tag`` (inside its 53 wrapper); NotFoundError if absent."""
         answer = self.transmit(
-            self._command(INS.GET_DATA, 0x3F, 0xFF, tlv(0x5C, obj_tag_bytes(tag))),
+            self._command(INS.GET_DATA, 0x3F, 0xFF, tlv(OBJECT_TAG_LIST, obj_tag_bytes(tag))),
             f"GET DATA {tag:X}",
             messages=dict.fromkeys((SW.FILE_NOT_FOUND, SW.REFERENCE_NOT_FOUND), f"the card has no data object {tag:X}"),
         )
-        wrapper = Obj.DISCOVERY if tag == Obj.DISCOVERY else 0x53
+        wrapper = Obj.DISCOVERY if tag == Obj.DISCOVERY else OBJECT_CONTENT
         try:
             return unpack(wrapper, answer)
         except TlvError as exc:
@@ -291,10 +294,13 @@ class PivCardClient:
 
     def put_object(self, tag: int, content: bytes) -> None:
         """Write data object ``tag`` (needs management-key authentication)."""
+        data = tlv(OBJECT_TAG_LIST, obj_tag_bytes(tag)) + tlv(OBJECT_CONTENT, content)
         self.transmit(
-            self._command(INS.PUT_DATA, 0x3F, 0xFF, tlv(0x5C, obj_tag_bytes(tag)) + tlv(0x53, content), response=False),
+            self._command(INS.PUT_DATA, 0x3F, 0xFF, data, response=False),
             f"PUT DATA {tag:X}",
-            messages={SW.SECURITY_STATUS_NOT_SATISFIED: f"writing {tag:X} needs the management key (authenticate first)"},
+            messages={
+                SW.SECURITY_STATUS_NOT_SATISFIED: f"writing {tag:X} needs the management key (authenticate first)"
+            },
         )
 
     def _vendor_object(self, tag: int) -> bytes | None:
@@ -397,10 +403,11 @@ class PivCardClient:
         """
         cipher = ManagementCipher(algorithm, bytes(management_key))
         action = "management key authentication"
-        messages = {SW.INCORRECT_P1P2: f"the card's management key is not {cipher.algorithm.name}"}
+        messages: dict[int, str] = {SW.INCORRECT_P1P2: f"the card's management key is not {cipher.algorithm.name}"}
 
         def step(content: bytes) -> dict[int, bytes]:
-            cmd = self._command(INS.GENERAL_AUTHENTICATE, cipher.algorithm, KeyRef.MANAGEMENT, tlv(GA_TEMPLATE, content))
+            data = tlv(GA_TEMPLATE, content)
+            cmd = self._command(INS.GENERAL_AUTHENTICATE, cipher.algorithm, KeyRef.MANAGEMENT, data)
             return _fields(self.transmit(cmd, action, messages=messages), GA_TEMPLATE, action)
 
         # The card forgets its witness when any other command comes between the steps.
@@ -533,6 +540,20 @@ class PivCardClient:
         self._public_keys[ref] = key
         return key
 
+    def set_public_key(self, container: int, public_key: rsa.RSAPublicKey) -> None:
+        """Tell the client the public key of the key in ``container``.
+
+        PIV answers a key's public key only when it generates the key. A caller
+        that resumes work on a key generated in an earlier session (a renewal
+        whose record kept the key's SubjectPublicKeyInfo) hands it over here,
+        so that :meth:`sign` checks the card's signatures against it and
+        :meth:`store_certificate` refuses a certificate for another key.
+        """
+        ref = _container_ref(container)
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise TypeError(f"public_key must be an RSA public key, not {type(public_key).__name__}")
+        self._public_keys[ref] = public_key
+
     def public_key(self, container: int) -> rsa.RSAPublicKey:
         """The public key of ``container``: the one generated in this session,
         else the one in its certificate. NotFoundError if neither exists."""
@@ -616,7 +637,5 @@ class PivCardClient:
 TwcaCardClient = PivCardClient
 
 
-def _spki(key: object) -> bytes:
-    return key.public_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+def _spki(key: CertificatePublicKeyTypes) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

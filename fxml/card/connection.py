@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 from typing import Protocol, runtime_checkable
 
-from fxml.card.apdu import CommandApdu, MalformedApdu
+from fxml.card.apdu import CommandApdu, MalformedApduError
 from fxml.card.piv import INS, KeyRef
+from fxml.errors import FxmlError
 
 TRAFFIC = 7  # below DEBUG; not 5, which uvicorn names TRACE
 logging.addLevelName(TRAFFIC, "TRAFFIC")
@@ -41,7 +42,7 @@ class CardConnection(Protocol):
         ...
 
 
-class TransportError(Exception):
+class TransportError(FxmlError):
     """The command could not be delivered or its answer not received."""
 
 
@@ -80,7 +81,7 @@ def describe_command(apdu: bytes) -> str:
         return _hex(apdu)
     try:
         cmd = CommandApdu.parse(apdu)
-    except MalformedApdu:
+    except MalformedApduError:
         return _hex(apdu[:4]) + (f" {REDACTED}" if len(apdu) > 4 else "")
     if not cmd.data:
         return _hex(apdu)

@@ -4,8 +4,9 @@ and the PKCS#1 v1.5 signature block the card's raw RSA operation signs.
 
 from __future__ import annotations
 
-from Crypto.Cipher import AES, DES
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms, modes
 
 from fxml.card.piv import Algorithm
 
@@ -21,9 +22,9 @@ MANAGEMENT_KEY_SIZES: dict[Algorithm, tuple[int, int]] = {
 class ManagementCipher:
     """One-block ECB encryption and decryption with a PIV management key.
 
-    3-key TDEA is composed from single-DES steps (encrypt-decrypt-encrypt)
-    because PIV's well-known default key has three equal parts, which
-    pycryptodome's DES3 rejects as degenerate.
+    PIV's well-known default 3-key TDEA key (01..08 three times) has three
+    equal parts, which makes TDEA single DES; cryptography (OpenSSL) accepts
+    it as it is, as a card does.
     """
 
     def __init__(self, algorithm: Algorithm, key: bytes):
@@ -33,10 +34,8 @@ class ManagementCipher:
         self.block_size, key_length = MANAGEMENT_KEY_SIZES[self.algorithm]
         if len(key) != key_length:
             raise ValueError(f"a {self.algorithm.name} management key is {key_length} bytes, not {len(key)}")
-        if self.algorithm == Algorithm.TDEA_3KEY:
-            self._des = [DES.new(key[i : i + 8], DES.MODE_ECB) for i in (0, 8, 16)]
-        else:
-            self._aes = AES.new(key, AES.MODE_ECB)
+        cipher: BlockCipherAlgorithm = TripleDES(key) if self.algorithm == Algorithm.TDEA_3KEY else algorithms.AES(key)
+        self._cipher = Cipher(cipher, modes.ECB())  # noqa: S305 - one block: the card edge's challenge-response (SP 800-73-4)
 
     def _check(self, block: bytes) -> None:
         if len(block) != self.block_size:
@@ -44,17 +43,13 @@ class ManagementCipher:
 
     def encrypt(self, block: bytes) -> bytes:
         self._check(block)
-        if self.algorithm != Algorithm.TDEA_3KEY:
-            return self._aes.encrypt(block)
-        k1, k2, k3 = self._des
-        return k3.encrypt(k2.decrypt(k1.encrypt(block)))
+        encryptor = self._cipher.encryptor()
+        return encryptor.update(block) + encryptor.finalize()
 
     def decrypt(self, block: bytes) -> bytes:
         self._check(block)
-        if self.algorithm != Algorithm.TDEA_3KEY:
-            return self._aes.decrypt(block)
-        k1, k2, k3 = self._des
-        return k1.decrypt(k2.encrypt(k3.decrypt(block)))
+        decryptor = self._cipher.decryptor()
+        return decryptor.update(block) + decryptor.finalize()
 
 
 #: DER of DigestInfo up to the digest (RFC 8017 section 9.2, note 1).

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fxml.card.tlv import tlv
+from fxml.errors import FxmlError
 
 #: AlgorithmIdentifier of sha256WithRSAEncryption (1.2.840.113549.1.1.11), NULL parameters.
 SHA256_WITH_RSA = bytes.fromhex("300d06092a864886f70d01010b0500")
@@ -26,7 +27,7 @@ _SEQUENCE, _INTEGER, _BIT_STRING, _ATTRIBUTES = 0x30, 0x02, 0x03, 0xA0
 Signer = Callable[[bytes], bytes]
 
 
-class CsrError(ValueError):
+class CsrError(FxmlError, ValueError):
     """The signer's signature does not make a valid request for this key."""
 
 

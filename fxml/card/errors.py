@@ -7,13 +7,15 @@ keys" without looking at status words. :func:`error_for_sw` is the one place
 that turns a status word into an exception.
 
 Errors found before anything is sent (a PIN that breaks the policy) are
-``ValueError``\\ s, not card errors: the card never saw them.
+``ValueError``\\ s, not card errors: the card never saw them. Both are
+:class:`~fxml.errors.FxmlError`\\ s.
 """
 
 from __future__ import annotations
 
 from fxml.card.apdu import SW, ApduError
 from fxml.card.piv import KeyRef
+from fxml.errors import FxmlError
 
 
 class CardError(ApduError):
@@ -79,7 +81,7 @@ class InvalidResponseError(CardError):
     """The card answered 9000 with data the client cannot understand."""
 
 
-class InvalidPinFormatError(ValueError):
+class InvalidPinFormatError(FxmlError, ValueError):
     """A PIN or PUK that breaks the 憑證載具密碼 policy; refused before sending."""
 
 

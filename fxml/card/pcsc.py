@@ -25,7 +25,7 @@ from types import TracebackType
 
 from smartcard import scard
 
-from fxml.card.apdu import CommandApdu, MalformedApdu
+from fxml.card.apdu import CommandApdu, MalformedApduError
 from fxml.card.connection import TransportError
 
 SOCKET_ENV = "PCSCLITE_CSOCK_NAME"
@@ -96,8 +96,9 @@ class _Context:
     """A PC/SC resource-manager context, released on exit."""
 
     def __enter__(self) -> int:
-        code, self.handle = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        code, handle = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         _check(code, "cannot reach the PC/SC daemon")
+        self.handle = int(handle)
         return self.handle
 
     def __exit__(self, *exc_info: object) -> None:
@@ -149,7 +150,7 @@ def _resolve(context: int, name: str) -> str:
 
 def _milliseconds(deadline: float | None) -> int:
     if deadline is None:
-        return scard.INFINITE
+        return int(scard.INFINITE)
     return max(0, int((deadline - time.monotonic()) * 1000))
 
 
@@ -175,7 +176,8 @@ def wait_for_reader(name: str, timeout: float | None) -> str:
             # after a change we pass the count it reported, so that a
             # difference in how it counts cannot make this loop spin.
             count = len(readers) if daemon_count is None else daemon_count
-            code, states = scard.SCardGetStatusChange(context, _milliseconds(deadline), [(PNP_NOTIFICATION, count << 16)])
+            watched = [(PNP_NOTIFICATION, count << 16)]
+            code, states = scard.SCardGetStatusChange(context, _milliseconds(deadline), watched)
             if code == scard.SCARD_E_TIMEOUT:
                 raise TimeoutError(f"no reader matching {name!r} appeared within {timeout:g} s")
             _check(code, "waiting for readers")
@@ -245,7 +247,7 @@ class PcscConnection:
 
     @property
     def _share(self) -> int:
-        return scard.SCARD_SHARE_EXCLUSIVE if self.exclusive else scard.SCARD_SHARE_SHARED
+        return int(scard.SCARD_SHARE_EXCLUSIVE if self.exclusive else scard.SCARD_SHARE_SHARED)
 
     def connect(self) -> PcscConnection:
         """Connect to (and power up) the card; NoCardError if the reader is empty.
@@ -367,7 +369,7 @@ class PcscConnection:
             return apdu
         try:
             cmd = CommandApdu.parse(apdu)
-        except MalformedApdu:
+        except MalformedApduError:
             return apdu
         if cmd.extended:
             raise PcscError(

@@ -15,6 +15,7 @@ PIV_AID = bytes.fromhex("A000000308000010000100")
 PIV_RID = PIV_AID[:5]
 
 
+@enum.unique
 class INS(enum.IntEnum):
     SELECT = 0xA4
     GET_DATA = 0xCB
@@ -29,6 +30,7 @@ class INS(enum.IntEnum):
     DELETE_KEY = 0xE4
 
 
+@enum.unique
 class KeyRef(enum.IntEnum):
     """Key references (SP 800-73-4 part 1, table 4)."""
 
@@ -41,6 +43,7 @@ class KeyRef(enum.IntEnum):
     CARD_AUTH = 0x9E
 
 
+@enum.unique
 class Algorithm(enum.IntEnum):
     #: 3-key TDEA (ECB) under its deprecated identifier (SP 800-78 lists both
     #: 00 and 03). OpenSC's PIV driver sends it with key reference 9B to ask
@@ -67,6 +70,7 @@ CERT_OBJECT: dict[int, int] = {
 }
 
 
+@enum.unique
 class Obj(enum.IntEnum):
     """Data-object tags read with GET DATA."""
 
@@ -86,6 +90,7 @@ class Obj(enum.IntEnum):
     TWCA_CA_CHAIN = 0x5FFF02
 
 
+@enum.unique
 class TwcaInfoTag(enum.IntEnum):
     """Tags inside the TWCA card-information object (all values UTF-8)."""
 
@@ -94,6 +99,12 @@ class TwcaInfoTag(enum.IntEnum):
     HOLDER_ID = 0x03
     PROFILE_VERSION = 0x04
 
+
+# GET DATA and PUT DATA (SP 800-73-4 part 2, 3.1.2 and 3.3.2).
+#: The tag list that names the data object: ``5C <tag>``.
+OBJECT_TAG_LIST = 0x5C
+#: The wrapper of a data object's content: ``53 <content>``.
+OBJECT_CONTENT = 0x53
 
 # Tags of a certificate object's content (SP 800-73-4 part 1, appendix A).
 CERT_TAG = 0x70
@@ -134,5 +145,5 @@ def pad_pin(pin: str) -> bytes:
 
 
 def obj_tag_bytes(tag: int) -> bytes:
-    """The value of the 5C tag list that names ``tag`` in GET/PUT DATA."""
+    """The value of the tag list (:data:`OBJECT_TAG_LIST`) that names ``tag`` in GET/PUT DATA."""
     return tag.to_bytes(max(1, (tag.bit_length() + 7) // 8), "big")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from fxml.errors import FxmlError
 
-class TlvError(ValueError):
+
+class TlvError(FxmlError, ValueError):
     """Bytes that are not well-formed BER-TLV."""
 
 

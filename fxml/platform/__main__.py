@@ -65,10 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(f"port {args.port} on {host} is already in use (埠號已被使用)")
         return _fail(str(exc))
     agent = os.environ.get(env.AGENT_URL)
-    platform = Platform(PlatformSettings(
-        state_dir=args.state_dir, ticket_key=key, clock=clock,
-        agent_origin=agent.rstrip("/") if agent else None, ca_url=os.environ.get(env.CA_URL),
-    ))
+    try:
+        # The platform opens its store and the record of every renewal (fxml/renewal/api.py).
+        platform = Platform(PlatformSettings(
+            state_dir=args.state_dir, ticket_key=key, clock=clock,
+            agent_origin=agent.rstrip("/") if agent else None, ca_url=os.environ.get(env.CA_URL),
+        ))
+    except (ValueError, OSError) as exc:
+        return _fail(str(exc))
     serve(platform.app(), sock, on_ready=lambda url: print(f"READY {url}", flush=True))
     return 0
 

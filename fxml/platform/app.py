@@ -20,12 +20,17 @@ from typing import Any, Final
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
+from fxml.ca.client import CaClient
 from fxml.clock import Clock
 from fxml.display import roc_date, time_text
+from fxml.errors import FxmlError
 from fxml.platform import tickets
+from fxml.platform.renewals import RenewalBook, renewal_routes
 from fxml.platform.store import STORE_FILE, PlatformStore
+from fxml.platform.wizard import Wizard
 from fxml.web import labels
 from fxml.web.app import WebSettings, create_app, templates
 from fxml.web.sessions import CookiePolicy, Session, SessionStore
@@ -61,7 +66,7 @@ class PlatformSettings:
     extra_routes: tuple[BaseRoute, ...] = field(default=())
 
 
-class NotSignedInError(Exception):
+class NotSignedInError(FxmlError):
     """A platform page asked for without a platform session."""
 
 
@@ -73,6 +78,9 @@ class Platform:
         self.clock = settings.clock
         settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.store = PlatformStore(settings.state_dir / STORE_FILE)
+        # The authoritative record of every renewal, and the CA the wizard asks.
+        self.book = RenewalBook.open(settings.state_dir, settings.clock)
+        self.ca = CaClient(settings.ca_url, actor="fxml-platform") if settings.ca_url else None
         self.sessions = SessionStore(settings.state_dir / STORE_FILE, CookiePolicy(COOKIE),
                                      clock=lambda: self.clock.now().timestamp())
         self.templates = templates([HERE / "templates"])
@@ -162,12 +170,14 @@ class Platform:
 
     # -- the app -----------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
-        served = {route.path for route in self.settings.extra_routes if isinstance(route, Route)}
+        own: list[BaseRoute] = [*Wizard(self).routes(), *renewal_routes(self.book), *self.settings.extra_routes]
+        served = {route.path for route in own if isinstance(route, Route)}
         routes: list[BaseRoute] = [
             Route("/entry", self.entry, methods=["GET"]),
             Route("/", self.page(self.home), methods=["GET"]),
             Route("/home", self.back_home, methods=["GET"]),
-            *self.settings.extra_routes,
+            Mount("/assets", StaticFiles(directory=HERE / "static"), name="assets"),
+            *own,
         ]
         for label, path in MENU:
             if path not in ("/home", *served):
@@ -182,6 +192,7 @@ class Platform:
             finally:
                 self.store.close()
                 self.sessions.close()
+                self.book.close()
 
         origins = (self.settings.agent_origin,) if self.settings.agent_origin else ()
         return create_app(self.routes(), settings=WebSettings(connect_origins=origins), lifespan=lifespan)

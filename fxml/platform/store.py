@@ -51,6 +51,10 @@ class PlatformStore:
                 self._connections.append(conn)
         return conn
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit), for reads and for creating a table of one's own."""
+        return self._conn()
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()

@@ -39,10 +39,12 @@ import uvicorn
 import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from fxml.errors import FxmlError
+
 log = logging.getLogger(__name__)
 
 
-class ListenError(OSError):
+class ListenError(FxmlError, OSError):
     """The server cannot listen where it was asked to; the message says why."""
 
 

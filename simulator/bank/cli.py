@@ -46,7 +46,7 @@ KINDS: dict[str, tuple[System, int | None, bool]] = {
 
 
 def register(
-    subparsers: argparse._SubParsersAction,  # type: ignore[type-arg]
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     state_dir: Callable[[argparse.Namespace], Path],
 ) -> None:
     """Add the ``bank`` command group; ``state_dir`` gives the bank's folder (the home's ``bank/``)."""

@@ -110,7 +110,7 @@ class Problem:
         return Problem(f"{prefix}{joiner}{self.path}", self.message)
 
 
-class CustomerDataError(ValueError):
+class CustomerDataError(SimulatorError, ValueError):
     """Customer data that is refused; nothing was built, loaded or written.
 
     ``problems`` lists every problem found, each naming its field path;

@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from simulator.errors import SimulatorError
+
 #: The letter of a 身分證字號 and the two digits it stands for (the registry
 #: office of first registration; letters no longer issued, such as L, R, S and
 #: Y, still appear on valid numbers).
@@ -73,7 +75,7 @@ _SUMMARIES: Final = {
 }
 
 
-class IdNumberError(ValueError):
+class IdNumberError(SimulatorError, ValueError):
     """A 身分證字號 or 統一編號 that is refused.
 
     ``code`` is stable; ``summary`` is the short zh-TW message (身分證字號格式錯誤);

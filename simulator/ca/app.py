@@ -12,6 +12,7 @@ error codes are the wire contract of :mod:`fxml.ca.api` (docs/ca.md):
 ``GET  /certificates/{serial}``                   下載 (``.cer``/``.der``: DER, ``.pem``: PEM)
 ``GET  /certificates/{serial}/proof``             憑證證明單
 ``POST /certificates/{serial}/renew``             更新(展期)
+``GET  /certificates/{serial}/renewal-check``     may it be renewed now? (the refusal renew would give)
 ``POST /certificates/{serial}/suspend``           暫禁
 ``POST /certificates/{serial}/resume``            解除暫禁
 ``POST /certificates/{serial}/revoke``            廢止
@@ -204,6 +205,7 @@ class CaApi:
             (f"/certificates/{s}", get, self.download),
             (f"/certificates/{s}/proof", get, self.proof),
             (f"/certificates/{s}/renew", post, self.renew),
+            (f"/certificates/{s}/renewal-check", get, self.renewal_check),
             (f"/certificates/{s}/suspend", post, self.suspend),
             (f"/certificates/{s}/resume", post, self.resume),
             (f"/certificates/{s}/revoke", post, self.revoke),
@@ -270,6 +272,9 @@ class CaApi:
             _field(body, "request_id"), call.params["serial"], _csr_bytes(body.get("csr")), actor=call.actor(body)
         )
         return self._issued(Operation.RENEW, issued)
+
+    def renewal_check(self, call: Call) -> Response:
+        return json_answer(200, {"renewable": True, **self.ca.renewal_check(call.params["serial"])})
 
     def _issued(self, operation: Operation, issued: IssuedCertificate) -> Response:
         return json_answer(200 if issued.replayed else 201, {

@@ -53,7 +53,7 @@ LIST_COLUMNS = ("簽章憑證序號", "Common Name", "憑證狀態", "憑證生�
 
 
 def register(
-    subparsers: argparse._SubParsersAction,  # type: ignore[type-arg]
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     default_state_dir: Callable[[argparse.Namespace], Path] | None = None,
 ) -> None:
     """Add the ``ca`` command group to the ``fxmlsim`` parser. ``default_state_dir``
@@ -266,8 +266,8 @@ def _write_certificate(record: Any, out: Path | None) -> None:
 
 def _issued_line(verb: str, record: Any) -> None:
     replay = "（重送，沿用已核發的憑證）" if record.replayed else ""
-    print(f"{verb}: {record.serial} {record.cn} {taiwan_text(record.not_before)} ~ {taiwan_text(record.not_after)}{replay}",
-          file=sys.stderr)
+    validity = f"{taiwan_text(record.not_before)} ~ {taiwan_text(record.not_after)}"
+    print(f"{verb}: {record.serial} {record.cn} {validity}{replay}", file=sys.stderr)
 
 
 # -- commands -------------------------------------------------------------------------------

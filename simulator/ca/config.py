@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from simulator.errors import SimulatorError
+
 CONFIG_FILE = "config.json"
 
 
-class ConfigError(ValueError):
+class ConfigError(SimulatorError, ValueError):
     """A CA setting that cannot be used; the message names it."""
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from fxml.ca.api import ErrorCode
+from simulator.errors import SimulatorError
 
 
-class CaError(Exception):
+class CaError(SimulatorError):
     """A request the CA refused. Nothing in the registry changed, except one
     audit-log entry that records the refusal."""
 
@@ -195,5 +196,6 @@ def _all_subclasses(cls: type[CaError]) -> list[type[CaError]]:
 
 
 #: Every error class by its code (docs/ca.md lists them all; a test checks).
-ERRORS: dict[str, type[CaError]] = {cls.code: cls for cls in [CaError, *_all_subclasses(CaError)]}
+_CLASSES: list[type[CaError]] = [CaError, *_all_subclasses(CaError)]
+ERRORS: dict[str, type[CaError]] = {cls.code: cls for cls in _CLASSES}
 

@@ -56,7 +56,7 @@ class FxmlProfile:
     #: OU naming the bank and branch: 0060000-Taiwan Cooperative Bank.
     bank_unit_template: str = "{branch_code}-{bank_name}"
     key_bits: int = 2048
-    signature_hash: type[hashes.HashAlgorithm] = hashes.SHA256
+    signature_hash: type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512] = hashes.SHA256
     #: KeyUsage flags set (the rest are clear); the extension is critical.
     key_usage: frozenset[str] = field(default=frozenset({"digital_signature", "content_commitment"}))
     #: A new certificate (申請) runs this many years from its issuance date, a

@@ -239,7 +239,8 @@ class Transaction:
 
     # -- certificates ----------------------------------------------------
     def certificate(self, serial: str) -> CertificateRow | None:
-        row = self.conn.execute(f"SELECT {_CERT_COLUMNS} FROM certificates c WHERE c.serial = ?", (serial,)).fetchone()
+        sql = f"SELECT {_CERT_COLUMNS} FROM certificates c WHERE c.serial = ?"  # noqa: S608 - our columns; the value is bound
+        row = self.conn.execute(sql, (serial,)).fetchone()
         return _certificate(row) if row else None
 
     def certificates(
@@ -312,7 +313,10 @@ class Transaction:
             " FROM requests WHERE request_id = ?",
             (request_id,),
         ).fetchone()
-        return RequestRow(*row[:7], from_text(row[7])) if row else None
+        if row is None:
+            return None
+        request_id, kind, holder_id, csr_sha256, renews_serial, serial, actor, received_at = row
+        return RequestRow(request_id, kind, holder_id, csr_sha256, renews_serial, serial, actor, from_text(received_at))
 
     def insert_request(self, row: RequestRow) -> None:
         self.conn.execute(
@@ -404,7 +408,8 @@ class Registry:
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table, for comparisons (tests, audits)."""
         with self.read() as tx:
-            return {t: tx.conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in TABLES}
+            # The table names are ours (TABLES), not input.
+            return {t: tx.conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in TABLES}  # noqa: S608
 
     def close(self) -> None:
         with self._lock:

@@ -141,7 +141,7 @@ class OcspResponder:
         name_der = issuer.subject.public_bytes()
         key_der = issuer.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
         self._issuer_hashes = {
-            algo.name: (_digest(algo(), name_der), _digest(algo(), key_der)) for algo in _OCSP_HASHES
+            h.name: (_digest(h, name_der), _digest(h, key_der)) for h in (algo() for algo in _OCSP_HASHES)
         }
         self._cache: dict[tuple[int, str], _Signed] = {}
 
@@ -215,7 +215,7 @@ class OcspResponder:
         return der
 
 
-def _der_children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+def _der_children(data: bytes | bytearray, start: int, end: int) -> list[tuple[int, int, int, int]]:
     """The DER elements between ``start`` and ``end``: (tag, header start, content start, end) each."""
     out = []
     pos = start

@@ -413,6 +413,30 @@ class CertificateAuthority:
             issued = self._record(row, op.now)
         return self._after_commit(Operation.RENEW, issued)
 
+    def renewal_check(self, serial: str) -> dict[str, str]:
+        """Whether ``serial`` may be renewed now, without renewing it (not audited).
+
+        Answers what a renewal would give (the window's opening, the new
+        certificate's not-after), or raises the very refusal :meth:`renew`
+        would raise for the certificate's state, so that the engine can tell
+        the customer before the card makes a key for nothing.
+        """
+        key = _normal_serial(serial)
+        now = self.now()
+        with self.registry.read() as tx:
+            current = tx.certificate(key)
+        if current is None:
+            raise errors.UnknownSerialError(serial=key)
+        self._check_renewable(current, now)
+        opens = current.not_after - timedelta(days=self.config.renewal_window_days)
+        return {
+            "serial": current.serial,
+            "cn": current.cn,
+            "not_after": current.not_after.astimezone(TAIWAN).isoformat(),
+            "window_opens": opens.astimezone(TAIWAN).isoformat(),
+            "renewed_not_after": self.profile.renewed_not_after(current.not_after).astimezone(TAIWAN).isoformat(),
+        }
+
     def _check_renewable(self, current: CertificateRow, now: datetime) -> None:
         facts = {
             "serial": current.serial,
@@ -478,7 +502,7 @@ class CertificateAuthority:
             taiwan_text(record.not_after),
             record.status.value,
         )
-        return dict(zip(PROOF_SHEET_LABELS, values))
+        return dict(zip(PROOF_SHEET_LABELS, values, strict=True))
 
     def lookup(self, serial: str, now: datetime | None = None) -> IssuedCertificate:
         """A certificate by serial without an audit entry (for screens and OCSP)."""
@@ -761,7 +785,7 @@ def _normal_serial(serial: str) -> str:
 
 def _check_registry_issuer(registry: Registry, hierarchy: Hierarchy, state_dir: Path) -> None:
     """The registry belongs to the issuing key beside it (remembered on first start)."""
-    fingerprint = x509.SubjectKeyIdentifier.from_public_key(hierarchy.issuer_cert.public_key()).digest.hex()  # type: ignore[arg-type]
+    fingerprint = x509.SubjectKeyIdentifier.from_public_key(hierarchy.issuer_cert.public_key()).digest.hex()
     with registry.read() as tx:
         stored = tx.meta("issuer_key_id")
     if stored is None:

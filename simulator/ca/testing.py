@@ -70,7 +70,8 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 def make_csr(
-    key: rsa.RSAPrivateKey, subject: x509.Name | NameSpec, algorithm: hashes.HashAlgorithm | None = None
+    key: rsa.RSAPrivateKey, subject: x509.Name | NameSpec,
+    algorithm: hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None = None,
 ) -> bytes:
     """DER of a PKCS#10 request for ``key`` in the name of ``subject``."""
     name = subject if isinstance(subject, x509.Name) else build_name(subject)

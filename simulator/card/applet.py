@@ -36,6 +36,8 @@ from fxml.card.piv import (
     GEN_ALGORITHM,
     GEN_CONTROL_TEMPLATE,
     INS,
+    OBJECT_CONTENT,
+    OBJECT_TAG_LIST,
     PIN_PAD,
     PIV_AID,
     PIV_RID,
@@ -247,7 +249,7 @@ class PivApplet:
     def _get_data(self, cmd: CommandApdu) -> bytes:
         _require((cmd.p1, cmd.p2) == _FIXED_PARAMS, SW.INCORRECT_P1P2)
         try:
-            tag = self._object_tag(unpack(0x5C, cmd.data))
+            tag = self._object_tag(unpack(OBJECT_TAG_LIST, cmd.data))
         except TlvError as exc:
             raise ApduError(SW.WRONG_DATA, f"GET DATA needs 5C <tag>: {exc}") from exc
         if tag == Obj.DISCOVERY:
@@ -255,7 +257,7 @@ class PivApplet:
         content = self._read_object(tag)
         if content is None:
             raise ApduError(SW.FILE_NOT_FOUND)
-        return tlv(0x53, content)
+        return tlv(OBJECT_CONTENT, content)
 
     def _read_object(self, tag: int) -> bytes | None:
         if tag in _CERT_CONTAINER:
@@ -273,7 +275,7 @@ class PivApplet:
         except TlvError as exc:
             raise ApduError(SW.WRONG_DATA, f"malformed PUT DATA: {exc}") from exc
         _require(
-            len(items) == 2 and items[0][0] == 0x5C and items[1][0] == 0x53,
+            len(items) == 2 and items[0][0] == OBJECT_TAG_LIST and items[1][0] == OBJECT_CONTENT,
             SW.WRONG_DATA,
             "PUT DATA needs 5C <tag> 53 <content>",
         )
@@ -307,7 +309,8 @@ class PivApplet:
             SW.WRONG_DATA,
             "certificate object needs 70 <certificate> [71 00] [FE 00] and nothing else",
         )
-        _require(fields.get(CERT_INFO_TAG, b"\x00") == b"\x00", SW.WRONG_DATA, "compressed certificates are not supported")
+        compressed = fields.get(CERT_INFO_TAG, b"\x00") != b"\x00"
+        _require(not compressed, SW.WRONG_DATA, "compressed certificates are not supported")
         der = fields[CERT_TAG]
         try:
             x509.load_der_x509_certificate(der)
@@ -409,7 +412,9 @@ class PivApplet:
         _require(set(params) == {GEN_ALGORITHM}, SW.WRONG_DATA, "control template needs 80 <algorithm> only")
         _require(params[GEN_ALGORITHM] == bytes([Algorithm.RSA_2048]), SW.WRONG_DATA, "only RSA-2048 (07)")
         container = self._image.containers[ref]
-        _require(container.private_key_pem is None, SW.CONDITIONS_NOT_SATISFIED, "container holds a key; DELETE KEY first")
+        _require(
+            container.private_key_pem is None, SW.CONDITIONS_NOT_SATISFIED, "container holds a key; DELETE KEY first"
+        )
         key = self._key_factory()
         if key.key_size != RSA_BITS:
             raise RuntimeError(f"key factory made an RSA-{key.key_size} key")
@@ -470,7 +475,8 @@ class PivApplet:
             _require(hmac.compare_digest(fields[GA_RESPONSE], encrypt(pending[1])), SW.SECURITY_STATUS_NOT_SATISFIED)
             self._admin = True
             return b""
-        if {GA_WITNESS, GA_CHALLENGE} <= set(fields) <= {GA_WITNESS, GA_CHALLENGE, GA_RESPONSE} and not fields.get(GA_RESPONSE):
+        mutual_step_2 = {GA_WITNESS, GA_CHALLENGE} <= set(fields) <= {GA_WITNESS, GA_CHALLENGE, GA_RESPONSE}
+        if mutual_step_2 and not fields.get(GA_RESPONSE):
             # (b) mutual, step 2: the host proves the witness, the card answers its challenge
             if pending is None or pending[0] != GA_WITNESS:
                 raise ApduError(SW.CONDITIONS_NOT_SATISFIED, "no witness pending")

@@ -7,7 +7,7 @@ responses.
 
 from __future__ import annotations
 
-from fxml.card.apdu import SW, ApduError, CommandApdu
+from fxml.card.apdu import CLA_CHAINING, SW, ApduError, CommandApdu
 
 #: The largest command the card assembles from chained chunks.
 MAX_COMMAND_SIZE = 4096
@@ -52,7 +52,7 @@ class CommandChainer:
         self._data += cmd.data
         if cmd.chained:
             return None
-        whole = CommandApdu(cmd.cla & ~0x10, cmd.ins, cmd.p1, cmd.p2, bytes(self._data), cmd.le, cmd.extended)
+        whole = CommandApdu(cmd.cla & ~CLA_CHAINING, cmd.ins, cmd.p1, cmd.p2, bytes(self._data), cmd.le, cmd.extended)
         self.reset()
         return whole
 

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 
 from fxml.card.piv import PIN_MAX, PIN_MIN, SIGNATURE_CONTAINERS, Algorithm
 from simulator.card.keys import MANAGEMENT_ALGORITHMS, load_private_key
+from simulator.errors import SimulatorError
 
 FORMAT = "fxmlsim.card-image"
 VERSION = 1
@@ -36,7 +37,7 @@ FILE_MODE = 0o600
 #: 63Cx can only count to 15.
 MAX_TRIES = 15
 
-_PIN_RE = re.compile(r"[A-Za-z0-9]{%d,%d}" % (PIN_MIN, PIN_MAX))
+_PIN_RE = re.compile(r"[A-Za-z0-9]{%d,%d}" % (PIN_MIN, PIN_MAX))  # noqa: UP031 - a regex's braces read better than {{ }}
 
 #: The management-key algorithm names used in images and profiles.
 MANAGEMENT_ALGORITHM_NAMES: dict[str, Algorithm] = {
@@ -49,7 +50,7 @@ MANAGEMENT_ALGORITHM_NAMES: dict[str, Algorithm] = {
 DEFAULT_MANAGEMENT_KEY = bytes.fromhex("010203040506070801020304050607080102030405060708")
 
 
-class CardImageError(Exception):
+class CardImageError(SimulatorError):
     """A card image file that cannot be used; the message names the file."""
 
     def __init__(self, path: Path | str, reason: str):
@@ -58,7 +59,7 @@ class CardImageError(Exception):
         super().__init__(f"card image {self.path}: {reason}")
 
 
-class ImageSyncError(OSError):
+class ImageSyncError(SimulatorError, OSError):
     """The new image replaced the old one, but its folder could not be synced:
     the file holds the new image, which a power loss might still undo."""
 
@@ -199,7 +200,10 @@ def image_to_json(image: CardImage) -> dict[str, Any]:
         "profile_version": image.profile_version,
         "pin": {"value": image.pin.value, "tries_left": image.pin.tries_left, "max_tries": image.pin.max_tries},
         "puk": {"value": image.puk.value, "tries_left": image.puk.tries_left, "max_tries": image.puk.max_tries},
-        "management_key": {"algorithm": image.management_key.algorithm_name, "key": image.management_key.key.hex().upper()},
+        "management_key": {
+            "algorithm": image.management_key.algorithm_name,
+            "key": image.management_key.key.hex().upper(),
+        },
         "containers": {
             f"{ref:02X}": {
                 "private_key": c.private_key_pem,
@@ -307,7 +311,8 @@ def image_from_json(data: Any) -> CardImage:
     mk = r.child("management_key")
     alg_name = mk.get("algorithm", str)
     if alg_name not in MANAGEMENT_ALGORITHM_NAMES:
-        raise ValueError(f"management_key.algorithm must be one of {sorted(MANAGEMENT_ALGORITHM_NAMES)}, not {alg_name!r}")
+        names = sorted(MANAGEMENT_ALGORITHM_NAMES)
+        raise ValueError(f"management_key.algorithm must be one of {names}, not {alg_name!r}")
     mkey = ManagementKey(MANAGEMENT_ALGORITHM_NAMES[alg_name], _hex(mk.get("key", str), "management_key.key"))
     mk.done()
     cr = r.child("containers")

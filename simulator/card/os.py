@@ -18,7 +18,7 @@ from types import TracebackType
 
 from virtualsmartcard.VirtualSmartcard import SmartcardOS
 
-from fxml.card.apdu import SW, ApduError, CommandApdu, MalformedApdu, response
+from fxml.card.apdu import CLA_CHAINING, SW, ApduError, CommandApdu, MalformedApduError, response
 from fxml.card.piv import INS
 from simulator.card import trace
 from simulator.card.applet import PivApplet
@@ -115,11 +115,11 @@ class TwcaCardOS(SmartcardOS):
     def getATR(self) -> bytes:  # noqa: N802 - SmartcardOS interface
         return ATRS[self.applet.image.carrier]
 
-    def powerUp(self) -> None:  # noqa: N802
+    def powerUp(self) -> None:  # noqa: N802 - SmartcardOS interface
         with self._lock:
             self._clear_session()
 
-    def powerDown(self) -> None:  # noqa: N802
+    def powerDown(self) -> None:  # noqa: N802 - SmartcardOS interface
         with self._lock:
             self._clear_session()
 
@@ -167,11 +167,11 @@ class TwcaCardOS(SmartcardOS):
     def _execute(self, raw: bytes) -> bytes:
         try:
             cmd = CommandApdu.parse(raw)
-        except MalformedApdu as exc:
+        except MalformedApduError as exc:
             self._commands.reset()
             self._responses.reset()
             raise ApduError(exc.sw, str(exc)) from exc
-        cla = cmd.cla & ~0x10
+        cla = cmd.cla & ~CLA_CHAINING
         if cla:
             self._commands.reset()
             self._responses.reset()
@@ -190,7 +190,7 @@ class TwcaCardOS(SmartcardOS):
 class NullCardOS(SmartcardOS):
     """A card that answers 9000 to every command: the benchmark's baseline."""
 
-    def getATR(self) -> bytes:  # noqa: N802
+    def getATR(self) -> bytes:  # noqa: N802 - SmartcardOS interface
         return NULL_ATR
 
     def execute(self, msg: bytes) -> bytes:

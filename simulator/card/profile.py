@@ -31,9 +31,10 @@ from simulator.card.image import (
     Secret,
     pin_policy_ok,
 )
+from simulator.errors import SimulatorError
 
 
-class ProfileError(ValueError):
+class ProfileError(SimulatorError, ValueError):
     """A card profile that cannot be used; the message names the file."""
 
     def __init__(self, path: Path | str, reason: str):

@@ -32,18 +32,14 @@ from typing import Any
 
 from . import layout
 from .events import PcscWatcher
+from .stack import StackError
 from .vicc import VirtualCardLink
 
-log = logging.getLogger("simulator.pcsc.daemon")
-TRAFFIC = 7  # the APDU trace level, below DEBUG (fxml.card.connection.TRAFFIC)
+log = logging.getLogger(__name__)
 
 #: How long pcscd may take to report an insertion or removal (it polls vpcd
 #: every 400 ms); a wait that outlasts this is reported as an error.
 EVENT_TIMEOUT = 10.0
-
-
-class StackError(RuntimeError):
-    """A request the stack cannot carry out; the message says why."""
 
 
 @dataclass
@@ -312,12 +308,13 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     if args.trace:
-        trace = logging.getLogger("simulator.card.trace")
+        from simulator.card import trace
+
         handler = logging.FileHandler(lay.apdu_log)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        trace.addHandler(handler)
-        trace.setLevel(TRAFFIC)
-        trace.propagate = False
+        trace.log.addHandler(handler)
+        trace.log.setLevel(trace.TRAFFIC)
+        trace.log.propagate = False
 
     daemon = StackDaemon(run_dir, args.readers, args.reader_prefix)
     signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
@@ -342,4 +339,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m`` runs this file as __main__; the main() of the module under
+    # its own name logs as simulator.pcsc.daemon (log = getLogger(__name__)).
+    from simulator.pcsc.daemon import main as daemon_main
+
+    sys.exit(daemon_main())

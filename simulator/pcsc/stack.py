@@ -9,6 +9,7 @@ their run directories differ.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from simulator.errors import SimulatorError
 from simulator.procs import StartError, pid_alive, spawn_ready, stop_pid
 
 from . import layout
@@ -28,8 +30,9 @@ REQUIRED = {
 }
 
 
-class StackError(RuntimeError):
-    """The stack cannot do what was asked; the message says why."""
+class StackError(SimulatorError, RuntimeError):
+    """The stack cannot do what was asked; the message says why. The stack
+    daemon raises it too, and its control socket carries the message here."""
 
 
 def check_requirements() -> None:
@@ -65,7 +68,7 @@ class PcscStack:
 
     def running(self) -> bool:
         st = self.state()
-        return bool(st) and pid_alive(int(st["daemon_pid"]))
+        return bool(st and pid_alive(int(st["daemon_pid"])))
 
     def up(self, readers: int = 4, trace: bool = False, reader_prefix: str | None = None) -> None:
         """Start the stack. ``reader_prefix`` names its readers instead of
@@ -103,10 +106,8 @@ class PcscStack:
         if not st:
             return False
         daemon_pid, pcscd_pid = int(st["daemon_pid"]), int(st["pcscd_pid"])
-        try:
+        with contextlib.suppress(StackError):  # a daemon that does not answer is stopped by pid below
             self.request({"op": "shutdown"}, wait_close=True)
-        except StackError:
-            pass
         for pid, marker in ((daemon_pid, "simulator.pcsc.daemon"), (pcscd_pid, "pcscd")):
             stop_pid(pid, marker)
         self.layout.state_file.unlink(missing_ok=True)

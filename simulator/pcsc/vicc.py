@@ -15,12 +15,15 @@ millisecond.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import struct
 import threading
 
 from virtualsmartcard.VirtualSmartcard import SmartcardOS
+
+from simulator.errors import SimulatorError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ CTRL_ATR = 4
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
-class LinkError(ConnectionError):
+class LinkError(SimulatorError, ConnectionError):
     """vpcd could not be reached or broke the protocol."""
 
 
@@ -71,10 +74,8 @@ class VirtualCardLink:
         self._closing.set()
         sock, self._sock = self._sock, None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # already disconnected by vpcd
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)

@@ -16,14 +16,9 @@ from cryptography.hazmat.primitives import serialization
 
 from fxml.ca.client import CaClient, CertificateRecord
 from fxml.clock import Clock
-from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, ServiceProcess, key_cache, make_csr, open_test_ca
+from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, ServiceProcess, make_csr, open_test_ca
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
-
-@pytest.fixture(scope="session")
-def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
-    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
-
 
 class Setup:
     def __init__(self, folder: Path, process: ServiceProcess, keys: KeyCache):
@@ -123,14 +118,14 @@ def test_openssl_verifies_the_crl_and_finds_revoked_and_held_certificates(setup:
 @pytest.mark.parametrize("nonce", [True, False], ids=["nonce", "no_nonce"])
 def test_openssl_ocsp_reports_good_revoked_and_on_hold(setup: Setup, nonce: bool) -> None:
     def ask(cert: Path) -> str:
-        args = ["ocsp", "-issuer", setup.issuer, "-cert", cert, "-url", f"{setup.process.url}/ocsp",
+        args: list[str | Path] = ["ocsp", "-issuer", setup.issuer, "-cert", cert, "-url", f"{setup.process.url}/ocsp",
                 "-CAfile", setup.root, "-resp_text"]
         code, out = openssl(*args, *([] if nonce else ["-no_nonce"]))
         assert code == 0, out
         assert "Response verify OK" in out, out
         return out
 
-    good, good_pem = setup.issue()
+    _, good_pem = setup.issue()
     revoked, revoked_pem = setup.issue()
     held, held_pem = setup.issue()
     for pem in (good_pem, revoked_pem, held_pem):

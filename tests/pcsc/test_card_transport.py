@@ -12,10 +12,11 @@ import pytest
 from fxml.card.client import PivCardClient
 from fxml.card.pcsc import CardResetError, NoCardError, PcscConnection
 from simulator.home import Home
+from tests.support.paths import repo_path
 
 pytestmark = pytest.mark.pcsc
 
-PROFILE = Path(__file__).resolve().parents[2] / "fixtures" / "cards" / "personal-small.json"
+PROFILE = repo_path("fixtures", "cards", "personal-small.json")
 PIN = json.loads(PROFILE.read_text())["pin"]
 SELECT_PIV = bytes.fromhex("00a4040009a0000003080000100000")
 

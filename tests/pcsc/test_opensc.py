@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from simulator.card.image import load_image
 from simulator.card.profile import load_profile
 from simulator.home import Home
-from tests.conftest import repo_path
+from tests.support.paths import repo_path
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.opensc]
 
@@ -75,7 +75,7 @@ def test_pkcs15_tool_lists_the_ca_issued_certificate(inserted: dict, tmp_path: P
     assert cert.issuer.rfc4514_string() == "CN=TWCA Financial User CA,OU=User CA,O=TWCA,C=TW"
     profile = load_profile(PROFILE)
     cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
-    assert cn.startswith(f"{profile.holder_id}-00-")
+    assert isinstance(cn, str) and cn.startswith(f"{profile.holder_id}-00-")
 
 
 def test_pkcs11_tool_signs_and_openssl_verifies(inserted: dict, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from simulator.card.profile import load_profile
 from simulator.home import Home
-from tests.conftest import repo_path
+from tests.support.paths import repo_path
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.opensc]
 

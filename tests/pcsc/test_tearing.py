@@ -18,11 +18,11 @@ from fxml.card.piv import KeyRef
 from simulator.card.image import load_image
 from simulator.home import Home
 from simulator.procs import pid_alive
+from tests.support.paths import ROOT, repo_path
 
 pytestmark = pytest.mark.pcsc
 
-ROOT = Path(__file__).resolve().parents[2]
-PROFILE = ROOT / "fixtures" / "cards" / "personal-small.json"
+PROFILE = repo_path("fixtures", "cards", "personal-small.json")
 
 
 def start_generate(reader: str, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -30,8 +30,8 @@ def start_generate(reader: str, env: dict[str, str]) -> subprocess.Popen[str]:
     (pcsc-lite binds a process to one pcscd); returns once it has
     authenticated and is about to send the command."""
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("generate_client.py")), reader],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-m", "tests.support.generate_client", reader],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, **env}, cwd=ROOT,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"

@@ -25,7 +25,7 @@ from simulator.card.image import load_image
 from simulator.card.profile import load_profile
 from simulator.home import Home
 from simulator.pcsc.stack import PcscStack
-from tests.conftest import repo_path
+from tests.support.paths import repo_path
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.yubico]
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fxml.clock import TAIWAN, FixedClock
 from simulator.bank.customers import (
     BRANCHES,
     DEFAULT_PERSONAS,
@@ -48,7 +45,7 @@ from simulator.bank.customers import (
 )
 from simulator.bank.ids import BusinessIdRule, is_valid_business_id, is_valid_national_id
 from simulator.ca.service import CertificateAuthority
-from simulator.ca.testing import KeyCache, key_cache, make_csr, open_test_ca
+from simulator.ca.testing import KeyCache, make_csr
 from simulator.card.image import Carrier
 
 REPO = Path(__file__).resolve().parents[2]
@@ -404,17 +401,6 @@ def test_a_customer_owns_cns_named_by_its_id_number() -> None:
          "branch_code": "0060000", "bank_name": "Taiwan Cooperative Bank"}
         for suffix in ("2012", "2015")
     ]
-
-
-@pytest.fixture(scope="module")
-def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
-    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-def ca(tmp_path: Path, keys: KeyCache) -> Iterator[CertificateAuthority]:
-    with open_test_ca(tmp_path / "ca", keys, FixedClock(datetime(2021, 5, 14, 10, 0, tzinfo=TAIWAN))) as authority:
-        yield authority
 
 
 def test_every_persona_registers_at_the_ca_and_gets_certificates_with_its_cns(

@@ -13,16 +13,11 @@ from cryptography import x509
 from fxml.clock import ENV as CLOCK_ENV
 from fxml.clock import FixedClock, parse_instant
 from simulator.ca.cli import register
-from simulator.home import Home
 from simulator.ca.registry import Registry
-from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, HOLDER_NAME, KeyCache, key_cache, make_csr, open_test_ca
+from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, HOLDER_NAME, KeyCache, make_csr, open_test_ca
+from simulator.home import Home
 
 NOW = "2023-04-17T11:28:33+08:00"
-
-
-@pytest.fixture(scope="session")
-def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
-    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture
@@ -68,7 +63,9 @@ def test_issue_list_show_suspend_resume_revoke_crl(
     assert code == 0, err
     cert = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
     serial = f"{cert.serial_number:X}"
-    assert err.startswith(f"憑證申請成功: {serial} {HOLDER_ID}-00-{CN_SUFFIX} 2023-04-17 11:28:33 ~ 2025-04-17 23:59:59")
+    assert err.startswith(
+        f"憑證申請成功: {serial} {HOLDER_ID}-00-{CN_SUFFIX} 2023-04-17 11:28:33 ~ 2025-04-17 23:59:59"
+    )
 
     code, out, _ = fxmlsim("ca", "list", "--state-dir", str(state))
     assert out.splitlines() == [

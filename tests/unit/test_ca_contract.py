@@ -32,7 +32,7 @@ def test_every_contract_code_is_documented() -> None:
 
 def test_one_environment_name_for_the_ca_url() -> None:
     assert api.ENV_URL == env.CA_URL == CLI_ENV_URL == "FXMLSIM_CA_URL"
-    assert ca_client.ENV_URL is api.ENV_URL
+    assert ca_client.CaClient.from_env({"FXMLSIM_CA_URL": "http://127.0.0.1:9"}).base_url == "http://127.0.0.1:9"
 
 
 def test_every_contract_path_is_served() -> None:

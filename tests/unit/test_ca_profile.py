@@ -27,20 +27,10 @@ from simulator.ca.profile import (
     serial_hex,
 )
 from simulator.ca.service import CertificateAuthority
-from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, key_cache, make_csr, open_test_ca
+from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, make_csr, open_test_ca
+from tests.support.ca import FIRST_ISSUE
 
-ISSUED_AT = datetime(2021, 5, 14, 10, 0, 0, tzinfo=TAIWAN)
-
-
-@pytest.fixture(scope="session")
-def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
-    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-def ca(tmp_path: Path, keys: KeyCache) -> CertificateAuthority:
-    with open_test_ca(tmp_path / "ca", keys, FixedClock(ISSUED_AT)) as authority:
-        yield authority
+ISSUED_AT = FIRST_ISSUE  # the instant of the ``ca`` fixture's clock
 
 
 @pytest.fixture
@@ -102,13 +92,15 @@ def test_key_usage_is_digital_signature_and_non_repudiation_critical(issued: x50
 
 def test_key_identifiers(issued: x509.Certificate, ca: CertificateAuthority) -> None:
     ski = issued.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    assert ski == x509.SubjectKeyIdentifier.from_public_key(issued.public_key())  # type: ignore[arg-type]
+    assert ski == x509.SubjectKeyIdentifier.from_public_key(issued.public_key())
     aki = issued.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
     issuer_ski = ca.issuer_certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     assert aki.key_identifier == issuer_ski.digest
 
 
-def test_crl_distribution_point_and_aia_point_at_the_service(issued: x509.Certificate, ca: CertificateAuthority) -> None:
+def test_crl_distribution_point_and_aia_point_at_the_service(
+    issued: x509.Certificate, ca: CertificateAuthority
+) -> None:
     base = ca.base_url
     dp = issued.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     assert [n.value for n in dp[0].full_name] == [f"{base}/crl/TWCA-Financial-User-CA.crl"]
@@ -179,7 +171,7 @@ def test_serial_text() -> None:
     assert serial_hex(0x1A2B) == "1A2B"
     assert parse_serial("1a:2b") == parse_serial("1A 2B") == 0x1A2B
     for bad in ("", "xyz", "1" * 41):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not a hexadecimal serial number"):
             parse_serial(bad)
 
 

@@ -1,11 +1,13 @@
 """CRL and OCSP answers of the CA, read back with pyca/cryptography (openssl reads
 them in tests/integration/test_ca_openssl.py)."""
 
+# OCSP names certificates by SHA-1 hashes of the issuer's name and key (RFC 6960, RFC 5019).
+# ruff: noqa: S303
+
 from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,26 +19,17 @@ from cryptography.x509 import ocsp
 
 from fxml.clock import TAIWAN, FixedClock
 from simulator.ca.service import CertificateAuthority, IssuedCertificate
-from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, key_cache, make_csr, open_test_ca
+from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, make_csr
+from tests.support.keys import rsa_public
 
 DER = serialization.Encoding.DER
 NOW = datetime(2023, 4, 17, 11, 28, 33, tzinfo=TAIWAN)
 
 
-@pytest.fixture(scope="session")
-def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
-    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
-
-
 @pytest.fixture
 def clock() -> FixedClock:
+    """The CA of these tests stands on the proof sheet's renewal instant."""
     return FixedClock(NOW)
-
-
-@pytest.fixture
-def ca(tmp_path: Path, keys: KeyCache, clock: FixedClock) -> Iterator[CertificateAuthority]:
-    with open_test_ca(tmp_path / "ca", keys, clock) as authority:
-        yield authority
 
 
 @pytest.fixture
@@ -49,6 +42,10 @@ def load_crl(ca: CertificateAuthority) -> x509.CertificateRevocationList:
     crl = x509.load_der_x509_crl(ca.crl_der())
     assert crl.is_signature_valid(ca.issuer_certificate.public_key())  # type: ignore[arg-type]
     return crl
+
+
+def crl_number(crl: x509.CertificateRevocationList) -> int:
+    return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
 
 
 def reason(crl: x509.CertificateRevocationList, serial: str) -> x509.ReasonFlags | None:
@@ -75,8 +72,7 @@ def test_crl_lists_revoked_and_suspended_certificates(
     entry = crl.get_revoked_certificate_by_serial_number(int(revoked.serial, 16))
     assert entry is not None and entry.revocation_date_utc == clock.now()
     aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    assert aki.key_identifier == x509.SubjectKeyIdentifier.from_public_key(
-        ca.issuer_certificate.public_key()).digest  # type: ignore[arg-type]
+    assert aki.key_identifier == x509.SubjectKeyIdentifier.from_public_key(ca.issuer_certificate.public_key()).digest
 
 
 def test_lifting_a_suspension_drops_it_from_the_next_crl_and_numbers_increase(
@@ -89,8 +85,7 @@ def test_lifting_a_suspension_drops_it_from_the_next_crl_and_numbers_increase(
     ca.resume(held.serial)
     second = load_crl(ca)
     assert reason(second, held.serial) is None
-    number = lambda crl: crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number  # noqa: E731
-    assert number(second) > number(first)
+    assert crl_number(second) > crl_number(first)
 
 
 def test_crl_is_signed_anew_when_it_is_old(ca: CertificateAuthority, three: list, clock: FixedClock) -> None:
@@ -109,12 +104,12 @@ def ask(ca: CertificateAuthority, serial: str, *, nonce: bytes | None = None,
     der = builder.build().public_bytes(DER)
     response = ocsp.load_der_ocsp_response(ca.ocsp_response(der))
     if response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL:
-        ca.issuer_certificate.public_key().verify(  # type: ignore[call-arg]
-            response.signature, response.tbs_response_bytes,
-            padding.PKCS1v15(), response.signature_hash_algorithm,  # type: ignore[arg-type]
+        assert response.signature_hash_algorithm is not None
+        rsa_public(ca.issuer_certificate.public_key()).verify(
+            response.signature, response.tbs_response_bytes, padding.PKCS1v15(), response.signature_hash_algorithm
         )
         assert response.responder_key_hash == x509.SubjectKeyIdentifier.from_public_key(
-            ca.issuer_certificate.public_key()).digest  # type: ignore[arg-type]
+            ca.issuer_certificate.public_key()).digest
     return response
 
 

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,30 +25,13 @@ from simulator.ca.testing import (
     KeyCache,
     assert_only_refusal_recorded,
     break_signature,
-    key_cache,
     make_csr,
     open_test_ca,
 )
+from tests.support.ca import FIRST_ISSUE, RENEWED_AT
+from tests.support.paths import repo_path
 
-FIRST_ISSUE = datetime(2021, 5, 14, 10, 0, 0, tzinfo=TAIWAN)  # gives not-after 2023-05-14 23:59:59
-RENEWED_AT = datetime(2023, 4, 17, 11, 28, 33, tzinfo=TAIWAN)  # the proof sheet's 憑證生效日
 OLD_NOT_AFTER = datetime(2023, 5, 14, 23, 59, 59, tzinfo=TAIWAN)
-
-
-@pytest.fixture(scope="session")
-def keys(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> KeyCache:
-    return key_cache(request.config, tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(FIRST_ISSUE)
-
-
-@pytest.fixture
-def ca(tmp_path: Path, keys: KeyCache, clock: FixedClock) -> Iterator[CertificateAuthority]:
-    with open_test_ca(tmp_path / "ca", keys, clock) as authority:
-        yield authority
 
 
 @pytest.fixture
@@ -145,11 +129,12 @@ def test_renewal_window(
     if refusal is None:
         assert ca.renew("w", old.serial, csr("holder-2")).not_before == now
         return
-    message = {
-        errors.RenewalWindowNotOpenError: "憑證尚未進入可更新期間，請於憑證到期日前 30 天內（2023-04-14 23:59:59 起）辦理憑證更新。",
+    messages: dict[type[errors.CaError], str] = {
+        errors.RenewalWindowNotOpenError:
+            "憑證尚未進入可更新期間，請於憑證到期日前 30 天內（2023-04-14 23:59:59 起）辦理憑證更新。",
         errors.CertificateExpiredApplyAtBranchError: "憑證已過期，無法線上更新，請攜帶相關證件至申辦分行重新申請憑證。",
-    }[refusal]
-    refused(ca, lambda: ca.renew("w", old.serial, csr("holder-2")), refusal, 409, message)
+    }
+    refused(ca, lambda: ca.renew("w", old.serial, csr("holder-2")), refusal, 409, messages[refusal])
 
 
 def test_the_window_is_configuration(tmp_path: Path, keys: KeyCache, csr: Callable[[str], bytes]) -> None:
@@ -301,9 +286,12 @@ def test_bad_request_fields(ca: CertificateAuthority, csr: Callable[[str], bytes
     refused(ca, lambda: ca.apply("has space", HOLDER_ID, csr("holder-1")), errors.BadRequestError, 400, "申請編號")
     refused(ca, lambda: ca.register_holder("bad id!", "x", "1"), errors.BadRequestError, 400, "用戶代號格式不正確。")
     # JSON bodies can carry numbers, lists and objects where text belongs
-    refused(ca, lambda: ca.apply(7, HOLDER_ID, csr("holder-1")), errors.BadRequestError, 400, "申請編號格式不正確。")
-    refused(ca, lambda: ca.apply("q", [HOLDER_ID], csr("holder-1")), errors.BadRequestError, 400, "用戶代號格式不正確。")
-    refused(ca, lambda: ca.renew({"a": 1}, "0123ABCD", csr("holder-1")), errors.BadRequestError, 400, "申請編號")
+    refused(ca, lambda: ca.apply(7, HOLDER_ID, csr("holder-1")),  # type: ignore[arg-type]
+            errors.BadRequestError, 400, "申請編號格式不正確。")
+    refused(ca, lambda: ca.apply("q", [HOLDER_ID], csr("holder-1")),  # type: ignore[arg-type]
+            errors.BadRequestError, 400, "用戶代號格式不正確。")
+    refused(ca, lambda: ca.renew({"a": 1}, "0123ABCD", csr("holder-1")),  # type: ignore[arg-type]
+            errors.BadRequestError, 400, "申請編號")
     refused(ca, lambda: ca.register_holder("99000002", "x", "1", branch_code="60000"), errors.BadRequestError,
             400, "分行代號(7 位數字)格式不正確。")
     refused(ca, lambda: ca.register_holder("99000002", " ", "1"), errors.BadRequestError, 400, "用戶名稱不可空白")
@@ -316,8 +304,8 @@ def test_bad_request_fields(ca: CertificateAuthority, csr: Callable[[str], bytes
         datetime(2049, 12, 31, 23, 59, 59, tzinfo=TAIWAN))
     for extreme in (datetime.fromisoformat("0001-01-01T00:00:00+14:00"),
                     datetime.fromisoformat("9999-12-31T23:59:59-10:00")):
-        refused(ca, lambda: ca.apply("q", HOLDER_ID, csr("holder-1"), not_after=extreme), errors.BadValidityError,
-                400, "憑證到期日不正確。")
+        refused(ca, functools.partial(ca.apply, "q", HOLDER_ID, csr("holder-1"), not_after=extreme),
+                errors.BadValidityError, 400, "憑證到期日不正確。")
 
 
 def test_holder_registration_conflicts(ca: CertificateAuthority) -> None:
@@ -397,8 +385,8 @@ def test_a_request_id_retried_with_another_not_after_is_refused(
     assert err.details["serial"] == first.serial
 
 
-class Crash(Exception):
-    pass
+class CrashError(Exception):
+    """The process dying between the commit and the answer."""
 
 
 def test_crash_between_commit_and_answer_loses_nothing(ca: CertificateAuthority, csr: Callable[[str], bytes]) -> None:
@@ -406,10 +394,10 @@ def test_crash_between_commit_and_answer_loses_nothing(ca: CertificateAuthority,
 
     def crash(operation: Operation, issued: IssuedCertificate) -> None:
         seen.append(issued.serial)
-        raise Crash("the process died before answering")
+        raise CrashError("the process died before answering")
 
     ca.after_commit = crash
-    with pytest.raises(Crash):
+    with pytest.raises(CrashError):
         ca.apply("crash-1", HOLDER_ID, csr("holder-1"))
     ca.after_commit = None
     retried = ca.apply("crash-1", HOLDER_ID, csr("holder-1"))
@@ -421,8 +409,8 @@ def test_renewal_retry_after_a_crash_returns_the_renewal_not_already_renewed(
     ca: CertificateAuthority, clock: FixedClock, old: IssuedCertificate, csr: Callable[[str], bytes]
 ) -> None:
     clock.set(RENEWED_AT)
-    ca.after_commit = lambda op, issued: (_ for _ in ()).throw(Crash())
-    with pytest.raises(Crash):
+    ca.after_commit = lambda op, issued: (_ for _ in ()).throw(CrashError())
+    with pytest.raises(CrashError):
         ca.renew("renew-crash", old.serial, csr("holder-2"))
     ca.after_commit = None
     clock.set(RENEWED_AT + timedelta(seconds=30))  # the retry comes a little later
@@ -497,6 +485,36 @@ def test_registry_is_one_sqlite_file_in_wal_mode(ca: CertificateAuthority) -> No
 
 
 def test_every_error_code_is_documented() -> None:
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "ca.md").read_text(encoding="utf-8")
+    doc = repo_path("docs", "ca.md").read_text(encoding="utf-8")
     missing = [code for code in errors.ERRORS if f"`{code}`" not in doc]
     assert not missing, f"docs/ca.md does not list {missing}"
+
+
+# -- the renewal check (asked before the card makes a key) --------------------------------------------
+def test_the_renewal_check_answers_what_renew_would_without_changing_anything(
+    ca: CertificateAuthority, clock: FixedClock, old: IssuedCertificate, csr: Callable[[str], bytes]
+) -> None:
+    def check_refused(error: type[errors.CaError], message: str) -> None:
+        before = ca.registry.dump()
+        with pytest.raises(error) as caught:
+            ca.renewal_check(old.serial)
+        assert message in caught.value.message
+        assert ca.registry.dump() == before  # not even an audit entry: it is a question
+
+    clock.set(OLD_NOT_AFTER - timedelta(days=31))
+    check_refused(errors.RenewalWindowNotOpenError, "2023-04-14 23:59:59 起")
+    clock.set(RENEWED_AT)
+    before = ca.registry.dump()
+    assert ca.renewal_check(old.serial) == {
+        "serial": old.serial, "cn": f"{HOLDER_ID}-00-{CN_SUFFIX}",
+        "not_after": "2023-05-14T23:59:59+08:00", "window_opens": "2023-04-14T23:59:59+08:00",
+        "renewed_not_after": "2025-05-14T23:59:59+08:00",
+    }
+    assert ca.registry.dump() == before
+    ca.suspend(old.serial)
+    check_refused(errors.CertificateSuspendedError, "請先辦理解除暫禁")
+    ca.resume(old.serial)
+    ca.renew("renew-1", old.serial, csr("holder-2"))
+    check_refused(errors.AlreadyRenewedError, "不得重複更新")
+    with pytest.raises(errors.UnknownSerialError):
+        ca.renewal_check("ABCDEF")

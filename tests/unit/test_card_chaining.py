@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from card_os_support import Card
-from card_support import issue
 from cryptography.hazmat.primitives import serialization
 
 from fxml.card.apdu import CommandApdu
 from fxml.card.piv import Obj
 from fxml.card.tlv import tlv
 from simulator.card.chaining import MAX_COMMAND_SIZE, CommandChainer, ResponseChainer
+from tests.support.card import issue
+from tests.support.card_os import Card, public_key_of
 
 
 @pytest.fixture
@@ -25,8 +25,6 @@ def admin(tmp_path: Path) -> Card:
 @pytest.fixture
 def cert_card(admin: Card) -> tuple[Card, bytes]:
     """A card with a certificate longer than one APDU in 9A."""
-    from card_os_support import public_key_of
-
     der = issue(public_key_of(admin.generate(0x9A))).public_bytes(serialization.Encoding.DER)
     assert admin.put_data(Obj.CERT_9A, tlv(0x70, der) + tlv(0x71, b"\x00") + tlv(0xFE, b"")).sw == 0x9000
     return admin, tlv(0x53, tlv(0x70, der) + tlv(0x71, b"\x00") + tlv(0xFE, b""))

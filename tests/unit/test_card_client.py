@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from card_support import ScriptedConnection, fixed_key, issue, raw_rsa
 from Crypto.Cipher import AES, DES, DES3
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -36,6 +35,7 @@ from fxml.card.errors import (
 )
 from fxml.card.piv import Algorithm, KeyRef, Obj
 from fxml.card.tlv import tlv
+from tests.support.card import ScriptedConnection, fixed_key, issue, raw_rsa
 
 DEFAULT_KEY = bytes.fromhex("010203040506070801020304050607080102030405060708")
 
@@ -104,7 +104,9 @@ def test_9000_is_not_an_error() -> None:
 
 
 # -- PIN policy, checked before anything is sent ----------------------------------
-@pytest.mark.parametrize("pin", ["12345", "123456789", "", "12 3456", "1234-56", "密碼123456", "１２３４５６"])
+@pytest.mark.parametrize(
+    "pin", ["12345", "123456789", "", "12 3456", "1234-56", "密碼123456", "１２３４５６"]  # noqa: RUF001 - full-width digits, refused
+)
 def test_pin_outside_the_policy_is_refused_before_sending(pin: str) -> None:
     client, card = client_for()
     with pytest.raises(InvalidPinFormatError, match="6 to 8 letters or digits"):
@@ -139,7 +141,7 @@ def test_verify_sends_the_padded_pin_and_maps_the_answer() -> None:
     [("9000", PinStatus(True, None)), ("63c2", PinStatus(False, 2)), ("6983", PinStatus(False, 0))],
 )
 def test_pin_status_reads_verify_without_data(answer: str, status: PinStatus) -> None:
-    client, card = client_for(("00200080", answer))
+    client, _ = client_for(("00200080", answer))
     assert client.pin_status() == status
     assert status.blocked == (status.tries_left == 0)
 
@@ -180,9 +182,20 @@ def test_a_card_that_promises_more_data_and_sends_none_does_not_hang_the_client(
 
 def test_6cxx_resends_the_command_with_the_right_le() -> None:
     whole = tlv(0x53, INFO)
-    client, card = client_for((GET_INFO, f"6c{len(whole):02x}"), (GET_INFO[:-2] + f"{len(whole):02x}", h(whole) + "9000"))
+    client, card = client_for(
+        (GET_INFO, f"6c{len(whole):02x}"), (GET_INFO[:-2] + f"{len(whole):02x}", h(whole) + "9000")
+    )
     assert client.card_info().card_serial == "TWCA-0001"
     assert card.done
+
+
+@pytest.mark.parametrize(
+    ("sw", "name"),
+    [(0x9000, "OK"), (0x6110, "MORE_DATA(16 bytes)"), (0x6C00, "WRONG_LE(256 bytes)"), (0x6C2A, "WRONG_LE(42 bytes)"),
+     (0x63C2, "VERIFY_FAIL(2 tries left)"), (0x6A82, "FILE_NOT_FOUND"), (0x6F01, "UNKNOWN(6F01)")],
+)
+def test_status_words_are_described_with_their_families(sw: int, name: str) -> None:
+    assert SW.describe(sw) == name
 
 
 def test_long_command_is_chained_in_255_byte_chunks() -> None:
@@ -406,7 +419,7 @@ CHALLENGE = bytes(range(1, 9))
 
 def des(block: bytes) -> bytes:
     # With three equal parts, 3-key TDEA is single DES under the first part.
-    return DES.new(DEFAULT_KEY[:8], DES.MODE_ECB).encrypt(block)
+    return DES.new(DEFAULT_KEY[:8], DES.MODE_ECB).encrypt(block)  # noqa: S304 - PIV's default; pycryptodome as a reference
 
 
 def auth_exchanges(card_answer: str) -> list[tuple[str, str]]:
@@ -464,6 +477,13 @@ def test_management_key_of_the_wrong_length_is_refused_before_sending(algorithm:
     assert card.sent == []
 
 
+def test_tdea_takes_the_piv_default_key_whose_three_parts_are_equal() -> None:
+    assert DEFAULT_KEY[:8] == DEFAULT_KEY[8:16] == DEFAULT_KEY[16:]
+    cipher = ManagementCipher(Algorithm.TDEA_3KEY, DEFAULT_KEY)
+    assert cipher.encrypt(WITNESS) == des(WITNESS)  # TDEA with k1 = k2 = k3 is single DES
+    assert cipher.decrypt(des(WITNESS)) == WITNESS
+
+
 def test_tdea_matches_pycryptodome_for_a_key_with_distinct_parts() -> None:
     key = bytes.fromhex("0123456789abcdef23456789abcdef01456789abcdef0123")
     block = b"witness!"
@@ -472,7 +492,9 @@ def test_tdea_matches_pycryptodome_for_a_key_with_distinct_parts() -> None:
     assert cipher.decrypt(cipher.encrypt(block)) == block
 
 
-@pytest.mark.parametrize(("algorithm", "length"), [(Algorithm.AES_128, 16), (Algorithm.AES_192, 24), (Algorithm.AES_256, 32)])
+@pytest.mark.parametrize(
+    ("algorithm", "length"), [(Algorithm.AES_128, 16), (Algorithm.AES_192, 24), (Algorithm.AES_256, 32)]
+)
 def test_aes_management_cipher_round_trips(algorithm: Algorithm, length: int) -> None:
     cipher = ManagementCipher(algorithm, bytes(range(length)))
     block = bytes(range(16))
@@ -545,4 +567,4 @@ def test_describe_command_redacts_secret_data_fields(apdu: str, shown: str) -> N
 def test_logged_connection_passes_other_attributes_through() -> None:
     card = ScriptedConnection()
     card.atr = b"\x3b\x00"  # type: ignore[attr-defined]
-    assert LoggedConnection(card).atr == b"\x3b\x00"  # type: ignore[arg-type]
+    assert LoggedConnection(card).atr == b"\x3b\x00"

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from card_support import fixed_key, issue, name
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from test_csr import openssl_verifies
 
 from fxml.card.client import CardCertificate, CardInfo, PinStatus, PivCardClient
 from fxml.card.connection import TRAFFIC
@@ -33,6 +30,8 @@ from fxml.card.piv import Algorithm, KeyRef, Obj
 from simulator.card.image import Carrier, load_image, save_image
 from simulator.card.os import InProcessConnection, TwcaCardOS
 from simulator.card.profile import CardProfile, blank_image
+from tests.support.card import fixed_key, issue, name
+from tests.support.openssl import openssl_verifies
 
 PIN, PUK = "Fxml2015", "87654321"
 MANAGEMENT_KEY = bytes.fromhex("010203040506070801020304050607080102030405060708")
@@ -78,11 +77,11 @@ def card(tmp_path: Path) -> Card:
 
 
 @pytest.fixture
-def admin(card: Card) -> Iterator[PivCardClient]:
+def admin(card: Card) -> PivCardClient:
     """A client with the PIN verified and the management key authenticated."""
     card.client.verify_pin(PIN)
     card.client.authenticate(MANAGEMENT_KEY)
-    yield card.client
+    return card.client
 
 
 # -- card information -------------------------------------------------------------

@@ -88,7 +88,7 @@ class FakePcsc:
     """Stands in for the scard calls a PcscConnection makes, and records them."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, *transmit_codes: int, protocol: int = scard.SCARD_PROTOCOL_T1):
-        self.calls: list[tuple[str, ...]] = []
+        self.calls: list[tuple[object, ...]] = []
         self.codes = list(transmit_codes)
         self.handles = 0
         self.protocol = protocol
@@ -98,7 +98,9 @@ class FakePcsc:
             "SCardReleaseContext": lambda context: self._record("release"),
             "SCardListReaders": lambda context, groups: (scard.SCARD_S_SUCCESS, ["Fake Reader 00 00"]),
             "SCardConnect": self._connect,
-            "SCardStatus": lambda card: (scard.SCARD_S_SUCCESS, "Fake Reader 00 00", 0, scard.SCARD_PROTOCOL_T1, [0x3B, 0x00]),
+            "SCardStatus": lambda card: (
+                scard.SCARD_S_SUCCESS, "Fake Reader 00 00", 0, scard.SCARD_PROTOCOL_T1, [0x3B, 0x00]
+            ),
             "SCardReconnect": lambda card, share, protocols, init: self._record(
                 "reconnect", init == scard.SCARD_LEAVE_CARD, (scard.SCARD_S_SUCCESS, scard.SCARD_PROTOCOL_T1)
             ),

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from card_os_support import PROFILE, Card
 
 from fxml.card.piv import PIV_AID, Obj
 from fxml.card.tlv import parse_tlv, tlv, unpack
 from simulator.card.image import Carrier
 from simulator.card.os import ATRS, NULL_ATR, InProcessConnection, NullCardOS
 from simulator.card.profile import card_guid
+from tests.support.card_os import PROFILE, Card
 
 
 @pytest.fixture
@@ -113,12 +113,16 @@ def test_unknown_instruction_is_6d00(card: Card, ins: int) -> None:
     assert card.raw(bytes([0x00, ins, 0x00, 0x00])) == b"\x6d\x00"
 
 
-@pytest.mark.parametrize("apdu", ["", "00", "00A404", "00A4040005A000", "00A404000BA0", "00CB3FFF0000", "00CB3FFF000005AABB"])
+@pytest.mark.parametrize(
+    "apdu", ["", "00", "00A404", "00A4040005A000", "00A404000BA0", "00CB3FFF0000", "00CB3FFF000005AABB"]
+)
 def test_malformed_apdu_is_6700(card: Card, apdu: str) -> None:
     assert card.raw(apdu) == b"\x67\x00"
 
 
-def test_unexpected_exception_is_6f00_and_leaves_the_card_usable(card: Card, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_unexpected_exception_is_6f00_and_leaves_the_card_usable(
+    card: Card, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def boom(cmd: object) -> bytes:
         raise KeyError("bug")
 
@@ -164,7 +168,11 @@ def test_small_card_reports_small_carrier(tmp_path: Path) -> None:
     assert fields[0x02].decode("utf-8") == "憑證晶片卡(小卡)"
 
 
-@pytest.mark.parametrize("tag", [Obj.CERT_9A, Obj.CERT_9C, Obj.CERT_9D, Obj.CERT_9E, Obj.CCC, Obj.KEY_HISTORY, Obj.BIOMETRIC_GROUP_TEMPLATE, 0x5FC109])
+@pytest.mark.parametrize(
+    "tag",
+    [Obj.CERT_9A, Obj.CERT_9C, Obj.CERT_9D, Obj.CERT_9E, Obj.CCC, Obj.KEY_HISTORY, Obj.BIOMETRIC_GROUP_TEMPLATE,
+     0x5FC109],
+)
 def test_absent_objects_are_6a82(card: Card, tag: int) -> None:
     assert card.get_data(tag).sw == 0x6A82
 

@@ -4,8 +4,9 @@ crashes (no 6F00), never hangs, and keeps a valid image."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import TypeVar
 
-from card_os_support import MANAGEMENT_KEY, PIN, PROFILE, key_cycle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,8 +17,10 @@ from simulator.card.image import CardImage, image_from_json, image_to_json
 from simulator.card.keys import encrypt_block
 from simulator.card.os import TwcaCardOS
 from simulator.card.profile import blank_image
+from tests.support.card_os import MANAGEMENT_KEY, PIN, PROFILE, key_cycle
 
 BLANK = blank_image(PROFILE)
+T = TypeVar("T")
 KNOWN_INS = [int(i) for i in INS] + [0x00, 0xB0, 0xFF]
 INTERESTING_P = [0x00, 0x03, 0x07, 0x3F, 0x80, 0x81, 0x9A, 0x9B, 0x9C, 0xFF]
 
@@ -50,7 +53,7 @@ class Bits:
         value, self.seed = self.seed & ((1 << n) - 1), self.seed >> n
         return value
 
-    def choose(self, options: list[int] | list[tuple[int, int]], random_bits: int) -> object:
+    def choose(self, options: Sequence[T], random_bits: int) -> T | int:
         """Mostly (3 in 4) one of ``options``, otherwise any value."""
         if self.take(2):
             return options[self.take(4) % len(options)]
@@ -70,7 +73,7 @@ def build_apdu(seed: int, body: bytes) -> bytes:
     ins = bits.choose(KNOWN_INS, 8)
     params = bits.choose(PARAMS, 16)
     p1, p2 = params if isinstance(params, tuple) else divmod(params, 256)
-    header = bytes([cla, ins, p1, p2])  # type: ignore[list-item]
+    header = bytes([cla, ins, p1, p2])
     if shape == 1:
         return header + body[: bits.take(4)]
     data = body if shape <= 4 else tlv(TAGS[bits.take(3)], body)
@@ -106,7 +109,9 @@ VALID = [
     CommandApdu(0, 0x20, 0, 0x80, pad_pin("Wrong1")).to_bytes(),
     CommandApdu(0, 0x47, 0, 0x9A, tlv(0xAC, tlv(0x80, b"\x07")), le=256).to_bytes(),
     CommandApdu(0, 0x47, 0, 0x9C, tlv(0xAC, tlv(0x80, b"\x07")), le=256).to_bytes(),
-    CommandApdu(0, 0x87, 7, 0x9A, tlv(0x7C, tlv(0x82, b"") + tlv(0x81, b"\x00\x01" + b"\xff" * 254)), le=256).to_bytes(),
+    CommandApdu(
+        0, 0x87, 7, 0x9A, tlv(0x7C, tlv(0x82, b"") + tlv(0x81, b"\x00\x01" + b"\xff" * 254)), le=256
+    ).to_bytes(),
     CommandApdu(0x10, 0xDB, 0x3F, 0xFF, tlv(0x5C, bytes.fromhex("5FC102"))).to_bytes(),
     CommandApdu(0, 0xDB, 0x3F, 0xFF, tlv(0x53, tlv(0x34, bytes(16)))).to_bytes(),
     CommandApdu(0, 0xCB, 0x3F, 0xFF, tlv(0x5C, bytes.fromhex("5FC105")), le=8).to_bytes(),

@@ -10,13 +10,16 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
-from card_os_support import PROFILE, Card, assert_refused
+from cryptography.hazmat.primitives import serialization
 
 from fxml.card.piv import Algorithm
+from fxml.card.tlv import tlv
 from simulator.card import image as image_mod
 from simulator.card.image import (
     MANAGEMENT_ALGORITHM_NAMES,
@@ -29,7 +32,9 @@ from simulator.card.image import (
 )
 from simulator.card.os import TwcaCardOS
 from simulator.card.profile import blank_image
-from tests.conftest import repo_path
+from tests.support.card import issue
+from tests.support.card_os import PROFILE, Card, assert_refused, public_key_of
+from tests.support.paths import ROOT, repo_path
 
 
 @pytest.fixture
@@ -51,12 +56,6 @@ def test_round_trip(saved: Path, blank: CardImage) -> None:
 def test_round_trip_with_keys_and_certificate(tmp_path: Path) -> None:
     card = Card(tmp_path / "c.json")
     card.admin()
-    from card_os_support import public_key_of
-    from card_support import issue
-    from cryptography.hazmat.primitives import serialization
-
-    from fxml.card.tlv import tlv
-
     cert = issue(public_key_of(card.generate(0x9A)))
     card.put_data(0x5FC105, tlv(0x70, cert.public_bytes(serialization.Encoding.DER)))
     loaded = load_image(card.path)
@@ -100,7 +99,7 @@ def test_corrupt_json(saved: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "text,fragment",
+    ("text", "fragment"),
     [("[" * 100_000, "recursion"), ('{"format": "fxmlsim.card-image", "version": ' + "1" * 5000 + "}", "digits")],
 )
 def test_json_too_deep_or_with_a_huge_integer(tmp_path: Path, text: str, fragment: str) -> None:
@@ -156,7 +155,7 @@ def test_newer_version(saved: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "edit,fragment",
+    ("edit", "fragment"),
     [
         (lambda d: d["pin"].update(tries_left=7), "tries_left"),
         (lambda d: d["pin"].update(value="12"), "pin"),
@@ -164,7 +163,12 @@ def test_newer_version(saved: Path) -> None:
         (lambda d: d.update(carrier="中卡"), "carrier"),
         (lambda d: d["management_key"].update(key="0102"), "24 bytes"),
         (lambda d: d["management_key"].update(algorithm="DES"), "management_key.algorithm"),
-        (lambda d: d["containers"]["9A"].update(private_key="-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), "9A.private_key"),
+        (
+            lambda d: d["containers"]["9A"].update(
+                private_key="-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+            ),
+            "9A.private_key",
+        ),
         (lambda d: d["containers"]["9C"].update(certificate="garbage"), "9C.certificate"),
         (lambda d: d["containers"].pop("9C"), "containers.9C"),
         (lambda d: d.update(extra=1), "unknown field 'extra'"),
@@ -180,46 +184,50 @@ def test_bad_field_values(saved: Path, edit, fragment: str) -> None:
 
 
 # -- atomicity -----------------------------------------------------------------------------
-class Crash(Exception):
-    pass
+class CrashError(Exception):
+    """The process dying at one point of a write."""
 
 
 WRITE_POINTS = ["mkstemp", "fchmod", "write", "fsync-file", "close", "replace", "fsync-dir"]
 
 
 @pytest.mark.parametrize("point", WRITE_POINTS)
-def test_crash_at_every_write_point_leaves_old_or_new(saved: Path, blank: CardImage, point: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_at_every_write_point_leaves_old_or_new(
+    saved: Path, blank: CardImage, point: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     new = replace(blank, pin=Secret(blank.pin.value, 1, 3))
     fsyncs = {"n": 0}
-    real = {"fsync": os.fsync, "write": os.write, "replace": os.replace, "close": os.close, "fchmod": os.fchmod}
+    real: dict[str, Callable[..., Any]] = {
+        "fsync": os.fsync, "write": os.write, "replace": os.replace, "close": os.close, "fchmod": os.fchmod
+    }
 
     def crash_if(name: str):
         def hook(*args):
             if name == point:
-                raise Crash(point)
+                raise CrashError(point)
             return real[name.split("-")[0]](*args)
         return hook
 
     def fsync(fd: int) -> None:
         fsyncs["n"] += 1
         if (point == "fsync-file" and fsyncs["n"] == 1) or (point == "fsync-dir" and fsyncs["n"] == 2):
-            raise Crash(point)
+            raise CrashError(point)
         real["fsync"](fd)
 
     def write(fd: int, data) -> int:
         if point == "write":
             real["write"](fd, bytes(data)[: len(data) // 2])  # half a file, then the power goes
-            raise Crash(point)
+            raise CrashError(point)
         return real["write"](fd, data)
 
     if point == "mkstemp":
-        monkeypatch.setattr(image_mod.tempfile, "mkstemp", lambda **kw: (_ for _ in ()).throw(Crash(point)))
+        monkeypatch.setattr(image_mod.tempfile, "mkstemp", lambda **kw: (_ for _ in ()).throw(CrashError(point)))
     monkeypatch.setattr(image_mod.os, "fchmod", crash_if("fchmod"))
     monkeypatch.setattr(image_mod.os, "write", write)
     monkeypatch.setattr(image_mod.os, "fsync", fsync)
     monkeypatch.setattr(image_mod.os, "close", crash_if("close"))
     monkeypatch.setattr(image_mod.os, "replace", crash_if("replace"))
-    with pytest.raises(Crash):
+    with pytest.raises(CrashError):
         save_image(new, saved)
     monkeypatch.undo()
     assert load_image(saved) in (blank, new)
@@ -261,7 +269,7 @@ while True:
 
 def test_killed_writer_never_leaves_a_half_written_image(saved: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(saved)], stdout=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[2])
+                            cwd=ROOT)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         deadline = time.monotonic() + 0.3

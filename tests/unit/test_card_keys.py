@@ -8,14 +8,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from card_os_support import MANAGEMENT_KEY, PROFILE, Card, public_key_of
-from card_support import issue
+from Crypto.Cipher import DES
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from fxml.card.piv import Algorithm, Obj
 from fxml.card.tlv import parse_tlv, tlv, unpack
 from simulator.card.keys import encrypt_block
+from tests.support.card import fixed_key, issue
+from tests.support.card_os import MANAGEMENT_KEY, PROFILE, Card, public_key_of
+from tests.support.keys import rsa_private
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ def test_wrong_management_key_is_6982(card: Card) -> None:
 
 
 @pytest.mark.parametrize(
-    "p1,data",
+    ("p1", "data"),
     [(0x08, tlv(0x7C, tlv(0x81, b""))), (0x03, b"\x7c\x05"), (0x03, tlv(0x7C, tlv(0x85, b"")))],
     ids=["wrong-algorithm", "malformed-template", "unknown-step"],
 )
@@ -65,9 +67,8 @@ def test_any_refused_management_attempt_drops_the_authentication(admin: Card, p1
 def test_mutual_authentication(card: Card) -> None:
     r = card.cmd(0x87, 0x03, 0x9B, tlv(0x7C, tlv(0x80, b"")))
     encrypted = parse_tlv(unpack(0x7C, r.data))[0x80]
-    from Crypto.Cipher import DES
-
-    witness = DES.new(MANAGEMENT_KEY[:8], DES.MODE_ECB).decrypt(encrypted)  # the default key is k1=k2=k3
+    # The default key is k1 = k2 = k3: single DES; pycryptodome as an independent reference.
+    witness = DES.new(MANAGEMENT_KEY[:8], DES.MODE_ECB).decrypt(encrypted)  # noqa: S304 - PIV's default key
     challenge = b"hostchal"
     r = card.cmd(0x87, 0x03, 0x9B, tlv(0x7C, tlv(0x80, witness) + tlv(0x81, challenge)))
     assert r.sw == 0x9000
@@ -105,7 +106,7 @@ def test_management_p1_00_is_the_deprecated_name_of_3des(card: Card) -> None:
     assert card.os.applet.management_authenticated
 
 
-@pytest.mark.parametrize("alg,key", [(Algorithm.AES_128, bytes(range(16))), (Algorithm.AES_256, bytes(range(32)))])
+@pytest.mark.parametrize(("alg", "key"), [(Algorithm.AES_128, bytes(range(16))), (Algorithm.AES_256, bytes(range(32)))])
 def test_aes_management_keys(tmp_path: Path, alg: Algorithm, key: bytes) -> None:
     card = Card(tmp_path / "aes.json", replace(PROFILE, management_algorithm=alg, management_key=key))
     r = card.cmd(0x87, alg, 0x9B, tlv(0x7C, tlv(0x81, b"")))
@@ -115,7 +116,10 @@ def test_aes_management_keys(tmp_path: Path, alg: Algorithm, key: bytes) -> None
     assert card.cmd(0x87, 0x00, 0x9B, tlv(0x7C, tlv(0x81, b""))).sw == 0x6A86  # 00 names 3DES only
 
 
-@pytest.mark.parametrize("data", [b"", b"\x7c\x00", tlv(0x7C, tlv(0x83, b"")), b"\x7c\x05\x81\x00", tlv(0x7C, tlv(0x81, b"") + tlv(0x81, b""))])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\x7c\x00", tlv(0x7C, tlv(0x83, b"")), b"\x7c\x05\x81\x00", tlv(0x7C, tlv(0x81, b"") + tlv(0x81, b""))],
+)
 def test_malformed_management_template_is_6a80(card: Card, data: bytes) -> None:
     assert card.cmd(0x87, 0x03, 0x9B, data).sw == 0x6A80
 
@@ -139,7 +143,7 @@ def test_generate_returns_public_key_and_stores_private_key(admin: Card) -> None
     assert pub.key_size == 2048 and pub.public_numbers().e == 65537
     pem = admin.image.containers[0x9A].private_key_pem
     assert pem is not None and "PRIVATE KEY" in pem
-    stored = serialization.load_pem_private_key(pem.encode(), None)
+    stored = rsa_private(serialization.load_pem_private_key(pem.encode(), None))
     assert stored.public_key().public_numbers() == pub.public_numbers()
 
 
@@ -159,8 +163,7 @@ def test_generate_needs_management_key(card: Card) -> None:
 def test_generate_into_occupied_container_is_6985(admin: Card) -> None:
     first = admin.generate(0x9A)
     assert admin.generate(0x9A).sw == 0x6985
-    assert public_key_of(first).public_numbers() == serialization.load_pem_private_key(
-        admin.image.containers[0x9A].private_key_pem.encode(), None).public_key().public_numbers()
+    assert public_key_of(first).public_numbers() == admin.private_key(0x9A).public_key().public_numbers()
 
 
 @pytest.mark.parametrize("alg", [b"\x06", b"\x11", b"\x14", b"\x03"])
@@ -173,7 +176,7 @@ def test_generate_malformed_template_is_6a80(admin: Card, data: bytes) -> None:
     assert admin.whole(0x47, 0x00, 0x9A, data).sw == 0x6A80
 
 
-@pytest.mark.parametrize("p1,p2", [(0x00, 0x9D), (0x00, 0x9E), (0x00, 0x9B), (0x01, 0x9A)])
+@pytest.mark.parametrize(("p1", "p2"), [(0x00, 0x9D), (0x00, 0x9E), (0x00, 0x9B), (0x01, 0x9A)])
 def test_generate_other_key_reference_or_p1_is_6a86(admin: Card, p1: int, p2: int) -> None:
     assert admin.whole(0x47, p1, p2, tlv(0xAC, tlv(0x80, b"\x07"))).sw == 0x6A86
 
@@ -181,7 +184,7 @@ def test_generate_other_key_reference_or_p1_is_6a86(admin: Card, p1: int, p2: in
 def test_no_apdu_returns_the_private_key(admin: Card) -> None:
     admin.generate(0x9A)
     admin.verify()
-    key = serialization.load_pem_private_key(admin.image.containers[0x9A].private_key_pem.encode(), None)
+    key = admin.private_key(0x9A)
     secrets = [key.private_numbers().d, key.private_numbers().p, key.private_numbers().q]
     secret_bytes = [s.to_bytes((s.bit_length() + 7) // 8, "big") for s in secrets]
     for tag in (Obj.CERT_9A, Obj.CHUID, Obj.TWCA_CARD_INFO, Obj.DISCOVERY, 0x5FC10C, 0x9A):
@@ -253,8 +256,6 @@ def test_put_data_needs_management_key(card: Card) -> None:
 
 
 def test_put_certificate_for_a_different_key_is_accepted(admin: Card) -> None:
-    from card_support import fixed_key
-
     cert = issue(fixed_key(3).public_key())
     assert admin.put_data(Obj.CERT_9C, cert_object(cert.public_bytes(serialization.Encoding.DER))).sw == 0x9000
 
@@ -301,7 +302,8 @@ def test_renewal_keeps_the_current_key_usable_until_explicit_delete(admin: Card)
     admin.put_data(Obj.CERT_9A, cert_object(issue(old_pub).public_bytes(serialization.Encoding.DER)))
     admin.verify()
     new_pub = public_key_of(admin.generate(0x9C))
-    admin.put_data(Obj.CERT_9C, cert_object(issue(new_pub, cn="99000001-00-2023").public_bytes(serialization.Encoding.DER)))
+    new_cert = issue(new_pub, cn="99000001-00-2023")
+    admin.put_data(Obj.CERT_9C, cert_object(new_cert.public_bytes(serialization.Encoding.DER)))
     for ref, pub in ((0x9A, old_pub), (0x9C, new_pub)):
         sig = parse_tlv(unpack(0x7C, admin.sign(ref, pkcs1_block(b"both")).data))[0x82]
         pub.verify(sig, b"both", padding.PKCS1v15(), hashes.SHA256())

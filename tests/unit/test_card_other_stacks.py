@@ -10,11 +10,11 @@ import os
 from pathlib import Path
 
 import pytest
-from card_os_support import PIN, Card
 
 from fxml.card.piv import PIV_AID, PIV_RID, Obj
 from fxml.card.tlv import parse_tlv, tlv, unpack
 from simulator.card.applet import SELECT_RESPONSE, PivApplet
+from tests.support.card_os import PIN, Card
 
 #: AIDs of other applications that the stacks probe for (none is on this card).
 YUBICO_OTP_AID = bytes.fromhex("A000000527200101")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from card_os_support import PIN, PUK, Card
 
 from fxml.card.piv import pad_pin
 from simulator.card import image as image_mod
+from tests.support.card_os import PIN, PROFILE, PUK, Card
 
 
 @pytest.fixture
@@ -134,10 +135,6 @@ def test_pin_not_meeting_policy_is_6a80_and_counts_nothing(card: Card, field: by
 
 @pytest.mark.parametrize("pin", ["123456", "abcdEF12", "A1b2C3d"])
 def test_policy_accepts_six_to_eight_letters_and_digits(tmp_path: Path, pin: str) -> None:
-    from dataclasses import replace
-
-    from card_os_support import PROFILE
-
     card = Card(tmp_path / "p.json", replace(PROFILE, pin=pin))
     assert card.verify(pin).sw == 0x9000
 

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from card_os_support import assert_refused
 
 from fxml.card.piv import Algorithm, Obj
 from simulator.card.image import DEFAULT_MANAGEMENT_KEY, Carrier
 from simulator.card.profile import ProfileError, blank_image, fasc_n, load_profile
-from tests.conftest import repo_path
+from tests.support.card_os import assert_refused
+from tests.support.paths import repo_path
 
 FIXTURES = repo_path("fixtures", "cards")
 
@@ -82,7 +82,8 @@ def test_unknown_certificate_key(tmp_path: Path) -> None:
 
 
 def test_unknown_management_key_field(tmp_path: Path) -> None:
-    _refused(_write(tmp_path, management_key={"algorithm": "3DES", "key": "00" * 24, "kcv": "x"}), "management_key.'kcv'")
+    profile = _write(tmp_path, management_key={"algorithm": "3DES", "key": "00" * 24, "kcv": "x"})
+    _refused(profile, "management_key.'kcv'")
 
 
 @pytest.mark.parametrize("pin", ["12345", "123456789", "12345!", "密碼密碼密碼", 123456])
@@ -91,7 +92,7 @@ def test_pin_policy(tmp_path: Path, pin: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "changes,fragment",
+    ("changes", "fragment"),
     [
         ({"carrier": "中卡"}, "'carrier'"),
         ({"puk": "123"}, "'puk'"),
@@ -104,7 +105,10 @@ def test_pin_policy(tmp_path: Path, pin: object) -> None:
         ({"card_expires": "2035-13-01"}, "card_expires"),
         ({"certificates": [{"container": "9D", "cn_suffix": "2015"}]}, "container"),
         ({"certificates": [{"container": "9A", "cn_suffix": "2015", "not_after": "someday"}]}, "not_after"),
-        ({"certificates": [{"container": "9A", "cn_suffix": "a"}, {"container": "9A", "cn_suffix": "b"}]}, "same container"),
+        (
+            {"certificates": [{"container": "9A", "cn_suffix": "a"}, {"container": "9A", "cn_suffix": "b"}]},
+            "same container",
+        ),
         ({"certificates": {"container": "9A"}}, "list"),
     ],
 )

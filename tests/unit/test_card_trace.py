@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from card_os_support import MANAGEMENT_KEY, PIN, PUK, Card
 
 from fxml.card.piv import pad_pin
 from simulator.card import trace
 from simulator.card.trace import TRAFFIC, redact_command
+from tests.support.card_os import MANAGEMENT_KEY, PIN, PUK, Card
 
 
 @pytest.fixture
@@ -92,7 +92,11 @@ def test_nothing_is_formatted_when_tracing_is_off(card: Card, monkeypatch: pytes
     logger.setLevel(logging.INFO)
     try:
         called: list[bytes] = []
-        monkeypatch.setattr(trace, "redact_command", lambda raw: called.append(raw) or "")
+        def redact(raw: bytes) -> str:
+            called.append(raw)
+            return ""
+
+        monkeypatch.setattr(trace, "redact_command", redact)
         card.send("00A4040009A00000030800001000")
         assert called == []
     finally:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from card_support import fixed_key, name
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from fxml.card.csr import CsrError, build_csr, certification_request_info
+from tests.support.card import fixed_key, name
+from tests.support.openssl import openssl_verifies
 
 SUBJECT = name("99000001-00-2015")
 
@@ -66,20 +66,6 @@ def test_only_rsa_keys_are_accepted() -> None:
     ec_key = ec.generate_private_key(ec.SECP256R1()).public_key()
     with pytest.raises(TypeError, match="RSA public key"):
         build_csr(SUBJECT, ec_key, software_signer(1))  # type: ignore[arg-type]
-
-
-def openssl_verifies(csr: x509.CertificateSigningRequest, tmp_path: Path) -> bool:
-    """What ``openssl req -verify`` says of the request. OpenSSL 3.0 exits 0
-    even when the signature is bad, so its message decides."""
-    path = tmp_path / "request.der"
-    path.write_bytes(csr.public_bytes(serialization.Encoding.DER))
-    done = subprocess.run(
-        ["openssl", "req", "-inform", "DER", "-in", str(path), "-noout", "-verify"],
-        capture_output=True, text=True, timeout=60,
-    )
-    said = done.stdout + done.stderr
-    assert done.returncode == 0 and ("verify OK" in said or "verify failure" in said), said
-    return "verify OK" in said
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")

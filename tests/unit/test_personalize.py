@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -19,9 +20,10 @@ from simulator.card.os import InProcessConnection, TwcaCardOS
 from simulator.card.profile import ProfileError
 from simulator.cli import main
 from simulator.home import Home, HomeError
+from tests.support.keys import rsa_public
+from tests.support.paths import repo_path
 
-ROOT = Path(__file__).resolve().parents[2]
-EOI = ROOT / "fixtures" / "cards" / "eoi-large.json"
+EOI = repo_path("fixtures", "cards", "eoi-large.json")
 NOW = FixedClock(datetime(2026, 11, 26, 9, 0, tzinfo=TAIWAN))
 
 
@@ -31,8 +33,9 @@ def client_for(path: Path) -> PivCardClient:
     return client
 
 
-def verify_signed_by(cert, issuer) -> None:  # type: ignore[no-untyped-def]
-    issuer.public_key().verify(
+def verify_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
+    assert cert.signature_hash_algorithm is not None
+    rsa_public(issuer.public_key()).verify(
         cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm
     )
     assert cert.issuer == issuer.subject
@@ -56,7 +59,7 @@ def test_eoi_card_carries_the_reference_validity_and_the_real_chain(tmp_path: Pa
     # The key is the card's own: it signs, and the certificate's key verifies.
     client.verify_pin(json.loads(EOI.read_text())["pin"])
     signature = client.sign(entry.container, b"fxmlsim")
-    cert.public_key().verify(signature, b"fxmlsim", padding.PKCS1v15(), hashes.SHA256())
+    rsa_public(cert.public_key()).verify(signature, b"fxmlsim", padding.PKCS1v15(), hashes.SHA256())
     # ... and the CA's registry knows the certificate.
     with CertificateAuthority.open(home.ca_dir, clock=NOW) as ca:
         [known] = ca.query(holder_id="99000001")
@@ -68,7 +71,7 @@ def test_replacing_a_card_is_a_new_application_with_a_new_key(tmp_path: Path) ->
     first = client_for(home.create_card(EOI)).list_certificates()[0].certificate
     second = client_for(home.create_card(EOI, replace=True)).list_certificates()[0].certificate
     assert first.serial_number != second.serial_number
-    assert first.public_key().public_numbers() != second.public_key().public_numbers()
+    assert rsa_public(first.public_key()).public_numbers() != rsa_public(second.public_key()).public_numbers()
     with CertificateAuthority.open(home.ca_dir, clock=NOW) as ca:
         assert len(ca.query(holder_id="99000001")) == 2
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-KEYS = Path(__file__).resolve().parent.parent / "data" / "keys"
+from tests.support.paths import repo_path
+
+KEYS = repo_path("tests", "data", "keys")
 #: A fixed instant for certificates, so no test depends on today's date.
 NOW = datetime(2023, 4, 17, 3, 28, 33, tzinfo=UTC)
 
@@ -41,7 +42,9 @@ def name(cn: str) -> x509.Name:
     ])
 
 
-def issue(public_key: rsa.RSAPublicKey, cn: str = "99000001-00-2015", ca_key: rsa.RSAPrivateKey | None = None) -> x509.Certificate:
+def issue(
+    public_key: rsa.RSAPublicKey, cn: str = "99000001-00-2015", ca_key: rsa.RSAPrivateKey | None = None
+) -> x509.Certificate:
     """A certificate for ``public_key`` from a throw-away test CA (key 3)."""
     ca_key = ca_key or fixed_key(3)
     return (

@@ -8,17 +8,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from card_support import fixed_key
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fxml.card.apdu import CommandApdu
 from fxml.card.piv import Algorithm, pad_pin
 from fxml.card.tlv import parse_tlv, tlv, unpack
-from simulator.card.image import load_image, save_image
+from simulator.card.image import CardImage, load_image, save_image
 from simulator.card.keys import encrypt_block
 from simulator.card.os import TwcaCardOS
 from simulator.card.profile import CardProfile, blank_image, load_profile
-from tests.conftest import repo_path
+from tests.support.card import fixed_key
+from tests.support.keys import rsa_private
+from tests.support.paths import repo_path
 
 #: The shipped 大卡 profile, without certificates: the card the tests start from.
 PROFILE = replace(load_profile(repo_path("fixtures", "cards", "eoi-large.json")), certificates=())
@@ -58,8 +60,15 @@ class Card:
         self.os = TwcaCardOS.open(self.path, key_factory=key_cycle)
 
     @property
-    def image(self):
+    def image(self) -> CardImage:
+        """The image file as it is now."""
         return load_image(self.path)
+
+    def private_key(self, ref: int) -> rsa.RSAPrivateKey:
+        """The private key the image file holds in container ``ref``."""
+        pem = self.image.containers[ref].private_key_pem
+        assert pem is not None, f"container {ref:02X} holds no key"
+        return rsa_private(serialization.load_pem_private_key(pem.encode(), None))
 
     def raw(self, apdu: bytes | str) -> bytes:
         return self.os.execute(bytes.fromhex(apdu) if isinstance(apdu, str) else apdu)

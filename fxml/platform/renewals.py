@@ -1,0 +1,392 @@
+"""The platform's authoritative record of every renewal, and the record API.
+
+:class:`RenewalBook` keeps the records (:class:`~fxml.renewal.model.RenewalRecord`)
+in the platform's SQLite file, in a table of their own. Every move is one
+transaction and a compare-and-set: the mover says which state it saw, and
+the rules of :mod:`fxml.renewal.rules` decide (the same rules the in-memory
+store of the tests applies). At most one renewal of a certificate is open at
+a time (a partial unique index says so): :meth:`RenewalBook.create` answers
+the open one if there is one, so a second tab, a reload or a retry resumes
+the renewal instead of starting another.
+
+Renewal tokens (:meth:`RenewalBook.token`) let the card agent, which runs the
+engine where the card is, read and move one renewal's record through the
+record API (:func:`renewal_routes`, the contract in :mod:`fxml.renewal.api`):
+signed with the platform's own secret (not the ticket key it shares with the
+bank), bound to the renewal and its holder, for the audience ``fxml-renewal``,
+valid :data:`~fxml.renewal.api.TOKEN_MAX_AGE` seconds on the stack's clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import threading
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.timed import TimestampSigner
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from fxml.clock import Clock
+from fxml.platform.store import STORE_FILE, PlatformStore
+from fxml.renewal import api
+from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
+from fxml.renewal.rules import apply_failure, apply_move
+from fxml.web.body import BodyTooLargeError, read_limited
+
+log = logging.getLogger(__name__)
+
+#: The platform's own secret for renewal tokens, in its state folder (0600).
+SECRET_FILE: Final = "renewal-token.key"  # noqa: S105 - a file name, not a secret
+SECRET_BYTES: Final = 32
+_SALT: Final = "fxmlsim.renewal-token.v1"
+
+_COLUMNS: Final = (
+    "renewal_id", "request_id", "holder_id", "old_serial", "old_cn", "state", "created_at", "updated_at",
+    "card_serial", "container", "public_key", "csr", "new_serial", "certificate", "chain",
+    "error_code", "error_message",
+)
+_SELECT: Final = f"SELECT {', '.join(_COLUMNS)} FROM renewals"  # noqa: S608 - constant column names
+_SETS: Final = ", ".join(f"{c} = ?" for c in _COLUMNS[5:])
+_UPDATE: Final = f"UPDATE renewals SET {_SETS} WHERE renewal_id = ?"  # noqa: S608 - constant column names
+_MARKS: Final = ", ".join("?" * len(_COLUMNS))
+_INSERT: Final = f"INSERT INTO renewals({', '.join(_COLUMNS)}) VALUES ({_MARKS})"  # noqa: S608 - constant names
+_CLOSED: Final = (State.DONE.value, State.CANCELLED.value)
+
+_SCHEMA: Final = f"""
+CREATE TABLE IF NOT EXISTS renewals (
+    renewal_id TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL UNIQUE,
+    holder_id TEXT NOT NULL,
+    old_serial TEXT NOT NULL,
+    old_cn TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    card_serial TEXT, container TEXT, public_key TEXT, csr TEXT,
+    new_serial TEXT, certificate TEXT, chain TEXT,
+    error_code TEXT, error_message TEXT
+);
+-- At most one open renewal per certificate: a second one is never started.
+CREATE UNIQUE INDEX IF NOT EXISTS renewals_one_open ON renewals(holder_id, old_serial)
+    WHERE state NOT IN ('{_CLOSED[0]}', '{_CLOSED[1]}');
+CREATE INDEX IF NOT EXISTS renewals_by_holder ON renewals(holder_id);
+-- Every change of every renewal, in order (append only).
+CREATE TABLE IF NOT EXISTS renewal_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    renewal_id TEXT NOT NULL REFERENCES renewals(renewal_id),
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE TRIGGER IF NOT EXISTS renewal_events_append_only_u BEFORE UPDATE ON renewal_events
+    BEGIN SELECT RAISE(ABORT, 'renewal_events is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS renewal_events_append_only_d BEFORE DELETE ON renewal_events
+    BEGIN SELECT RAISE(ABORT, 'renewal_events is append-only'); END;
+"""
+
+
+def _record(row: tuple[Any, ...]) -> RenewalRecord:
+    data = dict(zip(_COLUMNS, row, strict=True))
+    return RenewalRecord.from_json(data)
+
+
+class _ClockSigner(TimestampSigner):
+    clock: Clock
+
+    def get_timestamp(self) -> int:
+        return int(self.clock.now().timestamp())
+
+
+def _sha256(data: bytes = b"") -> Any:
+    return hashlib.sha256(data)
+
+
+def load_secret(state_dir: Path) -> bytes:
+    """The platform's renewal-token secret in ``state_dir``, made (0600) on first use."""
+    path = Path(state_dir) / SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_bytes()
+        if len(secret) < SECRET_BYTES:
+            raise ValueError(f"{path}: a renewal-token secret is at least {SECRET_BYTES} bytes") from None
+        return secret
+    secret = secrets.token_bytes(SECRET_BYTES)
+    try:
+        os.write(fd, secret)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return secret
+
+
+class RenewalBook:
+    """The renewals in the platform's SQLite file (``<state_dir>/platform.sqlite3``)."""
+
+    def __init__(self, path: Path, clock: Clock, secret: bytes):
+        if len(secret) < SECRET_BYTES:
+            raise ValueError(f"a renewal-token secret is at least {SECRET_BYTES} bytes")
+        self.clock = clock
+        self.store = PlatformStore(path)
+        self._durable = threading.local()
+        self._db().executescript(_SCHEMA)
+        signer = type("Signer", (_ClockSigner,), {"clock": clock})
+        self._tokens = URLSafeTimedSerializer(secret, salt=_SALT, signer=signer,
+                                              signer_kwargs={"digest_method": _sha256})
+
+    @classmethod
+    def open(cls, state_dir: Path, clock: Clock) -> RenewalBook:
+        """The book of the platform whose state folder is ``state_dir``."""
+        state_dir = Path(state_dir)
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return cls(state_dir / STORE_FILE, clock, load_secret(state_dir))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection, committing with an fsync (synchronous=FULL).
+
+        The platform's store commits with NORMAL (a commit survives the process
+        being killed); a renewal's record is worth an fsync per move (a handful
+        per renewal) so that it also survives an OS crash or a power cut: the
+        record of KEY_PENDING, ISSUED ... must not be lost once the card or the
+        CA acted on it.
+        """
+        conn = self.store.connection()
+        if getattr(self._durable, "conn", None) is not conn:
+            conn.execute("PRAGMA synchronous=FULL")
+            self._durable.conn = conn
+        return conn
+
+    # -- reading ---------------------------------------------------------------------------------
+    def get(self, renewal_id: str) -> RenewalRecord:
+        """The record; RecordError UNKNOWN if there is none."""
+        row = self._db().execute(f"{_SELECT} WHERE renewal_id = ?", (renewal_id,)).fetchone()
+        if row is None:
+            raise RecordError(RecordErrorCode.UNKNOWN, f"no renewal {renewal_id!r}")
+        return _record(row)
+
+    def open_for(self, holder_id: str, old_serial: str) -> RenewalRecord | None:
+        """The unfinished renewal of this certificate, if there is one."""
+        row = self._db().execute(
+            f"{_SELECT} WHERE holder_id = ? AND old_serial = ? AND state NOT IN (?, ?)",
+            (holder_id, old_serial.upper(), *_CLOSED),
+        ).fetchone()
+        return _record(row) if row else None
+
+    def for_holder(self, holder_id: str) -> list[RenewalRecord]:
+        """Every renewal of a holder, oldest first."""
+        rows = self._db().execute(
+            f"{_SELECT} WHERE holder_id = ? ORDER BY created_at, rowid", (holder_id,)
+        ).fetchall()
+        return [_record(r) for r in rows]
+
+    def events(self, renewal_id: str) -> list[tuple[str, str, str, str]]:
+        """(at, kind, state, detail) of every change of a renewal, in order."""
+        rows = self._db().execute(
+            "SELECT at, kind, state, detail FROM renewal_events WHERE renewal_id = ? ORDER BY id", (renewal_id,)
+        ).fetchall()
+        return [tuple(r) for r in rows]
+
+    # -- changing ----------------------------------------------------------------------------------
+    def create(self, holder_id: str, old_serial: str, old_cn: str) -> RenewalRecord:
+        """A new renewal of ``old_serial`` (SELECTED, with a new request id), or the
+        one already open for it: never a second."""
+        now = self.clock.now()
+        serial = old_serial.upper()
+        self._db()
+        with self.store.transaction() as conn:
+            row = conn.execute(f"{_SELECT} WHERE holder_id = ? AND old_serial = ? AND state NOT IN (?, ?)",
+                               (holder_id, serial, *_CLOSED)).fetchone()
+            if row is not None:
+                return _record(row)
+            renewal_id = uuid.uuid4().hex
+            record = RenewalRecord(
+                renewal_id=renewal_id, request_id=f"fxml-renewal-{renewal_id}", holder_id=holder_id,
+                old_serial=serial, old_cn=old_cn, state=State.SELECTED,
+                created_at=now.isoformat(), updated_at=now.isoformat(),
+            )
+            data = record.to_json()
+            conn.execute(_INSERT, [data[c] for c in _COLUMNS])
+            self._event(conn, record, "create", "")
+        log.info("renewal %s of %s created", renewal_id, serial)
+        return record
+
+    def advance(self, renewal_id: str, expected: State, to: State, **fields: Any) -> RenewalRecord:
+        """Compare-and-set: move the renewal from ``expected`` to ``to`` (see
+        :meth:`fxml.renewal.model.RecordStore.advance`)."""
+        self._db()
+        with self.store.transaction() as conn:
+            record = self._locked(conn, renewal_id)
+            moved, changed = apply_move(record, State(expected), State(to), fields, self.clock.now())
+            if changed:
+                self._write(conn, record, moved)
+                self._event(conn, moved, "advance", f"{record.state}→{moved.state}")
+        return moved
+
+    def fail(self, renewal_id: str, code: str, message: str) -> RenewalRecord:
+        """Note the last refusal on the renewal (its state does not change)."""
+        self._db()
+        with self.store.transaction() as conn:
+            record = self._locked(conn, renewal_id)
+            noted = apply_failure(record, code, message, self.clock.now())
+            if noted is not record:
+                self._write(conn, record, noted)
+                self._event(conn, noted, "fail", code)
+        return noted
+
+    def records(self, renewal_id: str) -> BookRecords:
+        """This renewal's record as a RecordStore, in this process."""
+        return BookRecords(self, renewal_id)
+
+    def _locked(self, conn: sqlite3.Connection, renewal_id: str) -> RenewalRecord:
+        row = conn.execute(f"{_SELECT} WHERE renewal_id = ?", (renewal_id,)).fetchone()
+        if row is None:
+            raise RecordError(RecordErrorCode.UNKNOWN, f"no renewal {renewal_id!r}")
+        return _record(row)
+
+    def _write(self, conn: sqlite3.Connection, before: RenewalRecord, after: RenewalRecord) -> None:
+        data = after.to_json()
+        cursor = conn.execute(f"{_UPDATE} AND state = ?", [*(data[c] for c in _COLUMNS[5:]), after.renewal_id,
+                                                           before.state.value])
+        if cursor.rowcount != 1:  # cannot happen inside BEGIN IMMEDIATE; refuse rather than guess
+            raise RecordError(RecordErrorCode.STALE, "the renewal moved meanwhile", before)
+
+    def _event(self, conn: sqlite3.Connection, record: RenewalRecord, kind: str, detail: str) -> None:
+        conn.execute("INSERT INTO renewal_events(renewal_id, at, kind, state, detail) VALUES (?, ?, ?, ?, ?)",
+                     (record.renewal_id, record.updated_at, kind, record.state.value, detail))
+
+    # -- tokens --------------------------------------------------------------------------------------
+    def token(self, renewal_id: str) -> str:
+        """A renewal token for the card agent: this renewal, its holder, audience ``fxml-renewal``."""
+        record = self.get(renewal_id)
+        return self._tokens.dumps({"aud": api.TOKEN_AUDIENCE, "rid": record.renewal_id, "holder": record.holder_id})
+
+    def check_token(self, token: str | None, renewal_id: str) -> RenewalRecord:
+        """The renewal ``token`` allows access to; RecordError BAD_TOKEN (or UNKNOWN) otherwise."""
+        if not token:
+            raise RecordError(RecordErrorCode.BAD_TOKEN, "no renewal token")
+        try:
+            data = self._tokens.loads(token, max_age=api.TOKEN_MAX_AGE)
+        except SignatureExpired:
+            raise RecordError(RecordErrorCode.BAD_TOKEN, "the renewal token has expired") from None
+        except BadSignature:
+            raise RecordError(RecordErrorCode.BAD_TOKEN, "the renewal token is not the platform's") from None
+        if not isinstance(data, dict) or data.get("aud") != api.TOKEN_AUDIENCE:
+            raise RecordError(RecordErrorCode.BAD_TOKEN, "the token is not a renewal token")
+        if data.get("rid") != renewal_id:
+            raise RecordError(RecordErrorCode.BAD_TOKEN, "the renewal token is for another renewal")
+        record = self.get(renewal_id)
+        if data.get("holder") != record.holder_id:
+            raise RecordError(RecordErrorCode.BAD_TOKEN, "the renewal token is for another holder")
+        return record
+
+
+class BookRecords:
+    """One renewal of a :class:`RenewalBook` as a :class:`~fxml.renewal.model.RecordStore`."""
+
+    def __init__(self, book: RenewalBook, renewal_id: str):
+        self.book = book
+        self.renewal_id = renewal_id
+
+    def get(self) -> RenewalRecord:
+        return self.book.get(self.renewal_id)
+
+    def advance(self, expected: State, to: State, **fields: Any) -> RenewalRecord:
+        return self.book.advance(self.renewal_id, expected, to, **fields)
+
+    def fail(self, code: str, message: str) -> RenewalRecord:
+        return self.book.fail(self.renewal_id, code, message)
+
+
+# -- the record API ---------------------------------------------------------------------------------
+def _error(exc: RecordError) -> JSONResponse:
+    status = api.STATUS.get(exc.code, 400)
+    body: dict[str, Any] = {"code": exc.code.value, "message": exc.message, "status": status}
+    if exc.record is not None and exc.code != RecordErrorCode.BAD_TOKEN:
+        body["renewal"] = exc.record.to_json()
+    headers = {"WWW-Authenticate": f'{api.SCHEME} realm="{api.TOKEN_AUDIENCE}"'} if status == 401 else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _answer(record: RenewalRecord) -> JSONResponse:
+    return JSONResponse({"renewal": record.to_json()})
+
+
+async def _json_body(request: Request) -> Mapping[str, Any]:
+    try:
+        data = json.loads(await read_limited(request, api.MAX_BODY))
+    except BodyTooLargeError:
+        raise RecordError(RecordErrorCode.BAD_RECORD, f"the request body is over {api.MAX_BODY} bytes") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise RecordError(RecordErrorCode.BAD_RECORD, "the request body is not JSON") from None
+    if not isinstance(data, dict):
+        raise RecordError(RecordErrorCode.BAD_RECORD, "the request body is not a JSON object")
+    return data
+
+
+def _state(value: Any, name: str) -> State:
+    try:
+        return State(value)
+    except ValueError:
+        raise RecordError(RecordErrorCode.BAD_RECORD, f"{name!r} is not a renewal state") from None
+
+
+def renewal_routes(book: RenewalBook) -> list[Route]:
+    """The record API's routes (:mod:`fxml.renewal.api`), for ``PlatformSettings.extra_routes``."""
+
+    async def authorized(request: Request) -> str:
+        renewal_id = request.path_params["renewal_id"]
+        token = api.token_from_header(request.headers.get(api.HEADER))
+        await run_in_threadpool(book.check_token, token, renewal_id)
+        return str(renewal_id)
+
+    async def get(request: Request) -> Response:
+        try:
+            renewal_id = await authorized(request)
+            return _answer(await run_in_threadpool(book.get, renewal_id))
+        except RecordError as exc:
+            return _error(exc)
+
+    async def advance(request: Request) -> Response:
+        try:
+            renewal_id = await authorized(request)
+            body = await _json_body(request)
+            fields = body.get("fields") or {}
+            if not isinstance(fields, dict) or not all(isinstance(k, str) for k in fields):
+                raise RecordError(RecordErrorCode.BAD_RECORD, "'fields' must be an object")
+            expected, to = _state(body.get("expected"), "expected"), _state(body.get("to"), "to")
+            return _answer(await run_in_threadpool(lambda: book.advance(renewal_id, expected, to, **fields)))
+        except RecordError as exc:
+            return _error(exc)
+
+    async def fail(request: Request) -> Response:
+        try:
+            renewal_id = await authorized(request)
+            body = await _json_body(request)
+            code, message = body.get("code"), body.get("message")
+            if not isinstance(code, str) or not isinstance(message, str):
+                raise RecordError(RecordErrorCode.BAD_RECORD, "'code' and 'message' must be text")
+            return _answer(await run_in_threadpool(book.fail, renewal_id, code, message))
+        except RecordError as exc:
+            return _error(exc)
+
+    return [
+        Route(api.Paths.RENEWAL, get, methods=["GET"]),
+        Route(api.Paths.ADVANCE, advance, methods=["POST"]),
+        Route(api.Paths.FAIL, fail, methods=["POST"]),
+    ]

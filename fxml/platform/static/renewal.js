@@ -1,0 +1,261 @@
+// 憑證更新 in the browser: the pages of stages 2 and 3 talk to the local card
+// agent (the PIN goes to it only) and to the platform (which keeps the record).
+//
+// Stage 2 (確認更新資訊): the agent reads the inserted card (Common Name,
+// 憑證儲存媒體); [確定] gives the PIN to the agent, which verifies it on the card
+// and keeps that card session; the page forgets the PIN and tells the platform
+// which card holds the certificate.
+// Stage 3 (更新約定條款): [更新], the browser's own prompt, [確定]: the platform
+// notes the terms accepted and hands back a renewal token, which the page gives
+// the agent with its card session; the agent runs the renewal and the page
+// shows its progress, then 「憑證下載成功!」, then the 憑證下載 page.
+//
+// The agent's card-session id (never the PIN) is kept in sessionStorage for the
+// tab, so a reload between the stages need not ask for the PIN again while the
+// card stays in and the session lives.
+
+import { AgentError, createAgent } from "/static/agent.js";
+
+const root = document.getElementById("renewal");
+const meta = (name) => {
+  const tag = document.querySelector(`meta[name="${name}"]`);
+  return tag ? tag.content : "";
+};
+const agent = createAgent(meta("fxml-agent") || undefined);
+const csrf = meta("csrf-token");
+const renewalId = root.dataset.renewal;
+const oldSerial = (root.dataset.oldSerial || "").toUpperCase();
+const sessionKey = `fxml-agent-session:${renewalId}`;
+
+const $ = (id) => root.querySelector(`[data-testid="${id}"]`);
+
+function showError(message, code) {
+  const box = $("renew-error");
+  box.textContent = message;
+  box.dataset.code = code || "";
+  box.hidden = false;
+}
+
+function clearError() {
+  const box = $("renew-error");
+  box.hidden = true;
+  box.textContent = "";
+  box.dataset.code = "";
+}
+
+function agentMissing(error) {
+  if (error instanceof AgentError && error.code === "AGENT_UNREACHABLE") {
+    $("agent-missing").hidden = false;
+    return true;
+  }
+  return false;
+}
+
+async function platform(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "content-type": "application/json", "x-csrf-token": csrf },
+    body: JSON.stringify(body || {}),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = data.error || { code: "PLATFORM_ERROR", message: "憑證管理平台無法處理此請求，請稍後再試。" };
+    throw new AgentError(error.code, error.message, response.status);
+  }
+  return data;
+}
+
+// The card that holds the certificate being renewed (or null), from the agent's readers.
+async function findCard() {
+  const readers = await agent.readers();
+  const withCards = readers.filter((reader) => reader.present && reader.card);
+  const holding = withCards.filter((reader) =>
+    (reader.card.certificates || []).some((cert) => String(cert.serial).toUpperCase() === oldSerial));
+  return { holding: holding[0] || null, cards: withCards.length };
+}
+
+async function showCard() {
+  const carrier = $("carrier");
+  if (!carrier) {
+    return null;
+  }
+  try {
+    const { holding, cards } = await findCard();
+    if (holding) {
+      carrier.textContent = holding.card.carrier || "憑證晶片卡";
+      clearError();
+    } else if (cards > 0) {
+      carrier.textContent = "（插入的憑證載具內沒有此憑證）";
+    } else {
+      carrier.textContent = "（請插入憑證載具）";
+    }
+    return holding;
+  } catch (error) {
+    if (!agentMissing(error)) {
+      showError(error.message, error.code);
+    }
+    return null;
+  }
+}
+
+async function openCardSession() {
+  const pinBox = root.querySelector("#pin");
+  const pin = pinBox ? pinBox.value : "";
+  if (!pin) {
+    throw new AgentError("PIN_MISSING", "請輸入憑證載具密碼。");
+  }
+  const { holding, cards } = await findCard();
+  if (!holding) {
+    throw new AgentError(
+      cards > 0 ? "CARD_NOT_HOLDING_CERTIFICATE" : "NO_CARD",
+      cards > 0 ? "插入的憑證載具內沒有欲更新的憑證，請確認插入的是您的憑證載具。" : "請插入憑證載具。",
+    );
+  }
+  try {
+    const session = await agent.openSession(holding.name, pin);
+    sessionStorage.setItem(sessionKey, session.session);
+    return session;
+  } finally {
+    pinBox.value = ""; // the PIN is forgotten at once, whatever the card said
+  }
+}
+
+// -- stage 2: 確認更新資訊 ---------------------------------------------------------------------
+async function confirmStage() {
+  const button = root.querySelector("#confirm");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    clearError();
+    try {
+      const session = await openCardSession();
+      await platform(`/renew/${renewalId}/confirm`, { card: session.card });
+      window.location.assign(`/renew/${renewalId}`);
+    } catch (error) {
+      if (!agentMissing(error)) {
+        showError(error.message, error.code);
+      }
+      button.disabled = false;
+    }
+  });
+  await showCard();
+  agent.events((event) => {
+    if (event.type === "card_inserted" || event.type === "card_removed") {
+      showCard();
+    }
+  }, () => {});
+}
+
+// -- stage 3: 更新約定條款, then the renewal -----------------------------------------------------
+async function liveSession() {
+  const id = sessionStorage.getItem(sessionKey);
+  if (!id) {
+    return null;
+  }
+  try {
+    const session = await agent.session(id);
+    if (root.dataset.card && session.card && session.card.card_serial !== root.dataset.card) {
+      return null;
+    }
+    return session;
+  } catch (error) {
+    if (agentMissing(error)) {
+      throw error;
+    }
+    sessionStorage.removeItem(sessionKey);
+    return null;
+  }
+}
+
+function progress(job) {
+  const box = $("renew-progress");
+  box.hidden = false;
+  const bar = box.querySelector("progress");
+  bar.value = (job.progress || []).length;
+  $("progress-label").textContent = job.label || "";
+}
+
+function waitForJob(job) {
+  return new Promise((resolve, reject) => {
+    let stop = () => {};
+    const settle = (current) => {
+      progress(current);
+      if (current.status === "done") {
+        stop();
+        resolve(current);
+      } else if (current.status === "failed") {
+        stop();
+        const error = current.error || { code: "RENEWAL_FAILED", message: "憑證更新失敗。" };
+        reject(new AgentError(error.code, error.message));
+      }
+    };
+    stop = agent.events((event) => {
+      if (event.type === "renewal" && event.data && event.data.job === job.job) {
+        settle(event.data);
+      } else if (event.type === "hello") {
+        agent.renewal(job.job).then(settle, reject); // caught up after (re)connecting
+      }
+    }, () => {});
+    settle(job);
+  });
+}
+
+async function termsStage() {
+  const button = root.querySelector("#update");
+  const pinAgain = $("pin-again");
+  try {
+    if (!(await liveSession())) {
+      pinAgain.hidden = false;
+    }
+  } catch (error) {
+    agentMissing(error);
+  }
+  button.addEventListener("click", async () => {
+    if (button.disabled) {
+      return;
+    }
+    button.disabled = true;
+    clearError();
+    try {
+      let session = await liveSession();
+      if (!session) {
+        pinAgain.hidden = false;
+        session = await openCardSession();
+        pinAgain.hidden = true;
+      }
+      // Step 5: the browser's own prompt; [確定] starts the renewal.
+      if (!window.confirm(root.dataset.prompt)) {
+        button.disabled = false;
+        return;
+      }
+      const accepted = await platform(`/renew/${renewalId}/accept`, {});
+      const job = await agent.renew({
+        session: session.session,
+        renewalId,
+        renewalToken: accepted.renewal_token,
+        platformUrl: window.location.origin,
+      });
+      await waitForJob(job);
+      sessionStorage.removeItem(sessionKey);
+      // Step 6: 「憑證下載成功!」, then [確定].
+      window.alert(root.dataset.downloaded);
+      window.location.assign(`/renew/${renewalId}/done`);
+    } catch (error) {
+      if (!agentMissing(error)) {
+        showError(error.message, error.code);
+      }
+      if (error.code === "SESSION_NOT_FOUND" || error.code === "SESSION_CLOSED" || error.code === "CARD_REMOVED") {
+        sessionStorage.removeItem(sessionKey);
+        pinAgain.hidden = false;
+      }
+      button.textContent = "繼續更新";
+      button.disabled = false;
+    }
+  });
+}
+
+if (root.dataset.stage === "confirm") {
+  confirmStage();
+} else if (root.dataset.stage === "terms") {
+  termsStage();
+}

@@ -1,0 +1,414 @@
+"""The renewal engine: moves one renewal from 更新約定條款 accepted to 憑證下載成功.
+
+:class:`RenewalEngine` runs where the card is. It reads the renewal's record
+from the platform (any :class:`~fxml.renewal.model.RecordStore`), looks at
+the card, and does what the record's state says is next, recording each step
+before the next one starts (docs/engine.md draws the machine)::
+
+    TERMS_ACCEPTED  the CA confirms the certificate may be renewed now;
+                    the target container is chosen and checked
+      → KEY_PENDING     recorded with the container and card, before the card acts
+      → KEY_GENERATED   the card generated RSA-2048 there; its public key recorded
+      → CSR_SIGNED      PKCS#10 for it, signed by the card, recorded
+      → ISSUED          the CA renewed under the record's request id; the
+                        certificate, its serial and the chain recorded
+      → WRITTEN         certificate and chain written to the card
+      → DONE            the card's certificate read back and compared
+
+Run it again at any point (after a crash, a card pulled out, a service that
+did not answer) and it goes on from the state the record is in; the CA sees
+the same request under the same request id and issues at most once. The
+certificate being renewed and its key are never touched: the new key goes
+into the other container.
+
+Preconditions: the caller has selected the card's PIV application and
+verified the PIN in the card session (the card agent keeps such a session,
+the CLI verifies before ``run``). Without it :class:`~fxml.renewal.errors.PinNotVerifiedError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, NoReturn, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from fxml.ca.client import CaClient, CaError
+from fxml.card.client import PivCardClient
+from fxml.card.connection import TransportError
+from fxml.card.csr import CsrError, build_csr
+from fxml.card.errors import (
+    AuthenticationError,
+    CardError,
+    ConditionsNotSatisfiedError,
+    NotFoundError,
+    SecurityStatusError,
+)
+from fxml.card.pcsc import CardResetError, NoCardError, PcscUnavailableError, ReaderNotFoundError
+from fxml.card.piv import SIGNATURE_CONTAINERS, Algorithm, KeyRef
+from fxml.clock import Clock
+from fxml.renewal.errors import (
+    CardFailureError,
+    CardRemovedError,
+    CaRefusedError,
+    PinNotVerifiedError,
+    RenewalError,
+    RenewalErrorCode,
+    RenewalStateError,
+    UnreachableError,
+    WrongCardError,
+    from_record_error,
+)
+from fxml.renewal.model import RecordError, RecordErrorCode, RecordStore, RenewalRecord, State
+
+log = logging.getLogger(__name__)
+
+#: The CA's codes that mean "no answer", not "no".
+_CA_UNREACHABLE: Final = frozenset({"CA_UNREACHABLE", "BUSY", "REQUEST_TIMEOUT"})
+#: States whose remaining steps need the PIN (DELETE KEY, the CSR's signature).
+_NEEDS_PIN: Final = frozenset({State.TERMS_ACCEPTED, State.KEY_PENDING, State.KEY_GENERATED})
+#: How often a step may find the record moved by someone else before the engine gives up.
+_MAX_STALE: Final = 8
+
+Progress = Callable[[RenewalRecord], None]
+T = TypeVar("T")
+
+
+def container_name(ref: int) -> str:
+    """``9A`` / ``9C``: a key container as the record names it."""
+    return f"{int(ref):02X}"
+
+
+def spki_text(key: rsa.RSAPublicKey) -> str:
+    """The record's form of a public key: SubjectPublicKeyInfo DER, base64."""
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(der).decode("ascii")
+
+
+def public_key_of(text: str) -> rsa.RSAPublicKey:
+    key = serialization.load_der_public_key(base64.b64decode(text, validate=True))
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("the recorded public key is not RSA")
+    return key
+
+
+def pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+@dataclass(frozen=True)
+class _Card:
+    """What the engine found on the card at the start of a run."""
+
+    card_serial: str
+    #: The container of the certificate being renewed (never touched).
+    old_container: KeyRef
+    old_certificate: x509.Certificate
+    #: The container the new key goes into.
+    target: KeyRef
+
+
+class RenewalEngine:
+    """One renewal's engine: ``run()`` takes its record to DONE (or raises RenewalError).
+
+    ``card`` is a client of the card in a session where the PIV application
+    is selected and the PIN verified; ``ca`` the CA's client; ``records`` the
+    store of this renewal's record (the platform's, over HTTP, for real);
+    ``management_key`` and ``management_algorithm`` the card's administration
+    key (for generating the key and writing the certificate). ``on_progress``
+    is called with the record after every move.
+    """
+
+    def __init__(
+        self,
+        card: PivCardClient,
+        ca: CaClient,
+        records: RecordStore,
+        management_key: bytes,
+        management_algorithm: Algorithm = Algorithm.TDEA_3KEY,
+        clock: Clock | None = None,
+        on_progress: Progress | None = None,
+    ):
+        self.card = card
+        self.ca = ca
+        self.records = records
+        self.management_key = bytes(management_key)
+        self.management_algorithm = management_algorithm
+        self.clock = clock or Clock()
+        self.on_progress = on_progress
+        self._stale = 0
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self) -> RenewalRecord:
+        """Take the renewal from its current state to DONE; the record at DONE.
+
+        Every error the customer can meet is a RenewalError (code, zh-TW
+        message, ``retryable``); the record keeps the last refusal.
+        """
+        record: RenewalRecord | None = None
+        try:
+            record = self.records.get()
+            return self._run(record)
+        except RenewalError as exc:
+            self._note(exc)
+            raise
+        except RecordError as exc:
+            raise from_record_error(exc) from exc
+
+    def _run(self, record: RenewalRecord) -> RenewalRecord:
+        if record.state == State.DONE:
+            return record
+        if record.state == State.CANCELLED:
+            raise RenewalStateError(RenewalErrorCode.CANCELLED, record=record)
+        if record.state.rank < State.TERMS_ACCEPTED.rank:
+            raise RenewalStateError(RenewalErrorCode.NOT_READY, record=record)
+        card = self._card_session(record)
+        steps: dict[State, Callable[[RenewalRecord, _Card], RenewalRecord]] = {
+            State.TERMS_ACCEPTED: self._reserve,
+            State.KEY_PENDING: self._generate,
+            State.KEY_GENERATED: self._sign_request,
+            State.CSR_SIGNED: self._issue,
+            State.ISSUED: self._write,
+            State.WRITTEN: self._finish,
+        }
+        while True:
+            step = steps.get(record.state)
+            if step is None:
+                return record  # DONE (a CANCELLED record cannot follow an engine state)
+            log.debug("renewal %s: %s", record.renewal_id, record.state)
+            record = self._card_call(functools.partial(step, record, card), record)
+
+    # -- the card ------------------------------------------------------------------------------
+    def _card_call(self, action: Callable[[], T], record: RenewalRecord) -> T:
+        """Run ``action``, turning the card's and the transport's faults into RenewalErrors."""
+        try:
+            return action()
+        except (NoCardError, ReaderNotFoundError) as exc:
+            raise CardRemovedError(RenewalErrorCode.CARD_REMOVED, record=record, details={"reason": str(exc)}) from exc
+        except CardResetError as exc:
+            # Another application reset the card: its PIN session is gone.
+            raise PinNotVerifiedError(record=record, details={"reason": str(exc)}) from exc
+        except PcscUnavailableError as exc:
+            raise CardRemovedError(RenewalErrorCode.CARD_UNREACHABLE, record=record,
+                                   details={"reason": str(exc)}) from exc
+        except TransportError as exc:
+            raise CardRemovedError(RenewalErrorCode.CARD_REMOVED, record=record, details={"reason": str(exc)}) from exc
+        except SecurityStatusError as exc:
+            # The engine authenticates the management key itself: what is missing is the PIN.
+            raise PinNotVerifiedError(record=record, details={"reason": str(exc)}) from exc
+        except AuthenticationError as exc:
+            # The management key's proof is checked in _authenticate: this is a signature
+            # that does not verify with the recorded key.
+            raise CardFailureError(RenewalErrorCode.CARD_KEY_MISMATCH, record=record,
+                                   details={"reason": str(exc)}) from exc
+        except CardError as exc:
+            raise CardFailureError(RenewalErrorCode.CARD_ERROR, record=record, details={"reason": str(exc)}) from exc
+
+    def _card_session(self, record: RenewalRecord) -> _Card:
+        """Check the card is the renewal's and ready; where the old certificate and the new key are."""
+
+        def look() -> _Card:
+            info = self.card.card_info()
+            if record.card_serial is not None and info.card_serial != record.card_serial:
+                raise WrongCardError(RenewalErrorCode.WRONG_CARD, record=record,
+                                     details={"expected": record.card_serial, "found": info.card_serial})
+            if info.holder_id is not None and info.holder_id != record.holder_id:
+                raise WrongCardError(RenewalErrorCode.WRONG_CARD, record=record,
+                                     details={"expected_holder": record.holder_id, "found_holder": info.holder_id})
+            old = next((c for c in self.card.list_certificates() if _same_serial(c.certificate, record.old_serial)),
+                       None)
+            if old is None:
+                raise WrongCardError(RenewalErrorCode.CERT_NOT_ON_CARD, record=record,
+                                     details={"serial": record.old_serial})
+            others = [ref for ref in SIGNATURE_CONTAINERS if ref != old.container]
+            target = others[0]
+            if record.container is not None and record.container != container_name(target):
+                raise RenewalStateError(RecordErrorCode.BAD_RECORD, record=record, details={
+                    "reason": f"the record names container {record.container}, which holds the certificate "
+                              "being renewed"})
+            if record.state in _NEEDS_PIN and not self.card.pin_status().verified:
+                raise PinNotVerifiedError(record=record)
+            return _Card(info.card_serial, old.container, old.certificate, target)
+
+        return self._card_call(look, record)
+
+    def _authenticate(self, record: RenewalRecord) -> None:
+        try:
+            self.card.authenticate(self.management_key, self.management_algorithm)
+        except AuthenticationError as exc:
+            raise CardFailureError(RenewalErrorCode.CARD_MANAGEMENT_KEY, record=record,
+                                   details={"reason": str(exc)}) from exc
+
+    def _occupant(self, ref: KeyRef) -> x509.Certificate | None:
+        try:
+            return self.card.certificate(ref)
+        except NotFoundError:
+            return None
+
+    def _check_room(self, record: RenewalRecord, card: _Card) -> bool:
+        """Whether the target container must be cleared first; NO_FREE_CONTAINER if it
+        holds a certificate that is still valid (never removed)."""
+        occupant = self._occupant(card.target)
+        if occupant is None:
+            return False
+        if occupant.not_valid_after_utc < self.clock.now():
+            return True
+        raise CardFailureError(RenewalErrorCode.NO_FREE_CONTAINER, record=record, details={
+            "container": container_name(card.target), "serial": f"{occupant.serial_number:X}",
+            "not_after": occupant.not_valid_after_utc.isoformat()})
+
+    # -- the steps -----------------------------------------------------------------------------
+    def _reserve(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
+        """TERMS_ACCEPTED → KEY_PENDING: nothing on the card changes until the record names the container."""
+        try:
+            self.ca.renewal_check(record.old_serial)
+        except CaError as exc:
+            self._ca_failed(exc, record)
+        self._check_room(record, card)
+        return self._advance(record, State.KEY_PENDING, card_serial=card.card_serial,
+                             container=container_name(card.target))
+
+    def _generate(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
+        """KEY_PENDING → KEY_GENERATED, holding the card for the whole step.
+
+        Whatever is in the target container now is this renewal's key (no
+        certificate: made by an earlier run that did not live to record it)
+        or an expired certificate with its key: both are removed. A valid
+        certificate there is never removed (NO_FREE_CONTAINER).
+        """
+        with self.card.transaction():
+            current = self.records.get()
+            if current.state != State.KEY_PENDING:  # another run moved it while we waited for the card
+                return current
+            self._authenticate(current)
+            if self._check_room(current, card):
+                log.info("renewal %s: removing the expired certificate and key of %s", current.renewal_id,
+                         container_name(card.target))
+                self.card.remove_key(card.target)
+            try:
+                key = self.card.generate_key(card.target)
+            except ConditionsNotSatisfiedError:
+                log.info("renewal %s: %s holds this renewal's earlier key; generating again", current.renewal_id,
+                         container_name(card.target))
+                self.card.remove_key(card.target)
+                key = self.card.generate_key(card.target)
+            return self._advance(current, State.KEY_GENERATED, public_key=spki_text(key))
+
+    def _sign_request(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
+        """KEY_GENERATED → CSR_SIGNED: the card signs a PKCS#10 in the old certificate's name."""
+        key = self._recorded_key(record)
+        self.card.set_public_key(card.target, key)
+        try:
+            csr = build_csr(card.old_certificate.subject, key, lambda tbs: self.card.sign(card.target, tbs))
+        except CsrError as exc:
+            raise CardFailureError(RenewalErrorCode.CARD_KEY_MISMATCH, record=record,
+                                   details={"reason": str(exc)}) from exc
+        text = csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        return self._advance(record, State.CSR_SIGNED, csr=text)
+
+    def _issue(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
+        """CSR_SIGNED → ISSUED: the recorded request, under the recorded request id."""
+        assert record.csr is not None
+        try:
+            issued = self.ca.renew(record.request_id, record.old_serial, record.csr)
+            chain = list(issued.chain) or self.ca.chain()
+        except CaError as exc:
+            self._ca_failed(exc, record)
+        key = self._recorded_key(record)
+        if spki_text(_rsa(issued.certificate.public_key(), record)) != spki_text(key) \
+                or issued.certificate.subject != card.old_certificate.subject:
+            raise CaRefusedError(RenewalErrorCode.CA_BAD_CERTIFICATE, record=record,
+                                 details={"serial": issued.serial})
+        if issued.replayed:
+            log.info("renewal %s: the CA answered the certificate it issued before (%s)", record.renewal_id,
+                     issued.serial)
+        return self._advance(record, State.ISSUED, new_serial=issued.serial, certificate=pem(issued.certificate),
+                             chain="".join(pem(c) for c in chain))
+
+    def _write(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
+        """ISSUED → WRITTEN: the certificate into the target container, the chain into 5FFF02 (repeatable)."""
+        certificate, chain = self._recorded_certificates(record)
+        with self.card.transaction():
+            self._authenticate(record)
+            self.card.set_public_key(card.target, self._recorded_key(record))
+            self.card.store_certificate(card.target, certificate)
+            self.card.store_ca_chain(chain)
+        return self._advance(record, State.WRITTEN)
+
+    def _finish(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
+        """WRITTEN → DONE: the card holds the new certificate (read back)."""
+        certificate, _ = self._recorded_certificates(record)
+        if self._occupant(card.target) != certificate:
+            raise CardFailureError(RenewalErrorCode.CARD_ERROR, record=record, details={
+                "reason": f"container {container_name(card.target)} does not hold the new certificate"})
+        return self._advance(record, State.DONE)
+
+    # -- the record ----------------------------------------------------------------------------
+    def _advance(self, record: RenewalRecord, to: State, **fields: Any) -> RenewalRecord:
+        """Record the move; a record that moved meanwhile is taken as it is (the loop goes on from there)."""
+        try:
+            moved = self.records.advance(record.state, to, **fields)
+        except RecordError as exc:
+            if exc.code != RecordErrorCode.STALE:
+                raise
+            self._stale += 1
+            if self._stale > _MAX_STALE:
+                raise
+            moved = exc.record or self.records.get()
+            log.info("renewal %s moved to %s meanwhile; going on from there", record.renewal_id, moved.state)
+            return moved
+        if self.on_progress is not None:
+            self.on_progress(moved)
+        return moved
+
+    def _note(self, exc: RenewalError) -> None:
+        """Note a refusal on the record, when the record can be reached and it is worth keeping."""
+        if exc.code in (RenewalErrorCode.PIN_NOT_VERIFIED, *RecordErrorCode):
+            return
+        try:
+            self.records.fail(exc.code, exc.message)
+        except (RecordError, OSError) as noted:
+            log.info("could not note %s on the record: %s", exc.code, noted)
+
+    def _ca_failed(self, exc: CaError, record: RenewalRecord) -> NoReturn:
+        details = {"status": exc.status, **exc.details}
+        if exc.code in _CA_UNREACHABLE:
+            raise UnreachableError(exc.code, exc.message, record=record, details=details) from exc
+        raise CaRefusedError(exc.code, exc.message, record=record, details=details) from exc
+
+    def _recorded_key(self, record: RenewalRecord) -> rsa.RSAPublicKey:
+        try:
+            assert record.public_key is not None
+            return public_key_of(record.public_key)
+        except (AssertionError, ValueError) as exc:
+            raise RenewalStateError(RecordErrorCode.BAD_RECORD, record=record,
+                                    details={"reason": f"public key: {exc}"}) from exc
+
+    def _recorded_certificates(self, record: RenewalRecord) -> tuple[x509.Certificate, list[x509.Certificate]]:
+        try:
+            assert record.certificate is not None and record.chain is not None
+            certificate = x509.load_pem_x509_certificate(record.certificate.encode("ascii"))
+            chain = x509.load_pem_x509_certificates(record.chain.encode("ascii"))
+        except (AssertionError, ValueError) as exc:
+            raise RenewalStateError(RecordErrorCode.BAD_RECORD, record=record,
+                                    details={"reason": f"certificate: {exc}"}) from exc
+        return certificate, chain
+
+
+def _same_serial(cert: x509.Certificate, serial: str) -> bool:
+    try:
+        return cert.serial_number == int(serial.replace(":", ""), 16)
+    except ValueError:
+        return False
+
+
+def _rsa(key: object, record: RenewalRecord) -> rsa.RSAPublicKey:
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise CaRefusedError(RenewalErrorCode.CA_BAD_CERTIFICATE, record=record, details={"reason": "not RSA"})
+    return key

@@ -1,0 +1,172 @@
+"""The engine's HTTP client of the record API (PlatformRecords) against the real
+platform process (``python -m fxml.platform serve``): moves, refusals with their
+codes, a platform that does not answer, and an answer lost after the platform
+committed the move (the retry gets the record unchanged, not a refusal)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from fxml import env
+from fxml.clock import TAIWAN, FileClock
+from fxml.platform.renewals import RenewalBook
+from fxml.platform.tickets import make_key
+from fxml.renewal import api
+from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
+from fxml.renewal.records import PlatformRecords
+from simulator.procs import spawn_ready, stop_pid
+
+NOW = datetime(2023, 4, 17, 11, 24, 39, tzinfo=TAIWAN)
+HOLDER, SERIAL, CN = "63880571", "5ED369743F009022C86F81242EF662BD", "63880571-00-2015"
+KEY_PENDING = {"card_serial": "TWCA-TEST-0000000063", "container": "9C"}
+
+
+class Platform:
+    def __init__(self, root: Path):
+        self.state_dir = root / "platform"
+        self.clock = FileClock(root / "clock.json")
+        self.clock.write(fixed=NOW)
+        key = root / "ticket.key"
+        make_key(key)
+        self.pid, self.url = spawn_ready(
+            [sys.executable, "-m", "fxml.platform", "serve", "--state-dir", str(self.state_dir),
+             "--ticket-key", str(key), "--host", "127.0.0.1", "--port", "0"],
+            root / "platform.log", what="platform", env={**os.environ, env.CLOCK: self.clock.describe()},
+        )
+        # The wizard's side: the same SQLite file and secret, in this process.
+        self.book = RenewalBook.open(self.state_dir, self.clock)
+        self.count = 0
+
+    def renewal(self) -> RenewalRecord:
+        """A renewal at TERMS_ACCEPTED, of a certificate of its own."""
+        self.count += 1
+        record = self.book.create(HOLDER, f"{SERIAL[:-4]}{self.count:04X}", CN)
+        self.book.advance(record.renewal_id, State.SELECTED, State.CONFIRMED)
+        return self.book.advance(record.renewal_id, State.CONFIRMED, State.TERMS_ACCEPTED)
+
+    def close(self) -> None:
+        self.book.close()
+        stop_pid(self.pid, "fxml.platform")
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    served = Platform(tmp_path_factory.mktemp("records"))
+    yield served
+    served.close()
+
+
+def test_moves_and_refusals_over_http(platform: Platform) -> None:
+    record = platform.renewal()
+    records = PlatformRecords(platform.url, platform.book.token(record.renewal_id))
+    assert records.renewal_id == record.renewal_id  # read from the token
+    assert records.get() == record
+    moved = records.advance(State.TERMS_ACCEPTED, State.KEY_PENDING, **KEY_PENDING)
+    assert moved.state == State.KEY_PENDING and platform.book.get(record.renewal_id) == moved
+    assert records.advance(State.TERMS_ACCEPTED, State.KEY_PENDING, **KEY_PENDING) == moved  # a retry
+    with pytest.raises(RecordError) as caught:
+        records.advance(State.TERMS_ACCEPTED, State.KEY_PENDING, card_serial="X", container="9A")
+    assert caught.value.code == RecordErrorCode.STALE and caught.value.record == moved
+    with pytest.raises(RecordError) as caught:
+        records.advance(State.KEY_PENDING, State.DONE)
+    assert caught.value.code == RecordErrorCode.BAD_TRANSITION
+    noted = records.fail("CARD_REMOVED", "憑證載具已移除。")
+    assert (noted.state, noted.error_code) == (State.KEY_PENDING, "CARD_REMOVED")
+    assert noted.error_message == "憑證載具已移除。"
+
+
+def test_tokens_over_http(platform: Platform) -> None:
+    record = platform.renewal()
+    token = platform.book.token(record.renewal_id)
+    for bad in (token[:-4] + "abcd", "not-a-token"):
+        with pytest.raises(RecordError) as caught:
+            PlatformRecords(platform.url, bad, record.renewal_id).get()
+        assert caught.value.code == RecordErrorCode.BAD_TOKEN
+    with pytest.raises(RecordError) as caught:
+        PlatformRecords(platform.url, "not-a-token")
+    assert caught.value.code == RecordErrorCode.BAD_TOKEN  # names no renewal
+    with pytest.raises(RecordError) as caught:
+        PlatformRecords(platform.url, token, "someone-elses").get()
+    assert caught.value.code == RecordErrorCode.BAD_TOKEN
+    platform.clock.write(fixed=NOW.replace(minute=NOW.minute + api.TOKEN_MAX_AGE // 60 + 1))
+    try:
+        with pytest.raises(RecordError) as caught:
+            PlatformRecords(platform.url, token).get()
+        assert caught.value.code == RecordErrorCode.BAD_TOKEN
+    finally:
+        platform.clock.write(fixed=NOW)
+
+
+def test_a_platform_that_does_not_answer(platform: Platform) -> None:
+    record = platform.renewal()
+    records = PlatformRecords("http://127.0.0.1:9", platform.book.token(record.renewal_id), retries=1,
+                              retry_delay=0.01)
+    with pytest.raises(RecordError) as caught:
+        records.get()
+    assert caught.value.code == RecordErrorCode.UNREACHABLE
+
+
+class LosesAnswers:
+    """A TCP relay to the platform that drops the connection, after the platform
+    answered, for the first ``lose`` requests: the move is committed, its answer lost."""
+
+    def __init__(self, target: str, lose: int):
+        host, port = target.removeprefix("http://").split(":")
+        self.target = (host, int(port))
+        self.lose = lose
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.forwarded = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            with client, socket.create_connection(self.target) as upstream:
+                request = _read_request(client)
+                upstream.sendall(request)
+                answer = b""
+                while chunk := upstream.recv(65536):
+                    answer += chunk
+                self.forwarded += 1
+                if self.forwarded > self.lose:
+                    client.sendall(answer)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def _read_request(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_a_lost_answer_is_retried_and_the_move_made_once(platform: Platform) -> None:
+    record = platform.renewal()
+    relay = LosesAnswers(platform.url, lose=1)
+    try:
+        records = PlatformRecords(relay.url, platform.book.token(record.renewal_id), retry_delay=0.01)
+        moved = records.advance(State.TERMS_ACCEPTED, State.KEY_PENDING, **KEY_PENDING)
+    finally:
+        relay.close()
+    assert relay.forwarded == 2 and moved.state == State.KEY_PENDING
+    assert [e[1] for e in platform.book.events(record.renewal_id)].count("advance") == 3  # confirmed, terms, key
