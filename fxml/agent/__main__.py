@@ -46,7 +46,6 @@ from fxml.agent.renewal import (
     DEFAULT_ENGINE,
     DEFAULT_MANAGEMENT_KEY,
     ManagementKey,
-    engine_available,
     load_factory,
     platform_engine,
 )
@@ -140,7 +139,7 @@ def _settings(args: argparse.Namespace, port: int) -> AgentSettings:
     if args.engine:
         engine, engine_name = load_factory(args.engine), args.engine
     else:
-        engine, engine_name = platform_engine, (DEFAULT_ENGINE if engine_available() else None)
+        engine, engine_name = platform_engine, DEFAULT_ENGINE
     return AgentSettings(
         origins=normalized, port=port, idle_seconds=args.idle_timeout, management_key=key,
         ca_url=args.ca_url or os.environ.get(env.CA_URL) or None,

@@ -41,6 +41,7 @@ from fxml.agent.api import (
     DEFAULT_IDLE_SECONDS,
     SERVICE_NAME,
     SIGNATURE_ALGORITHM,
+    STATUS,
     AgentError,
     CardJson,
     CertificateJson,
@@ -182,8 +183,14 @@ def translate(exc: BaseException) -> AgentError:
         status = getattr(exc, "status", None)
         extra = getattr(exc, "details", None)
         details: dict[str, Any] = {"source": type(exc).__module__, **(extra if isinstance(extra, dict) else {})}
-        usable = isinstance(status, int) and 400 <= status < 600
-        return AgentError(code, message, status=status if usable else 502, details=details)
+        retryable = getattr(exc, "retryable", None)
+        if isinstance(retryable, bool):
+            details["retryable"] = retryable
+        if code in STATUS:  # one of the agent's own codes (the engine's CARD_REMOVED ...)
+            status = STATUS[ErrorCode(code)]
+        elif not (isinstance(status, int) and 400 <= status < 600):
+            status = 502
+        return AgentError(code, message, status=status, details=details)
     if isinstance(exc, FxmlError):
         return AgentError(ErrorCode.RENEWAL_FAILED, details={"reason": str(exc)})
     log.error("unexpected error", exc_info=exc)

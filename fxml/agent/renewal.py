@@ -1,4 +1,4 @@
-"""What the agent needs of the renewal engine, and how it finds one.
+"""What the agent needs of the renewal engine, and how it makes one.
 
 The agent runs a renewal on the card of a session, in that reader's worker
 thread, through an :data:`EngineFactory`: given a :class:`RenewalContext`
@@ -6,33 +6,30 @@ thread, through an :data:`EngineFactory`: given a :class:`RenewalContext`
 token, the platform's URL, the CA's URL, the management key, the clock and
 a progress callback) it returns something with ``run() -> RenewalRecord``.
 
-The default factory builds ``fxml.renewal.engine.RenewalEngine`` with
-``fxml.renewal.records.PlatformRecords`` as its record store, looked up when
-the first renewal starts, so the agent runs (and says ``ENGINE_UNAVAILABLE``
-for renewals) on a tree without the engine. ``--engine module:callable``
-names another factory (the tests' stand-in).
+The default factory, :func:`platform_engine`, is the real one:
+:class:`~fxml.renewal.engine.RenewalEngine` over the platform's record
+(:class:`~fxml.renewal.records.PlatformRecords`) and the CA's API.
+``--engine module:callable`` names another factory (the tests' stand-in).
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from fxml.agent.api import AgentError, ErrorCode
+from fxml.ca.client import CaClient
 from fxml.card.client import PivCardClient
 from fxml.card.piv import Algorithm
 from fxml.clock import Clock
+from fxml.renewal.engine import RenewalEngine
 from fxml.renewal.model import RenewalRecord, State
+from fxml.renewal.records import PlatformRecords
 
-#: The engine's module and class, and the record store over HTTP (issue 9, branch ``engine``).
-ENGINE_MODULE = "fxml.renewal.engine"
-ENGINE_CLASS = "RenewalEngine"
-RECORDS_MODULE = "fxml.renewal.records"
-RECORDS_CLASS = "PlatformRecords"
-DEFAULT_ENGINE = f"{ENGINE_MODULE}:{ENGINE_CLASS}"
+#: What ``GET /v1/status`` names the default engine.
+DEFAULT_ENGINE = "fxml.renewal.engine:RenewalEngine"
 
 #: What the engine reports as it goes: the record it just wrote, or the state it reached.
 Progress = RenewalRecord | State
@@ -83,32 +80,18 @@ EngineFactory = Callable[[RenewalContext], Renewal]
 
 
 def platform_engine(context: RenewalContext) -> Renewal:
-    """The real engine over the platform's records and the CA's API."""
-    try:
-        engine_module = importlib.import_module(ENGINE_MODULE)
-        records_module = importlib.import_module(RECORDS_MODULE)
-        engine_class: Any = getattr(engine_module, ENGINE_CLASS)
-        records_class: Any = getattr(records_module, RECORDS_CLASS)
-    except (ImportError, AttributeError) as exc:
-        raise AgentError(ErrorCode.ENGINE_UNAVAILABLE, details={"reason": str(exc)}) from None
-    from fxml.ca.client import CaClient
-
+    """The real engine: the platform keeps the record, the CA issues."""
     if not context.ca_url:
         raise AgentError(ErrorCode.ENGINE_UNAVAILABLE, details={"reason": "no CA URL (--ca-url or FXMLSIM_CA_URL)"})
-    engine: Renewal = engine_class(
+    return RenewalEngine(
         context.card,
         CaClient(context.ca_url),
-        records_class(context.platform_url, context.renewal_token),
+        PlatformRecords(context.platform_url, context.renewal_token, context.renewal_id),
         context.management_key.key,
         context.management_key.algorithm,
         context.clock,
         context.on_progress,
     )
-    return engine
-
-
-def engine_available() -> bool:
-    return importlib.util.find_spec(ENGINE_MODULE) is not None
 
 
 def load_factory(spec: str) -> EngineFactory:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_support import OTHER_SITE, PLATFORM, PROFILES, AgentProcess
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -32,6 +31,7 @@ from fxml.agent.client import AgentClient
 from fxml.ca.client import CaClient
 from simulator.card.image import load_image
 from simulator.home import Home
+from tests.support.agent import OTHER_SITE, PLATFORM, PROFILES, STAND_IN_ENGINE, AgentProcess
 
 pytestmark = pytest.mark.pcsc
 
@@ -63,7 +63,7 @@ def agent(home: Home, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agen
     process = AgentProcess(
         log, str(home.stack.socket_path),
         "--allow-origin", PLATFORM, "--allow-origin", "http://localhost:18444",
-        "--ca-url", home.services()["ca"]["url"], "--engine", "agent_engine:factory",
+        "--ca-url", home.services()["ca"]["url"], "--engine", STAND_IN_ENGINE,
         "--log-level", "DEBUG", "--trace",
     )
     with process:
@@ -110,7 +110,7 @@ def test_status_and_readers_show_the_card_as_the_bank_s_screens_need_it(home: Ho
     assert status["pcsc"] == {"available": True, "message": None}
     assert status["readers"] == 4 and status["cards"] == 1
     assert status["allowed_origins"] == [PLATFORM, "http://localhost:18444"]
-    assert status["engine"] == "agent_engine:factory"
+    assert status["engine"] == STAND_IN_ENGINE
     readers = client.readers()
     assert [r["present"] for r in readers] == [True, False, False, False]
     first = readers[0]
@@ -132,7 +132,7 @@ def test_the_agent_of_the_service_registry_runs_with_the_stack(home: Home) -> No
     url = home.services()["agent"]["url"]
     status = AgentClient(url).status()
     assert status["pcsc"]["available"] and status["readers"] == 4
-    assert status["engine"] is None  # no engine on this branch yet: renewals are refused (below)
+    assert status["engine"] == "fxml.renewal.engine:RenewalEngine"  # the real one: tests/pcsc/test_agent_engine.py
 
 
 # -- sessions -----------------------------------------------------------------------------------------
@@ -522,17 +522,6 @@ def test_renewal_refusals(home: Home, agent: AgentProcess) -> None:
     refused(agent.client("http://localhost:18444").renewal, ErrorCode.SESSION_ORIGIN_MISMATCH, failed["job"])
 
 
-def test_an_agent_without_an_engine_refuses_renewals(home: Home) -> None:
-    image, reader = card(home, "agent-no-engine", EOI)
-    client = AgentClient(home.services()["agent"]["url"])  # the registry's agent: no engine on this branch
-    session = client.open_session(EOI_PIN, reader)["session"]
-    before = image.read_bytes()
-    error = refused(client.renew, ErrorCode.ENGINE_UNAVAILABLE, session, "R-5", "t", "http://127.0.0.1:1")
-    assert error.status == 501
-    assert image.read_bytes() == before
-    client.close_session(session)
-
-
 # -- the PIN ---------------------------------------------------------------------------------------------------
 def test_the_pin_is_in_no_log(home: Home, agent: AgentProcess) -> None:
     """With the agent at DEBUG with its APDU trace and the card stack's trace on,
@@ -564,7 +553,7 @@ def test_the_management_key_comes_from_its_file_and_a_wrong_one_changes_nothing(
     key_file = tmp_path / "management-key.json"
     key_file.write_text(json.dumps({"algorithm": "3DES", "key": "0F" * 24}))
     with AgentProcess(tmp_path / "key.log", str(home.stack.socket_path), "--management-key-file", str(key_file),
-                      "--ca-url", home.services()["ca"]["url"], "--engine", "agent_engine:factory") as keyed:
+                      "--ca-url", home.services()["ca"]["url"], "--engine", STAND_IN_ENGINE) as keyed:
         client = keyed.client()
         session = client.open_session(EOI_PIN, reader)["session"]
         before = image.read_bytes()

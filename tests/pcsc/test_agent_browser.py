@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_support import PROFILES, REPO, AgentProcess
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fxml.agent.api import MESSAGES, ErrorCode
 from simulator.home import Home
+from tests.support.agent import PROFILES, REPO, AgentProcess
 
 pytestmark = pytest.mark.pcsc
 

@@ -1,6 +1,6 @@
-"""A stand-in for the renewal engine (``fxml.renewal.engine.RenewalEngine``, written on
-another branch), for the card agent's tests: ``python -m fxml.agent serve --engine
-agent_engine:factory`` with this folder on PYTHONPATH.
+"""A stand-in for the renewal engine, for the card agent's own tests: ``python -m
+fxml.agent serve --engine tests.support.agent_engine:factory`` (from the repository's
+root). The real engine's run through the agent is tests/pcsc/test_agent_engine.py.
 
 It does the renewal's real work, through the agent's card session and the real CA:
 it authenticates with the management key, generates the new key on the card in

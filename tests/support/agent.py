@@ -12,8 +12,9 @@ from pathlib import Path
 from fxml.agent.client import AgentClient
 
 REPO = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 PROFILES = REPO / "fixtures" / "cards"
+#: The tests' stand-in renewal engine (tests/support/agent_engine.py), for ``--engine``.
+STAND_IN_ENGINE = "tests.support.agent_engine:factory"
 
 #: The platform's origin, as the tests' pages claim it (nothing needs to listen there).
 PLATFORM = "http://127.0.0.1:18443"
@@ -24,12 +25,9 @@ class AgentProcess:
     def __init__(self, log: Path, pcsc_socket: str, *args: str, env: dict[str, str] | None = None):
         self.log = log
         self.args = args
-        self.env = {
-            **os.environ,
-            "PCSCLITE_CSOCK_NAME": pcsc_socket,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
-            **(env or {}),
-        }
+        # Run from the repository's root, so that ``--engine tests.support...`` imports.
+        # ``env``, when given, is the whole environment (so a test can leave a variable out).
+        self.env = {**(os.environ if env is None else env), "PCSCLITE_CSOCK_NAME": pcsc_socket}
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
 
