@@ -3,7 +3,8 @@ event types, error codes with their zh-TW messages, the default port.
 
 The agent (:mod:`fxml.agent.app`) answers with these names and the Python
 client (:mod:`fxml.agent.client`) reads them; the browser side
-(``fxml/agent/static/agent.js``) repeats the paths, and
+(``fxml/web/static/agent.js``, which every app of the web stack serves
+at ``/static/agent.js``) repeats the paths, and
 ``tests/unit/test_agent_contract.py`` checks that it, this module and
 docs/agent.md agree.
 

@@ -97,7 +97,7 @@ def world(stack_home: Home, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                           "--allow-origin", origin) as agent:
             site.csp = (f"default-src 'self'; script-src 'self'; connect-src 'self' {agent.url}; "
                         "frame-ancestors 'none'; base-uri 'none'")
-            shutil.copy(REPO / "fxml" / "agent" / "static" / "agent.js", root / "agent.js")
+            shutil.copy(REPO / "fxml" / "web" / "static" / "agent.js", root / "agent.js")
             (root / "index.html").write_text(PAGE.format(agent=agent.url), encoding="utf-8")
             yield {"agent": agent, "origin": origin, "other": f"http://localhost:{site.port}"}
 

@@ -19,7 +19,7 @@ from fxml.renewal.model import RecordError, RecordErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "agent.md").read_text(encoding="utf-8")
-JS = (ROOT / "fxml" / "agent" / "static" / "agent.js").read_text(encoding="utf-8")
+JS = (ROOT / "fxml" / "web" / "static" / "agent.js").read_text(encoding="utf-8")
 
 
 def _js_object(name: str) -> dict[str, str]:

@@ -1,11 +1,10 @@
 // The FXML platform's pages reach the local card agent (憑證元件) through this module.
 //
 // A plain ES module, loaded from the platform's own origin (CSP script-src 'self'):
+// it lives in fxml/web/static, which every app of the web stack serves at /static.
 //
 //   <meta name="fxml-agent" content="http://127.0.0.1:61081">
-//   <script type="module" src="/static/agent/agent.js"></script>   (or import it from a page module)
-//
-//   import { readers, openSession, renew, sign, events } from "./agent.js";
+//   import { readers, openSession, renew, sign, events } from "/static/agent.js";
 //   const stop = events((event) => { if (event.type === "card_inserted") ... });
 //   const list = await readers();
 //   const session = await openSession(list[0].name, pin);   // the PIN goes to the agent only
