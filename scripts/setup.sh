@@ -22,7 +22,7 @@ DEB_PACKAGES=(
   opensc pcsc-tools iproute2 util-linux openssl
   yubico-piv-tool ykcs11
   python3 python3-venv python3-dev gcc
-  chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
+  chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
 )
 VSC_DIR=/usr/lib/python3/site-packages/virtualsmartcard
 

@@ -40,7 +40,12 @@ def test_demo_renews_a_card_prints_the_proof_sheet_and_cleans_up(tmp_path: Path)
     serial = re.search(r"新憑證 ([0-9A-F]+)", out)
     assert serial, out
     pdf = tmp_path / f"憑證證明單-{serial.group(1)}.pdf"
-    assert pdf.read_bytes().startswith(b"%PDF") and b"/FontFile" in pdf.read_bytes()
+    assert pdf.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "憑證證明單" in text and "合作金庫憑證管理平台" in text and serial.group(1) in text
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    cjk = [line for line in fonts.splitlines() if "CJK" in line]
+    assert cjk and all(" yes yes " in line for line in cjk), fonts  # embedded and subset, not Type 3
     status = subprocess.run(
         [sys.executable, "-m", "simulator.cli", "--home", str(home), "status"],
         capture_output=True, text=True, timeout=60,
