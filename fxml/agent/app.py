@@ -113,7 +113,7 @@ class AgentApi:
         ]
 
     async def status(self, request: Request) -> Response:
-        return answer(200, self.agent.status())
+        return answer(200, await self.agent.status())
 
     async def readers(self, request: Request) -> Response:
         return answer(200, {"readers": await self.agent.readers()})
@@ -165,9 +165,9 @@ class AgentApi:
         return answer(200, await self.agent.sign(session, _origin(request), payload, container))
 
     async def events(self, request: Request) -> Response:
-        subscriber = self.agent.hub.subscribe(_origin(request))
+        subscriber = self.agent.hub.subscribe(_origin(request))  # first, so that no event is missed
         return StreamingResponse(
-            self.agent.hub.stream(subscriber, self.agent.hello()),
+            self.agent.hub.stream(subscriber, await self.agent.hello()),
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import logging
 import secrets
@@ -723,14 +724,22 @@ class CardAgent:
         return job.to_json()
 
     # -- status and events -------------------------------------------------------------------------
-    def status(self) -> StatusJson:
+    async def status(self) -> StatusJson:
+        readers, cards = len(self.slots), sum(1 for s in self.slots.values() if s.present)
+        if self.pcsc_available:
+            try:
+                live = await self._live()
+            except AgentError:
+                pass  # the monitor will say what happened; the counts it has are the best known
+            else:
+                readers, cards = len(live), sum(1 for s in live.values() if s.present)
         return {
             "service": SERVICE_NAME,
             "version": self.settings.version,
             "api": API_VERSION,
             "pcsc": {"available": self.pcsc_available, "message": self.pcsc_message},
-            "readers": len(self.slots),
-            "cards": sum(1 for s in self.slots.values() if s.present),
+            "readers": readers,
+            "cards": cards,
             "sessions": len(self.sessions),
             "renewals_running": sum(1 for j in self.jobs.values() if j.status is JobStatus.RUNNING),
             "allowed_origins": list(self.settings.origins),
@@ -738,11 +747,16 @@ class CardAgent:
             "idle_timeout": self.settings.idle_seconds,
         }
 
-    def hello(self) -> Event:
+    async def hello(self) -> Event:
+        """The first event of a stream: the readers as the daemon sees them now."""
+        present = {s.name: s.present for s in self.slots.values()}
+        if self.pcsc_available:
+            with contextlib.suppress(AgentError):  # the monitor's view, then
+                present = {name: state.present for name, state in (await self._live()).items()}
         return Event(EventType.HELLO, {
             "api": API_VERSION,
             "pcsc": {"available": self.pcsc_available, "message": self.pcsc_message},
-            "readers": [{"reader": s.name, "present": s.present} for s in self.slots.values()],
+            "readers": [{"reader": name, "present": value} for name, value in present.items()],
         })
 
 
