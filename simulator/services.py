@@ -44,6 +44,8 @@ class ServiceSpec:
 
 
 CA = ServiceSpec(name="ca", title="模擬 TWCA 憑證中心", module="simulator.ca", url_env=env.CA_URL, state_dir="ca")
+AGENT = ServiceSpec(name="agent", title="憑證元件（本機憑證載具代理程式）", module="fxml.agent", url_env=env.AGENT_URL,
+                    needs_pcsc=True)
 PLATFORM = ServiceSpec(name="platform", title="FXML 憑證管理平台", module="fxml.platform", url_env=env.PLATFORM_URL,
                        state_dir="platform")
 BANK = ServiceSpec(name="bank", title="合作金庫銀行（個人網路銀行、企業網路銀行、EOI 系統）", module="simulator.bank",
@@ -52,7 +54,7 @@ BANK = ServiceSpec(name="bank", title="合作金庫銀行（個人網路銀行�
 #: Every service, in start order. Ports are chosen before the first starts, so
 #: every service knows every other's URL (the platform the agent's, the agent
 #: the platform's).
-SERVICES: tuple[ServiceSpec, ...] = (CA, PLATFORM, BANK)
+SERVICES: tuple[ServiceSpec, ...] = (CA, AGENT, PLATFORM, BANK)
 
 
 def by_name(name: str) -> ServiceSpec:

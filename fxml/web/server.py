@@ -412,12 +412,16 @@ def serve(
     limits: Limits | None = None,
     on_ready: Callable[[str], None] | None = None,
     on_stop: Callable[[], None] | None = None,
+    on_exit: Callable[[], None] | None = None,
 ) -> None:
     """Serve ``app`` on ``sock`` until SIGTERM or SIGINT (blocking).
 
     Access logging is off: on the hot paths it costs more than the answer
     (measured: p50 from 2.6 to 4.7 ms). ``on_ready`` gets the URL once the
-    server accepts connections.
+    server accepts connections. ``on_exit`` is called (on the event loop's
+    thread) as soon as a stop is asked for, before the server waits for the
+    answers under way: an app with endless answers (server-sent events)
+    ends them there, or the stop waits ``graceful_seconds`` for them.
     """
     _install_log_filters()
     chosen, backlog = fit_to_descriptors(limits or Limits(), raise_descriptor_limit())
@@ -438,7 +442,7 @@ def serve(
         timeout_graceful_shutdown=chosen.graceful_seconds,
         ws="none",
     )
-    server = _Server(config, on_ready, url_of(sock))
+    server = _Server(config, on_ready, url_of(sock), on_exit)
     # uvicorn catches SIGTERM/SIGINT while it serves, shuts down gracefully,
     # then raises the signal again for the handler it found installed: make
     # that one a no-op so a stopped server exits 0, not -15.
@@ -458,10 +462,20 @@ def _after_shutdown(signum: int, frame: object) -> None:
 class _Server(uvicorn.Server):
     """uvicorn's server, announcing readiness as soon as it accepts connections."""
 
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[str], None] | None, url: str):
+    def __init__(
+        self, config: uvicorn.Config, on_ready: Callable[[str], None] | None, url: str,
+        on_exit: Callable[[], None] | None = None,
+    ):
         super().__init__(config)
         self._on_ready = on_ready
         self._url = url
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        first = not self.should_exit
+        super().handle_exit(sig, frame)
+        if first and self._on_exit is not None:
+            self._on_exit()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)

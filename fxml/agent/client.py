@@ -1,0 +1,249 @@
+"""HTTP client for the card agent's API (docs/agent.md), standard library only.
+
+Used by the tests, ``fxmlsim``'s CLI and the features. Every method returns
+the answer's JSON (typed as in :mod:`fxml.agent.api`) or raises
+:class:`~fxml.agent.api.AgentError` with the agent's code and zh-TW message;
+an agent that cannot be reached is ``AGENT_UNREACHABLE`` (status 0).
+
+``origin`` makes the client send an ``Origin`` header, as a page of that
+origin would (the tests use it to act as the platform's pages, or as another
+site's).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, cast
+from urllib.parse import quote, urlsplit
+
+from fxml.agent.api import (
+    JSON_TYPE,
+    AgentError,
+    ErrorCode,
+    EventType,
+    Headers,
+    Paths,
+    ReaderJson,
+    RenewalJson,
+    SessionJson,
+    SignatureJson,
+    StatusJson,
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer as it came: status, headers (lowercase names) and body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8")) if self.body else None
+
+
+@dataclass(frozen=True)
+class AgentEvent:
+    """One server-sent event."""
+
+    type: str
+    data: dict[str, Any]
+    id: str | None = None
+
+
+class AgentClient:
+    def __init__(self, base_url: str, *, origin: str | None = None, timeout: float = 30.0):
+        parts = urlsplit(base_url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"the agent's URL must be http://host:port, not {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.host = parts.hostname
+        self.port = parts.port or 80
+        self.origin = origin
+        self.timeout = timeout
+
+    # -- transport ------------------------------------------------------------------------
+    def _connection(self, timeout: float | None = None) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
+
+    def request(
+        self, method: str, path: str, body: Any = None, *, headers: Mapping[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Reply:
+        """One request as it is (no error checking): for tests of refusals."""
+        sent: dict[str, str] = {}
+        if self.origin is not None:
+            sent["Origin"] = self.origin
+        data = raw
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            sent["Content-Type"] = JSON_TYPE
+        sent.update(headers or {})
+        conn = self._connection()
+        try:
+            conn.request(method, path, body=data, headers=sent)
+            response = conn.getresponse()
+            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        except (OSError, http.client.HTTPException) as exc:
+            raise AgentError(ErrorCode.AGENT_UNREACHABLE, details={"url": self.base_url, "reason": str(exc)}) from exc
+        finally:
+            conn.close()
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """The answer's JSON; AgentError for an error answer."""
+        reply = self.request(method, path, body)
+        try:
+            data = reply.json()
+        except ValueError:
+            raise AgentError(ErrorCode.AGENT_BAD_RESPONSE, details={"status": reply.status}) from None
+        if reply.status >= 400:
+            raise AgentError.from_json(data, reply.status)
+        return data
+
+    # -- the API --------------------------------------------------------------------------
+    def status(self) -> StatusJson:
+        return cast(StatusJson, self.call("GET", Paths.STATUS))
+
+    def readers(self) -> list[ReaderJson]:
+        return cast(list[ReaderJson], self.call("GET", Paths.READERS)["readers"])
+
+    def open_session(self, pin: str, reader: str | None = None) -> SessionJson:
+        body: dict[str, str] = {"pin": pin}
+        if reader is not None:
+            body["reader"] = reader
+        return cast(SessionJson, self.call("POST", Paths.SESSIONS, body))
+
+    def session(self, session: str) -> SessionJson:
+        return cast(SessionJson, self.call("GET", Paths.SESSION.format(session=quote(session, safe=""))))
+
+    def close_session(self, session: str) -> None:
+        self.call("DELETE", Paths.SESSION.format(session=quote(session, safe="")))
+
+    def renew(
+        self, session: str, renewal_id: str, renewal_token: str, platform_url: str | None = None
+    ) -> RenewalJson:
+        body = {"session": session, "renewal_id": renewal_id, "renewal_token": renewal_token}
+        if platform_url is not None:
+            body["platform_url"] = platform_url
+        return cast(RenewalJson, self.call("POST", Paths.RENEWALS, body))
+
+    def renewal(self, job: str) -> RenewalJson:
+        return cast(RenewalJson, self.call("GET", Paths.RENEWAL.format(job=quote(job, safe=""))))
+
+    def sign(self, session: str, data: bytes, container: str | None = None) -> SignatureJson:
+        body = {"session": session, "data": base64.b64encode(data).decode("ascii")}
+        if container is not None:
+            body["container"] = container
+        return cast(SignatureJson, self.call("POST", Paths.SIGNATURES, body))
+
+    def events(self, timeout: float = 10.0) -> EventStream:
+        """The event stream (``GET /v1/events``); its first event is ``hello``."""
+        return EventStream(self, timeout)
+
+    def wait_renewal(self, job: str, timeout: float = 60.0) -> RenewalJson:
+        """Follow the renewal on the event stream until it is done or failed (no polling)."""
+        with self.events(timeout) as stream:
+            current = self.renewal(job)
+            deadline = time.monotonic() + timeout
+            while current["status"] == "running":
+                event = stream.next(max(0.0, deadline - time.monotonic()))
+                if event.type == EventType.RENEWAL and event.data.get("job") == job:
+                    current = cast(RenewalJson, event.data)
+            return current
+
+
+class EventStream:
+    """Server-sent events read as they come; :meth:`next` waits at most ``timeout`` seconds."""
+
+    def __init__(self, client: AgentClient, timeout: float):
+        self.client = client
+        self.timeout = timeout
+        self._conn = client._connection(timeout)
+        headers = {"Accept": "text/event-stream"}
+        if client.origin is not None:
+            headers["Origin"] = client.origin
+        try:
+            self._conn.request("GET", Paths.EVENTS, headers=headers)
+            self.response = self._conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            self._conn.close()
+            raise AgentError(ErrorCode.AGENT_UNREACHABLE, details={"reason": str(exc)}) from exc
+        if self.response.status != 200:
+            body = self.response.read()
+            self._conn.close()
+            try:
+                data = json.loads(body.decode("utf-8"))
+            except ValueError:
+                data = None
+            raise AgentError.from_json(data, self.response.status)
+        self.headers = {k.lower(): v for k, v in self.response.getheaders()}
+
+    def next(self, timeout: float | None = None) -> AgentEvent:
+        """The next event; TimeoutError if none comes in time, EOFError if the stream ended."""
+        sock = self._conn.sock
+        if sock is not None:
+            sock.settimeout(self.timeout if timeout is None else max(timeout, 0.001))
+        fields: dict[str, str] = {}
+        data: list[str] = []
+        try:
+            while True:
+                line = self.response.readline()
+                if not line:
+                    raise EOFError("the agent ended the event stream")
+                text = line.decode("utf-8").rstrip("\r\n")
+                if not text:
+                    if data or fields.get("event"):
+                        payload = json.loads("\n".join(data)) if data else {}
+                        return AgentEvent(fields.get("event", "message"), payload, fields.get("id"))
+                    continue
+                if text.startswith(":"):
+                    continue
+                name, _, value = text.partition(":")
+                value = value.removeprefix(" ")
+                if name == "data":
+                    data.append(value)
+                else:
+                    fields[name] = value
+        except TimeoutError:
+            waited = self.timeout if timeout is None else timeout
+            raise TimeoutError(f"no event from the agent within {waited:g} s") from None
+
+    def wait_for(self, kind: str, timeout: float | None = None, **match: Any) -> AgentEvent:
+        """The next event of type ``kind`` whose data has the ``match`` values (others are skipped)."""
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {kind} event matching {match} within {limit:g} s")
+            event = self.next(left)
+            if event.type == kind and all(event.data.get(k) == v for k, v in match.items()):
+                return event
+
+    def __iter__(self) -> Iterator[AgentEvent]:
+        while True:
+            try:
+                yield self.next()
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+__all__ = ["AgentClient", "AgentEvent", "EventStream", "Headers", "Reply"]

@@ -1,0 +1,108 @@
+"""Events to the pages: a hub on the event loop, one queue per ``GET /v1/events`` stream.
+
+Card and reader events go to every stream; a session's and a renewal's
+events only to the streams of the origin the session is bound to. Each
+event is written as server-sent events (``id:``, ``event:``, ``data:`` one
+JSON object). A stream whose page reads too slowly to keep up with
+:data:`QUEUE_LIMIT` events is ended (the page's EventSource reconnects and
+gets a fresh ``hello``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fxml.agent.api import HEARTBEAT_SECONDS, RECONNECT_MILLISECONDS, EventType
+
+log = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 256
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    data: dict[str, Any]
+    #: False: only streams of ``origin`` get it (a session's or a renewal's event).
+    broadcast: bool = True
+    origin: str | None = None
+
+
+@dataclass(eq=False)
+class Subscriber:
+    origin: str | None
+    queue: asyncio.Queue[tuple[int, Event] | None] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_LIMIT + 1)
+    )
+
+
+def sse(seq: int, event: Event) -> str:
+    data = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {seq}\nevent: {event.type.value}\ndata: {data}\n\n"
+
+
+class EventHub:
+    """Fan-out of events; every method runs on the event loop."""
+
+    def __init__(self, heartbeat: float = HEARTBEAT_SECONDS):
+        self.heartbeat = heartbeat
+        self._subscribers: set[Subscriber] = set()
+        self._seq = 0
+        self._closed = False
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, event: Event) -> None:
+        self._seq += 1
+        for sub in list(self._subscribers):
+            if not (event.broadcast or sub.origin == event.origin):
+                continue
+            if sub.queue.qsize() >= QUEUE_LIMIT:
+                log.warning("an event stream fell %d events behind; ending it", QUEUE_LIMIT)
+                self._subscribers.discard(sub)
+                sub.queue.put_nowait(None)
+                continue
+            sub.queue.put_nowait((self._seq, event))
+
+    def subscribe(self, origin: str | None) -> Subscriber:
+        sub = Subscriber(origin)
+        if self._closed:
+            sub.queue.put_nowait(None)
+        else:
+            self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._subscribers.discard(sub)
+
+    def close(self) -> None:
+        """End every stream (the agent is stopping)."""
+        self._closed = True
+        for sub in self._subscribers:
+            sub.queue.put_nowait(None)
+        self._subscribers.clear()
+
+    async def stream(self, sub: Subscriber, hello: Event) -> AsyncIterator[str]:
+        """The text of one stream: ``retry``, the hello event, then events as they come,
+        with a comment line when nothing happened for a while."""
+        try:
+            self._seq += 1
+            yield f"retry: {RECONNECT_MILLISECONDS}\n" + sse(self._seq, hello)
+            while True:
+                try:
+                    item = await asyncio.wait_for(sub.queue.get(), self.heartbeat)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                if item is None:
+                    return
+                yield sse(*item)
+        finally:
+            self.unsubscribe(sub)
