@@ -76,6 +76,7 @@ def typed_login(context: Context, system: str, id_number: str, user_code: str, p
     log_in(context, system, id_number, user_code, password)
 
 
+@given("點選「{group}」>「{item}」")
 @when("點選「{group}」>「{item}」")
 def choose_menu(context: Context, group: str, item: str) -> None:
     system = context.system

@@ -43,6 +43,11 @@ def _insert(context: Context, profile_path: Any, name: str) -> None:
         card = PivCardClient(connection)
         card.select()
         context.card["before"] = [(int(c.container), c.certificate) for c in card.list_certificates()]
+    # The certificate each customer's card of this scenario holds, by holder id.
+    holder = json.loads(profile_path.read_text(encoding="utf-8"))["holder_id"]
+    if not hasattr(context, "cards_of"):
+        context.cards_of = {}
+    context.cards_of[holder] = f"{context.card['before'][0][1].serial_number:X}"
 
 
 @given("「{customer}」的憑證載具已插入讀卡機，憑證於 {days:d} 天後到期")
@@ -90,6 +95,17 @@ def suspended(context: Context) -> None:
 
 @when("在選擇更新清單點選「確定」")
 def choose(context: Context) -> None:
+    """The customer picks the certificate of the card in the reader, else that of their own card."""
+    card = getattr(context, "card", None)
+    candidates = [f"{card['before'][0][1].serial_number:X}"] if card else []
+    customer = getattr(context, "customer", None)
+    if customer is not None and customer.holder_id in getattr(context, "cards_of", {}):
+        candidates.append(context.cards_of[customer.holder_id])
+    for serial in candidates:
+        radio = context.page.locator(f'input[name="serial"][value="{serial}"]')
+        if radio.count():
+            radio.check()
+            break
     Renewal(context.page).choose_and_confirm()
 
 
@@ -116,10 +132,11 @@ def confirm_facts(context: Context, cn: str, carrier: str) -> None:
 @when("輸入憑證載具密碼並點選「確定」")
 def pin_and_confirm(context: Context) -> None:
     Renewal(context.page).enter_pin_and_confirm(context.card["pin"])
-    context.page.wait_for_url("**/renew/*", wait_until="load")
+    # The same URL shows the next stage: wait for the terms page itself.
+    context.page.get_by_test_id("terms").wait_for()
 
 
-@when("輸入憑證載具密碼「{pin}」並點選「確定」")
+@when("於確認更新資訊輸入憑證載具密碼「{pin}」並點選「確定」")
 def given_pin_and_confirm(context: Context, pin: str) -> None:
     Renewal(context.page).enter_pin_and_confirm(pin)
 

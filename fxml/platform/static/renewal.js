@@ -236,6 +236,8 @@ async function termsStage() {
         platformUrl: window.location.origin,
       });
       await waitForJob(job);
+      // The card is the customer's again: the agent's card session ends here.
+      await agent.closeSession(session.session).catch(() => {});
       sessionStorage.removeItem(sessionKey);
       // Step 6: 「憑證下載成功!」, then [確定].
       window.alert(root.dataset.downloaded);
