@@ -294,7 +294,7 @@ class Home:
             self._write_services(record)
 
         try:
-            return spawn_ready(spec.command(self.root, port), self.run_dir / f"{spec.name}.log",
+            return spawn_ready(spec.command(self.root, port, client_env), self.run_dir / f"{spec.name}.log",
                                what=spec.title, env=environ, on_start=started)
         except StartError as exc:
             raise HomeError(str(exc)) from exc

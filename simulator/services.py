@@ -11,6 +11,7 @@ readers, the private pcscd's socket.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,17 +36,25 @@ class ServiceSpec:
     needs_pcsc: bool = False
     #: Further arguments of its ``serve`` command.
     extra_args: tuple[str, ...] = field(default=())
+    #: The variables whose URLs' pages may call it (``--allow-origin`` each): the card agent's.
+    allow_origins: tuple[str, ...] = field(default=())
 
-    def command(self, home_root: Path, port: int) -> list[str]:
+    def command(self, home_root: Path, port: int, urls: Mapping[str, str] | None = None) -> list[str]:
+        """``python -m <module> serve ...``; ``urls`` (by variable) gives the origins of ``allow_origins``."""
         cmd = [sys.executable, "-m", self.module, "serve", "--host", "127.0.0.1", "--port", str(port)]
         if self.state_dir is not None:
             cmd += ["--state-dir", str(home_root / self.state_dir)]
+        for name in self.allow_origins:
+            if urls and urls.get(name):
+                cmd += ["--allow-origin", urls[name]]
         return cmd + list(self.extra_args)
 
 
 CA = ServiceSpec(name="ca", title="模擬 TWCA 憑證中心", module="simulator.ca", url_env=env.CA_URL, state_dir="ca")
+# The card agent answers the pages of the platform (the renewal) and of the bank (transfers signed on
+# the card), and refuses every other origin.
 AGENT = ServiceSpec(name="agent", title="憑證元件（本機憑證載具代理程式）", module="fxml.agent", url_env=env.AGENT_URL,
-                    needs_pcsc=True)
+                    needs_pcsc=True, allow_origins=(env.PLATFORM_URL, env.BANK_URL))
 PLATFORM = ServiceSpec(name="platform", title="FXML 憑證管理平台", module="fxml.platform", url_env=env.PLATFORM_URL,
                        state_dir="platform")
 BANK = ServiceSpec(name="bank", title="合作金庫銀行（個人網路銀行、企業網路銀行、EOI 系統）", module="simulator.bank",

@@ -7,7 +7,8 @@
 Prints ``READY <url>`` once it listens; exits 2 with a reason for a busy
 port, a non-loopback host, or an unreadable ticket key. The clock comes from
 ``FXMLSIM_CLOCK``, the card agent's URL (for the pages) from
-``FXMLSIM_AGENT_URL``, the CA's from ``FXMLSIM_CA_URL``.
+``FXMLSIM_AGENT_URL``, the CA's from ``FXMLSIM_CA_URL``, the bank's (where proof sheets
+are faxed and renewal notices go) from ``FXMLSIM_BANK_URL``.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         platform = Platform(PlatformSettings(
             state_dir=args.state_dir, ticket_key=key, clock=clock,
             agent_origin=agent.rstrip("/") if agent else None, ca_url=os.environ.get(env.CA_URL),
+            bank_url=os.environ.get(env.BANK_URL) or None,
         ))
     except (ValueError, OSError) as exc:
         return _fail(str(exc))

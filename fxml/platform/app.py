@@ -28,6 +28,8 @@ from fxml.clock import Clock
 from fxml.display import roc_date, time_text
 from fxml.errors import FxmlError
 from fxml.platform import tickets
+from fxml.platform.bankapi import BankApiClient, api_key
+from fxml.platform.banklink import BankLink
 from fxml.platform.renewals import RenewalBook, renewal_routes
 from fxml.platform.store import STORE_FILE, PlatformStore
 from fxml.platform.wizard import Wizard
@@ -63,6 +65,8 @@ class PlatformSettings:
     #: The card agent's origin, which the pages call (CSP connect-src).
     agent_origin: str | None = None
     ca_url: str | None = None
+    #: The bank's base URL: where proof sheets are faxed and renewal notices sent (fxml/platform/bankapi.py).
+    bank_url: str | None = None
     extra_routes: tuple[BaseRoute, ...] = field(default=())
 
 
@@ -84,6 +88,12 @@ class Platform:
         self.sessions = SessionStore(settings.state_dir / STORE_FILE, CookiePolicy(COOKIE),
                                      clock=lambda: self.clock.now().timestamp())
         self.templates = templates([HERE / "templates"])
+        # The fax of step 9 and the renewal notices, to the bank, signed with a key derived from the ticket key.
+        self.bank: BankLink | None = None
+        if settings.bank_url:
+            client = BankApiClient(settings.bank_url, api_key(settings.ticket_key), settings.clock)
+            self.bank = BankLink(self.store, client)
+            self.book.on_done.append(self.bank.renewal_done)
 
     # -- helpers ---------------------------------------------------------------------------
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
@@ -187,9 +197,13 @@ class Platform:
     def app(self) -> Starlette:
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            if self.bank is not None:
+                self.bank.start()
             try:
                 yield
             finally:
+                if self.bank is not None:
+                    self.bank.stop()
                 self.store.close()
                 self.sessions.close()
                 self.book.close()

@@ -27,7 +27,7 @@ import secrets
 import sqlite3
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -103,6 +103,16 @@ def _record(row: tuple[Any, ...]) -> RenewalRecord:
     return RenewalRecord.from_json(data)
 
 
+def select_columns() -> str:
+    """``SELECT <every record column> FROM renewals``, for readers of the table (the bank link)."""
+    return _SELECT
+
+
+def record_from_row(row: tuple[Any, ...]) -> RenewalRecord:
+    """A record from a row of :func:`select_columns`."""
+    return _record(row)
+
+
 class _ClockSigner(TimestampSigner):
     clock: Clock
 
@@ -142,6 +152,8 @@ class RenewalBook:
         self.clock = clock
         self.store = PlatformStore(path)
         self._durable = threading.local()
+        #: Called (after the commit) with every renewal that reaches DONE: the bank's notice is owed.
+        self.on_done: list[Callable[[RenewalRecord], None]] = []
         self._db().executescript(_SCHEMA)
         signer = type("Signer", (_ClockSigner,), {"clock": clock})
         self._tokens = URLSafeTimedSerializer(secret, salt=_SALT, signer=signer,
@@ -236,6 +248,12 @@ class RenewalBook:
             if changed:
                 self._write(conn, record, moved)
                 self._event(conn, moved, "advance", f"{record.state}→{moved.state}")
+        if changed and moved.state is State.DONE:
+            for listener in self.on_done:
+                try:
+                    listener(moved)
+                except Exception:  # a listener never undoes or hides a committed move
+                    log.exception("a listener of renewal %s failed", moved.renewal_id)
         return moved
 
     def fail(self, renewal_id: str, code: str, message: str) -> RenewalRecord:

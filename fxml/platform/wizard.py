@@ -24,15 +24,19 @@ a second tab, the back button or a reload cannot make a second renewal.
 
 憑證證明單列印: ``GET /proof`` lists the customer's certificates by Common Name
 with the newest preselected; [確定] shows the proof sheet (憑證列印頁) with the
-CA's values; [列印] prints it, and ``/proof/{serial}.pdf`` is the same sheet
-as a PDF with embedded CJK fonts (WeasyPrint).
+CA's values; [列印] prints it — for an EOI customer after faxing it (its fields and its
+PDF) to the 申辦分行 through the bank's API (``POST /proof/{serial}/fax``,
+step 9, fxml/platform/bankapi.py) — and ``/proof/{serial}.pdf`` is the same
+sheet as a PDF with embedded CJK fonts (WeasyPrint).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -44,6 +48,7 @@ from starlette.routing import BaseRoute, Route
 from fxml.ca.client import CaClient, CaError, CertificateRecord
 from fxml.display import roc_date, taiwan_text, time_text
 from fxml.errors import FxmlError
+from fxml.platform.bankapi import BankApiError, Fax, FaxCustomer
 from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
 from fxml.web import labels
 from fxml.web.sessions import CsrfError, Session, check_csrf
@@ -67,6 +72,10 @@ PROOF_TITLE: Final = "憑證列印頁"
 PROOF_PLATFORM: Final = "合作金庫憑證管理平台"
 PROOF_SHEET: Final = "憑證證明單"
 CSRF_HEADER: Final = "x-csrf-token"
+#: Step 9, after the fax reached the branch: what the customer does next (the manual's words).
+FAX_NEXT: Final = ("請電話告知分行電金/EOI經辦需執行憑證展期建檔；"
+                   "若有申辦共用憑證，則須另外告知分行關係戶之用戶代碼(12位數)。"
+                   "待分行完成憑證資料更新作業後，即可正常使用轉帳功能。")
 
 Page = Callable[[Request, Session, dict[str, Any]], Awaitable[Response]]
 
@@ -317,21 +326,68 @@ class Wizard:
             return self._refuse(request, session, customer, exc, title=labels.MENU_PROOF, back="/proof")
         return self._render(request, "proof_sheet.html", session, customer, sheet=sheet,
                             serial=request.path_params["serial"].upper(), title=PROOF_TITLE,
-                            platform_name=PROOF_PLATFORM, sheet_title=PROOF_SHEET)
+                            platform_name=PROOF_PLATFORM, sheet_title=PROOF_SHEET,
+                            fax=customer.get("system") == "eoi")
+
+    async def _pdf(self, customer: dict[str, Any], sheet: dict[str, str]) -> bytes:
+        html = self.platform.templates.get_template("proof_print.html").render(
+            sheet=sheet, platform_name=PROOF_PLATFORM, sheet_title=PROOF_SHEET, customer=customer, L=labels)
+        pdf: bytes = await run_in_threadpool(render_pdf, html)
+        return pdf
 
     async def proof_pdf(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
         try:
             sheet = await self._sheet(customer, request.path_params["serial"])
         except (WizardError, CaError) as exc:
             return self._refuse(request, session, customer, exc, title=labels.MENU_PROOF, back="/proof")
-        html = self.platform.templates.get_template("proof_print.html").render(
-            sheet=sheet, platform_name=PROOF_PLATFORM, sheet_title=PROOF_SHEET, customer=customer, L=labels)
-        pdf = await run_in_threadpool(render_pdf, html)
+        pdf = await self._pdf(customer, sheet)
         serial = request.path_params["serial"].upper()
         self.platform.store.audit(self.clock.now(), _actor(customer), "憑證證明單列印", "OK", serial)
         return Response(pdf, media_type="application/pdf", headers={
             "content-disposition": f'inline; filename="proof-{serial}.pdf"',
         })
+
+    async def proof_fax(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
+        """Step 9: [列印] faxes the sheet (fields and PDF) to the customer's 申辦分行, then the page prints.
+
+        EOI customers only: for 個人網路銀行 and 企業網路銀行 the renewal is complete at step 7."""
+        serial = request.path_params["serial"].upper()
+        try:
+            await self._json_call(request, session)
+            if customer.get("system") != "eoi":
+                raise WizardError("FAX_NOT_NEEDED", "個人網路銀行及企業網路銀行用戶於步驟7完成後即完成憑證更新作業，"
+                                  "無須傳真憑證證明單。")
+            if self.platform.bank is None:
+                raise WizardError("FAX_UNAVAILABLE", "憑證管理平台未設定銀行位址，無法傳真憑證證明單，"
+                                  "請洽系統管理員。", 503)
+            sheet = await self._sheet(customer, serial)
+            fax = Fax(
+                fax_id=f"F{uuid.uuid4().hex}", sent_at=self.clock.now().isoformat(),
+                customer=FaxCustomer(system=str(customer["system"]), customer_id=str(customer["customer_id"]),
+                                     customer_name=str(customer["customer_name"]),
+                                     user_code=str(customer["user_code"]), holder_id=str(customer["holder_id"])),
+                serial=serial, sheet=sheet, pdf=await self._pdf(customer, sheet),
+            )
+            receipt = await run_in_threadpool(self.platform.bank.client.send_fax, fax)
+        except BankApiError as exc:
+            log.warning("fax of %s not delivered: %s", serial, exc)
+            self.platform.store.audit(self.clock.now(), _actor(customer), "憑證證明單傳真", str(exc.code), serial)
+            return self._json_error(WizardError("FAX_FAILED", f"憑證證明單未能傳真至申辦分行（{exc.message}），"
+                                                "請稍後再點選[列印]。", 502))
+        except (WizardError, CaError, CsrfError) as exc:
+            if isinstance(exc, CaError):
+                exc = WizardError(exc.code, exc.message, exc.status or 502)
+            return self._json_error(exc)
+        received = datetime.fromisoformat(receipt.received_at)
+        self.platform.store.audit(self.clock.now(), _actor(customer), "憑證證明單傳真", "OK",
+                                  f"{serial} {receipt.branch_code} {fax.fax_id}")
+        return JSONResponse({"fax": {
+            "fax_id": receipt.fax_id, "branch_code": receipt.branch_code, "branch_name": receipt.branch_name,
+            "received_at": receipt.received_at,
+            "message": f"憑證資料已傳真至申辦分行 {receipt.branch_code} {receipt.branch_name}"
+                       f"（收件時間 {roc_date(received)} {time_text(received)}）。",
+            "next": FAX_NEXT,
+        }})
 
     # -- routes ------------------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -348,6 +404,7 @@ class Wizard:
             Route("/proof", page(self.proof_list), methods=["GET"]),
             Route("/proof", page(self.proof_choose), methods=["POST"]),
             Route("/proof/{serial:str}.pdf", page(self.proof_pdf), methods=["GET"]),
+            Route("/proof/{serial:str}/fax", page(self.proof_fax), methods=["POST"]),
             Route("/proof/{serial:str}", page(self.proof_sheet), methods=["GET"]),
         ]
 

@@ -6,9 +6,11 @@
                                    [--host 127.0.0.1] [--port 0] [--hash-profile default|cheapest]
 
 Prints ``READY <url>`` once it listens. A new state folder gets the personas
-(fixtures/bank/personas.json). The platform's URL comes from
-``FXMLSIM_PLATFORM_URL`` unless given, the ticket key from
-``FXMLSIM_TICKET_KEY_FILE``, the clock from ``FXMLSIM_CLOCK``. Exits 2 with a
+(fixtures/bank/personas.json) and the branches' officers (fixtures/bank/officers.json).
+The platform's URL comes from ``FXMLSIM_PLATFORM_URL`` unless given, the ticket
+key from ``FXMLSIM_TICKET_KEY_FILE``, the clock from ``FXMLSIM_CLOCK``, the CA
+(transfers, 憑證展期建檔) from ``FXMLSIM_CA_URL``, the card agent the transfer
+pages sign through from ``FXMLSIM_AGENT_URL``. Exits 2 with a
 reason for a busy port, a non-loopback host, a missing key or platform URL.
 """
 
@@ -78,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(f"port {args.port} on {host} is already in use (埠號已被使用)")
         return _fail(str(exc))
     settings = BankSettings(state_dir=args.state_dir, ticket_key=key, clock=clock, platform_url=platform_url,
-                            hash_profile=args.hash_profile, lock_after=args.lock_after)
+                            hash_profile=args.hash_profile, lock_after=args.lock_after,
+                            ca_url=os.environ.get(env.CA_URL) or None, agent_url=os.environ.get(env.AGENT_URL) or None)
     serve(BankApp(settings, store, logins).app(), sock, on_ready=lambda url: print(f"READY {url}", flush=True))
     return 0
 

@@ -7,6 +7,11 @@ host). Every form carries a CSRF token; the session is rotated at login.
 The menu item that leads to the FXML platform is a form: the server checks
 the manual's 客戶別 rules (:func:`simulator.bank.auth.check_platform_access`),
 signs a ticket and sends the browser to the platform's ``/entry``.
+
+Step 9 and after: each system's 臺幣轉帳 (:mod:`simulator.bank.transfers`),
+signed on the card through the local card agent; the branch back office
+under ``/branch`` (:mod:`simulator.bank.branch`); the platform's signed
+requests under ``/api/platform`` (:mod:`simulator.bank.platform_api`).
 """
 
 from __future__ import annotations
@@ -24,14 +29,21 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
+from fxml.ca.client import CaClient
 from fxml.clock import Clock
-from fxml.platform import tickets
+from fxml.platform import bankapi, tickets
 from fxml.web.app import WebSettings, create_app, templates
 from fxml.web.sessions import CookiePolicy, CsrfError, Session, SessionStore, check_csrf
 from simulator.bank.auth import BankError, BankErrorCode, LoggedIn, Logins, check_platform_access
+from simulator.bank.branch import PREFIX as BRANCH_PREFIX
+from simulator.bank.branch import BranchOffice
+from simulator.bank.certificates import CertificateChecks
+from simulator.bank.platform_api import PlatformApi
 from simulator.bank.store import STORE_FILE, BankStore
 from simulator.bank.systems import SYSTEMS, SystemPage
+from simulator.bank.transfers import Transfers
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +60,17 @@ class BankSettings:
     platform_url: str
     hash_profile: str = "default"
     lock_after: int = 3
+    #: The CA the bank asks about certificates (transfers, 憑證展期建檔, renewal notices).
+    ca_url: str | None = None
+    #: The local card agent the transfer pages sign through (CSP connect-src).
+    agent_url: str | None = None
 
 
 class BankApp:
     """The bank's state and its three systems; :meth:`app` is the ASGI application."""
 
-    def __init__(self, settings: BankSettings, store: BankStore, logins: Logins):
+    def __init__(self, settings: BankSettings, store: BankStore, logins: Logins,
+                 checks: CertificateChecks | None = None):
         self.settings = settings
         self.clock = settings.clock
         self.store = store
@@ -65,6 +82,13 @@ class BankApp:
                                       clock=lambda: self.clock.now().timestamp())
             for page in SYSTEMS
         }
+        if checks is None and settings.ca_url:
+            checks = CertificateChecks(CaClient(settings.ca_url, actor="bank"))
+        self.checks = checks
+        agent = settings.agent_url.rstrip("/") if settings.agent_url else None
+        self.transfers = Transfers(self, checks, agent)
+        self.branch = BranchOffice(store, logins, checks, settings.state_dir, self.templates)
+        self.platform_api = PlatformApi(store, self.clock, bankapi.api_key(settings.ticket_key), checks)
 
     # -- pieces -------------------------------------------------------------------------------
     def _render(self, request: Request, page: SystemPage, name: str, session: Session, status: int = 200,
@@ -209,6 +233,7 @@ class BankApp:
             Route("/fxml", to_platform, methods=["POST"]),
             Route("/fxml", platform_page, methods=["GET"]),
             Route("/logout", logout, methods=["POST"]),
+            *self.transfers.routes(page),
         ]
 
     async def index(self, request: Request) -> Response:
@@ -218,6 +243,9 @@ class BankApp:
         return [
             Route("/", self.index, methods=["GET"]),
             *(Mount(page.prefix, routes=self.system_routes(page)) for page in SYSTEMS),
+            Mount(BRANCH_PREFIX, routes=self.branch.routes()),
+            *self.platform_api.routes(),
+            Mount("/assets", StaticFiles(directory=HERE / "static"), name="assets"),
         ]
 
     def app(self) -> Starlette:
@@ -228,10 +256,14 @@ class BankApp:
             finally:
                 for sessions in self.sessions.values():
                     sessions.close()
+                self.branch.close()
                 self.store.close()
 
         platform = self.settings.platform_url.rstrip("/")
-        return create_app(self.routes(), settings=WebSettings(form_origins=(platform,)), lifespan=lifespan)
+        agent = (self.settings.agent_url.rstrip("/"),) if self.settings.agent_url else ()
+        # The platform's faxes carry the proof sheet's PDF: the bank reads bodies up to bankapi.MAX_BODY.
+        web = WebSettings(form_origins=(platform,), connect_origins=agent, max_body=bankapi.MAX_BODY)
+        return create_app(self.routes(), settings=web, lifespan=lifespan)
 
 
 Handler = Callable[[Request], Awaitable[Response]]

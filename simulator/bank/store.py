@@ -5,6 +5,14 @@ without their passwords; each user's login state is a row of its own: the
 argon2 hash of the password, the count of consecutive wrong passwords and
 when the user was locked. Every change is one transaction, and every login,
 refusal and hand-over to the platform is a line of the audit log.
+
+Schema 2 adds step 9 and the transfers: the branches' officers (their
+logins, as the users'), the faxes in each branch's inbox, the 憑證展期建檔
+filings, the certificates bound to customers, the renewal notices the
+platform sent, the transfers done, and the nonces of the platform's signed
+requests. The tables are read and written by the modules that own them
+(``branch.py``, ``binding.py``, ``transfers.py``, ``platform_api.py``), each
+change in one :meth:`BankStore.transaction`.
 """
 
 from __future__ import annotations
@@ -23,7 +31,10 @@ from simulator.bank.customers import Company, Customer, Person, customer_from_js
 from simulator.errors import SimulatorError
 
 STORE_FILE = "bank.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Every table of the bank's records (what :meth:`BankStore.dump` compares; sessions are not records).
+TABLES = ("meta", "customers", "users", "audit", "officers", "faxes", "filings", "bindings", "renewal_notices",
+          "transfers", "api_nonces")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -56,6 +67,91 @@ CREATE TABLE IF NOT EXISTS audit (
     result TEXT NOT NULL,
     detail TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS officers (
+    branch_code TEXT NOT NULL,
+    branch_name TEXT NOT NULL,
+    officer_code TEXT NOT NULL,
+    officer_code_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_at TEXT,
+    last_login_at TEXT,
+    PRIMARY KEY (branch_code, officer_code_key)
+);
+-- The proof sheets faxed to a branch (step 9), with the time each arrived.
+CREATE TABLE IF NOT EXISTS faxes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    fax_id TEXT NOT NULL UNIQUE,
+    digest TEXT NOT NULL,
+    branch_code TEXT NOT NULL,
+    id_number TEXT NOT NULL,
+    system TEXT NOT NULL,
+    user_code TEXT NOT NULL,
+    customer_name TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    sheet TEXT NOT NULL,
+    pdf BLOB NOT NULL,
+    sent_at TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS faxes_by_branch ON faxes(branch_code, id);
+-- 憑證展期建檔: one per certificate, ever.
+CREATE TABLE IF NOT EXISTS filings (
+    filing_id TEXT PRIMARY KEY,
+    fax INTEGER NOT NULL REFERENCES faxes(id),
+    branch_code TEXT NOT NULL,
+    officer_code TEXT NOT NULL,
+    id_number TEXT NOT NULL,
+    serial TEXT NOT NULL UNIQUE,
+    old_serial TEXT,
+    relationship_codes TEXT,
+    filed_at TEXT NOT NULL
+);
+-- Certificates bound to customers by a move (a renewal's notice, a filing) and the ones they replaced.
+CREATE TABLE IF NOT EXISTS bindings (
+    id_number TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    cn TEXT NOT NULL,
+    source TEXT NOT NULL,
+    ref TEXT NOT NULL DEFAULT '',
+    relationship_codes TEXT,
+    bound_at TEXT NOT NULL,
+    superseded_at TEXT,
+    superseded_by TEXT,
+    PRIMARY KEY (id_number, serial)
+);
+CREATE TABLE IF NOT EXISTS renewal_notices (
+    renewal_id TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    id_number TEXT NOT NULL,
+    old_serial TEXT NOT NULL,
+    new_serial TEXT NOT NULL,
+    done_at TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    binding TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transfers (
+    transfer_id TEXT PRIMARY KEY,
+    system TEXT NOT NULL,
+    id_number TEXT NOT NULL,
+    user_code TEXT NOT NULL,
+    payer TEXT NOT NULL,
+    from_account TEXT NOT NULL,
+    to_bank TEXT NOT NULL,
+    to_account TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    memo TEXT NOT NULL,
+    signed_data TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    executed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_nonces (
+    nonce TEXT PRIMARY KEY,
+    expires TEXT NOT NULL
+);
 """
 
 
@@ -67,6 +163,23 @@ class BankStoreError(SimulatorError):
 class UserRow:
     id_number: str
     user_code: str
+    role: str
+    password_hash: str
+    failed_logins: int
+    locked_at: str | None
+    last_login_at: str | None
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_at is not None
+
+
+@dataclass(frozen=True)
+class OfficerRow:
+    branch_code: str
+    branch_name: str
+    officer_code: str
+    name: str
     role: str
     password_hash: str
     failed_logins: int
@@ -101,6 +214,8 @@ class BankStore:
             self._conn().executescript(_SCHEMA)
             with self.transaction() as conn:
                 conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                # Schema 1 had no tables of step 9 and the transfers: the script above made them.
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema' AND value = '1'", (str(SCHEMA_VERSION),))
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         except sqlite3.DatabaseError as exc:
             self.close()
@@ -108,6 +223,10 @@ class BankStore:
         if row[0] != str(SCHEMA_VERSION):
             self.close()
             raise BankStoreError(f"{self.path}: schema {row[0]}, this fxmlsim reads {SCHEMA_VERSION}")
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit), for reads."""
+        return self._conn()
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -231,7 +350,75 @@ class BankStore:
         """Every row of every table (tests compare dumps to show nothing changed)."""
         conn = self._conn()
         return {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()  # noqa: S608 - our table names
-                for t in ("meta", "customers", "users", "audit")}
+                for t in TABLES}
+
+    # -- officers ----------------------------------------------------------------------------
+    def add_officer(self, branch_code: str, branch_name: str, officer_code: str, name: str, role: str,
+                    password_hash: str) -> None:
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO officers(branch_code, branch_name, officer_code, officer_code_key, name, role,"
+                    " password_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (branch_code, branch_name, officer_code, officer_code.upper(), name, role, password_hash),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise BankStoreError(f"分行 {branch_code} 員工代號 {officer_code} 已存在") from exc
+
+    def officer_count(self) -> int:
+        return int(self._conn().execute("SELECT count(*) FROM officers").fetchone()[0])
+
+    def officer(self, branch_code: str, officer_code: str) -> OfficerRow | None:
+        row = self._conn().execute(
+            "SELECT branch_code, branch_name, officer_code, name, role, password_hash, failed_logins, locked_at,"
+            " last_login_at FROM officers WHERE branch_code = ? AND officer_code_key = ?",
+            (branch_code, officer_code.upper()),
+        ).fetchone()
+        return OfficerRow(*row) if row else None
+
+    def branch_name(self, branch_code: str) -> str | None:
+        """The name of a branch that has officers (the branches the bank knows)."""
+        row = self._conn().execute("SELECT branch_name FROM officers WHERE branch_code = ? LIMIT 1",
+                                   (branch_code,)).fetchone()
+        return str(row[0]) if row else None
+
+    def record_officer_failure(self, branch_code: str, officer_code: str, lock_after: int, at: datetime
+                               ) -> OfficerRow:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE officers SET failed_logins = failed_logins + 1,"
+                " locked_at = CASE WHEN failed_logins + 1 >= ? AND locked_at IS NULL THEN ? ELSE locked_at END"
+                " WHERE branch_code = ? AND officer_code_key = ?",
+                (lock_after, at.isoformat(), branch_code, officer_code.upper()),
+            )
+        row = self.officer(branch_code, officer_code)
+        assert row is not None
+        return row
+
+    def record_officer_success(self, branch_code: str, officer_code: str, at: datetime,
+                               new_hash: str | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE officers SET failed_logins = 0, last_login_at = ?, password_hash = COALESCE(?, password_hash)"
+                " WHERE branch_code = ? AND officer_code_key = ?",
+                (at.isoformat(), new_hash, branch_code, officer_code.upper()),
+            )
+
+    def unlock_officer(self, branch_code: str, officer_code: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE officers SET failed_logins = 0, locked_at = NULL"
+                         " WHERE branch_code = ? AND officer_code_key = ?", (branch_code, officer_code.upper()))
+
+    # -- the platform's signed requests -------------------------------------------------------------
+    def first_use_nonce(self, nonce: str, expires: datetime, now: datetime) -> bool:
+        """Record a nonce of the platform's API; False if it was seen (a replay). Old ones are forgotten."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM api_nonces WHERE expires < ?", (now.isoformat(),))
+            try:
+                conn.execute("INSERT INTO api_nonces(nonce, expires) VALUES (?, ?)", (nonce, expires.isoformat()))
+            except sqlite3.IntegrityError:
+                return False
+        return True
 
 
 def _customer(text: str) -> Customer:

@@ -31,6 +31,14 @@ class SystemPage:
     platform_group: str
     platform_item: str
     menu: tuple[MenuGroup, ...]
+    #: The menu group and item of 臺幣轉帳 (signed on the card; simulator/bank/transfers.py).
+    transfer_group: str = ""
+    transfer_item: str = "臺幣轉帳"
+
+    @property
+    def transfer_path(self) -> str:
+        """``「轉帳」>「臺幣轉帳」``."""
+        return f"「{self.transfer_group}」>「{self.transfer_item}」"
 
     @property
     def platform_path(self) -> str:
@@ -46,6 +54,7 @@ PERSONAL = SystemPage(
         MenuGroup("轉帳", ("臺幣轉帳",)),
         MenuGroup("設定及申請/憑證", ("憑證管理",)),
     ),
+    transfer_group="轉帳",
 )
 CORPORATE = SystemPage(
     System.CORPORATE, "/corporate", "企業網路銀行", "統一編號", "管理設定", "憑證管理平台",
@@ -54,6 +63,7 @@ CORPORATE = SystemPage(
         MenuGroup("轉帳", ("臺幣轉帳",)),
         MenuGroup("管理設定", ("使用者管理", "憑證管理平台")),
     ),
+    transfer_group="轉帳",
 )
 EOI = SystemPage(
     System.EOI, "/eoi", "EOI 系統", "統一編號", "系統管理", "憑證管理作業",
@@ -62,6 +72,7 @@ EOI = SystemPage(
         MenuGroup("付款作業", ("臺幣轉帳",)),
         MenuGroup("系統管理", ("使用者維護", "憑證管理作業")),
     ),
+    transfer_group="付款作業",
 )
 
 SYSTEMS: Final = (PERSONAL, CORPORATE, EOI)

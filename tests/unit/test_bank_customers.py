@@ -51,7 +51,8 @@ from simulator.card.image import Carrier
 REPO = Path(__file__).resolve().parents[2]
 USER_CODE = re.compile(r"[A-Za-z0-9]{6,16}")
 PERSONA_NAMES = [
-    "person", "corporate-2", "corporate-3", "corporate-4", "eoi", "shared-certificate", "hostile-name", "corporate-1",
+    "person", "corporate-2", "corporate-3", "corporate-4", "eoi", "shared-certificate", "shared-certificate-2",
+    "hostile-name", "corporate-1",
 ]
 
 generator_settings = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -666,7 +667,9 @@ def test_adding_customers_to_a_file_is_all_or_nothing(tmp_path: Path) -> None:
     fresh = generate_customers(2, persons=1, companies=())
     with pytest.raises(CustomerDataError) as caught:
         add_to_file(target, (*fresh, persona("eoi").customer))
-    assert [p.path for p in caught.value.problems] == ["customers[9].business_id", "customers[9].accounts[0].number"]
+    last = len(load_personas()) + 1  # the personas, the fresh customer, then the clash
+    assert [p.path for p in caught.value.problems] == [f"customers[{last}].business_id",
+                                                       f"customers[{last}].accounts[0].number"]
     assert str(target) in str(caught.value)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["customers.json"]

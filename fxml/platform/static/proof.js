@@ -1,5 +1,52 @@
 // 憑證證明單: [列印] prints the sheet (the print style hides the frame).
+// For an EOI customer (the manual's step 9) [列印] first faxes the sheet to the
+// 申辦分行: the platform sends its fields and its PDF to the bank, which files it
+// in the branch's inbox; the page says where and when it arrived, then prints.
 const button = document.getElementById("print");
+const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+const meta = (name) => {
+  const tag = document.querySelector(`meta[name="${name}"]`);
+  return tag ? tag.content : "";
+};
+
+async function fax(url) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "content-type": "application/json", "x-csrf-token": meta("csrf-token") },
+    body: "{}",
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = data.error || { code: "FAX_FAILED", message: "憑證證明單未能傳真至申辦分行，請稍後再點選[列印]。" };
+    throw Object.assign(new Error(error.message), { code: error.code });
+  }
+  return data.fax;
+}
+
 if (button) {
-  button.addEventListener("click", () => window.print());
+  button.addEventListener("click", async () => {
+    const url = button.dataset.faxUrl;
+    if (!url) {
+      window.print();
+      return;
+    }
+    button.disabled = true;
+    const problem = $("proof-fax-error");
+    problem.hidden = true;
+    try {
+      const sent = await fax(url);
+      $("proof-fax-sent").textContent = sent.message;
+      $("proof-fax-sent").dataset.faxId = sent.fax_id;
+      $("proof-fax-next").textContent = sent.next;
+      $("proof-fax").hidden = false;
+      window.print();
+    } catch (error) {
+      problem.textContent = error.message;
+      problem.dataset.code = error.code || "";
+      problem.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
 }
