@@ -19,7 +19,7 @@ import json
 import re
 import secrets
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -152,9 +152,11 @@ class OfficerLogins:
             return False
 
 
-def check_codes(customer: Company, given: list[str]) -> tuple[str, ...] | None:
+def check_codes(customer: Company, given: list[str], others: Mapping[str, Company] | None = None
+                ) -> tuple[str, ...] | None:
     """The relationship customers' 用戶代碼 the officer entered, checked; None for a company
-    without a shared certificate (which must be given none)."""
+    without a shared certificate (which must be given none). ``others`` maps the codes of other
+    companies' relationship customers to their company, to say so."""
     entered = [code.strip() for code in given if code.strip()]
     if not customer.shared_certificate:
         if entered:
@@ -172,6 +174,11 @@ def check_codes(customer: Company, given: list[str]) -> tuple[str, ...] | None:
         if code in seen:
             raise BankError(Code.REL_CODE_DUPLICATE, f"關係戶之用戶代碼 {code} 重複輸入，每個關係戶只須輸入一次。")
         seen.add(code)
+        other = (others or {}).get(code)
+        if code not in mine and other is not None:
+            raise BankError(Code.REL_CODE_OTHER_COMPANY,
+                            f"用戶代碼 {code} 是其他公司（{other.business_id}）的關係戶，"
+                            f"不是本公司（{customer.business_id} {customer.name}）的關係戶。")
         if code not in mine:
             raise BankError(Code.REL_CODE_UNKNOWN,
                             f"用戶代碼 {code} 不是本公司（{customer.business_id} {customer.name}）的關係戶。")
@@ -373,7 +380,10 @@ class BranchOffice:
                             "無須憑證展期建檔。", 409)
         if self._filing(fax.serial) is not None:
             raise BankError(Code.FILING_DUPLICATE, f"憑證（序號 {fax.serial}）已完成憑證展期建檔，不得重複建檔。", 409)
-        codes = check_codes(customer, entered)
+        others = {r.customer_code: c for c in self.store.customers()
+                  if isinstance(c, Company) and c.id_number != customer.id_number
+                  for r in c.relationship_customers}
+        codes = check_codes(customer, entered, others)
         if self.checks is None:
             raise ca_unavailable()
         record = self.checks.record(fax.serial)

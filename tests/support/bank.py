@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -127,6 +127,9 @@ class Bank:
         return Card(key, issued.certificate)
 
     def renew(self, card: Card, key_name: str) -> Card:
+        """The renewal engine's work at the CA, some minutes after the application (the CA orders a
+        holder's certificates by issuance time)."""
+        self.clock.advance(timedelta(minutes=5))
         self.counter[0] += 1
         key = self.keys.rsa(key_name)
         issued = self.ca.renew(f"renew-{self.counter[0]}", card.serial, make_csr(key, card.certificate.subject))
@@ -188,7 +191,7 @@ class Bank:
         assert transfer_id and to_sign
         return transfer_id.group(1), base64.b64decode(to_sign.group(1)), csrf(answer.text)
 
-    def submit(self, prefix: str, token: str, body: dict[str, Any]) -> Any:
+    def submit(self, prefix: str, token: str, body: Mapping[str, Any]) -> Any:
         return self.client.post(f"{prefix}/transfer/sign", json=body, headers={"x-csrf-token": token})
 
     def transfer(self, prefix: str, customer: Customer, card: Card, **fields: str) -> Any:
@@ -217,3 +220,13 @@ def open_test_bank(seed: Path, state: Path, ca: CertificateAuthority, keys: KeyC
 
 def customer(name: str) -> Customer:
     return persona(name).customer
+
+
+def assert_only_refusal_recorded(before: dict[str, list[tuple[Any, ...]]], after: dict[str, list[tuple[Any, ...]]],
+                                 code: str) -> None:
+    """Between two :meth:`BankStore.dump` s a refusal changed nothing but the audit log, which gained
+    exactly one line recording ``code``."""
+    assert without_audit(after) == without_audit(before), "a refusal changed the bank's records"
+    assert after["audit"][:len(before["audit"])] == before["audit"], "the audit log was rewritten"
+    new = after["audit"][len(before["audit"]):]
+    assert len(new) == 1 and new[0][5] == code, f"expected one audit line for {code}, got {new}"

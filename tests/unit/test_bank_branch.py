@@ -1,0 +1,347 @@
+"""The branch back office in process (step 9): officers' logins, each branch's inbox and nobody
+else's, the sheet checked against the CA, 憑證展期建檔 with the relationship customers' 用戶代碼, and
+every refusal with its code, its zh-TW message and the bank's records unchanged but for one audit
+line. The same runs through chromium in features/步驟9_憑證展期建檔與轉帳.feature."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fxml.clock import TAIWAN, FixedClock
+from simulator.bank.auth import BankErrorCode as Code
+from simulator.bank.officers import load_officers, officer, officer_of
+from simulator.ca.service import CertificateAuthority
+from simulator.ca.testing import KeyCache, open_test_ca
+from tests.support.bank import (
+    Bank,
+    Card,
+    assert_only_refusal_recorded,
+    code_of,
+    csrf,
+    customer,
+    open_test_bank,
+    seeded_bank,
+)
+
+NOW = datetime(2026, 3, 2, 10, 0, 0, tzinfo=TAIWAN)
+YUNSHAN = officer_of("雲杉分行")        # the EOI persona's 申辦分行
+MOON_LAKE = officer_of("月湖分行")      # the shared-certificate persona's
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("bank-seed")
+    seeded_bank(folder, NOW)
+    return folder
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def ca(tmp_path: Path, keys: KeyCache, clock: FixedClock) -> Iterator[CertificateAuthority]:
+    with open_test_ca(tmp_path / "ca", keys, clock) as authority:
+        yield authority
+
+
+@pytest.fixture
+def bank(seed: Path, tmp_path: Path, ca: CertificateAuthority, keys: KeyCache, clock: FixedClock) -> Iterator[Bank]:
+    yield from open_test_bank(seed, tmp_path / "bank", ca, keys, clock)
+
+
+def renewed(bank: Bank, name: str) -> tuple[Card, Card]:
+    """A customer's applied certificate and its renewal (the renewal engine's work, done at the CA)."""
+    who = customer(name)
+    old = bank.apply(who)
+    return old, bank.renew(old, f"{name}-renewed")
+
+
+def faxed(bank: Bank, name: str, card: Card, fax_id: str = "F0000000000001", **kwargs: Any) -> int:
+    answer = bank.fax(customer(name), card, fax_id=fax_id, **kwargs)
+    assert answer.status_code == 201, answer.text
+    row = bank.store.connection().execute("SELECT id FROM faxes WHERE fax_id = ?", (fax_id,)).fetchone()
+    return int(row[0])
+
+
+def file(bank: Bank, fax: int, codes: list[str] | None = None) -> Any:
+    page = bank.client.get(f"/branch/fax/{fax}")
+    data: dict[str, Any] = {"csrf_token": csrf(page.text)}
+    if codes is not None:
+        data["relationship_code"] = codes
+    return bank.client.post(f"/branch/fax/{fax}/file", data=data)
+
+
+def logged_in(bank: Bank, who: Any = YUNSHAN) -> None:
+    answer = bank.officer_login(who)
+    assert answer.status_code == 303 and answer.headers["location"] == "/branch/inbox", answer.text
+
+
+# -- officers -------------------------------------------------------------------------------------------------
+def test_every_officer_of_the_fixtures_is_in_the_bank_with_an_argon2_hash(bank: Bank) -> None:
+    officers = load_officers()
+    assert {o.branch.code for o in officers} >= {c.branch.code for c in map(customer, (
+        "person", "corporate-2", "corporate-3", "corporate-4", "eoi", "shared-certificate", "shared-certificate-2"))}
+    for item in officers:
+        row = bank.store.officer(item.branch.code, item.officer_code)
+        assert row is not None and row.password_hash.startswith("$argon2id$") and item.password not in row.password_hash
+    assert "password" not in repr(officers[0]) and officers[0].password not in repr(officers[0])
+
+
+def test_an_officer_logs_in_to_the_inbox_of_the_branch(bank: Bank) -> None:
+    logged_in(bank)
+    page = bank.client.get("/branch/inbox").text
+    assert "0060040 雲杉分行" in page and YUNSHAN.name in page and "收件匣中沒有傳真" in page
+    assert bank.store.audit_log()[-1].action == "分行經辦登入" and bank.store.audit_log()[-1].result == "OK"
+
+
+@pytest.mark.parametrize(("branch", "code", "password", "expected", "phrase"), [
+    ("0060040", "EO004001", "Wrong1234", Code.LOGIN_FAILED, "員工代號或密碼錯誤"),
+    ("0060040", "EO999999", "Yun40eoi", Code.LOGIN_FAILED, "員工代號或密碼錯誤"),
+    ("0060051", "EO004001", "Yun40eoi", Code.LOGIN_FAILED, "員工代號或密碼錯誤"),  # an officer of another branch
+    ("006004", "EO004001", "Yun40eoi", Code.BAD_BRANCH_CODE, "分行代號須為 7 位數字"),
+    ("0060040", "EO-40", "Yun40eoi", Code.BAD_OFFICER_CODE, "員工代號須為 6 至 16 位"),
+    ("0060040", "EO004001", "", Code.MISSING_FIELD, "請輸入密碼。"),
+])
+def test_a_wrong_login_is_refused(bank: Bank, branch: str, code: str, password: str, expected: Code,
+                                  phrase: str) -> None:
+    token = csrf(bank.client.get("/branch/login").text)
+    answer = bank.client.post("/branch/login", data={"csrf_token": token, "branch_code": branch,
+                                                     "officer_code": code, "password": password})
+    assert code_of(answer.text) == expected and phrase in answer.text
+    assert bank.client.get("/branch/inbox").status_code == 401
+
+
+def test_three_wrong_passwords_lock_the_officer_until_unlocked(bank: Bank) -> None:
+    for _ in range(2):
+        assert code_of(bank.officer_login(YUNSHAN, "Wrong1234").text) == Code.LOGIN_FAILED
+    assert code_of(bank.officer_login(YUNSHAN, "Wrong1234").text) == Code.USER_LOCKED
+    assert code_of(bank.officer_login(YUNSHAN).text) == Code.USER_LOCKED  # the right password too
+    bank.store.unlock_officer(YUNSHAN.branch.code, YUNSHAN.officer_code)
+    logged_in(bank)
+
+
+def test_the_login_form_needs_its_token(bank: Bank) -> None:
+    bank.client.get("/branch/login")
+    answer = bank.client.post("/branch/login", data={"branch_code": "0060040", "officer_code": "EO004001",
+                                                     "password": "Yun40eoi"})
+    assert answer.status_code == 403 and code_of(answer.text) == Code.CSRF_FAILED
+
+
+def test_the_branch_pages_without_an_officers_login_show_nothing(bank: Bank) -> None:
+    _old, new = renewed(bank, "eoi")
+    fax = faxed(bank, "eoi", new)
+    # A customer's session is no officer's.
+    bank.log_in(customer("eoi"))
+    before = bank.store.dump()
+    for method, path in (("GET", "/branch/inbox"), ("GET", f"/branch/fax/{fax}"), ("GET", f"/branch/fax/{fax}.pdf"),
+                         ("POST", f"/branch/fax/{fax}/file"), ("POST", "/branch/logout")):
+        answer = bank.client.request(method, path)
+        assert answer.status_code == 401, (path, answer.text)
+        assert code_of(answer.text) == Code.NOT_LOGGED_IN and "請先以分行經辦的員工代號登入分行作業系統" in answer.text
+        assert new.serial not in answer.text and "%PDF" not in answer.text
+    after = bank.store.dump()
+    assert after["filings"] == before["filings"] == [] and after["bindings"] == before["bindings"] == []
+    assert bank.client.get("/branch/", follow_redirects=False).headers["location"] == "/branch/login"
+
+
+def test_officers_see_only_their_branchs_inbox(bank: Bank) -> None:
+    _old, new = renewed(bank, "eoi")
+    fax = faxed(bank, "eoi", new)
+    logged_in(bank, MOON_LAKE)
+    assert new.serial not in bank.client.get("/branch/inbox").text
+    for method, path in (("GET", f"/branch/fax/{fax}"), ("GET", f"/branch/fax/{fax}.pdf")):
+        answer = bank.client.request(method, path)
+        assert answer.status_code == 404 and code_of(answer.text) == Code.FAX_NOT_FOUND
+    token = csrf(bank.client.get("/branch/inbox").text)
+    before = bank.store.dump()
+    answer = bank.client.post(f"/branch/fax/{fax}/file", data={"csrf_token": token})
+    assert answer.status_code == 404 and code_of(answer.text) == Code.FAX_NOT_FOUND
+    assert_only_refusal_recorded(before, bank.store.dump(), Code.FAX_NOT_FOUND)
+    bank.client.cookies.clear()
+    logged_in(bank, YUNSHAN)
+    inbox = bank.client.get("/branch/inbox").text
+    assert new.serial in inbox and "待處理" in inbox and "虛構雲杉企業股份有限公司" in inbox
+    assert bank.client.get(f"/branch/fax/{fax}.pdf").content.startswith(b"%PDF-")
+
+
+def test_the_sheet_is_shown_beside_what_the_ca_says(bank: Bank) -> None:
+    _old, new = renewed(bank, "eoi")
+    fax = faxed(bank, "eoi", new)
+    logged_in(bank)
+    page = bank.client.get(f"/branch/fax/{fax}").text
+    assert page.count('data-testid="check-result">相符<') == 6 and 'data-testid="check-result">是<' in page
+    assert "C=TW O=Finance OU=TWCA Financial User CA OU=0060000-Taiwan Cooperative Bank OU=FXML" in page
+    bank.ca.suspend(new.serial)
+    page = bank.client.get(f"/branch/fax/{fax}").text
+    assert page.count('data-testid="check-result">相符<') == 5 and "暫禁" in page
+
+
+# -- 憑證展期建檔 ----------------------------------------------------------------------------------------------------
+def test_filing_binds_the_renewed_certificate_and_the_old_one_stops_signing(bank: Bank) -> None:
+    who = customer("eoi")
+    old, new = renewed(bank, "eoi")
+    fax = faxed(bank, "eoi", new)
+    prefix = bank.log_in(who)
+    assert bank.transfer(prefix, who, new).json()["error"]["code"] == Code.CERT_NOT_FILED
+    bank.client.cookies.clear()
+    logged_in(bank)
+    answer = file(bank, fax)
+    assert answer.status_code == 200 and "憑證展期建檔完成" in answer.text and new.serial in answer.text
+    filing = bank.store.connection().execute(
+        "SELECT branch_code, officer_code, id_number, serial, old_serial, relationship_codes FROM filings").fetchall()
+    assert filing == [("0060040", "EO004001", "63880571", new.serial, old.serial, None)]
+    audit = bank.store.audit_log()[-1]
+    assert (audit.system, audit.actor, audit.action) == ("branch", "0060040:EO004001", "憑證展期建檔")
+    assert audit.result == "OK"
+    assert json.loads(audit.detail)["serial"] == new.serial and json.loads(audit.detail)["old_serial"] == old.serial
+    assert "已建檔" in bank.client.get("/branch/inbox").text
+    bank.client.cookies.clear()
+    prefix = bank.log_in(who)
+    done = bank.transfer(prefix, who, new)
+    assert done.status_code == 201 and done.json()["transfer"]["binding"] == "憑證展期建檔"
+    stale = bank.transfer(prefix, who, old).json()["error"]
+    assert stale["code"] == Code.CERT_SUPERSEDED and new.serial in stale["message"]
+
+
+def test_filing_twice_is_refused(bank: Bank) -> None:
+    _old, new = renewed(bank, "eoi")
+    first = faxed(bank, "eoi", new)
+    second = faxed(bank, "eoi", new, fax_id="F0000000000002")  # printed twice: two faxes
+    logged_in(bank)
+    assert file(bank, first).status_code == 200
+    for fax in (first, second):
+        before = bank.store.dump()
+        page = bank.client.get(f"/branch/fax/{fax}").text
+        assert "完成憑證展期建檔" in page and 'data-testid="filing-form"' not in page
+        answer = bank.client.post(f"/branch/fax/{fax}/file", data={"csrf_token": csrf(page)})
+        assert answer.status_code == 409 and code_of(answer.text) == Code.FILING_DUPLICATE
+        assert "不得重複建檔" in answer.text
+        assert_only_refusal_recorded(before, bank.store.dump(), Code.FILING_DUPLICATE)
+
+
+def refused_filing(bank: Bank, fax: int, code: Code, status: int, codes: list[str] | None = None) -> str:
+    page = bank.client.get(f"/branch/fax/{fax}")
+    data: dict[str, Any] = {"csrf_token": csrf(page.text)}
+    if codes is not None:
+        data["relationship_code"] = codes
+    before = bank.store.dump()
+    answer = bank.client.post(f"/branch/fax/{fax}/file", data=data)
+    assert answer.status_code == status and code_of(answer.text) == code, answer.text
+    assert_only_refusal_recorded(before, bank.store.dump(), code)
+    found = answer.text.split('class="message-text" data-code="')[1]
+    return found.split(">", 1)[1].split("</p>", 1)[0]
+
+
+@pytest.mark.parametrize(("change", "code", "phrase"), [
+    ("revoke", Code.CERT_REVOKED, "此憑證已廢止，不得辦理憑證展期建檔"),
+    ("suspend", Code.CERT_SUSPENDED, "此憑證已暫禁，不得辦理憑證展期建檔"),
+])
+def test_a_revoked_or_suspended_certificate_is_not_filed(bank: Bank, change: str, code: Code, phrase: str) -> None:
+    _old, new = renewed(bank, "eoi")
+    fax = faxed(bank, "eoi", new)
+    getattr(bank.ca, change)(new.serial)
+    logged_in(bank)
+    assert refused_filing(bank, fax, code, 409).startswith(phrase)
+
+
+def test_a_sheet_whose_certificate_is_not_the_customers_newest_is_not_filed(bank: Bank) -> None:
+    who = customer("eoi")
+    _old, new = renewed(bank, "eoi")
+    fax = faxed(bank, "eoi", new)
+    bank.clock.advance(timedelta(minutes=5))
+    newer = bank.apply(who, key_name="eoi-new-card")  # a new card applied for at the branch since
+    logged_in(bank)
+    assert 'data-testid="check-result">否<' in bank.client.get(f"/branch/fax/{fax}").text
+    message = refused_filing(bank, fax, Code.CERT_NOT_NEWEST, 409)
+    assert new.serial in message and newer.serial in message and "請客戶重新列印最新憑證的憑證證明單" in message
+
+
+def test_an_applied_certificate_a_personal_customer_or_an_altered_sheet_is_not_filed(bank: Bank) -> None:
+    eoi = customer("eoi")
+    applied = bank.apply(eoi, suffix="2015")
+    fax = faxed(bank, "eoi", applied)
+    logged_in(bank)
+    assert "無須憑證展期建檔" in refused_filing(bank, fax, Code.FILING_NOT_RENEWAL, 409)
+    _old, new = renewed(bank, "eoi")
+    sheet = bank.ca.proof_sheet(new.serial)
+    sheet["主旨(使用者識別名稱)"] = sheet["主旨(使用者識別名稱)"].replace("63880571", "63880572")
+    altered = faxed(bank, "eoi", new, fax_id="F0000000000003", sheet=sheet)
+    assert "主旨(使用者識別名稱)" in refused_filing(bank, altered, Code.SHEET_MISMATCH, 422)
+    # 營業部 is the person's 申辦分行.
+    _old, person_new = renewed(bank, "person")
+    personal = faxed(bank, "person", person_new, fax_id="F0000000000004")
+    bank.client.cookies.clear()
+    logged_in(bank, officer("0060000", "EB000001"))
+    assert "無須憑證展期建檔" in refused_filing(bank, personal, Code.FILING_NOT_EOI, 409)
+
+
+# -- shared certificates: the relationship customers' 用戶代碼 ------------------------------------------------------
+@pytest.mark.parametrize(("codes", "code", "phrase"), [
+    (["82961223000"], Code.REL_CODE_FORMAT, "第 1 個關係戶之用戶代碼須為 12 位數字（輸入的代碼11 碼）"),
+    (["829612230001", "96513242000A"], Code.REL_CODE_FORMAT,
+     "第 2 個關係戶之用戶代碼須為 12 位數字（輸入的代碼含數字以外的字元）"),
+    (["\uff18\uff12\uff19\uff16\uff11\uff12\uff12\uff13\uff10\uff10\uff10\uff11"], Code.REL_CODE_FORMAT,
+     "含數字以外的字元"),  # full-width digits
+    (["282754860001"], Code.REL_CODE_OTHER_COMPANY, "用戶代碼 282754860001 是其他公司（24893970）的關係戶"),
+    (["829612230009"], Code.REL_CODE_UNKNOWN,
+     "用戶代碼 829612230009 不是本公司（06177834 虛構月湖物流股份有限公司）的關係戶"),
+    (["829612230001", "829612230001"], Code.REL_CODE_DUPLICATE, "重複輸入"),
+    (["", " "], Code.REL_CODE_REQUIRED, "此客戶申辦共用憑證，請輸入關係戶之用戶代碼(12位數)。"),
+    ([], Code.REL_CODE_REQUIRED, "請輸入關係戶之用戶代碼"),
+])
+def test_wrong_relationship_codes_are_refused(bank: Bank, codes: list[str], code: Code, phrase: str) -> None:
+    _old, new = renewed(bank, "shared-certificate")
+    fax = faxed(bank, "shared-certificate", new)
+    logged_in(bank, MOON_LAKE)
+    assert phrase in refused_filing(bank, fax, code, 400, codes)
+
+
+def test_a_company_without_a_shared_certificate_is_given_no_codes(bank: Bank) -> None:
+    _old, new = renewed(bank, "eoi")
+    fax = faxed(bank, "eoi", new)
+    logged_in(bank)
+    assert "未申辦共用憑證" in refused_filing(bank, fax, Code.REL_CODE_NOT_SHARED, 400, ["829612230001"])
+
+
+def test_a_shared_certificate_serves_the_relationship_customers_filed(bank: Bank) -> None:
+    who = customer("shared-certificate")
+    old, new = renewed(bank, "shared-certificate")
+    fax = faxed(bank, "shared-certificate", new)
+    prefix = bank.log_in(who)
+    # Before the filing the applied certificate serves every relationship customer.
+    assert bank.transfer(prefix, who, old, payer="965132420002").status_code == 201
+    bank.client.cookies.clear()
+    logged_in(bank, MOON_LAKE)
+    page = bank.client.get(f"/branch/fax/{fax}").text
+    assert page.count('name="relationship_code"') == 2 and "829612230001" not in page  # the customer says them
+    answer = file(bank, fax, ["829612230001", ""])
+    assert answer.status_code == 200 and "829612230001" in answer.text
+    row = bank.store.connection().execute("SELECT relationship_codes FROM bindings WHERE serial = ?",
+                                          (new.serial,)).fetchone()
+    assert json.loads(row[0]) == ["829612230001"]
+    bank.client.cookies.clear()
+    prefix = bank.log_in(who)
+    assert bank.transfer(prefix, who, new, payer="829612230001").status_code == 201
+    assert bank.transfer(prefix, who, new).status_code == 201  # the company itself
+    refusal = bank.transfer(prefix, who, new, payer="965132420002").json()["error"]
+    assert refusal["code"] == Code.PAYER_NOT_BOUND and "965132420002" in refusal["message"]
+
+
+def test_filing_with_both_relationship_customers(bank: Bank) -> None:
+    who = customer("shared-certificate")
+    _old, new = renewed(bank, "shared-certificate")
+    fax = faxed(bank, "shared-certificate", new)
+    logged_in(bank, MOON_LAKE)
+    assert file(bank, fax, ["965132420002", "829612230001"]).status_code == 200
+    bank.client.cookies.clear()
+    prefix = bank.log_in(who)
+    for payer in ("829612230001", "965132420002"):
+        assert bank.transfer(prefix, who, new, payer=payer).status_code == 201
