@@ -9,7 +9,9 @@ stopped at the end, whatever happened.
 Features tagged ``@browser`` get Debian's chromium through Playwright: one
 browser for the run, a fresh context (no cookies) per scenario. After every
 step of such a scenario a screenshot is taken and embedded in the HTML report
-(behave-html-pretty-formatter) and kept in ``reports/screenshots/``.
+(behave-html-pretty-formatter) and kept in ``reports/screenshots/``: of the
+customer's page, or of the page a step names in ``context.shown_page`` (a
+branch officer's, in a browser context of its own).
 """
 
 from __future__ import annotations
@@ -84,8 +86,13 @@ def before_scenario(context: Context, scenario: Scenario) -> None:
                         if request.url.startswith(f"{platform}/entry?") else None)
 
 
+def before_step(context: Context, step: Step) -> None:
+    # A step acting in another browser (a branch officer's) shows that browser in its screenshot.
+    context.shown_page = None
+
+
 def after_step(context: Context, step: Step) -> None:
-    page = getattr(context, "page", None)
+    page = getattr(context, "shown_page", None) or getattr(context, "page", None)
     if page is None or page.is_closed():
         return
     context.step_index += 1

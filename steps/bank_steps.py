@@ -7,6 +7,7 @@ fixtures/bank/personas.json, named by their zh-TW title or their name.
 
 from __future__ import annotations
 
+from bank_support import bank_dump
 from behave import given, then, when
 from behave.runner import Context
 from pages import BankLogin, BankMenu, Message
@@ -106,3 +107,15 @@ def error_code_is(context: Context, code: str) -> None:
 def back_at_menu(context: Context, system: str) -> None:
     page = by_title(system)
     assert BankMenu(context.page, page).is_shown(), f"應回到{system}的選單，實際在 {context.page.url}"
+
+
+@then("銀行的資料未變更，僅多一筆稽核紀錄")
+def bank_unchanged(context: Context) -> None:
+    """The refusal changed nothing in the bank's records but one audit line, of the refusal's code."""
+    before, after = context.bank_before, bank_dump(context)
+    for table in before:
+        if table not in ("audit", "api_nonces"):
+            assert after[table] == before[table], f"銀行的資料表 {table} 有變更"
+    added = after["audit"][len(before["audit"]):]
+    assert after["audit"][:len(before["audit"])] == before["audit"], "稽核紀錄遭改寫"
+    assert [row[5] for row in added] == [context.shown_code], f"應只多一筆 {context.shown_code} 的稽核紀錄：{added}"

@@ -52,10 +52,11 @@ class BankMenu:
         return self.page.url.endswith(f"{self.system.prefix}/menu")
 
     def choose(self, group: str, item: str) -> None:
-        """點選「group」>「item」: the item of that menu group."""
+        """點選「group」>「item」: the item of that menu group (a form's button, or a link)."""
         menu = self.page.get_by_test_id("bank-menu")
         section = menu.locator(".menu-group").filter(has=self.page.get_by_text(group, exact=True))
-        section.get_by_role("button", name=item, exact=True).click()
+        link = section.get_by_role("link", name=item, exact=True)
+        (link if link.count() else section.get_by_role("button", name=item, exact=True)).click()
         self.page.wait_for_load_state()
 
 
@@ -156,3 +157,103 @@ class Proof:
     def sheet(self) -> dict[str, str]:
         cells = self.page.get_by_test_id("proof-sheet").locator("td[data-label]").all()
         return {str(c.get_attribute("data-label")): str(c.inner_text()).strip() for c in cells}
+
+    def print_and_fax(self) -> tuple[str, str]:
+        """[列印]: for an EOI customer the sheet is faxed first; (what the page says, its error code)."""
+        self.page.get_by_test_id("proof-print").click()
+        sent, problem = self.page.get_by_test_id("proof-fax-sent"), self.page.get_by_test_id("proof-fax-error")
+        self.page.locator('[data-testid="proof-fax"]:not([hidden]), [data-testid="proof-fax-error"]:not([hidden])'
+                          ).first.wait_for(timeout=20_000)
+        if problem.is_visible():
+            return str(problem.inner_text()).strip(), problem.get_attribute("data-code") or ""
+        return str(sent.inner_text()).strip(), ""
+
+
+@dataclass
+class Transfer:
+    """臺幣轉帳: the form, then the sign page (certificate, 憑證載具密碼, [確定]), then 轉帳成功."""
+
+    page: Page
+
+    def fill(self, to_account: str, amount: str, payer: str | None = None, memo: str = "") -> None:
+        form = self.page.get_by_test_id("transfer-form")
+        if payer is not None:
+            form.get_by_label("付款戶").select_option(payer)
+        form.get_by_label("轉入帳號", exact=True).fill(to_account)
+        form.get_by_label("轉帳金額", exact=True).fill(amount)
+        form.get_by_label("附言", exact=True).fill(memo)
+        self.page.get_by_test_id("transfer-next").click()
+        self.page.wait_for_load_state()
+
+    def certificates(self) -> list[tuple[str, str]]:
+        """The certificates of the inserted card the page offers: (serial, label), newest first."""
+        picker = self.page.get_by_test_id("transfer-certificate")
+        self.page.wait_for_function("el => el.options.length > 0 && el.options[0].value !== ''",
+                                    arg=picker.element_handle(), timeout=15_000)
+        options = picker.locator("option").all()
+        return [(str(o.get_attribute("data-serial")), str(o.inner_text())) for o in options]
+
+    def choose_certificate(self, serial: str) -> None:
+        self.certificates()
+        picker = self.page.get_by_test_id("transfer-certificate")
+        value = picker.locator(f'option[data-serial="{serial}"]').get_attribute("value")
+        picker.select_option(value)
+
+    def sign(self, pin: str) -> None:
+        """[確定]: the PIN to the card agent, the card signs, the bank answers (a new page or a refusal)."""
+        self.certificates()
+        self.page.get_by_label("憑證載具密碼").fill(pin)
+        self.page.get_by_test_id("transfer-sign").click()
+        self.page.locator('[data-testid="transfer-done"], [data-testid="transfer-error"]:not([hidden])'
+                          ).first.wait_for(timeout=20_000)
+
+    def error(self) -> tuple[str, str]:
+        box = self.page.get_by_test_id("transfer-error")
+        return str(box.inner_text()).strip(), box.get_attribute("data-code") or ""
+
+    def result(self) -> dict[str, str]:
+        cells = self.page.get_by_test_id("transfer-summary").locator("td[data-label]").all()
+        return {str(c.get_attribute("data-label")): str(c.inner_text()).strip() for c in cells}
+
+
+@dataclass
+class Branch:
+    """分行作業系統: the officer's login, the inbox, a faxed sheet and 憑證展期建檔."""
+
+    page: Page
+    bank_url: str
+
+    def log_in(self, branch_code: str, officer_code: str, password: str) -> None:
+        self.page.goto(f"{self.bank_url}/branch/login")
+        self.page.get_by_label("分行代號", exact=True).fill(branch_code)
+        self.page.get_by_label("員工代號", exact=True).fill(officer_code)
+        self.page.get_by_label("密碼", exact=True).fill(password)
+        self.page.get_by_role("button", name=labels.LOGIN).click()
+        self.page.wait_for_load_state()
+
+    def inbox(self) -> list[dict[str, str]]:
+        """The inbox's rows: 收件時間, 簽章憑證序號, 狀態, and the fax's number."""
+        self.page.goto(f"{self.bank_url}/branch/inbox")
+        rows = []
+        for row in self.page.get_by_test_id("inbox-row").all():
+            cells = [str(c).strip() for c in row.locator("td").all_inner_texts()]
+            rows.append({"收件時間": cells[0], "證號": cells[1], "簽章憑證序號": cells[3], "狀態": cells[4],
+                         "fax": str(row.get_attribute("data-fax"))})
+        return rows
+
+    def open(self, fax: str) -> None:
+        self.page.goto(f"{self.bank_url}/branch/fax/{fax}")
+
+    def checks(self) -> dict[str, str]:
+        """The comparison with the CA: label → 相符 / 不符 (and 客戶最新憑證 → 是 / 否)."""
+        rows = self.page.get_by_test_id("fax-check").locator("tr[data-label]").all()
+        return {str(r.get_attribute("data-label")): str(r.get_by_test_id("check-result").inner_text()).strip()
+                for r in rows}
+
+    def file(self, codes: list[str] | None = None) -> None:
+        """憑證展期建檔, with the relationship customers' 用戶代碼 in the boxes, in order."""
+        boxes = self.page.get_by_test_id("relationship-code").all()
+        for box, code in zip(boxes, codes or [], strict=False):
+            box.fill(code)
+        self.page.get_by_test_id("filing-submit").click()
+        self.page.wait_for_load_state()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import datetime
 from typing import Any
 
+from bank_support import bank_store
 from behave import given, then, when
 from behave.runner import Context
 from cryptography import x509
@@ -23,7 +25,8 @@ from fxml import env
 from fxml.ca.client import CaClient
 from fxml.card.client import PivCardClient
 from fxml.card.pcsc import PcscConnection
-from fxml.display import display_name, taiwan_text
+from fxml.display import display_name, roc_date, taiwan_text, time_text
+from fxml.platform.wizard import FAX_NEXT
 from simulator.bank.cards import write_card_profile
 from simulator.bank.customers import persona
 from simulator.home import FIXTURES, Home
@@ -92,6 +95,26 @@ def suspended(context: Context) -> None:
     cert = context.card["before"][0][1]
     _ca(context).suspend(f"{cert.serial_number:X}")
 
+
+@given("該憑證已於憑證中心廢止")
+def revoked(context: Context) -> None:
+    cert = context.card["before"][0][1]
+    _ca(context).revoke(f"{cert.serial_number:X}", "keyCompromise")
+
+
+@given("完成線上憑證更新（步驟2至7）")
+@when("完成線上憑證更新（步驟2至7）")
+def renewed_online(context: Context) -> None:
+    """Steps 2 to 7 as features/步驟2至8_憑證更新與憑證證明單.feature runs them, one after another."""
+    context.execute_steps("""
+        當 點選憑證管理平台的「憑證更新」
+        而且 在選擇更新清單點選「確定」
+        而且 輸入憑證載具密碼並點選「確定」
+        而且 點選「更新」，並於提示訊息點選「確定」
+        那麼 出現「憑證下載成功!」訊息，點選「確定」
+        而且 憑證下載頁顯示「憑證下載成功」
+        而且 憑證載具內有憑證中心簽發的新憑證，舊憑證仍可簽章
+    """)
 
 @when("在選擇更新清單點選「確定」")
 def choose(context: Context) -> None:
@@ -278,6 +301,31 @@ def proof_pdf(context: Context) -> None:
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert any("CJK" in line and " yes yes " in line for line in fonts.splitlines()), fonts
     assert context.page.get_by_test_id("proof-print").is_visible()
+
+
+@when("於憑證證明單點選「列印」")
+def proof_print(context: Context) -> None:
+    """[列印]: an EOI customer's sheet is faxed to the 申辦分行 first (step 9), then printed."""
+    context.fax_said, context.shown_code = Proof(context.page).print_and_fax()
+
+
+@then("畫面顯示憑證資料已傳真至申辦分行「{branch}」及收件時間")
+def faxed(context: Context, branch: str) -> None:
+    serial = f"{context.new_certificate.serial_number:X}"
+    with bank_store(context) as store:
+        row = store.connection().execute(
+            "SELECT branch_code, received_at FROM faxes WHERE serial = ? ORDER BY id DESC", (serial,)).fetchone()
+    assert row is not None, "銀行沒有收到傳真"
+    received = datetime.fromisoformat(row[1])
+    expected = f"憑證資料已傳真至申辦分行 {branch}（收件時間 {roc_date(received)} {time_text(received)}）。"
+    assert context.fax_said == expected, f"畫面應顯示「{expected}」，實際為「{context.fax_said}」"
+    assert branch.startswith(row[0])
+
+
+@then("畫面提醒電話告知分行電金/EOI經辦需執行憑證展期建檔")
+def fax_next(context: Context) -> None:
+    shown = context.page.get_by_test_id("proof-fax-next").inner_text().strip()
+    assert shown == FAX_NEXT, f"畫面應提醒「{FAX_NEXT}」，實際為「{shown}」"
 
 
 @given("憑證元件未啟動")
