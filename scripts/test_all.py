@@ -25,6 +25,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from report_zh import localize  # beside this script (python puts its folder first on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 REPORTS = ROOT / "reports"
@@ -117,6 +119,9 @@ def run_features(args: list[str]) -> Counts:
     env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
     done = subprocess.run(cmd, cwd=ROOT, env=env)
     counts = junit_counts(sorted(out.glob("TESTS-*.xml")))
+    html = REPORTS / "features.html"
+    if html.exists():
+        html.write_text(localize(html.read_text(encoding="utf-8")), encoding="utf-8")
     if done.returncode != 0 and counts.failed == 0:
         counts.failed += 1  # behave stopped before it could report a scenario
     return counts

@@ -61,6 +61,14 @@ def persona_card(context: Context, customer: str, days: int) -> None:
     _insert(context, path, f"card-{who.id_number}")
 
 
+@given("「{customer}」的另一張憑證載具也插入讀卡機")
+def another_card(context: Context, customer: str) -> None:
+    """A second card in another reader; the scenario's card stays the first one."""
+    first = context.card
+    persona_card(context, customer, 27)
+    context.card = first
+
+
 @given("憑證載具「{profile}」已插入讀卡機")
 def fixture_card(context: Context, profile: str) -> None:
     _insert(context, FIXTURES / "cards" / f"{profile}.json", profile)

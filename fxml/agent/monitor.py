@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 RECONNECT_FIRST = 0.5
 RECONNECT_MAX = 8.0
+#: Reader states pcsc-lite accepts in one SCardGetStatusChange (PCSCLITE_MAX_READERS_CONTEXTS).
+MAX_READER_STATES = 16
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,12 @@ class PcscMonitor:
                 if state.present:
                     self._emit(ReaderChange("card_removed", reader=state))
                 self._emit(ReaderChange("reader_removed", reader=state))
-            query = [(PNP_NOTIFICATION, (len(names) if pnp_count is None else pnp_count) << 16)]
+            # pcsc-lite takes at most 16 reader states per call (PCSCLITE_MAX_READERS_CONTEXTS,
+            # 0x80100004 beyond): with 16 readers, which is also as many as it serves, no reader
+            # can be added, so the PnP pseudo-reader is left out; a reader that goes still
+            # shows in its own state.
+            with_pnp = len(names) < MAX_READER_STATES
+            query = [(PNP_NOTIFICATION, (len(names) if pnp_count is None else pnp_count) << 16)] if with_pnp else []
             query += [(n, raw.get(n, scard.SCARD_STATE_UNAWARE)) for n in names]
             code, states = scard.SCardGetStatusChange(context, 0 if first else scard.INFINITE, query)
             if code == scard.SCARD_E_CANCELLED or self._stop.is_set():
@@ -160,10 +167,11 @@ class PcscMonitor:
                 continue  # a reader went away between the list and the wait: list again
             elif code != scard.SCARD_S_SUCCESS:
                 raise _DaemonGoneError(_describe(code))
-            pnp_event = states[0][1]
-            if pnp_event & scard.SCARD_STATE_CHANGED:
-                pnp_count = pnp_event >> 16
-            for name, event, atr in states[1:]:
+            if with_pnp:
+                pnp_event = states[0][1]
+                if pnp_event & scard.SCARD_STATE_CHANGED:
+                    pnp_count = pnp_event >> 16
+            for name, event, atr in states[1:] if with_pnp else states:
                 if event & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_IGNORE):
                     continue
                 now = ReaderState(name, _present(event, bytes(atr)), bytes(atr), (event >> 16) & 0xFFFF)

@@ -67,21 +67,24 @@ def recorded(home: Path) -> dict[str, dict[str, Any]]:
 
 
 def processes_of(home: Path) -> dict[int, str]:
-    """Every live process whose command line names the home (the stack's
-    processes all do: the daemon its run folder, pcscd its configuration,
-    the services their state folders). For checking only: nothing is ever
-    stopped by what its command line says."""
+    """Every live process whose command line or environment names the home (the
+    daemon its run folder, pcscd its configuration, the services their state
+    folders, the card agent the private pcscd's socket in its environment). For
+    checking only: nothing is ever stopped by what its command line says."""
     found = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
             args = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
             zombie = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
         except (OSError, IndexError):
             continue
         line = b" ".join(args).decode(errors="replace")
-        if not zombie and str(home) in line and "simulator.cli" not in line:
+        names_home = str(home) in line or any(
+            v.startswith(b"PCSCLITE_CSOCK_NAME=") and str(home).encode() in v for v in environ)
+        if not zombie and names_home and "simulator.cli" not in line:
             found[int(proc.name)] = line
     return found
 
