@@ -3,10 +3,15 @@
     .venv/bin/python scripts/test_all.py            # checks, pytest, the zh-TW features
     .venv/bin/python scripts/test_all.py --no-features
 
-1. The checks: ruff, mypy (strict for fxml/), the import contracts (lint-imports).
+1. The checks: ruff, mypy (strict for fxml/), the import contracts (lint-imports),
+   and the traceability of the manual's steps to the features (docs/traceability.md
+   as scripts/traceability.py makes it from the feature files; every instruction covered).
 2. pytest (every group: unit, pcsc, opensc, yubico, integration), JUnit XML in reports/.
 3. The Gherkin features (behave, zh-TW) through chromium: JUnit XML in
-   reports/features/, the HTML report with screenshots in reports/features.html.
+   reports/features/, behave's JSON in reports/features.json, the HTML report with
+   screenshots in reports/features.html. After a full run, the traceability check again,
+   results included: docs/traceability.md must be what this run makes of it (the run's
+   own is kept as reports/traceability.md).
 
 The closing line sums the three: each check counts as one test, each pytest
 test as one, each behave scenario as one. The exit status is 0 only if nothing
@@ -37,6 +42,8 @@ CHECKS = {
     "mypy": [str(VENV_BIN / "mypy"), "fxml", "simulator", "tests", "steps", "benchmarks", "scripts",
              "environment.py"],
     "import contracts": [str(VENV_BIN / "lint-imports")],
+    # The mapping part only: the results need a run of the features (checked after it, run_traceability).
+    "traceability": [sys.executable, str(ROOT / "scripts" / "traceability.py"), "--check", "--mapping-only"],
 }
 
 
@@ -111,6 +118,7 @@ def run_features(args: list[str]) -> Counts:
         str(VENV_BIN / "behave"), "--no-color",
         # behave pairs --outfile with the --format before it; the rest print.
         "--format", "html-pretty", "--outfile", str(REPORTS / "features.html"),
+        "--format", "json", "--outfile", str(REPORTS / "features.json"),
         "--format", "pretty",
         "--junit", "--junit-directory", str(out),
         *args,
@@ -125,6 +133,19 @@ def run_features(args: list[str]) -> Counts:
     if done.returncode != 0 and counts.failed == 0:
         counts.failed += 1  # behave stopped before it could report a scenario
     return counts
+
+
+def run_traceability() -> Counts:
+    """docs/traceability.md against this run's results (reports/features.json): one check."""
+    cmd = [sys.executable, str(ROOT / "scripts" / "traceability.py"), "--check",
+           "--out", str(REPORTS / "traceability.md")]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode == 0:
+        say("[check] traceability with this run's results: ok")
+        return Counts(passed=1)
+    say("[check] traceability with this run's results: FAILED")
+    say((done.stdout + done.stderr).rstrip())
+    return Counts(failed=1)
 
 
 def main() -> int:
@@ -142,7 +163,10 @@ def main() -> int:
         parts["pytest"] = run_pytest(args.pytest_args)
     if not args.no_features:
         # With pytest off, extra arguments are behave's (bash scripts/run features --tags=...).
-        parts["features"] = run_features(args.pytest_args if args.no_pytest else [])
+        behave_args = args.pytest_args if args.no_pytest else []
+        parts["features"] = run_features(behave_args)
+        if not behave_args:  # a whole run: its results are the ones docs/traceability.md must show
+            parts["traceability"] = run_traceability()
     total = Counts()
     for counts in parts.values():
         total.add(counts)
