@@ -16,7 +16,7 @@ import pytest
 from cryptography import x509
 
 from fxml import env
-from fxml.agent.api import ErrorCode, EventType
+from fxml.agent.api import ErrorCode, EventType, Paths
 from fxml.agent.client import AgentClient
 from fxml.agent.renewal import DEFAULT_ENGINE
 from fxml.ca.client import CaClient
@@ -48,6 +48,7 @@ class World:
     agent_url: str
     platform_url: str
     ca_url: str
+    bank_url: str
     cards: int = 0
 
     def client(self) -> AgentClient:
@@ -84,7 +85,8 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         client_env = home.up(readers=2)
     book = RenewalBook.open(home.root / "platform", clock)
     try:
-        yield World(home, book, client_env[env.AGENT_URL], client_env[env.PLATFORM_URL], client_env[env.CA_URL])
+        yield World(home, book, client_env[env.AGENT_URL], client_env[env.PLATFORM_URL], client_env[env.CA_URL],
+                    client_env[env.BANK_URL])
     finally:
         book.close()
         home.down()
@@ -103,7 +105,10 @@ def test_the_golden_renewal_runs_through_the_agent(world: World) -> None:
     renewal = world.renewal(image)
     client = world.client()
     assert client.status()["engine"] == DEFAULT_ENGINE
-    assert client.status()["allowed_origins"] == [world.platform_url]
+    # fxmlsim up lets the platform's pages (the renewal) and the bank's (transfers) use the agent, no other.
+    assert client.status()["allowed_origins"] == [world.platform_url, world.bank_url]
+    other = AgentClient(world.agent_url, origin="http://127.0.0.1:1").request("GET", Paths.STATUS)
+    assert other.status == 403 and other.json()["error"]["code"] == ErrorCode.ORIGIN_NOT_ALLOWED
     session = client.open_session(PIN, reader)["session"]
     with client.events(timeout=60) as stream:
         stream.next()
