@@ -6,6 +6,8 @@
     fxmlsim bank show ID [--json]                   # one customer, its users' login state
     fxmlsim bank create [--kind KIND] [--count N] [--seed S] [--persona NAME]
     fxmlsim bank unlock ID USER_CODE                # what the branch does for a locked user
+    fxmlsim bank unlock-officer BRANCH OFFICER_CODE # the same for a branch officer (分行經辦)
+    fxmlsim bank inbox BRANCH                       # the faxed proof sheets in a branch's inbox
 
 Works on the bank's file in the home (``<home>/bank/bank.sqlite3``), whether
 the stack runs or not. ``create`` prints each new customer's logins with the
@@ -70,6 +72,13 @@ def register(
     p.add_argument("id_number")
     p.add_argument("user_code")
     p.set_defaults(func=_command(cmd_unlock))
+    p = sub.add_parser("unlock-officer", help="reset a branch officer's count of wrong passwords")
+    p.add_argument("branch_code")
+    p.add_argument("officer_code")
+    p.set_defaults(func=_command(cmd_unlock_officer))
+    p = sub.add_parser("inbox", help="the proof sheets faxed to a branch (step 9)")
+    p.add_argument("branch_code")
+    p.set_defaults(func=_command(cmd_inbox))
 
 
 def _positive(text: str) -> int:
@@ -168,4 +177,22 @@ def cmd_unlock(args: argparse.Namespace, store: BankStore, logins: Any) -> int:
         raise BankCliError(f"查無此使用者：{args.id_number} {args.user_code}")
     store.unlock(args.id_number, args.user_code)
     print(f"{args.id_number} {args.user_code}: 已解除暫停")
+    return 0
+
+
+def cmd_unlock_officer(args: argparse.Namespace, store: BankStore, logins: Any) -> int:
+    if store.officer(args.branch_code, args.officer_code) is None:
+        raise BankCliError(f"查無此分行經辦：{args.branch_code} {args.officer_code}")
+    store.unlock_officer(args.branch_code, args.officer_code)
+    print(f"{args.branch_code} {args.officer_code}: 已解除暫停")
+    return 0
+
+
+def cmd_inbox(args: argparse.Namespace, store: BankStore, logins: Any) -> int:
+    rows = store.connection().execute(
+        "SELECT f.id, f.received_at, f.id_number, f.customer_name, f.serial, g.filing_id FROM faxes f"
+        " LEFT JOIN filings g ON g.serial = f.serial WHERE f.branch_code = ? ORDER BY f.id", (args.branch_code,),
+    ).fetchall()
+    for fax, received, id_number, name, serial, filing in rows:
+        print(f"{fax}\t{received}\t{id_number}\t{name}\t{serial}\t{'已建檔 ' + filing if filing else '待處理'}")
     return 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from fxml.clock import TAIWAN
 from simulator import cli
 from simulator.bank.store import BankStore
 
@@ -48,6 +50,7 @@ def test_create_is_deterministic_for_a_seed(home: Path, tmp_path: Path, capsys: 
     (("bank", "create", "--persona", "nobody"), "fxmlsim bank: no persona named 'nobody'"),
     (("bank", "create", "--persona", "person"), "fxmlsim bank: 身分證字號 A123456789 已存在於銀行資料中"),
     (("bank", "unlock", "A123456789", "nobody99"), "fxmlsim bank: 查無此使用者：A123456789 nobody99"),
+    (("bank", "unlock-officer", "0060040", "EO999999"), "fxmlsim bank: 查無此分行經辦：0060040 EO999999"),
 ])
 def test_refusals_are_one_line(home: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...],
                                message: str) -> None:
@@ -66,3 +69,26 @@ def dump(home: Path) -> dict[str, list[tuple[object, ...]]]:
         return store.dump()
     finally:
         store.close()
+
+
+def test_an_officer_is_unlocked_and_an_inbox_listed(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fxmlsim(home, "bank", "list")
+    store = BankStore(home / "bank" / "bank.sqlite3")
+    try:
+        for _ in range(3):
+            store.record_officer_failure("0060040", "EO004001", 3, datetime(2026, 3, 2, tzinfo=TAIWAN))
+        row = store.officer("0060040", "EO004001")
+        assert row is not None and row.locked
+    finally:
+        store.close()
+    capsys.readouterr()
+    assert fxmlsim(home, "bank", "unlock-officer", "0060040", "EO004001") == 0
+    assert capsys.readouterr().out == "0060040 EO004001: 已解除暫停\n"
+    store = BankStore(home / "bank" / "bank.sqlite3")
+    try:
+        row = store.officer("0060040", "EO004001")
+        assert row is not None and not row.locked and row.failed_logins == 0
+    finally:
+        store.close()
+    assert fxmlsim(home, "bank", "inbox", "0060040") == 0
+    assert capsys.readouterr().out == ""  # nothing faxed to it yet
