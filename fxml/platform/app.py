@@ -28,6 +28,7 @@ from fxml.clock import Clock
 from fxml.display import roc_date, time_text
 from fxml.errors import FxmlError
 from fxml.platform import tickets
+from fxml.platform.checks import move_checks
 from fxml.platform.renewals import RenewalBook, renewal_routes
 from fxml.platform.store import STORE_FILE, PlatformStore
 from fxml.platform.wizard import Wizard
@@ -170,7 +171,9 @@ class Platform:
 
     # -- the app -----------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
-        own: list[BaseRoute] = [*Wizard(self).routes(), *renewal_routes(self.book), *self.settings.extra_routes]
+        own: list[BaseRoute] = [
+            *Wizard(self).routes(), *renewal_routes(self.book, move_checks(self.ca)), *self.settings.extra_routes,
+        ]
         served = {route.path for route in own if isinstance(route, Route)}
         routes: list[BaseRoute] = [
             Route("/entry", self.entry, methods=["GET"]),
