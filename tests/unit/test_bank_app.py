@@ -313,3 +313,14 @@ def test_a_burst_of_logins_checks_at_most_three_passwords(bank_dir: Path, tmp_pa
     assert len(checked) <= 3, f"{len(checked)} passwords were checked"
     assert outcomes.count("OK") <= (1 if password in checked else 0)
     assert store_row is not None and (store_row.locked or "OK" in outcomes)
+
+
+def test_the_way_back_never_comes_from_the_host_header(bank: Bank) -> None:
+    page, id_number, user_code, password = who("eoi")
+    bank.login(page, id_number, user_code, password)
+    menu = bank.client.get(f"{page.prefix}/menu")
+    answer = bank.client.post(f"{page.prefix}/fxml", data={"csrf_token": csrf(menu.text)},
+                              headers={"Host": "evil.example"}, follow_redirects=False)
+    text_ticket = parse_qs(urlsplit(answer.headers["location"]).query)["ticket"][0]
+    ticket = tickets.verify(text_ticket, KEY, bank.clock, first_use=lambda *_: True)
+    assert "evil.example" not in ticket.return_url and ticket.return_url.startswith("http://127.0.0.1")
