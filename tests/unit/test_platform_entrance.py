@@ -4,6 +4,7 @@ The same flows run through chromium in features/步驟1_登入憑證管理平台
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -119,7 +120,7 @@ def test_entry_opens_a_session_and_shows_the_frame(platform: tuple[TestClient, F
     page = client.get("/")
     assert page.status_code == 200
     for label, _path in MENU:
-        assert f">{label}</a>" in page.text
+        assert f">{label}</a>" in page.text or f">{label}</button>" in page.text
     assert labels.PLATFORM_TITLE in page.text and "虛構測試貿易股份有限公司" in page.text
     assert "112/04/17" in page.text and "11:13:42" in page.text
 
@@ -150,7 +151,14 @@ def test_back_home_closes_the_session_and_returns_to_the_system(
 ) -> None:
     client, clock, _ = platform
     client.get("/entry", params={"ticket": tickets.issue(ticket(), KEY, clock)})
-    back = client.get("/home", follow_redirects=False)
+    peek = client.get("/home", follow_redirects=False)  # a GET only leads back
+    assert peek.status_code == 303 and peek.headers["location"] == "http://127.0.0.1:9/corporate/menu"
+    assert client.get("/").status_code == 200
+    forged = client.post("/home", data={"csrf_token": "forged"}, follow_redirects=False)
+    assert forged.status_code == 403 and client.get("/").status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text)
+    assert token is not None
+    back = client.post("/home", data={"csrf_token": token.group(1)}, follow_redirects=False)
     assert back.status_code == 303 and back.headers["location"] == "http://127.0.0.1:9/corporate/menu"
     assert client.get("/renew").status_code == 401
 
