@@ -96,7 +96,16 @@ def cmd_card_insert(args: argparse.Namespace) -> int:
 
 def cmd_card_remove(args: argparse.Namespace) -> int:
     home = home_mod.Home.from_args(args)
-    reader = home.stack.remove(_reader_arg(args.reader))
+    which = _reader_arg(args.reader)
+    if args.card is not None:
+        if which is not None:
+            raise home_mod.HomeError("give a card or --reader, not both")
+        image = str(home.card_path(args.card))
+        holding = [r for r in home.stack.readers() if r["card"] == image]
+        if not holding:
+            raise home_mod.HomeError(f"card {args.card!r} is in no reader")
+        which = holding[0]["index"]
+    reader = home.stack.remove(which)
     print(reader["name"])
     return 0
 
@@ -215,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     insert.add_argument("--reader", help="reader index or name (default: the first empty reader)")
     insert.set_defaults(func=cmd_card_insert)
     remove = card.add_parser("remove", help="remove a card; returns once pcscd sees the reader empty")
+    remove.add_argument("card", nargs="?", help="the card's name or image (default: the card in --reader)")
     remove.add_argument("--reader", help="reader index or name (default: the first reader with a card)")
     remove.set_defaults(func=cmd_card_remove)
     card.add_parser("list", help="card images and the readers they are in").set_defaults(func=cmd_card_list)

@@ -83,7 +83,8 @@ class Platform:
         return self.page.url.startswith(self.platform_url) and self.page.get_by_test_id("platform-menu").count() == 1
 
     def menu(self) -> list[str]:
-        return [t.strip() for t in self.page.get_by_test_id("platform-menu").get_by_role("link").all_inner_texts()]
+        items = self.page.get_by_test_id("platform-menu").locator("li")
+        return [str(t).strip() for t in items.all_inner_texts()]
 
     def signed_in(self) -> dict[str, str]:
         table = self.page.get_by_test_id("platform-customer")
@@ -93,7 +94,11 @@ class Platform:
         return rows
 
     def choose(self, item: str) -> None:
-        self.page.get_by_test_id("platform-menu").get_by_role("link", name=item, exact=True).click()
+        menu = self.page.get_by_test_id("platform-menu")
+        if item == labels.MENU_HOME:  # a form: it ends the platform's session
+            menu.get_by_test_id("platform-home").click()
+        else:
+            menu.get_by_role("link", name=item, exact=True).click()
         self.page.wait_for_load_state()
 
 

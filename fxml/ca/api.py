@@ -9,6 +9,7 @@ for people; ``tests/unit/test_ca_contract.py`` checks the three agree.
 from __future__ import annotations
 
 import enum
+import hashlib
 from typing import Final, TypedDict
 
 from fxml import env
@@ -77,6 +78,7 @@ class ErrorCode(enum.StrEnum):
     CERT_REVOKED = "CERT_REVOKED"
     CERT_EXPIRED = "CERT_EXPIRED"
     CERT_NOT_SUSPENDED = "CERT_NOT_SUSPENDED"
+    RENEWAL_NOT_AUTHORIZED = "RENEWAL_NOT_AUTHORIZED"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
@@ -87,6 +89,26 @@ class ErrorCode(enum.StrEnum):
     # Found by the client, never sent by the CA:
     CA_UNREACHABLE = "CA_UNREACHABLE"
     CA_BAD_RESPONSE = "CA_BAD_RESPONSE"
+
+
+#: The renewal's proof that the old certificate's holder asks for it: the old key's
+#: signature (PKCS#1 v1.5, SHA-256) over :func:`renewal_proof_message`, base64 in this field.
+PROOF_FIELD: Final = "old_key_signature"
+_PROOF_DOMAIN: Final = b"fxmlsim TWCA renewal v1\x00"
+
+
+def renewal_proof_message(request_id: str, serial: str, csr_der: bytes) -> bytes:
+    """What the old key signs to ask for a renewal: this request id, this certificate
+    (its serial as a number, in uppercase hex) and this PKCS#10 request (its SHA-256)."""
+    cleaned = serial.replace(":", "").replace(" ", "")
+    try:
+        canonical = f"{int(cleaned, 16):X}"
+    except ValueError:
+        canonical = cleaned  # not a serial: the CA refuses it as such before any proof is checked
+    return b"\x00".join((
+        _PROOF_DOMAIN, request_id.encode("utf-8"), canonical.encode("ascii", "replace"),
+        hashlib.sha256(csr_der).digest(),
+    ))
 
 
 @enum.unique

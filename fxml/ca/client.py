@@ -30,7 +30,7 @@ from urllib.parse import quote, urlencode
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from fxml.ca.api import ENV_URL, MAX_PAGE, OCSP_REQUEST_TYPE, PROOF_KEY, ErrorCode, Paths
+from fxml.ca.api import ENV_URL, MAX_PAGE, OCSP_REQUEST_TYPE, PROOF_FIELD, PROOF_KEY, ErrorCode, Paths
 from fxml.errors import FxmlError
 
 log = logging.getLogger(__name__)
@@ -278,10 +278,13 @@ class CaClient:
             body["not_after"] = not_after.isoformat()
         return self._record("POST", Paths.CERTIFICATES, body, retry=True)
 
-    def renew(self, request_id: str, serial: str, csr: Csr) -> CertificateRecord:
-        """更新(展期): a new certificate for the new key, replacing ``serial`` (retried safely by request id)."""
+    def renew(self, request_id: str, serial: str, csr: Csr, old_key_signature: bytes) -> CertificateRecord:
+        """更新(展期): a new certificate for the new key, replacing ``serial`` (retried safely by
+        request id). ``old_key_signature``: the old key's signature over
+        :func:`fxml.ca.api.renewal_proof_message` — only the old key's holder may renew."""
         return self._record("POST", _path(Paths.RENEW, serial),
-                            {"request_id": request_id, "csr": _csr_text(csr)}, retry=True)
+                            {"request_id": request_id, "csr": _csr_text(csr),
+                             PROOF_FIELD: base64.b64encode(old_key_signature).decode("ascii")}, retry=True)
 
     def renewal_check(self, serial: str) -> RenewalCheck:
         """Whether ``serial`` may be renewed now (nothing is issued): what a renewal

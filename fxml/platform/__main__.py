@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             state_dir=args.state_dir, ticket_key=key, clock=clock,
             agent_origin=agent.rstrip("/") if agent else None, ca_url=os.environ.get(env.CA_URL),
             bank_url=os.environ.get(env.BANK_URL) or None,
+            bank_origins=(os.environ[env.BANK_URL].rstrip("/"),) if os.environ.get(env.BANK_URL) else (),
         ))
     except (ValueError, OSError) as exc:
         return _fail(str(exc))

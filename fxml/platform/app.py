@@ -30,12 +30,13 @@ from fxml.errors import FxmlError
 from fxml.platform import tickets
 from fxml.platform.bankapi import BankApiClient, api_key
 from fxml.platform.banklink import BankLink
+from fxml.platform.checks import move_checks
 from fxml.platform.renewals import RenewalBook, renewal_routes
 from fxml.platform.store import STORE_FILE, PlatformStore
 from fxml.platform.wizard import Wizard
 from fxml.web import labels
 from fxml.web.app import WebSettings, create_app, templates
-from fxml.web.sessions import CookiePolicy, Session, SessionStore
+from fxml.web.sessions import CookiePolicy, CsrfError, Session, SessionStore, check_csrf
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class PlatformSettings:
     ca_url: str | None = None
     #: The bank's base URL: where proof sheets are faxed and renewal notices sent (fxml/platform/bankapi.py).
     bank_url: str | None = None
+    #: The bank's systems' origins: 回首頁 (a form) leads back there (CSP form-action).
+    bank_origins: tuple[str, ...] = ()
     extra_routes: tuple[BaseRoute, ...] = field(default=())
 
 
@@ -157,17 +160,26 @@ class Platform:
         return self.render(request, "home.html", customer=customer, session=session)
 
     async def back_home(self, request: Request) -> Response:
-        """回首頁: close the platform session and return to the system's menu."""
+        """回首頁 (a form, with its CSRF token): close the platform session and return to the
+        system's menu. A GET (a link, or a page elsewhere making the browser ask) only
+        returns: ending a session is no GET's business."""
         session = self.sessions.load(request)
         customer = session.get(CUSTOMER_KEY)
-        self.sessions.delete(session)
+        if request.method == "POST":
+            form = await request.form(max_files=0, max_fields=5)
+            try:
+                check_csrf(session, {k: v for k, v in form.items() if isinstance(v, str)})
+            except CsrfError as exc:
+                return self.message(request, 403, labels.PLATFORM_TITLE, exc.message, exc.code)
+            self.sessions.delete(session)
         target = customer.get("return_url") if isinstance(customer, dict) else None
         if not isinstance(target, str) or not target.startswith(("http://", "https://")):
             error = tickets.TicketError(tickets.TicketErrorCode.TICKET_MISSING)
             response = self.message(request, 401, labels.PLATFORM_TITLE, error.message, error.code)
         else:
             response = RedirectResponse(target, status_code=303)
-        self.sessions.clear_cookie(response)
+        if request.method == "POST":
+            self.sessions.clear_cookie(response)
         return response
 
     def unavailable(self, label: str) -> Callable[[Request, Session, dict[str, Any]], Awaitable[Response]]:
@@ -180,12 +192,14 @@ class Platform:
 
     # -- the app -----------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
-        own: list[BaseRoute] = [*Wizard(self).routes(), *renewal_routes(self.book), *self.settings.extra_routes]
+        own: list[BaseRoute] = [
+            *Wizard(self).routes(), *renewal_routes(self.book, move_checks(self.ca)), *self.settings.extra_routes,
+        ]
         served = {route.path for route in own if isinstance(route, Route)}
         routes: list[BaseRoute] = [
             Route("/entry", self.entry, methods=["GET"]),
             Route("/", self.page(self.home), methods=["GET"]),
-            Route("/home", self.back_home, methods=["GET"]),
+            Route("/home", self.back_home, methods=["GET", "POST"]),
             Mount("/assets", StaticFiles(directory=HERE / "static"), name="assets"),
             *own,
         ]
@@ -209,4 +223,5 @@ class Platform:
                 self.book.close()
 
         origins = (self.settings.agent_origin,) if self.settings.agent_origin else ()
-        return create_app(self.routes(), settings=WebSettings(connect_origins=origins), lifespan=lifespan)
+        web = WebSettings(connect_origins=origins, form_origins=self.settings.bank_origins)
+        return create_app(self.routes(), settings=web, lifespan=lifespan)

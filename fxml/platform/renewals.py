@@ -39,10 +39,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fxml.clock import Clock
+from fxml.platform.checks import MoveCheck
 from fxml.platform.store import STORE_FILE, PlatformStore
 from fxml.renewal import api
 from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
-from fxml.renewal.rules import apply_failure, apply_move
+from fxml.renewal.rules import FIELDS, apply_failure, apply_move
 from fxml.web.body import BodyTooLargeError, read_limited
 
 log = logging.getLogger(__name__)
@@ -350,7 +351,7 @@ async def _json_body(request: Request) -> Mapping[str, Any]:
         data = json.loads(await read_limited(request, api.MAX_BODY))
     except BodyTooLargeError:
         raise RecordError(RecordErrorCode.BAD_RECORD, f"the request body is over {api.MAX_BODY} bytes") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise RecordError(RecordErrorCode.BAD_RECORD, "the request body is not JSON") from None
     if not isinstance(data, dict):
         raise RecordError(RecordErrorCode.BAD_RECORD, "the request body is not a JSON object")
@@ -364,7 +365,11 @@ def _state(value: Any, name: str) -> State:
         raise RecordError(RecordErrorCode.BAD_RECORD, f"{name!r} is not a renewal state") from None
 
 
-def renewal_routes(book: RenewalBook) -> list[Route]:
+#: Every field some move may set.
+ALL_FIELDS: Final = frozenset().union(*FIELDS.values())
+
+
+def renewal_routes(book: RenewalBook, check: MoveCheck | None = None) -> list[Route]:
     """The record API's routes (:mod:`fxml.renewal.api`), for ``PlatformSettings.extra_routes``."""
 
     async def authorized(request: Request) -> str:
@@ -387,8 +392,17 @@ def renewal_routes(book: RenewalBook) -> list[Route]:
             fields = body.get("fields") or {}
             if not isinstance(fields, dict) or not all(isinstance(k, str) for k in fields):
                 raise RecordError(RecordErrorCode.BAD_RECORD, "'fields' must be an object")
+            unknown = sorted(set(fields) - ALL_FIELDS)
+            if unknown:
+                raise RecordError(RecordErrorCode.BAD_RECORD, f"no move sets {unknown[0]!r}")
             expected, to = _state(body.get("expected"), "expected"), _state(body.get("to"), "to")
-            return _answer(await run_in_threadpool(lambda: book.advance(renewal_id, expected, to, **fields)))
+
+            def move() -> RenewalRecord:
+                if check is not None:
+                    check(book.get(renewal_id), to, fields)
+                return book.advance(renewal_id, expected, to, **fields)
+
+            return _answer(await run_in_threadpool(move))
         except RecordError as exc:
             return _error(exc)
 

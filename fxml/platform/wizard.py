@@ -95,8 +95,10 @@ def terms_text() -> list[str]:
     return [line for line in (HERE / "templates" / "terms.txt").read_text(encoding="utf-8").splitlines() if line]
 
 
-def container_for(record: RenewalRecord, card_certificates: list[dict[str, Any]]) -> str:
+def container_for(record: RenewalRecord, card_certificates: Any) -> str:
     """The container the new key goes to: the one that does not hold the certificate being renewed."""
+    if not isinstance(card_certificates, list) or not all(isinstance(c, dict) for c in card_certificates):
+        raise WizardError("BAD_REQUEST", "憑證載具資料格式錯誤。", 400)
     holding = [c.get("container") for c in card_certificates if str(c.get("serial", "")).upper() == record.old_serial]
     if not holding:
         raise WizardError("CARD_NOT_HOLDING_CERTIFICATE",
@@ -208,7 +210,7 @@ class Wizard:
         check_csrf(session, {"csrf_token": token})
         try:
             body = json.loads(await request.body() or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise WizardError("BAD_REQUEST", "請求內容不是有效的 JSON。", 400) from None
         if not isinstance(body, dict):
             raise WizardError("BAD_REQUEST", "請求內容須為 JSON 物件。", 400)
@@ -232,7 +234,7 @@ class Wizard:
                 if record.card_serial == card["card_serial"]:
                     return JSONResponse({"record": record.to_json()})  # a repeated click: already confirmed
                 raise WizardError("RENEWAL_STALE", "此筆憑證更新作業已進行至下一步驟，請重新整理頁面。")
-            container = container_for(record, list(card.get("certificates") or []))
+            container = container_for(record, card.get("certificates"))
             record = self.book.advance(record.renewal_id, State.SELECTED, State.CONFIRMED,
                                        card_serial=card["card_serial"], container=container)
         except (WizardError, RecordError, CsrfError) as exc:
@@ -421,7 +423,10 @@ def _certificate_facts(record: RenewalRecord) -> dict[str, str]:
 
     if not record.certificate:
         return {}
-    cert = x509.load_pem_x509_certificate(record.certificate.encode("ascii"))
+    try:
+        cert = x509.load_pem_x509_certificate(record.certificate.encode("ascii"))
+    except ValueError:
+        return {"簽章憑證序號": record.new_serial or ""}
     cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return {
         "Common Name": str(cn[0].value) if cn else "",

@@ -39,6 +39,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from fxml.ca.api import renewal_proof_message
 from fxml.ca.client import CaClient, CaError
 from fxml.card.client import PivCardClient
 from fxml.card.connection import TransportError
@@ -315,8 +316,13 @@ class RenewalEngine:
     def _issue(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
         """CSR_SIGNED → ISSUED: the recorded request, under the recorded request id."""
         assert record.csr is not None
+        # The old key (on the card, never leaving it) signs the request for the renewal:
+        # only the holder of the certificate being renewed may renew it.
+        csr_der = x509.load_pem_x509_csr(record.csr.encode("ascii")).public_bytes(serialization.Encoding.DER)
+        proof = self.card.sign(card.old_container, renewal_proof_message(record.request_id, record.old_serial,
+                                                                         csr_der))
         try:
-            issued = self.ca.renew(record.request_id, record.old_serial, record.csr)
+            issued = self.ca.renew(record.request_id, record.old_serial, record.csr, proof)
             chain = list(issued.chain) or self.ca.chain()
         except CaError as exc:
             self._ca_failed(exc, record)

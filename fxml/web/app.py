@@ -9,6 +9,7 @@ nothing below reads the environment.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,10 @@ from typing import Any
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -25,6 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fxml.display import roc_date, time_text
 from fxml.web import labels
+
+log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -96,6 +101,82 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class BodyLimit:
+    """Request bodies over ``max_body`` are refused (413, in the project's words): a
+    declared length at once, a chunked body as it passes the limit."""
+
+    def __init__(self, app: ASGIApp, max_body: int):
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_body:
+            response = await _http_error(Request(scope), HTTPException(413))
+            response.headers["connection"] = "close"
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise HTTPException(413)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+class _App(Starlette):
+    """Starlette with the security headers outside everything, error pages included
+    (Starlette's own error middleware is otherwise the outermost layer)."""
+
+    web_settings: WebSettings
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), self.web_settings)
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith(("/api/", "/v1/")) or "application/json" in request.headers.get("accept", "")
+
+
+def _error_answer(request: Request, status: int, code: str, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": {"code": code, "status": status, "message": message, "details": {}}},
+                            status_code=status)
+    return _PAGES.TemplateResponse(request, "message.html", {
+        "title": labels.BANK_NAME, "message": message, "code": code, "kind": "error",
+        "back_url": None, "back_label": labels.OK,
+    }, status_code=status)
+
+
+#: Starlette's own refusals (no route, another method, a body over the limit), in the project's words.
+_HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    404: ("NOT_FOUND", "查無此頁面。"),
+    405: ("METHOD_NOT_ALLOWED", "此頁面不接受此操作方式。"),
+    413: ("PAYLOAD_TOO_LARGE", "請求內容過大。"),
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    code, message = _HTTP_ERRORS.get(status, ("BAD_REQUEST", "請求格式錯誤。"))
+    return _error_answer(request, status, code, message)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return _error_answer(request, 500, "INTERNAL_ERROR", "系統發生錯誤，請稍後再試。")
+
+
 def create_app(
     routes: Sequence[BaseRoute],
     *,
@@ -103,14 +184,19 @@ def create_app(
     lifespan: Callable[[Starlette], Any] | None = None,
     exception_handlers: dict[Any, Any] | None = None,
 ) -> Starlette:
-    """A Starlette app: ``routes``, the shared ``/static`` files, body limit, security headers."""
+    """A Starlette app: ``routes``, the shared ``/static`` files, body limit, security
+    headers on every answer, errors (404, 405, 413, 500) as JSON for APIs and the
+    bank's message page otherwise."""
     chosen = settings or WebSettings()
-    return Starlette(
+    handlers: dict[Any, Any] = {HTTPException: _http_error, Exception: _internal_error, **(exception_handlers or {})}
+    app = _App(
         routes=[*routes, Mount("/static", StaticFiles(directory=STATIC), name="static")],
-        middleware=[
-            Middleware(SecurityHeaders, settings=chosen),
-            Middleware(RequestBodyLimitMiddleware, max_body_size=chosen.max_body),
-        ],
+        middleware=[Middleware(BodyLimit, max_body=chosen.max_body)],
         lifespan=lifespan,
-        exception_handlers=exception_handlers,
+        exception_handlers=handlers,
     )
+    app.web_settings = chosen
+    return app
+
+
+_PAGES = templates()

@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 
 import uvicorn
 import uvloop
+from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from fxml.errors import FxmlError
@@ -63,7 +64,9 @@ class Limits:
     #: Seconds a client may take to send a request's body, once the head is in.
     body_seconds: float = 30.0
     #: Bytes a request's head may take.
-    max_head: int = 16 * 1024
+    #: (64 KiB: browsers send up to about that in cookies, and a page on another
+    #: loopback port can set cookies for 127.0.0.1; nginx allows 32 KiB by default.)
+    max_head: int = 64 * 1024
     #: Connections open at once (lowered to what the process's descriptors allow,
     #: see :func:`fit_to_descriptors`); beyond it the longest-waiting one is closed,
     #: or the new one answered 503 when none is waiting.
@@ -178,6 +181,12 @@ class _LingeringTransport:
     def is_closing(self) -> bool:
         return self._closing or self._transport.is_closing()
 
+    def write(self, data: bytes) -> None:
+        # After a lingering close's write_eof the app may still try to answer
+        # (a body that broke mid-way): nothing more goes out.
+        if not self._closing:
+            self._transport.write(data)
+
     def close(self) -> None:
         if self._closing:
             return
@@ -195,6 +204,21 @@ class _LingeringTransport:
     def close_now(self) -> None:
         self._closing = True
         self._transport.close()
+
+
+class QuietDisconnects:
+    """The app, with a client that went away mid-request (ClientDisconnect while a
+    body is read) ending the request quietly: nothing is left to answer, and it is
+    no bug of the app's to log with a traceback."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            log.info("a client went away before its request was read")
 
 
 class _HeadTooLargeError(Exception):
@@ -302,8 +326,11 @@ class GuardedProtocol(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        if self.cycle is not None and not self.cycle.response_complete and self.cycle.response_started:
-            self.transport.close()  # an answer is under way: cut it, say nothing
+        if self.cycle is not None and self.cycle.response_started:
+            # An answer is under way or already sent (the app answered before reading
+            # the whole body): a second answer on this connection would be taken for
+            # the next request's. Close, say nothing.
+            self.transport.close()
             return
         log.info("a client took too long to send its %s; closing", what)
         self._refuse(408, "REQUEST_TIMEOUT", "請求傳送逾時。")
@@ -430,7 +457,7 @@ def serve(
     sock.listen(backlog)
     protocol = type("Guarded", (GuardedProtocol,), {"limits": chosen, "waiting": {}})
     config = uvicorn.Config(
-        app,
+        QuietDisconnects(app),
         loop="uvloop",
         http=protocol,
         lifespan="on",

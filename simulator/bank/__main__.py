@@ -80,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(f"port {args.port} on {host} is already in use (埠號已被使用)")
         return _fail(str(exc))
     settings = BankSettings(state_dir=args.state_dir, ticket_key=key, clock=clock, platform_url=platform_url,
+                            public_url=os.environ.get(env.BANK_URL),
                             hash_profile=args.hash_profile, lock_after=args.lock_after,
                             ca_url=os.environ.get(env.CA_URL) or None, agent_url=os.environ.get(env.AGENT_URL) or None)
     serve(BankApp(settings, store, logins).app(), sock, on_ready=lambda url: print(f"READY {url}", flush=True))

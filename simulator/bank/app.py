@@ -64,6 +64,8 @@ class BankSettings:
     ca_url: str | None = None
     #: The local card agent the transfer pages sign through (CSP connect-src).
     agent_url: str | None = None
+    #: The bank's own base URL (where 回首頁 leads back to); never taken from the request's Host.
+    public_url: str | None = None
 
 
 class BankApp:
@@ -190,7 +192,7 @@ class BankApp:
                 user_code=who.user.user_code,
                 customer_type=getattr(who.customer, "customer_type", None),
                 holder_id=who.customer.holder_id,
-                return_url=f"{str(request.base_url).rstrip('/')}{page.prefix}/menu",
+                return_url=f"{self._base(request)}{page.prefix}/menu",
             )
             text = tickets.issue(ticket, self.settings.ticket_key, self.clock)
             self.store.audit(self.clock.now(), page.system.value, who.actor, "進入憑證管理平台", "OK")
@@ -235,6 +237,14 @@ class BankApp:
             Route("/logout", logout, methods=["POST"]),
             *self.transfers.routes(page),
         ]
+
+    def _base(self, request: Request) -> str:
+        """The bank's base URL: the configured one, else the address the request reached
+        (its socket, never the Host header a client chose)."""
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/")
+        server = request.scope.get("server")
+        return f"http://{server[0]}:{server[1]}" if server else "http://127.0.0.1"
 
     async def index(self, request: Request) -> Response:
         return self.templates.TemplateResponse(request, "index.html", {"systems": SYSTEMS})

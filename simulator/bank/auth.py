@@ -197,16 +197,22 @@ class Logins:
         if customer is None or row is None:
             self._burn_time(password)
             raise failed
-        if customer.system is not system:
-            raise BankError(BankErrorCode.WRONG_SYSTEM,
-                            f"您是{customer.system.label}客戶，請由{customer.system.label}登入。", 403)
-        if row.locked:
+        # The attempt is counted before the password is checked, in one transaction:
+        # a burst of requests cannot all pass the lock check while the first ones are
+        # still hashing (at most ``lock_after`` passwords are ever checked per lock).
+        attempt = self.store.reserve_attempt(id_number, user_code, self.lock_after, now)
+        if attempt is None:
             raise self._locked()
         if not self._verify(row, password):
-            after = self.store.record_failure(id_number, user_code, self.lock_after, now)
-            if after.locked:
+            if attempt.locked:
                 raise self._locked()
             raise failed
+        if customer.system is not system:
+            # Said only to whom knows the password (the page tells no one who banks where);
+            # a right password is no failure: its attempt is given back.
+            self.store.release_attempt(id_number, user_code, self.lock_after)
+            raise BankError(BankErrorCode.WRONG_SYSTEM,
+                            f"您是{customer.system.label}客戶，請由{customer.system.label}登入。", 403)
         new_hash = self.hasher.hash(password) if self.hasher.check_needs_rehash(row.password_hash) else None
         self.store.record_success(id_number, user_code, now, new_hash)
         user = customer.user(user_code)

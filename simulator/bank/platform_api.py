@@ -31,7 +31,6 @@ from fxml.platform.tickets import System
 from fxml.web.body import BodyTooLargeError, read_limited
 from simulator.bank import binding
 from simulator.bank.auth import BankError
-from simulator.bank.auth import BankErrorCode as Code
 from simulator.bank.certificates import CertificateChecks
 from simulator.bank.customers import Customer
 from simulator.bank.store import BankStore
@@ -165,4 +164,4 @@ class PlatformApi:
         ]
 
 
-__all__ = ["Code", "PlatformApi"]
+__all__ = ["PlatformApi"]

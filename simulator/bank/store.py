@@ -305,25 +305,42 @@ class BankStore:
         ).fetchone()
         return UserRow(*row) if row else None
 
-    def record_failure(self, id_number: str, user_code: str, lock_after: int, at: datetime) -> UserRow:
-        """One more wrong password; the user is locked when the count reaches ``lock_after``."""
+    def reserve_attempt(self, id_number: str, user_code: str, lock_after: int, at: datetime) -> UserRow | None:
+        """Count one login attempt before its password is checked (one transaction).
+
+        None if the user is locked (the password must not be checked); else the row
+        after counting, locked if this attempt is the ``lock_after``-th in a row. A
+        good password then clears the count and the lock (:meth:`record_success`).
+        """
         with self.transaction() as conn:
+            row = conn.execute("SELECT locked_at FROM users WHERE id_number = ? AND user_code_key = ?",
+                               (id_number, user_code.upper())).fetchone()
+            if row is None or row[0] is not None:
+                return None
             conn.execute(
                 "UPDATE users SET failed_logins = failed_logins + 1,"
-                " locked_at = CASE WHEN failed_logins + 1 >= ? AND locked_at IS NULL THEN ? ELSE locked_at END"
+                " locked_at = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE NULL END"
                 " WHERE id_number = ? AND user_code_key = ?",
                 (lock_after, at.isoformat(), id_number, user_code.upper()),
             )
-        row = self.user(id_number, user_code)
-        assert row is not None
-        return row
+        return self.user(id_number, user_code)
 
-    def record_success(self, id_number: str, user_code: str, at: datetime, new_hash: str | None = None) -> None:
-        """A good login: the count of wrong passwords starts again (and a hash made with
-        weaker parameters is replaced)."""
+    def release_attempt(self, id_number: str, user_code: str, lock_after: int) -> None:
+        """Give back an attempt :meth:`reserve_attempt` counted for a password that was right."""
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE users SET failed_logins = 0, last_login_at = ?,"
+                "UPDATE users SET failed_logins = MAX(failed_logins - 1, 0),"
+                " locked_at = CASE WHEN failed_logins - 1 >= ? THEN locked_at ELSE NULL END"
+                " WHERE id_number = ? AND user_code_key = ?",
+                (lock_after, id_number, user_code.upper()),
+            )
+
+    def record_success(self, id_number: str, user_code: str, at: datetime, new_hash: str | None = None) -> None:
+        """A good login: the count of wrong passwords starts again, the lock its own attempt
+        may have set is lifted (and a hash made with weaker parameters is replaced)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE users SET failed_logins = 0, locked_at = NULL, last_login_at = ?,"
                 " password_hash = COALESCE(?, password_hash) WHERE id_number = ? AND user_code_key = ?",
                 (at.isoformat(), new_hash, id_number, user_code.upper()),
             )

@@ -61,6 +61,7 @@ from fxml.ca.api import (
     MAX_PAGE,
     OCSP_RESPONSE_TYPE,
     PEM_TYPE,
+    PROOF_FIELD,
     PROOF_KEY,
     CertificateJson,
     ErrorCode,
@@ -268,8 +269,14 @@ class CaApi:
 
     def renew(self, call: Call) -> Response:
         body = call.json()
+        proof = body.get(PROOF_FIELD)
+        try:
+            signature = base64.b64decode(proof, validate=True) if isinstance(proof, str) and proof else None
+        except (binascii.Error, ValueError):
+            signature = b""  # refused as not verifying
         issued = self.ca.renew(
-            _field(body, "request_id"), call.params["serial"], _csr_bytes(body.get("csr")), actor=call.actor(body)
+            _field(body, "request_id"), call.params["serial"], _csr_bytes(body.get("csr")), actor=call.actor(body),
+            old_key_signature=signature, require_proof=True,
         )
         return self._issued(Operation.RENEW, issued)
 

@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fxml import env
+from fxml.ca.api import renewal_proof_message
 from fxml.ca.client import CaClient
 from fxml.ca.client import CaError as ClientError
 from fxml.clock import ClockError, parse_instant
@@ -98,6 +100,9 @@ def register(
     p = sub.add_parser("renew", parents=[where], help="更新: renew a certificate for a new key")
     p.add_argument("serial")
     p.add_argument("--csr", type=Path, required=True)
+    p.add_argument("--old-key", type=Path,
+                   help="the old certificate's private key (PEM): it signs the request, which the service "
+                        "requires; not needed with --state-dir")
     p.add_argument("--request-id")
     p.add_argument("--out", type=Path)
     p.set_defaults(func=cmd_renew)
@@ -145,8 +150,8 @@ class _Local:
     def issue(self, request_id: str, holder: str, csr: bytes, not_after: Any) -> Any:
         return self.ca.apply(request_id, holder, csr, actor=self.actor, not_after=not_after)
 
-    def renew(self, request_id: str, serial: str, csr: bytes) -> Any:
-        return self.ca.renew(request_id, serial, csr, actor=self.actor)
+    def renew(self, request_id: str, serial: str, csr: bytes, proof: bytes | None) -> Any:
+        return self.ca.renew(request_id, serial, csr, actor=self.actor, old_key_signature=proof)
 
     def change(self, action: str, serial: str, **kwargs: Any) -> Any:
         return getattr(self.ca, action)(serial, actor=self.actor, **kwargs)
@@ -179,8 +184,10 @@ class _Remote:
     def issue(self, request_id: str, holder: str, csr: bytes, not_after: Any) -> Any:
         return self.client.apply(request_id, holder, csr, not_after=not_after)
 
-    def renew(self, request_id: str, serial: str, csr: bytes) -> Any:
-        return self.client.renew(request_id, serial, csr)
+    def renew(self, request_id: str, serial: str, csr: bytes, proof: bytes | None) -> Any:
+        if proof is None:
+            raise ValueError("a renewal through the service needs --old-key (the old certificate's key signs it)")
+        return self.client.renew(request_id, serial, csr, proof)
 
     def change(self, action: str, serial: str, **kwargs: Any) -> Any:
         return getattr(self.client, action)(serial, **kwargs)
@@ -312,7 +319,16 @@ def cmd_issue(args: argparse.Namespace, backend: Backend) -> int:
 @_command
 def cmd_renew(args: argparse.Namespace, backend: Backend) -> int:
     request_id = args.request_id or f"cli-{uuid.uuid4()}"
-    record = backend.renew(request_id, args.serial, args.csr.read_bytes())
+    csr = args.csr.read_bytes()
+    proof = None
+    if args.old_key is not None:
+        key = serialization.load_pem_private_key(args.old_key.read_bytes(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError(f"{args.old_key}: not an RSA private key")
+        der = csr if not csr.lstrip().startswith(b"-----") else x509.load_pem_x509_csr(csr).public_bytes(
+            serialization.Encoding.DER)
+        proof = key.sign(renewal_proof_message(request_id, args.serial, der), padding.PKCS1v15(), hashes.SHA256())
+    record = backend.renew(request_id, args.serial, csr, proof)
     _issued_line("憑證更新成功", record)
     _write_certificate(record, args.out)
     return 0

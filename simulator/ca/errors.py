@@ -113,6 +113,14 @@ class HolderConflictError(CaError):
 
 
 # -- the certificate's state -------------------------------------------------------
+class RenewalNotAuthorizedError(CaError):
+    """A renewal without the old key's signature over it (or with a wrong one)."""
+
+    code = ErrorCode.RENEWAL_NOT_AUTHORIZED
+    status = 403
+    default_message = "憑證更新須以原憑證之私密金鑰簽章確認，簽章不符或缺少，無法受理。"
+
+
 class CertificateStateError(CaError):
     """The certificate's status does not allow the operation."""
 

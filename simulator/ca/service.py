@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import ocsp
 
-from fxml.ca.api import PROOF_FIELDS, CertStatus, Operation
+from fxml.ca.api import PROOF_FIELDS, CertStatus, Operation, renewal_proof_message
 from fxml.clock import TAIWAN, Clock, from_env
 from fxml.display import display_name, roc_date, taiwan_text
 from simulator.ca import errors
@@ -378,8 +378,15 @@ class CertificateAuthority:
         csr: bytes | str | x509.CertificateSigningRequest,
         *,
         actor: str = "system",
+        old_key_signature: bytes | None = None,
+        require_proof: bool = False,
     ) -> IssuedCertificate:
         """Renew (更新/展期) the certificate ``current_serial`` for the key of ``csr``.
+
+        ``old_key_signature``: the old certificate's key's signature over
+        :func:`fxml.ca.api.renewal_proof_message` (the HTTP API requires it:
+        only the holder of the old key may renew); checked when given, refused
+        when missing and ``require_proof``.
 
         Allowed from ``renewal_window_days`` before the current not-after up
         to that not-after, for a certificate neither suspended, revoked nor
@@ -400,6 +407,9 @@ class CertificateAuthority:
                     return replay
                 if current is None:
                     raise errors.UnknownSerialError(serial=serial)
+                if old_key_signature is not None or require_proof:
+                    csr_der = request.request.public_bytes(serialization.Encoding.DER)
+                    _check_renewal_proof(current.der, request_id, serial, csr_der, old_key_signature)
                 self._check_renewable(current, op.now)
                 holder = tx.holder(current.holder_id)
                 assert holder is not None  # a foreign key
@@ -774,6 +784,20 @@ def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
 def _require(pattern: re.Pattern[str], value: object, field: str, label: str) -> None:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise errors.BadRequestError(f"{label}格式不正確。", field=field, value=str(value)[:64])
+
+
+def _check_renewal_proof(old_der: bytes, request_id: str, serial: str, csr_der: bytes,
+                         signature: bytes | None) -> None:
+    if not signature:
+        raise errors.RenewalNotAuthorizedError(reason="no old_key_signature")
+    key = x509.load_der_x509_certificate(old_der).public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise errors.RenewalNotAuthorizedError(reason="the old certificate's key is not RSA")
+    try:
+        key.verify(signature, renewal_proof_message(request_id, serial, csr_der), padding.PKCS1v15(),
+                   hashes.SHA256())
+    except InvalidSignature:
+        raise errors.RenewalNotAuthorizedError(reason="the signature does not verify with the old key") from None
 
 
 def _normal_serial(serial: str) -> str:

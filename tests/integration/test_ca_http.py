@@ -25,10 +25,12 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from fxml.ca.client import CaClient, CaError
+from fxml.ca.api import renewal_proof_message
+from fxml.ca.client import CaClient, CaError, CertificateRecord
 from fxml.clock import TAIWAN, FileClock, FixedClock
 from simulator.ca.cli import register
 from simulator.ca.registry import Registry
@@ -65,6 +67,10 @@ class Service:
         finally:
             registry.close()
 
+    def renew(self, request_id: str, serial: str, csr_der: bytes, old_key: str = "holder-1") -> CertificateRecord:
+        """更新 as the holder of the old key does it: that key signs the request."""
+        return self.client.renew(request_id, serial, csr_der, proof(self.keys, old_key, request_id, serial, csr_der))
+
     def holder(self, suffix: str = "2015") -> tuple[str, Callable[[str], bytes]]:
         """A new holder (so tests do not share one) and a CSR maker for its subject."""
         holder_id = f"9{uuid.uuid4().int % 10**7:07d}"
@@ -72,6 +78,11 @@ class Service:
         subject = (("C", "TW"), ("O", "Finance"), ("OU", "TWCA Financial User CA"),
                    ("OU", "0060000-Taiwan Cooperative Bank"), ("OU", "FXML"), ("CN", f"{holder_id}-00-{suffix}"))
         return holder_id, lambda key: make_csr(self.keys.rsa(key), subject)
+
+
+def proof(keys: KeyCache, key: str, request_id: str, serial: str, csr_der: bytes) -> bytes:
+    return keys.rsa(key).sign(renewal_proof_message(request_id, serial, csr_der), padding.PKCS1v15(),
+                              hashes.SHA256())
 
 
 def start_service(state: Path, keys: KeyCache, clock: FileClock, **env: str) -> ServiceProcess:
@@ -113,7 +124,7 @@ def test_golden_renewal_through_the_http_api(svc: Service) -> None:
     old = svc.client.apply("golden-apply", holder_id, csr("holder-1"))
     assert old.not_after == OLD_NOT_AFTER and old.status == "正常"
     svc.clock.write(fixed=RENEWED_AT)
-    new = svc.client.renew("golden-renew", old.serial, csr("holder-2"))
+    new = svc.renew("golden-renew", old.serial, csr("holder-2"))
     assert new.renewed_from == old.serial and not new.replayed
     assert list(new.chain) == svc.client.chain()  # issuer, then root
     assert svc.client.proof_sheet(new.serial) == {
@@ -207,7 +218,7 @@ def test_bad_requests_are_refused_and_change_nothing(svc: Service) -> None:
     refused_http(svc, lambda: c.apply("x4", holder_id, other_csr("holder-1")), "SUBJECT_MISMATCH", 422,
                  "憑證申請檔的主旨(使用者識別名稱)與登記的用戶資料不符。")
     refused_http(svc, lambda: c.download("ABCDEF0123"), "UNKNOWN_SERIAL", 404, "查無此憑證序號。")
-    refused_http(svc, lambda: c.renew("x5", "ABCDEF0123", csr("holder-1")), "UNKNOWN_SERIAL", 404,
+    refused_http(svc, lambda: svc.renew("x5", "ABCDEF0123", csr("holder-1")), "UNKNOWN_SERIAL", 404,
                  "查無此憑證序號。")
     refused_http(svc, lambda: c.apply("x6", "98765432", csr("holder-1")), "UNKNOWN_HOLDER", 404, "查無此用戶")
 
@@ -218,21 +229,46 @@ def csr_for(svc: Service, holder_id: str, bits: int) -> bytes:
     return make_csr(svc.keys.rsa("odd", bits), subject)
 
 
+def test_only_the_old_keys_holder_may_renew(svc: Service) -> None:
+    """Anyone on the machine can reach the CA's port: a renewal without the old key's
+    signature over it, or signed by another key, or for another request, is refused
+    and changes nothing (it once issued to whoever asked, and blocked the holder's
+    own renewal as ALREADY_RENEWED)."""
+    holder_id, csr = svc.holder()
+    old = svc.client.apply("proof-apply", holder_id, csr("holder-1"))
+    svc.clock.write(fixed=RENEWED_AT)
+    request = csr("holder-2")
+    message = "憑證更新須以原憑證之私密金鑰簽章確認，簽章不符或缺少，無法受理。"
+    refused_http(svc, lambda: svc.client.renew("p1", old.serial, request, b""), "RENEWAL_NOT_AUTHORIZED", 403, message)
+    refused_http(svc, lambda: svc.client.renew("p2", old.serial, request, proof(svc.keys, "holder-3", "p2", old.serial,
+                                                                                request)),
+                 "RENEWAL_NOT_AUTHORIZED", 403, message)
+    other = proof(svc.keys, "holder-1", "another-request", old.serial, request)
+    refused_http(svc, lambda: svc.client.renew("p3", old.serial, request, other), "RENEWAL_NOT_AUTHORIZED", 403,
+                 message)
+    body = json.dumps({"request_id": "p4", "csr": base64.b64encode(request).decode()}).encode()
+    status, answer = status_and_json(raw(svc, b"POST /certificates/%s/renew HTTP/1.1\r\nHost: x\r\n"
+                                         b"Connection: close\r\nContent-Length: %d\r\n\r\n"
+                                         % (old.serial.encode(), len(body)) + body))
+    assert (status, answer["error"]["code"]) == (403, "RENEWAL_NOT_AUTHORIZED")
+    assert svc.renew("p5", old.serial, request).renewed_from == old.serial  # the holder still can
+
+
 def test_renewal_refusals_over_http(svc: Service) -> None:
     holder_id, csr = svc.holder()
     c = svc.client
     old = c.apply("w-apply", holder_id, csr("holder-1"))
-    refused_http(svc, lambda: c.renew("w1", old.serial, csr("holder-2")), "RENEWAL_WINDOW_NOT_OPEN", 409,
+    refused_http(svc, lambda: svc.renew("w1", old.serial, csr("holder-2")), "RENEWAL_WINDOW_NOT_OPEN", 409,
                  "憑證尚未進入可更新期間，請於憑證到期日前 30 天內（2023-04-14 23:59:59 起）辦理憑證更新。")
     svc.clock.write(fixed=OLD_NOT_AFTER + timedelta(seconds=1))
-    refused_http(svc, lambda: c.renew("w2", old.serial, csr("holder-2")), "CERT_EXPIRED_APPLY_AT_BRANCH", 409,
+    refused_http(svc, lambda: svc.renew("w2", old.serial, csr("holder-2")), "CERT_EXPIRED_APPLY_AT_BRANCH", 409,
                  "憑證已過期，無法線上更新，請攜帶相關證件至申辦分行重新申請憑證。")
     svc.clock.write(fixed=RENEWED_AT)
     c.suspend(old.serial)
-    refused_http(svc, lambda: c.renew("w3", old.serial, csr("holder-2")), "CERT_SUSPENDED", 409, "憑證已暫禁")
+    refused_http(svc, lambda: svc.renew("w3", old.serial, csr("holder-2")), "CERT_SUSPENDED", 409, "憑證已暫禁")
     c.resume(old.serial)
-    c.renew("w4", old.serial, csr("holder-2"))
-    refused_http(svc, lambda: c.renew("w5", old.serial, csr("holder-3")), "ALREADY_RENEWED", 409,
+    svc.renew("w4", old.serial, csr("holder-2"))
+    refused_http(svc, lambda: svc.renew("w5", old.serial, csr("holder-3")), "ALREADY_RENEWED", 409,
                  "此憑證已完成更新，不得重複更新。")
     refused_http(svc, lambda: c.apply("w4", holder_id, csr("holder-3")), "REQUEST_ID_REUSED", 409,
                  "此申請編號已用於另一筆不同的申請")
@@ -287,7 +323,7 @@ def status_and_json(answer: bytes) -> tuple[int, dict]:
     (b"POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Length: \xb2\r\n\r\nxx", 400, "BAD_REQUEST"),  # '\u00b2'.isdigit()
     (b"POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", 400, "BAD_REQUEST"),
     (b"GET //[x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "NOT_FOUND"),  # urlsplit: bad IPv6
-    (b"GET / HTTP/1.1\r\n" + b"X-Pad: y\r\n" * 3000 + b"\r\n", 400, "BAD_REQUEST"),  # head over 16 KiB at once
+    (b"GET / HTTP/1.1\r\n" + b"X-Pad: y\r\n" * 7000 + b"\r\n", 400, "BAD_REQUEST"),  # head over 64 KiB at once
 ])
 def test_http_errors_are_json_with_a_code(svc: Service, request_bytes: bytes, status: int, code: str) -> None:
     got_status, body = status_and_json(raw(svc, request_bytes))
@@ -459,7 +495,7 @@ def test_client_reports_a_server_that_is_not_the_ca(body: bytes) -> None:
         client = CaClient(f"http://127.0.0.1:{server.server_address[1]}", retries=0)
         calls: list[Callable[[], object]] = [
             client.info, lambda: client.register_holder("1", "n", "1"), lambda: client.holder("1"),
-            lambda: client.apply("r", "1", b"\x30\x00"), lambda: client.renew("r", "AB", b"\x30\x00"),
+            lambda: client.apply("r", "1", b"\x30\x00"), lambda: client.renew("r", "AB", b"\x30\x00", b"proof"),
             lambda: client.download("AB"), lambda: client.query(holder_id="1"), lambda: client.proof_sheet("AB"),
             lambda: client.suspend("AB"), lambda: client.resume("AB"), lambda: client.revoke("AB"),
             lambda: client.audit(1), client.crl, client.chain,

@@ -170,3 +170,70 @@ def test_a_lost_answer_is_retried_and_the_move_made_once(platform: Platform) -> 
         relay.close()
     assert relay.forwarded == 2 and moved.state == State.KEY_PENDING
     assert [e[1] for e in platform.book.events(record.renewal_id)].count("advance") == 3  # confirmed, terms, key
+
+
+def test_the_platform_believes_no_move_it_can_check(platform: Platform) -> None:
+    """The record API is called from the customer's machine: a token holder cannot
+    record a key that is no key, a request for another key, or a certificate the CA
+    did not issue for this renewal (the review's forged 'done')."""
+    import base64
+    import datetime as dt
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    record = platform.renewal()
+    token = platform.book.token(record.renewal_id)
+    records = PlatformRecords(platform.url, token)
+    records.advance(State.TERMS_ACCEPTED, State.KEY_PENDING, **KEY_PENDING)
+
+    def refused(expected: State, to: State, **fields: str) -> None:
+        with pytest.raises(RecordError) as caught:
+            records.advance(expected, to, **fields)
+        assert caught.value.code == RecordErrorCode.BAD_RECORD, caught.value
+        assert platform.book.get(record.renewal_id).state == expected  # nothing recorded
+
+    refused(State.KEY_PENDING, State.KEY_GENERATED, public_key="not a key")
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the refusal under test
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+
+    def b64(key: rsa.RSAPrivateKey) -> str:
+        return base64.b64encode(key.public_key().public_bytes(serialization.Encoding.DER, spki)).decode()
+
+    refused(State.KEY_PENDING, State.KEY_GENERATED, public_key=b64(small))
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    records.advance(State.KEY_PENDING, State.KEY_GENERATED, public_key=b64(key))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CN)])
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def csr(signer: rsa.RSAPrivateKey) -> str:
+        built = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(signer, hashes.SHA256())
+        return built.public_bytes(serialization.Encoding.PEM).decode()
+
+    refused(State.KEY_GENERATED, State.CSR_SIGNED, csr="not a request")
+    refused(State.KEY_GENERATED, State.CSR_SIGNED, csr=csr(other))
+    records.advance(State.KEY_GENERATED, State.CSR_SIGNED, csr=csr(key))
+    now = dt.datetime.now(dt.UTC)
+    forged = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+              .serial_number(0xDEADBEEF).not_valid_before(now).not_valid_after(now + dt.timedelta(days=730))
+              .sign(other, hashes.SHA256()))
+    pem = forged.public_bytes(serialization.Encoding.PEM).decode()
+    refused(State.CSR_SIGNED, State.ISSUED, new_serial="DEADBEEF", certificate=pem, chain=pem)
+    refused(State.CSR_SIGNED, State.ISSUED, new_serial="DEADBEEF", certificate="not a certificate", chain=pem)
+    # Field names that are no move's, and JSON nested beyond the parser: refusals, never a 500.
+    parts = urlsplit(platform.url)
+    for body in (json.dumps({"expected": "csr_signed", "to": "issued", "fields": {"to": "x", "self": "y"}}).encode(),
+                 b"[" * 60_000):
+        conn = http.client.HTTPConnection(str(parts.hostname), parts.port, timeout=10)
+        conn.request("POST", api.Paths.ADVANCE.format(renewal_id=record.renewal_id), body=body,
+                     headers={api.HEADER: f"Bearer {token}", "Content-Type": "application/json"})
+        answer = conn.getresponse()
+        data = json.loads(answer.read())
+        conn.close()
+        assert answer.status == 400 and data["error"]["code"] == RecordErrorCode.BAD_RECORD, data
+    assert platform.book.get(record.renewal_id).state == State.CSR_SIGNED

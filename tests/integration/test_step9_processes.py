@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fxml import env
+from fxml.ca.api import renewal_proof_message
 from fxml.ca.client import CaClient, CaError
 from fxml.clock import TAIWAN, FileClock
 from fxml.platform import bankapi, tickets
@@ -106,11 +107,15 @@ class Stack:
                                not_after=NOW + timedelta(days=27))
         return key, issued.certificate
 
-    def renew(self, old: x509.Certificate, key_name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    def renew(self, old_key: rsa.RSAPrivateKey, old: x509.Certificate, key_name: str
+              ) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+        """The renewal engine's work at the CA: a new key's request, signed for by the old key."""
         self.clock.write(fixed=self.clock.now() + timedelta(minutes=5))
         key = self.keys.rsa(key_name)
         self.count += 1
-        issued = self.ca.renew(f"it-renew-{self.count}", serial(old), make_csr(key, old.subject))
+        request_id, csr = f"it-renew-{self.count}", make_csr(key, old.subject)
+        proof = old_key.sign(renewal_proof_message(request_id, serial(old), csr), padding.PKCS1v15(), hashes.SHA256())
+        issued = self.ca.renew(request_id, serial(old), csr, proof)
         return key, issued.certificate
 
 
@@ -158,8 +163,8 @@ def transfer(client: httpx2.Client, prefix: str, customer: Customer, key: rsa.RS
 
 def test_print_faxes_the_sheet_to_the_branch_which_files_it(stack: Stack) -> None:
     who = persona("eoi").customer
-    _old_key, old = stack.apply(who, "it-eoi")
-    new_key, new = stack.renew(old, "it-eoi-renewed")
+    old_key, old = stack.apply(who, "it-eoi")
+    new_key, new = stack.renew(old_key, old, "it-eoi-renewed")
     ticket = tickets.Ticket(system=tickets.System.EOI, customer_id=who.id_number, customer_name=who.name,
                             user_code="EOIADMIN05", customer_type=None, holder_id=who.holder_id,
                             return_url=f"{stack.urls['bank']}/eoi/menu")
@@ -201,7 +206,7 @@ def test_print_faxes_the_sheet_to_the_branch_which_files_it(stack: Stack) -> Non
 def test_a_renewal_at_done_reaches_the_bank_and_binds_the_new_certificate(stack: Stack) -> None:
     who = persona("person").customer
     old_key, old = stack.apply(who, "it-person")
-    new_key, new = stack.renew(old, "it-person-renewed")
+    new_key, new = stack.renew(old_key, old, "it-person-renewed")
     with httpx2.Client(base_url=stack.urls["bank"]) as client:
         prefix = bank_login(client, who)
         refused = transfer(client, prefix, who, new_key, new)

@@ -41,7 +41,11 @@ APP = textwrap.dedent("""
             yield b"}"
         return StreamingResponse(body(), media_type="application/json")
 
-    app = Starlette(routes=[Route("/", echo, methods=["GET", "POST"]), Route("/hold", hold)])
+    async def hasty(request: Request) -> JSONResponse:
+        return JSONResponse({"read": False})  # answers without reading the body
+
+    app = Starlette(routes=[Route("/", echo, methods=["GET", "POST"]), Route("/hold", hold),
+                            Route("/hasty", hasty, methods=["POST"])])
     limits = Limits(head_seconds=float(sys.argv[1]), body_seconds=float(sys.argv[1]), max_connections=int(sys.argv[2]))
     serve(app, bind("127.0.0.1", 0), limits=limits, on_ready=lambda url: print("READY", url, flush=True))
 """)
@@ -57,6 +61,7 @@ class Server:
         line = self.proc.stdout.readline().decode()
         assert line.startswith("READY "), self.proc.stderr.read().decode() if self.proc.stderr else line
         self.port = int(line.rsplit(":", 1)[1])
+        self.errors = b""
 
     def connect(self) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=10)
@@ -70,6 +75,8 @@ class Server:
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
         code = self.proc.wait(timeout=20)
+        if self.proc.stderr and not self.proc.stderr.closed:
+            self.errors = self.proc.stderr.read()
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream:
                 stream.close()
@@ -122,7 +129,7 @@ def test_a_body_that_never_ends_is_cut_off(server: Server) -> None:
 
 def test_an_endless_head_is_refused_before_it_is_buffered(server: Server) -> None:
     with server.connect() as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nX-Long: " + b"y" * 40_000)
+        sock.sendall(b"GET / HTTP/1.1\r\nX-Long: " + b"y" * 100_000)
         status, body = status_and_body(read_all(sock))
     assert (status, body["error"]["code"]) == (400, "BAD_REQUEST")  # type: ignore[index]
     assert body["error"]["message"] == "請求標頭過大。"  # type: ignore[index]
@@ -220,3 +227,20 @@ def test_accepted_sockets_get_tcp_nodelay() -> None:
             server.close()
 
     assert asyncio.run(check()) != 0
+
+
+def test_an_answer_given_before_the_body_is_in_is_not_followed_by_a_second(server: Server) -> None:
+    with server.connect() as sock:
+        sock.sendall(b"POST /hasty HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nx")
+        answer = read_all(sock)  # the body deadline (1 s here) passes, then the connection closes
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
+    assert status_and_body(answer) == (200, {"read": False})
+
+
+def test_a_broken_chunked_body_is_answered_once_and_logs_no_traceback(server: Server) -> None:
+    with server.connect() as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n")
+        answer = read_all(sock)
+    assert status_and_body(answer)[0] == 400 and answer.count(b"HTTP/1.1 ") == 1
+    assert server.stop() == 0
+    assert server.proc.stderr is None or b"Traceback" not in server.errors

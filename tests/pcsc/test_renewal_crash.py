@@ -177,9 +177,10 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     info = home.services()["ca"]
     ca = Service("CA", [*CA.command(home.root, int(urlparse(info["url"]).port or 0))], home.run_dir / "ca.log",
                  service_env, CA.module, pid=int(info["pid"]), url=info["url"])
+    # The platform checks a reported certificate with the CA before it records it.
     platform = Service("platform", [sys.executable, "-m", "fxml.platform", "serve", "--state-dir", str(platform_dir),
                                     "--ticket-key", str(ticket_key), "--host", "127.0.0.1", "--port", "0"],
-                       root / "platform.log", service_env, "fxml.platform")
+                       root / "platform.log", {**service_env, env.CA_URL: info["url"]}, "fxml.platform")
     platform.start()
     book = RenewalBook.open(platform_dir, clock)
     built = Stack(home, clock, client_env, ca, platform, book)

@@ -196,8 +196,10 @@ def test_cli_up_insert_list_remove_down(tmp_path: Path) -> None:
         assert [r["card"] for r in status["stack"]["readers"]] == [None, "null"]
         bad = fxmlsim("card", "insert", "no-such-card")
         assert bad.returncode == 1 and "no card 'no-such-card'" in bad.stderr
-        rem = fxmlsim("card", "remove")
-        assert rem.returncode == 0, rem.stderr
+        rem = fxmlsim("card", "remove", "null")  # by the card's name, as insert takes it
+        assert rem.returncode == 0 and rem.stdout.strip() == "fxmlsim TWCA Reader 0 00 01", rem.stderr
+        again = fxmlsim("card", "remove", "null")
+        assert again.returncode == 1 and "card 'null' is in no reader" in again.stderr
     finally:
         down = fxmlsim("down")
     assert down.returncode == 0

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from starlette.testclient import TestClient
 
+from fxml.ca.api import renewal_proof_message
 from fxml.ca.client import CaError, CertificateRecord
 from fxml.clock import FixedClock
 from fxml.platform import bankapi
@@ -132,7 +133,9 @@ class Bank:
         self.clock.advance(timedelta(minutes=5))
         self.counter[0] += 1
         key = self.keys.rsa(key_name)
-        issued = self.ca.renew(f"renew-{self.counter[0]}", card.serial, make_csr(key, card.certificate.subject))
+        request_id, csr = f"renew-{self.counter[0]}", make_csr(key, card.certificate.subject)
+        proof = card.key.sign(renewal_proof_message(request_id, card.serial, csr), padding.PKCS1v15(), hashes.SHA256())
+        issued = self.ca.renew(request_id, card.serial, csr, old_key_signature=proof, require_proof=True)
         return Card(key, issued.certificate)
 
     # -- the platform's side ------------------------------------------------------------------------

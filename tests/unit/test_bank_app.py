@@ -200,6 +200,9 @@ def test_a_company_in_another_system_is_sent_to_its_own(bank: Bank) -> None:
                   BankErrorCode.WRONG_SYSTEM, "您是EOI 系統客戶，請由EOI 系統登入。")
     refused_login(bank, BY_SYSTEM[tickets.System.PERSONAL], id_number, user_code, password,
                   BankErrorCode.BAD_ID_NUMBER, "身分證字號")
+    # Without the password, the other system's page says no more than for a stranger.
+    status, html = bank.login(BY_SYSTEM[tickets.System.CORPORATE], id_number, user_code, "Wrong1234")
+    assert status == 401 and code_of(html) == BankErrorCode.LOGIN_FAILED
 
 
 def test_a_login_form_without_its_csrf_token_is_refused(bank: Bank) -> None:
@@ -262,3 +265,62 @@ def test_the_password_never_reaches_the_file(bank: Bank) -> None:
     for name in ("person", "corporate-4", "eoi"):
         for user in persona(name).customer.users:
             assert user.password.encode() not in text
+
+
+def test_a_burst_of_logins_checks_at_most_three_passwords(bank_dir: Path, tmp_path: Path) -> None:
+    """Many guesses at once: each attempt is counted before its password is hashed,
+    so the lock holds for a burst as for a sequence, and a right password inside
+    the burst does not get in once the lock is set."""
+    import threading
+
+    from simulator.bank.auth import BankError
+    from simulator.bank.service import open_bank
+
+    state = tmp_path / "burst"
+    state.mkdir()
+    for f in bank_dir.iterdir():
+        (state / f.name).write_bytes(f.read_bytes())
+    store, logins = open_bank(state, FixedClock(NOW), hash_profile="cheapest")
+    checked = []
+
+    class Counting(type(logins.hasher)):  # type: ignore[misc]
+        def verify(self, stored: str | bytes, password: str | bytes) -> bool:
+            checked.append(password)
+            return bool(super().verify(stored, password))
+
+    logins.hasher = Counting.from_parameters(logins.hasher._parameters)
+    page, id_number, user_code, password = who("corporate-3", 1)
+    guesses = [f"Wrong{i:04d}" for i in range(40)]
+    guesses[25] = password
+    outcomes: list[str] = []
+    start = threading.Barrier(len(guesses))
+
+    def attempt(guess: str) -> None:
+        start.wait()
+        try:
+            logins.login(page.system, id_number, user_code, guess)
+            outcomes.append("OK")
+        except BankError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=attempt, args=(g,)) for g in guesses]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store_row = store.user(id_number, user_code)
+    store.close()
+    assert len(checked) <= 3, f"{len(checked)} passwords were checked"
+    assert outcomes.count("OK") <= (1 if password in checked else 0)
+    assert store_row is not None and (store_row.locked or "OK" in outcomes)
+
+
+def test_the_way_back_never_comes_from_the_host_header(bank: Bank) -> None:
+    page, id_number, user_code, password = who("eoi")
+    bank.login(page, id_number, user_code, password)
+    menu = bank.client.get(f"{page.prefix}/menu")
+    answer = bank.client.post(f"{page.prefix}/fxml", data={"csrf_token": csrf(menu.text)},
+                              headers={"Host": "evil.example"}, follow_redirects=False)
+    text_ticket = parse_qs(urlsplit(answer.headers["location"]).query)["ticket"][0]
+    ticket = tickets.verify(text_ticket, KEY, bank.clock, first_use=lambda *_: True)
+    assert "evil.example" not in ticket.return_url and ticket.return_url.startswith("http://127.0.0.1")

@@ -4,6 +4,7 @@ The same flows run through chromium in features/步驟1_登入憑證管理平台
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -119,7 +120,7 @@ def test_entry_opens_a_session_and_shows_the_frame(platform: tuple[TestClient, F
     page = client.get("/")
     assert page.status_code == 200
     for label, _path in MENU:
-        assert f">{label}</a>" in page.text
+        assert f">{label}</a>" in page.text or f">{label}</button>" in page.text
     assert labels.PLATFORM_TITLE in page.text and "虛構測試貿易股份有限公司" in page.text
     assert "112/04/17" in page.text and "11:13:42" in page.text
 
@@ -150,7 +151,14 @@ def test_back_home_closes_the_session_and_returns_to_the_system(
 ) -> None:
     client, clock, _ = platform
     client.get("/entry", params={"ticket": tickets.issue(ticket(), KEY, clock)})
-    back = client.get("/home", follow_redirects=False)
+    peek = client.get("/home", follow_redirects=False)  # a GET only leads back
+    assert peek.status_code == 303 and peek.headers["location"] == "http://127.0.0.1:9/corporate/menu"
+    assert client.get("/").status_code == 200
+    forged = client.post("/home", data={"csrf_token": "forged"}, follow_redirects=False)
+    assert forged.status_code == 403 and client.get("/").status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text)
+    assert token is not None
+    back = client.post("/home", data={"csrf_token": token.group(1)}, follow_redirects=False)
     assert back.status_code == 303 and back.headers["location"] == "http://127.0.0.1:9/corporate/menu"
     assert client.get("/renew").status_code == 401
 
@@ -178,3 +186,35 @@ def test_pages_carry_the_security_headers(platform: tuple[TestClient, FixedClock
     answer = client.get("/")
     assert "script-src 'self'" in answer.headers["content-security-policy"]
     assert answer.headers["x-frame-options"] == "DENY" and answer.headers["cache-control"] == "no-store"
+
+
+def test_errors_carry_the_security_headers_and_say_what_happened(tmp_path: Path) -> None:
+    """A bug's 500, a missing page, a body over the limit: the project's answer, with the
+    security headers (Starlette's error layer used to sit outside them)."""
+    from starlette.requests import Request
+    from starlette.routing import Route
+
+    async def broken(request: Request) -> None:
+        raise RuntimeError("a bug")
+
+    async def reads(request: Request) -> None:
+        await request.body()
+
+    clock = FixedClock(NOW)
+    app = Platform(PlatformSettings(state_dir=tmp_path / "p", ticket_key=KEY, clock=clock, extra_routes=(
+        Route("/api/broken", broken), Route("/broken", broken), Route("/api/reads", reads, methods=["POST"]))))
+    with TestClient(app.app(), base_url="http://127.0.0.1:8601", raise_server_exceptions=False) as client:
+        api_error = client.get("/api/broken")
+        page_error = client.get("/broken")
+        missing = client.get("/nowhere")
+        too_big = client.post("/api/reads", content=b"x" * (128 * 1024))
+        wrong_method = client.post("/api/broken")
+    assert api_error.status_code == 500 and api_error.json()["error"]["code"] == "INTERNAL_ERROR"
+    assert page_error.status_code == 500 and 'data-code="INTERNAL_ERROR"' in page_error.text
+    assert "a bug" not in page_error.text and "Traceback" not in page_error.text
+    assert missing.status_code == 404 and 'data-code="NOT_FOUND"' in missing.text
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    for answer in (api_error, page_error, missing, too_big, wrong_method):
+        assert answer.headers["x-frame-options"] == "DENY" and "script-src 'self'" in answer.headers[
+            "content-security-policy"], answer
