@@ -68,6 +68,7 @@ from fxml.agent.renewal import (
     RenewalContext,
     platform_engine,
 )
+from fxml.card.apdu import SW
 from fxml.card.client import CardCertificate, PivCardClient, check_pin_format
 from fxml.card.errors import (
     AuthenticationError,
@@ -175,6 +176,10 @@ def translate(exc: BaseException) -> AgentError:
             return AgentError(ErrorCode.CARD_BUSY)
         return AgentError(ErrorCode.CARD_ERROR, details={"pcsc": f"0x{exc.code:08X}", "reason": str(exc)})
     if isinstance(exc, AuthenticationError):
+        if exc.sw == SW.OK:
+            # The card said yes but its proof did not hold: a signature that does not verify
+            # with the container's certificate (the key is not the certificate's).
+            return AgentError(ErrorCode.CARD_ERROR, details={"sw": "9000", "reason": str(exc)})
         return AgentError(ErrorCode.MANAGEMENT_KEY_REFUSED, details={"sw": f"{exc.sw:04X}"})
     if isinstance(exc, CardError):
         return AgentError(ErrorCode.CARD_ERROR, details={"sw": f"{exc.sw:04X}", "reason": str(exc)})

@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import functools
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn, TypeVar
@@ -72,8 +73,12 @@ log = logging.getLogger(__name__)
 
 #: The CA's codes that mean "no answer", not "no".
 _CA_UNREACHABLE: Final = frozenset({"CA_UNREACHABLE", "BUSY", "REQUEST_TIMEOUT"})
-#: States whose remaining steps need the PIN (DELETE KEY, the CSR's signature).
-_NEEDS_PIN: Final = frozenset({State.TERMS_ACCEPTED, State.KEY_PENDING, State.KEY_GENERATED})
+#: States whose remaining steps need the PIN: DELETE KEY, the CSR's signature, the old
+#: key's signature over the request for the renewal (the CA requires it), the new key's
+#: proof at the end that it is the certificate's.
+_NEEDS_PIN: Final = frozenset({
+    State.TERMS_ACCEPTED, State.KEY_PENDING, State.KEY_GENERATED, State.CSR_SIGNED, State.ISSUED, State.WRITTEN,
+})
 #: How often a step may find the record moved by someone else before the engine gives up.
 _MAX_STALE: Final = 8
 
@@ -348,11 +353,15 @@ class RenewalEngine:
         return self._advance(record, State.WRITTEN)
 
     def _finish(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
-        """WRITTEN → DONE: the card holds the new certificate (read back)."""
+        """WRITTEN → DONE: the card holds the new certificate (read back) and the key it
+        certifies: the container signs a fresh challenge that its certificate verifies (a
+        card with the same serial as another could hold the certificate without the key)."""
         certificate, _ = self._recorded_certificates(record)
         if self._occupant(card.target) != certificate:
             raise CardFailureError(RenewalErrorCode.CARD_ERROR, record=record, details={
                 "reason": f"container {container_name(card.target)} does not hold the new certificate"})
+        self.card.set_public_key(card.target, self._recorded_key(record))
+        self.card.sign(card.target, b"fxmlsim renewal check " + os.urandom(32))  # AuthenticationError if not
         return self._advance(record, State.DONE)
 
     # -- the record ----------------------------------------------------------------------------
