@@ -168,7 +168,7 @@ def check_codes(customer: Company, given: list[str], others: Mapping[str, Compan
     seen: set[str] = set()
     for index, code in enumerate(entered, start=1):
         if not _CUSTOMER_CODE.fullmatch(code):
-            what = f"{len(code)} 碼" if code.isascii() and code.isdigit() else "含數字以外的字元"
+            what = f"為 {len(code)} 碼" if code.isascii() and code.isdigit() else "含數字以外的字元"
             raise BankError(Code.REL_CODE_FORMAT,
                             f"第 {index} 個關係戶之用戶代碼須為 12 位數字（輸入的代碼{what}）。")
         if code in seen:

@@ -285,7 +285,7 @@ def test_an_applied_certificate_a_personal_customer_or_an_altered_sheet_is_not_f
 
 # -- shared certificates: the relationship customers' 用戶代碼 ------------------------------------------------------
 @pytest.mark.parametrize(("codes", "code", "phrase"), [
-    (["82961223000"], Code.REL_CODE_FORMAT, "第 1 個關係戶之用戶代碼須為 12 位數字（輸入的代碼11 碼）"),
+    (["82961223000"], Code.REL_CODE_FORMAT, "第 1 個關係戶之用戶代碼須為 12 位數字（輸入的代碼為 11 碼）"),
     (["829612230001", "96513242000A"], Code.REL_CODE_FORMAT,
      "第 2 個關係戶之用戶代碼須為 12 位數字（輸入的代碼含數字以外的字元）"),
     (["\uff18\uff12\uff19\uff16\uff11\uff12\uff12\uff13\uff10\uff10\uff10\uff11"], Code.REL_CODE_FORMAT,
