@@ -255,12 +255,12 @@ class Transaction:
                 where.append(f"c.{column} = ?")
                 args.append(value)
         if after is not None:
-            where.append("(c.issued_at, c.serial) > (SELECT issued_at, serial FROM certificates WHERE serial = ?)")
+            where.append("(c.issued_at, c.rowid) > (SELECT issued_at, rowid FROM certificates WHERE serial = ?)")
             args.append(after)
         sql = f"SELECT {_CERT_COLUMNS} FROM certificates c"  # noqa: S608 - column names are ours; values are bound
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY c.issued_at, c.serial"
+        sql += " ORDER BY c.issued_at, c.rowid"  # rowid: the order of insertion, on a frozen clock too
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)

@@ -100,6 +100,18 @@ def test_old_certificate_stays_normal_until_its_own_not_after(
     assert ca.query(cn="nobody") == []
 
 
+def test_certificates_issued_on_the_same_instant_are_listed_in_issuance_order(
+    ca: CertificateAuthority, csr: Callable[[str], bytes]
+) -> None:
+    # A frozen clock gives them one issuance time; the random serials must not decide the order.
+    issued = [ca.apply(f"same-instant-{n}", HOLDER_ID, csr(f"same-instant-{n}")).serial for n in range(8)]
+    assert [c.serial for c in ca.query(holder_id=HOLDER_ID)] == issued
+    pages = [c.serial for c in ca.query(holder_id=HOLDER_ID, limit=3)]
+    while len(pages) < len(issued):
+        pages += [c.serial for c in ca.query(holder_id=HOLDER_ID, after=pages[-1], limit=3)]
+    assert pages == issued
+
+
 def test_the_clock_can_be_moved_from_outside_through_a_file(
     tmp_path: Path, keys: KeyCache, csr: Callable[[str], bytes]
 ) -> None:

@@ -53,7 +53,10 @@ async function listCertificates() {
       found.push({ reader: reader.name, container: cert.container, cert });
     }
   }
-  found.sort((a, b) => String(b.cert.not_before).localeCompare(String(a.cert.not_before)));
+  // Newest first: the later validity start, and on a tie (a frozen clock) the later end,
+  // which a renewal always has.
+  found.sort((a, b) => String(b.cert.not_before).localeCompare(String(a.cert.not_before))
+    || String(b.cert.not_after).localeCompare(String(a.cert.not_after)));
   return found;
 }
 
