@@ -96,9 +96,11 @@ def scenarios(folder: Path = FEATURES) -> list[Scenario]:
 
     found: list[Scenario] = []
     for path in sorted(folder.glob("*.feature")):
-        feature = parse_file(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
+        feature = parse_file(str(path))
+        where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         for scenario in feature.walk_scenarios():
-            found.append(Scenario(scenario.name.strip(), str(scenario.location), frozenset(scenario.effective_tags)))
+            found.append(Scenario(scenario.name.strip(), f"{where}:{scenario.location.line}",
+                                  frozenset(scenario.effective_tags)))
     return found
 
 

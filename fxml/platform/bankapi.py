@@ -69,6 +69,7 @@ MAX_SKEW: Final = 120
 MAX_BODY: Final = 1024 * 1024
 _KEY_INFO: Final = b"fxmlsim.platform-bank-api.v1"
 _NONCE: Final = re.compile(r"[0-9a-f]{32}")
+_SIGNATURE: Final = re.compile(r"[0-9a-f]{64}")
 _SERIAL: Final = re.compile(r"[0-9A-F]{1,40}")
 _ID: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _HOLDER: Final = re.compile(r"[A-Za-z0-9]{1,20}")
@@ -116,8 +117,11 @@ MESSAGES: Final = {
     ErrorCode.BANK_BAD_RESPONSE: "銀行系統的回應無法辨識。",
 }
 
-#: Refusals that a later attempt may get past (the sender keeps the message and retries).
+#: Refusals that a later attempt may get past (the sender keeps the message and retries). A refused
+#: authentication is one: the key or the clock out of step between the two sides (a restart, a new key)
+#: is an operator's to fix, and the notice is owed until then, never dropped.
 RETRYABLE: Final = frozenset({
+    ErrorCode.BANK_API_UNAUTHENTICATED,
     ErrorCode.BANK_API_CLOCK_SKEW, ErrorCode.BANK_API_REPLAYED, ErrorCode.BANK_API_CA_UNAVAILABLE,
     ErrorCode.BANK_UNREACHABLE, ErrorCode.BANK_BAD_RESPONSE,
 })
@@ -172,10 +176,12 @@ def verify(key: bytes, method: str, path: str, body: bytes, headers: Mapping[str
     nonce = headers.get(HEADER_NONCE, "")
     authorization = headers.get(HEADER_AUTHORIZATION, "")
     scheme, _, given = authorization.partition(" ")
-    if scheme != SCHEME or not given or not timestamp.isdigit() or not _NONCE.fullmatch(nonce):
+    given = given.strip().lower()
+    if (scheme != SCHEME or not _SIGNATURE.fullmatch(given) or not (timestamp.isascii() and timestamp.isdigit())
+            or not _NONCE.fullmatch(nonce)):
         raise BankApiError(ErrorCode.BANK_API_UNAUTHENTICATED, "missing or malformed authentication headers")
     expected = hmac.new(key, _text_to_sign(method, path, timestamp, nonce, body), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, given.strip().lower()):
+    if not hmac.compare_digest(expected, given):
         raise BankApiError(ErrorCode.BANK_API_UNAUTHENTICATED, "the signature is not the platform's")
     now = clock.now()
     sent = int(timestamp)

@@ -32,6 +32,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from fxml.ca.client import CertificateRecord
+from fxml.clock import TAIWAN
 from fxml.display import roc_date, taiwan_text, time_text
 from fxml.platform.tickets import System
 from fxml.web.sessions import CookiePolicy, CsrfError, Session, SessionStore, check_csrf
@@ -157,7 +158,8 @@ def check_codes(customer: Company, given: list[str], others: Mapping[str, Compan
     """The relationship customers' 用戶代碼 the officer entered, checked; None for a company
     without a shared certificate (which must be given none). ``others`` maps the codes of other
     companies' relationship customers to their company, to say so."""
-    entered = [code.strip() for code in given if code.strip()]
+    boxes = [(index, code.strip()) for index, code in enumerate(given, start=1)]
+    entered = [code for _, code in boxes if code]
     if not customer.shared_certificate:
         if entered:
             raise BankError(Code.REL_CODE_NOT_SHARED, "此客戶未申辦共用憑證，不需輸入關係戶之用戶代碼。")
@@ -166,9 +168,14 @@ def check_codes(customer: Company, given: list[str], others: Mapping[str, Compan
         raise BankError(Code.REL_CODE_REQUIRED, "此客戶申辦共用憑證，請輸入關係戶之用戶代碼(12位數)。")
     mine = {r.customer_code: r for r in customer.relationship_customers}
     seen: set[str] = set()
-    for index, code in enumerate(entered, start=1):
+    for index, code in ((i, c) for i, c in boxes if c):  # numbered as the page numbers its boxes
         if not _CUSTOMER_CODE.fullmatch(code):
-            what = f"為 {len(code)} 碼" if code.isascii() and code.isdigit() else "含數字以外的字元"
+            if code.isascii() and code.isdigit():
+                what = f"為 {len(code)} 碼"
+            elif all("0" <= c <= "9" or "\uff10" <= c <= "\uff19" for c in code):  # full-width 0-9
+                what = "含全形數字，請以半形數字輸入"
+            else:
+                what = "含數字以外的字元"
             raise BankError(Code.REL_CODE_FORMAT,
                             f"第 {index} 個關係戶之用戶代碼須為 12 位數字（輸入的代碼{what}）。")
         if code in seen:
@@ -407,12 +414,12 @@ class BranchOffice:
             raise BankError(Code.FILING_NOT_RENEWAL, "此憑證為申請（非更新）所得的憑證，已於申請時綁定，"
                             "無須憑證展期建檔。", 409)
         newest = self._newest(record)
-        if newest is None or newest.serial != record.serial:
+        if record.renewed_by is not None or newest is None or newest.serial != record.serial:
             latest = f"（最新為 {newest.serial}）" if newest else ""
             raise BankError(Code.CERT_NOT_NEWEST, f"此證明單的憑證（序號 {record.serial}）不是客戶最新的憑證{latest}，"
                             "請客戶重新列印最新憑證的憑證證明單。", 409)
         now = self.clock.now()
-        filing_id = f"E{now.strftime('%Y%m%d')}{secrets.token_hex(4).upper()}"
+        filing_id = f"E{now.astimezone(TAIWAN).strftime('%Y%m%d')}{secrets.token_hex(4).upper()}"
         try:
             with self.store.transaction() as conn:
                 conn.execute(

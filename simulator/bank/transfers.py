@@ -39,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from fxml.clock import TAIWAN
 from fxml.display import roc_date, taiwan_text, time_text
 from fxml.web.sessions import CsrfError, Session, check_csrf
 from simulator.bank import binding
@@ -169,7 +170,7 @@ class Transfers:
             now = self.clock.now()
             data = {
                 "format": SIGNED_FORMAT, "version": 1,
-                "transfer_id": f"T{now.strftime('%Y%m%d')}{secrets.token_hex(6).upper()}",
+                "transfer_id": f"T{now.astimezone(TAIWAN).strftime('%Y%m%d')}{secrets.token_hex(6).upper()}",
                 "bank": BANK_CODE, "system": page.system.value, "customer_id": who.customer.id_number,
                 "user_code": who.user.user_code, **transfer, "currency": "TWD", "created_at": now.isoformat(),
             }
@@ -197,11 +198,14 @@ class Transfers:
             session = sessions.load(request)
             try:
                 who = self._who(page, session)
+            except BankError as exc:  # no customer to name: nothing recorded
+                return self._json_refusal(exc)
+            try:
                 check_csrf(session, {"csrf_token": request.headers.get(CSRF_HEADER, "")})
             except CsrfError as exc:
-                return self._json_refusal(BankError(Code.CSRF_FAILED, exc.message, 403))
-            except BankError as exc:
-                return self._json_refusal(exc)
+                refusal = BankError(Code.CSRF_FAILED, exc.message, 403)
+                self.store.audit(self.clock.now(), page.system.value, who.actor, "轉帳", refusal.code, "?")
+                return self._json_refusal(refusal)
             transfer_id = "?"
             try:
                 try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -252,6 +252,34 @@ def test_a_revoked_or_suspended_certificate_is_not_filed(bank: Bank, change: str
     assert refused_filing(bank, fax, code, 409).startswith(phrase)
 
 
+@pytest.mark.parametrize("trial", range(6))
+def test_a_renewal_issued_on_the_same_instant_as_its_old_certificate_is_filed(bank: Bank, trial: int) -> None:
+    # A frozen clock (fxmlsim up --clock fixed:...) gives both certificates the same issuance time;
+    # the newest is still the renewal (the CA lists in issuance order), whatever the random serials.
+    who = customer("eoi")
+    old = bank.apply(who)
+    new = bank.renew(old, f"eoi-same-instant-{trial}", later=False)
+    fax = faxed(bank, "eoi", new)
+    logged_in(bank)
+    assert 'data-testid="check-result">否<' not in bank.client.get(f"/branch/fax/{fax}").text
+    answer = file(bank, fax)
+    assert answer.status_code == 200, code_of(answer.text)
+    assert "憑證展期建檔完成" in answer.text
+
+
+def test_filing_and_transfer_ids_carry_taiwans_date_on_a_utc_clock(bank: Bank) -> None:
+    # The system clock answers in UTC: at 07:30 in Taipei it is still yesterday there.
+    bank.clock.set(datetime(2026, 3, 1, 23, 30, tzinfo=UTC))
+    who = customer("eoi")
+    old = bank.apply(who)
+    transfer_id, _data, _token = bank.fill(bank.log_in(who), who)
+    fax = faxed(bank, "eoi", bank.renew(old, "eoi-renewed"))
+    logged_in(bank)
+    assert file(bank, fax).status_code == 200
+    filing_id = bank.store.connection().execute("SELECT filing_id FROM filings").fetchone()[0]
+    assert transfer_id.startswith("T20260302") and filing_id.startswith("E20260302")
+
+
 def test_a_sheet_whose_certificate_is_not_the_customers_newest_is_not_filed(bank: Bank) -> None:
     who = customer("eoi")
     _old, new = renewed(bank, "eoi")
@@ -289,7 +317,9 @@ def test_an_applied_certificate_a_personal_customer_or_an_altered_sheet_is_not_f
     (["829612230001", "96513242000A"], Code.REL_CODE_FORMAT,
      "第 2 個關係戶之用戶代碼須為 12 位數字（輸入的代碼含數字以外的字元）"),
     (["\uff18\uff12\uff19\uff16\uff11\uff12\uff12\uff13\uff10\uff10\uff10\uff11"], Code.REL_CODE_FORMAT,
-     "含數字以外的字元"),  # full-width digits
+     "第 1 個關係戶之用戶代碼須為 12 位數字（輸入的代碼含全形數字，請以半形數字輸入）"),  # full-width digits
+    (["", "82961223000"], Code.REL_CODE_FORMAT,  # the first box left blank: the second is named
+     "第 2 個關係戶之用戶代碼須為 12 位數字（輸入的代碼為 11 碼）"),
     (["282754860001"], Code.REL_CODE_OTHER_COMPANY, "用戶代碼 282754860001 是其他公司（24893970）的關係戶"),
     (["829612230009"], Code.REL_CODE_UNKNOWN,
      "用戶代碼 829612230009 不是本公司（06177834 虛構月湖物流股份有限公司）的關係戶"),

@@ -92,6 +92,10 @@ def test_a_request_changed_or_out_of_time_is_refused(change: dict[str, object], 
     {"authorization": "Bearer x", "x-fxml-timestamp": "1", "x-fxml-nonce": "0" * 32},
     {"authorization": "FXML-HMAC-SHA256 00", "x-fxml-timestamp": "soon", "x-fxml-nonce": "0" * 32},
     {"authorization": "FXML-HMAC-SHA256 00", "x-fxml-timestamp": "1", "x-fxml-nonce": "short"},
+    # header bytes are latin-1: a digit that is not ASCII, a signature that is not (compare_digest raises on it)
+    {"authorization": "FXML-HMAC-SHA256 " + "0" * 64, "x-fxml-timestamp": "\u00b2", "x-fxml-nonce": "0" * 32},
+    {"authorization": "FXML-HMAC-SHA256 \u00e9", "x-fxml-timestamp": "1", "x-fxml-nonce": "0" * 32},
+    {"authorization": "FXML-HMAC-SHA256 " + "\u00e9" * 64, "x-fxml-timestamp": "1", "x-fxml-nonce": "0" * 32},
 ])
 def test_malformed_authentication_is_refused(headers: dict[str, str]) -> None:
     with pytest.raises(BankApiError) as refused:
@@ -223,3 +227,12 @@ def test_a_notice_while_the_ca_is_down_is_refused_for_a_retry(bank: Bank) -> Non
     assert BankApiError(ErrorCode.BANK_API_CA_UNAVAILABLE).retryable
     bank.lookup.down = False
     assert bank.notify(who, old, new).json()["renewal"]["binding"] == "bound"
+
+
+def test_non_ascii_authentication_over_http_is_a_401_with_its_audit_line(bank: Bank) -> None:
+    before = len(bank.store.audit_log(1000))
+    answer = bank.client.post(bankapi.Paths.FAXES, content=b"{}", headers={
+        b"authorization": "FXML-HMAC-SHA256 \u00e9".encode("latin-1"),
+        b"x-fxml-timestamp": str(int(NOW.timestamp())).encode(), b"x-fxml-nonce": ("0" * 32).encode()})
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "BANK_API_UNAUTHENTICATED"
+    assert len(bank.store.audit_log(1000)) == before + 1

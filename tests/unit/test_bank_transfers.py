@@ -138,17 +138,21 @@ def test_a_wrong_form_is_refused_with_what_is_wrong(bank: Bank, field: str, valu
 
 
 def test_the_transfer_pages_need_a_login_and_the_form_its_token(bank: Bank) -> None:
+    before = bank.store.dump()
     for prefix in ("/personal", "/corporate", "/eoi"):
         answer = bank.client.get(f"{prefix}/transfer")
         assert answer.status_code == 401 and code_of(answer.text) == Code.NOT_LOGGED_IN
         answer = bank.client.post(f"{prefix}/transfer/sign", json={})
         assert answer.status_code == 401 and answer.json()["error"]["code"] == Code.NOT_LOGGED_IN
+    assert bank.store.dump() == before  # no customer to name: nothing recorded
     who = customer("person")
     prefix = bank.log_in(who)
     answer = bank.client.post(f"{prefix}/transfer", data={"amount": "1"})
     assert answer.status_code == 403 and code_of(answer.text) == Code.CSRF_FAILED
+    before = bank.store.dump()
     answer = bank.client.post(f"{prefix}/transfer/sign", json={}, headers={"x-csrf-token": "forged"})
     assert answer.status_code == 403 and answer.json()["error"]["code"] == Code.CSRF_FAILED
+    assert_only_refusal_recorded(before, bank.store.dump(), Code.CSRF_FAILED)
 
 
 # -- the signed transfer: tampering, other data, replays -------------------------------------------------------

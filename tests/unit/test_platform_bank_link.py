@@ -126,3 +126,22 @@ def test_a_failing_listener_does_not_undo_the_move(book: RenewalBook) -> None:
     record = to_written(book, "CC")
     done = book.advance(record.renewal_id, State.WRITTEN, State.DONE)
     assert done.state is State.DONE and book.get(record.renewal_id).state is State.DONE
+
+
+def test_a_refused_authentication_is_owed_still_not_dropped(book: RenewalBook, link: BankLink,
+                                                            bank: FakeBank) -> None:
+    # The key out of step between platform and bank (one restarted with a new key): the notice waits.
+    done = book.advance(to_written(book, "CC").renewal_id, State.WRITTEN, State.DONE)
+    bank.answers = [BankApiError(ErrorCode.BANK_API_UNAUTHENTICATED)]
+    assert link.deliver_owed() == 0 and link.outcome(done.renewal_id) is None
+    assert [r.renewal_id for r in link.owed()] == [done.renewal_id]
+    link._backoff.clear()
+    assert link.deliver_owed() == 1 and link.outcome(done.renewal_id) == ("bound", "")
+
+
+def test_notices_backing_off_do_not_hold_back_newer_ones(book: RenewalBook, link: BankLink, bank: FakeBank) -> None:
+    waiting = [book.advance(to_written(book, f"{n:04X}").renewal_id, State.WRITTEN, State.DONE) for n in range(60)]
+    for record in waiting:
+        link._backoff[record.renewal_id] = (3, float("inf"))
+    newest = book.advance(to_written(book, "FFFF").renewal_id, State.WRITTEN, State.DONE)
+    assert link.deliver_owed() == 1 and link.outcome(newest.renewal_id) == ("bound", "")

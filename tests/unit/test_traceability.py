@@ -31,6 +31,14 @@ def feature(folder: Path, name: str, text: str) -> None:
     (folder / f"{name}.feature").write_text(f"# language: zh-TW\n{text}", encoding="utf-8")
 
 
+def test_the_features_are_read_the_same_from_any_working_folder(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    here = trace.scenarios()
+    monkeypatch.chdir(tmp_path)
+    elsewhere = trace.scenarios()
+    assert elsewhere == here and here[0].location.startswith("features/")
+
+
 def test_every_instruction_of_the_manual_is_covered_by_the_features() -> None:
     found = trace.scenarios()
     assert trace.problems(found) == []
