@@ -130,10 +130,14 @@ class OfficerLogins:
         if row is None:
             self.logins.hasher.hash(password)  # an unknown officer costs what a known one does
             raise failed
-        if row.locked:
+        # As for customers (auth.Logins): the attempt is counted before the password is checked,
+        # in one transaction, so a burst of guesses cannot all pass the lock check while the first
+        # ones are still hashing (at most ``lock_after`` passwords are checked per lock).
+        attempt = self.store.reserve_officer_attempt(branch_code, officer_code, lock_after, now)
+        if attempt is None:
             raise self._locked()
         if not self._verify(row, password):
-            if self.store.record_officer_failure(branch_code, officer_code, lock_after, now).locked:
+            if attempt.locked:
                 raise self._locked()
             raise failed
         hasher = self.logins.hasher

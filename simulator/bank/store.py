@@ -399,25 +399,36 @@ class BankStore:
                                    (branch_code,)).fetchone()
         return str(row[0]) if row else None
 
-    def record_officer_failure(self, branch_code: str, officer_code: str, lock_after: int, at: datetime
-                               ) -> OfficerRow:
+    def reserve_officer_attempt(self, branch_code: str, officer_code: str, lock_after: int, at: datetime
+                                ) -> OfficerRow | None:
+        """Count one officer's login attempt before its password is checked (one transaction),
+        as :meth:`reserve_attempt` does for users.
+
+        None if the officer is unknown or locked (the password must not be checked); else the
+        row after counting, locked if this attempt is the ``lock_after``-th in a row. A good
+        password then clears the count and the lock (:meth:`record_officer_success`).
+        """
         with self.transaction() as conn:
+            row = conn.execute("SELECT locked_at FROM officers WHERE branch_code = ? AND officer_code_key = ?",
+                               (branch_code, officer_code.upper())).fetchone()
+            if row is None or row[0] is not None:
+                return None
             conn.execute(
                 "UPDATE officers SET failed_logins = failed_logins + 1,"
-                " locked_at = CASE WHEN failed_logins + 1 >= ? AND locked_at IS NULL THEN ? ELSE locked_at END"
+                " locked_at = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE NULL END"
                 " WHERE branch_code = ? AND officer_code_key = ?",
                 (lock_after, at.isoformat(), branch_code, officer_code.upper()),
             )
-        row = self.officer(branch_code, officer_code)
-        assert row is not None
-        return row
+        return self.officer(branch_code, officer_code)
 
     def record_officer_success(self, branch_code: str, officer_code: str, at: datetime,
                                new_hash: str | None = None) -> None:
+        """A good login: the count of wrong passwords starts again, the lock its own attempt
+        may have set is lifted (and a hash made with weaker parameters is replaced)."""
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE officers SET failed_logins = 0, last_login_at = ?, password_hash = COALESCE(?, password_hash)"
-                " WHERE branch_code = ? AND officer_code_key = ?",
+                "UPDATE officers SET failed_logins = 0, locked_at = NULL, last_login_at = ?,"
+                " password_hash = COALESCE(?, password_hash) WHERE branch_code = ? AND officer_code_key = ?",
                 (at.isoformat(), new_hash, branch_code, officer_code.upper()),
             )
 

@@ -6,6 +6,8 @@ line. The same runs through chromium in features/步驟9_憑證展期建檔與�
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from fxml.clock import TAIWAN, FixedClock
+from simulator.bank.auth import BankError
 from simulator.bank.auth import BankErrorCode as Code
 from simulator.bank.officers import load_officers, officer, officer_of
 from simulator.ca.service import CertificateAuthority
@@ -126,6 +129,102 @@ def test_three_wrong_passwords_lock_the_officer_until_unlocked(bank: Bank) -> No
     assert code_of(bank.officer_login(YUNSHAN).text) == Code.USER_LOCKED  # the right password too
     bank.store.unlock_officer(YUNSHAN.branch.code, YUNSHAN.officer_code)
     logged_in(bank)
+
+
+def officer_rows_but(dump: dict[str, list[tuple[Any, ...]]], who: Any = YUNSHAN) -> dict[str, list[tuple[Any, ...]]]:
+    """A dump without the audit log and without ``who``'s row of ``officers``."""
+    rest = {table: rows for table, rows in dump.items() if table != "audit"}
+    rest["officers"] = [r for r in dump["officers"] if (r[0], r[3]) != (who.branch.code, who.officer_code.upper())]
+    return rest
+
+
+def test_the_third_attempt_with_the_right_password_signs_in_and_lifts_the_lock_it_set(bank: Bank) -> None:
+    """The attempt is counted before its password is checked: the third one sets the lock, and a right
+    password lifts it again (nothing else changes but the officer's row and the audit log)."""
+    before = bank.store.dump()
+    logins = bank.app.branch.logins
+    for _ in range(2):
+        with pytest.raises(BankError) as refused:
+            logins.login(YUNSHAN.branch.code, YUNSHAN.officer_code, "Wrong1234")
+        assert refused.value.code is Code.LOGIN_FAILED
+    signed_in = logins.login(YUNSHAN.branch.code, YUNSHAN.officer_code, YUNSHAN.password)
+    assert signed_in.actor == YUNSHAN.actor
+    row = bank.store.officer(YUNSHAN.branch.code, YUNSHAN.officer_code)
+    assert row is not None and not row.locked and row.failed_logins == 0
+    assert row.last_login_at == NOW.isoformat()
+    after = bank.store.dump()
+    assert officer_rows_but(after) == officer_rows_but(before)
+    assert [(a[3], a[5]) for a in after["audit"][len(before["audit"]):]] == [
+        (YUNSHAN.actor, Code.LOGIN_FAILED), (YUNSHAN.actor, Code.LOGIN_FAILED), (YUNSHAN.actor, "OK")]
+
+
+class GatedHasher:
+    """The officers' argon2, counting the passwords it checks and holding each check until the test
+    lets them all go: every guess of a burst reaches the lock check while the first are still hashing."""
+
+    def __init__(self, real: Any):
+        self.real = real
+        self.checked: list[str] = []
+        self.lock = threading.Lock()
+        self.go = threading.Event()
+
+    def verify(self, hash_: str, password: str) -> bool:
+        with self.lock:
+            self.checked.append(password)
+        assert self.go.wait(10), "the test never let the checks go"
+        return bool(self.real.verify(hash_, password))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_a_burst_of_officer_logins_checks_at_most_three_passwords(bank: Bank) -> None:
+    """Ten guesses at once, the right password the last of them: each attempt is counted (BEGIN
+    IMMEDIATE) before its password is checked, so three are checked, the rest are refused as locked
+    without a check, and the right password gets in only if it was one of the three."""
+    logins = bank.app.branch.logins
+    gated = GatedHasher(logins.logins.hasher)
+    logins.logins.hasher = gated  # type: ignore[assignment]
+    lock_after = logins.logins.lock_after
+    guesses = [f"Wrong{i:04d}" for i in range(9)] + [YUNSHAN.password]
+    before = bank.store.dump()
+    outcomes: list[str] = []
+    start = threading.Barrier(len(guesses))
+
+    def attempt(password: str) -> None:
+        start.wait()
+        try:
+            logins.login(YUNSHAN.branch.code, YUNSHAN.officer_code, password)
+            outcomes.append("OK")
+        except BankError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=attempt, args=(g,)) for g in guesses]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    # Every guess is either being checked or already answered: only then do the checks go on.
+    while len(gated.checked) + sum(not t.is_alive() for t in threads) < len(guesses):
+        assert time.monotonic() < deadline, "the burst did not settle"
+        time.sleep(0.01)
+    gated.go.set()
+    for thread in threads:
+        thread.join()
+    assert len(gated.checked) == lock_after, f"{len(gated.checked)} passwords were checked"
+    right_checked = YUNSHAN.password in gated.checked
+    assert outcomes.count("OK") == (1 if right_checked else 0)
+    assert outcomes.count(Code.USER_LOCKED) >= len(guesses) - lock_after
+    row = bank.store.officer(YUNSHAN.branch.code, YUNSHAN.officer_code)
+    assert row is not None
+    if right_checked:  # its success lifted the lock the third attempt set
+        assert not row.locked and row.failed_logins == 0 and row.last_login_at == NOW.isoformat()
+    else:
+        assert row.locked and row.failed_logins == lock_after and row.last_login_at is None
+    after = bank.store.dump()
+    assert officer_rows_but(after) == officer_rows_but(before), "the burst changed more than the officer's row"
+    assert after["audit"][:len(before["audit"])] == before["audit"]
+    added = after["audit"][len(before["audit"]):]
+    assert sorted((a[3], a[4], a[5]) for a in added) == sorted((YUNSHAN.actor, "分行經辦登入", o) for o in outcomes)
 
 
 def test_the_login_form_needs_its_token(bank: Bank) -> None:
