@@ -68,7 +68,8 @@ class BankLink:
 
         rows = self.store.connection().execute(
             f"{select_columns()} WHERE state = ? AND renewal_id NOT IN (SELECT renewal_id FROM bank_notices)"  # noqa: S608
-            " ORDER BY updated_at, rowid", (State.DONE.value,),  # all: ones backing off must not hold back the rest
+            # All (ones backing off must not hold back the rest), by the instant: not the ISO text.
+            " ORDER BY julianday(updated_at), rowid", (State.DONE.value,),
         ).fetchall()
         return [record_from_row(r) for r in rows]
 

@@ -202,9 +202,10 @@ class RenewalBook:
         return _record(row) if row else None
 
     def for_holder(self, holder_id: str) -> list[RenewalRecord]:
-        """Every renewal of a holder, oldest first."""
+        """Every renewal of a holder, oldest first (by the instant: the ISO texts may carry
+        different UTC offsets, so they are not compared as text)."""
         rows = self._db().execute(
-            f"{_SELECT} WHERE holder_id = ? ORDER BY created_at, rowid", (holder_id,)
+            f"{_SELECT} WHERE holder_id = ? ORDER BY julianday(created_at), rowid", (holder_id,)
         ).fetchall()
         return [_record(r) for r in rows]
 

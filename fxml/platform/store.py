@@ -1,8 +1,13 @@
 """The platform's own records, in one SQLite file: tickets already used, and
-(with the renewal engine) the authoritative record of every renewal."""
+(with the renewal engine) the authoritative record of every renewal.
+
+A used ticket is kept until its expiry, Unix time (an INTEGER): a file whose
+``used_tickets.expires`` is still the ISO text it once was (texts with different
+UTC offsets do not compare as instants) is converted when it is opened."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -15,7 +20,7 @@ STORE_FILE = "platform.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS used_tickets (
     ticket_id TEXT PRIMARY KEY,
-    expires TEXT NOT NULL
+    expires INTEGER NOT NULL  -- Unix time
 );
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -37,6 +42,10 @@ class PlatformStore:
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._conn().executescript(_SCHEMA)  # executescript commits on its own
+        if _expiry_is_text(self._conn()):
+            with self.transaction() as conn:
+                if _expiry_is_text(conn):  # another process may have converted it meanwhile
+                    _ticket_expiry_to_unix_time(conn)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -73,12 +82,13 @@ class PlatformStore:
             conn.close()
 
     def first_use(self, ticket_id: str, expires: datetime, now: datetime) -> bool:
-        """Record a ticket id; False if it was seen before (a replay). Expired ids are forgotten."""
+        """Record a ticket id; False if it was seen before (a replay). Expired ids are forgotten
+        (expiry and now compared as Unix times, whatever UTC offset the clock gave them)."""
         with self.transaction() as conn:
-            conn.execute("DELETE FROM used_tickets WHERE expires < ?", (now.isoformat(),))
+            conn.execute("DELETE FROM used_tickets WHERE expires < ?", (now.timestamp(),))
             try:
                 conn.execute("INSERT INTO used_tickets(ticket_id, expires) VALUES (?, ?)",
-                             (ticket_id, expires.isoformat()))
+                             (ticket_id, math.ceil(expires.timestamp())))
             except sqlite3.IntegrityError:
                 return False
         return True
@@ -93,3 +103,24 @@ class PlatformStore:
             "SELECT at, actor, action, result, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()
         return [tuple(r) for r in reversed(rows)]
+
+
+def _expiry_is_text(conn: sqlite3.Connection) -> bool:
+    row = conn.execute("SELECT type FROM pragma_table_info('used_tickets') WHERE name = 'expires'").fetchone()
+    return row is not None and str(row[0]).upper() == "TEXT"
+
+
+def _ticket_expiry_to_unix_time(conn: sqlite3.Connection) -> None:
+    """``used_tickets.expires`` from ISO text to Unix time, in the caller's transaction.
+    A value that is not an ISO time with an offset (none was ever written) is dropped."""
+    kept = []
+    for ticket_id, expires in conn.execute("SELECT ticket_id, expires FROM used_tickets").fetchall():
+        try:
+            instant = datetime.fromisoformat(str(expires))
+        except ValueError:
+            continue
+        if instant.tzinfo is not None:
+            kept.append((ticket_id, math.ceil(instant.timestamp())))
+    conn.execute("DROP TABLE used_tickets")
+    conn.execute("CREATE TABLE used_tickets (ticket_id TEXT PRIMARY KEY, expires INTEGER NOT NULL)")
+    conn.executemany("INSERT INTO used_tickets(ticket_id, expires) VALUES (?, ?)", kept)

@@ -13,11 +13,17 @@ platform sent, the transfers done, and the nonces of the platform's signed
 requests. The tables are read and written by the modules that own them
 (``branch.py``, ``binding.py``, ``transfers.py``, ``platform_api.py``), each
 change in one :meth:`BankStore.transaction`.
+
+Schema 3 keeps the expiry of those nonces as Unix time (an INTEGER): the ISO
+texts of schema 2 carried the clock's UTC offset, and two texts with different
+offsets do not compare as the instants they name. A file of schema 1 or 2 is
+upgraded in place when it is opened (schema 2's nonces converted).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -31,7 +37,7 @@ from simulator.bank.customers import Company, Customer, Person, customer_from_js
 from simulator.errors import SimulatorError
 
 STORE_FILE = "bank.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Every table of the bank's records (what :meth:`BankStore.dump` compares; sessions are not records).
 TABLES = ("meta", "customers", "users", "audit", "officers", "faxes", "filings", "bindings", "renewal_notices",
           "transfers", "api_nonces")
@@ -150,7 +156,7 @@ CREATE TABLE IF NOT EXISTS transfers (
 );
 CREATE TABLE IF NOT EXISTS api_nonces (
     nonce TEXT PRIMARY KEY,
-    expires TEXT NOT NULL
+    expires INTEGER NOT NULL  -- Unix time (schema 3; an ISO text in schema 2)
 );
 """
 
@@ -214,9 +220,14 @@ class BankStore:
             self._conn().executescript(_SCHEMA)
             with self.transaction() as conn:
                 conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                # Schema 1 had no tables of step 9 and the transfers: the script above made them.
-                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema' AND value = '1'", (str(SCHEMA_VERSION),))
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if row[0] == "2":
+                    _nonce_expiry_to_unix_time(conn)
+                if row[0] in ("1", "2"):
+                    # Schema 1 had no tables of step 9 and the transfers: the script above made them
+                    # (api_nonces as schema 3 has it).
+                    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+                    row = (str(SCHEMA_VERSION),)
         except sqlite3.DatabaseError as exc:
             self.close()
             raise BankStoreError(f"{self.path}: not a bank file fxmlsim can use ({exc})") from exc
@@ -291,7 +302,9 @@ class BankStore:
         return _customer(row[0]) if row else None
 
     def customers(self) -> list[Customer]:
-        rows = self._conn().execute("SELECT data FROM customers ORDER BY added_at, id_number").fetchall()
+        # By the instant added (julianday): ISO texts with different UTC offsets do not sort as text.
+        rows = self._conn().execute(
+            "SELECT data FROM customers ORDER BY julianday(added_at), id_number").fetchall()
         return [_customer(r[0]) for r in rows]
 
     def count(self) -> int:
@@ -439,14 +452,38 @@ class BankStore:
 
     # -- the platform's signed requests -------------------------------------------------------------
     def first_use_nonce(self, nonce: str, expires: datetime, now: datetime) -> bool:
-        """Record a nonce of the platform's API; False if it was seen (a replay). Old ones are forgotten."""
+        """Record a nonce of the platform's API; False if it was seen (a replay). Old ones are forgotten.
+
+        Expiry and now are compared as Unix times, whatever UTC offset the clock gave them."""
         with self.transaction() as conn:
-            conn.execute("DELETE FROM api_nonces WHERE expires < ?", (now.isoformat(),))
+            conn.execute("DELETE FROM api_nonces WHERE expires < ?", (now.timestamp(),))
             try:
-                conn.execute("INSERT INTO api_nonces(nonce, expires) VALUES (?, ?)", (nonce, expires.isoformat()))
+                conn.execute("INSERT INTO api_nonces(nonce, expires) VALUES (?, ?)", (nonce, unix_time(expires)))
             except sqlite3.IntegrityError:
                 return False
         return True
+
+
+def unix_time(instant: datetime) -> int:
+    """``instant`` as whole Unix seconds, rounded up (an expiry is never brought forward)."""
+    return math.ceil(instant.timestamp())
+
+
+def _nonce_expiry_to_unix_time(conn: sqlite3.Connection) -> None:
+    """Schema 2 → 3: ``api_nonces.expires`` from ISO text to Unix time, in the caller's transaction.
+    A value that is not an ISO time with an offset (none is ever written) is dropped."""
+    rows = conn.execute("SELECT nonce, expires FROM api_nonces").fetchall()
+    kept = []
+    for nonce, expires in rows:
+        try:
+            instant = datetime.fromisoformat(str(expires))
+        except ValueError:
+            continue
+        if instant.tzinfo is not None:
+            kept.append((nonce, unix_time(instant)))
+    conn.execute("DROP TABLE api_nonces")
+    conn.execute("CREATE TABLE api_nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL)")
+    conn.executemany("INSERT INTO api_nonces(nonce, expires) VALUES (?, ?)", kept)
 
 
 def _customer(text: str) -> Customer:

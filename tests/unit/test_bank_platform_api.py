@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -173,6 +173,62 @@ def test_a_fax_the_bank_cannot_trust_is_refused_and_changes_nothing(bank: Bank, 
         after["api_nonces"] = before["api_nonces"]  # a nonce spent by a well-signed request is not a record
     assert_only_refusal_recorded(before, after, code)
 
+
+
+# -- nonces across a change of the clock's UTC offset ----------------------------------------------------------
+UTC_START = NOW.astimezone(UTC)  # 02:00:00+00:00, the instant NOW names, as a clock in UTC writes it
+
+
+def signed_fax(bank: Bank) -> tuple[bytes, dict[str, str]]:
+    """A fax of the EOI persona's certificate and its signed headers, at the clock's now."""
+    who = customer("eoi")
+    card = bank.apply(who)
+    fax = bankapi.Fax("F0000000000001", bank.clock.now().isoformat(),
+                      bankapi.FaxCustomer(who.system.value, who.id_number, who.name, who.users[0].user_code,
+                                          who.holder_id),
+                      card.serial, bank.ca.proof_sheet(card.serial), b"%PDF-1.7\n")
+    raw = json.dumps(fax.to_json(), ensure_ascii=False).encode()
+    return raw, {**bankapi.sign(KEY, "POST", bankapi.Paths.FAXES, raw, bank.clock),
+                 "content-type": "application/json"}
+
+
+@pytest.mark.parametrize(("first", "then"), [(UTC_START, TAIWAN), (NOW, UTC)])
+def test_a_replay_within_the_window_is_refused_after_the_clock_changes_its_utc_offset(
+        bank: Bank, first: datetime, then: timezone) -> None:
+    """The clock writes its first time in one UTC offset and the next in another (a FileClock
+    going from the system's UTC to a fixed +08:00 time, as the features do): nonces are kept
+    and forgotten by the instant, so the same request 10 s later is a replay, not a new fax."""
+    bank.clock.set(first)
+    raw, headers = signed_fax(bank)
+    assert bank.client.post(bankapi.Paths.FAXES, content=raw, headers=headers).status_code == 201
+    sent = int(headers[bankapi.HEADER_TIMESTAMP])
+    assert bank.store.dump()["api_nonces"] == [(headers[bankapi.HEADER_NONCE], sent + bankapi.MAX_SKEW)]
+    bank.clock.set((first + timedelta(seconds=10)).astimezone(then))
+    assert bank.api(bankapi.Paths.FAXES, {"not": "a fax"}).status_code == 400  # a signed request sweeps nonces
+    before = bank.store.dump()
+    assert len(before["api_nonces"]) == 2
+    replay = bank.client.post(bankapi.Paths.FAXES, content=raw, headers=headers)
+    assert replay.status_code == 409 and replay.json()["error"]["code"] == ErrorCode.BANK_API_REPLAYED
+    assert_only_refusal_recorded(before, bank.store.dump(), ErrorCode.BANK_API_REPLAYED)
+
+
+@pytest.mark.parametrize(("first", "then"), [(UTC_START, TAIWAN), (NOW, UTC)])
+def test_a_nonce_is_forgotten_once_its_window_has_passed_in_any_utc_offset(
+        bank: Bank, first: datetime, then: timezone) -> None:
+    bank.clock.set(first)
+    raw, headers = signed_fax(bank)
+    assert bank.client.post(bankapi.Paths.FAXES, content=raw, headers=headers).status_code == 201
+    before = bank.store.dump()
+    bank.clock.set((first + timedelta(seconds=bankapi.MAX_SKEW + 1)).astimezone(then))
+    other = bank.api(bankapi.Paths.FAXES, {"not": "a fax"})
+    assert other.status_code == 400
+    after = bank.store.dump()
+    assert [n for n, _ in after["api_nonces"]] == [other.request.headers[bankapi.HEADER_NONCE]]
+    after["api_nonces"] = before["api_nonces"]  # the first nonce forgotten, the new one spent: nothing else
+    assert_only_refusal_recorded(before, after, ErrorCode.BANK_API_BAD_REQUEST)
+    # Out of its window the request is refused for its time, not taken again.
+    late = bank.client.post(bankapi.Paths.FAXES, content=raw, headers=headers)
+    assert late.status_code == 401 and late.json()["error"]["code"] == ErrorCode.BANK_API_CLOCK_SKEW
 
 # -- the renewal notice ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["person", "corporate-4"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -145,3 +145,16 @@ def test_notices_backing_off_do_not_hold_back_newer_ones(book: RenewalBook, link
         link._backoff[record.renewal_id] = (3, float("inf"))
     newest = book.advance(to_written(book, "FFFF").renewal_id, State.WRITTEN, State.DONE)
     assert link.deliver_owed() == 1 and link.outcome(newest.renewal_id) == ("bound", "")
+
+
+def test_notices_owed_are_oldest_first_by_the_instant_whatever_the_utc_offset(book: RenewalBook,
+                                                                            link: BankLink) -> None:
+    """updated_at is the clock's ISO text; when the clock's UTC offset changes between two renewals,
+    the one done first is still owed first."""
+    clock = book.clock
+    assert isinstance(clock, FixedClock)
+    clock.set((NOW + timedelta(minutes=1)).astimezone(UTC))      # 02:01:00+00:00
+    later = book.advance(to_written(book, "AA").renewal_id, State.WRITTEN, State.DONE)
+    clock.set(NOW)                                               # 10:00:00+08:00: earlier, larger text
+    earlier = book.advance(to_written(book, "BB").renewal_id, State.WRITTEN, State.DONE)
+    assert [r.renewal_id for r in link.owed()] == [earlier.renewal_id, later.renewal_id]

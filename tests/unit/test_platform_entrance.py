@@ -5,8 +5,9 @@ The same flows run through chromium in features/步驟1_登入憑證管理平台
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from starlette.testclient import TestClient
 from fxml.clock import TAIWAN, FixedClock
 from fxml.platform import tickets
 from fxml.platform.app import MENU, Platform, PlatformSettings
+from fxml.platform.store import STORE_FILE, PlatformStore
 from fxml.web import labels
 
 KEY = b"k" * 32
@@ -218,3 +220,58 @@ def test_errors_carry_the_security_headers_and_say_what_happened(tmp_path: Path)
     for answer in (api_error, page_error, missing, too_big, wrong_method):
         assert answer.headers["x-frame-options"] == "DENY" and "script-src 'self'" in answer.headers[
             "content-security-policy"], answer
+
+
+# -- used tickets across a change of the clock's UTC offset --------------------------------------------
+@pytest.mark.parametrize(("first", "then"), [(NOW.astimezone(UTC), TAIWAN), (NOW, UTC)])
+def test_a_ticket_replayed_after_the_clock_changes_its_utc_offset_is_refused(
+        tmp_path: Path, first: datetime, then: timezone) -> None:
+    """Used tickets are kept and forgotten by the instant: a clock that wrote the first entry in UTC
+    and the next in +08:00 (or the other way round) does not make a used ticket new again."""
+    clock = FixedClock(first)
+    app = Platform(PlatformSettings(state_dir=tmp_path / "platform", ticket_key=KEY, clock=clock))
+    with TestClient(app.app(), base_url="http://127.0.0.1:8601") as client:
+        text = tickets.issue(ticket(), KEY, clock)
+        assert client.get("/entry", params={"ticket": text}, follow_redirects=False).status_code == 303
+        clock.set((first + timedelta(seconds=10)).astimezone(then))
+        client.cookies.clear()
+        other = tickets.issue(ticket(), KEY, clock)  # another entry sweeps the expired ids
+        assert client.get("/entry", params={"ticket": other}, follow_redirects=False).status_code == 303
+        client.cookies.clear()
+        used = app.store.connection().execute("SELECT * FROM used_tickets ORDER BY rowid").fetchall()
+        assert [expires for _, expires in used] == [int(first.timestamp()) + tickets.MAX_AGE,
+                                                    int(first.timestamp()) + 10 + tickets.MAX_AGE]
+        again = client.get("/entry", params={"ticket": text}, follow_redirects=False)
+        assert again.status_code == 403 and 'data-code="TICKET_REPLAYED"' in again.text
+        assert app.store.connection().execute("SELECT * FROM used_tickets ORDER BY rowid").fetchall() == used
+        assert [row[3] for row in app.store.audit_log()] == ["OK", "OK", "TICKET_REPLAYED"]
+
+
+def test_used_tickets_kept_as_iso_text_are_converted_when_the_store_opens(tmp_path: Path) -> None:
+    path = tmp_path / STORE_FILE
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("CREATE TABLE used_tickets (ticket_id TEXT PRIMARY KEY, expires TEXT NOT NULL)")
+        conn.executemany("INSERT INTO used_tickets VALUES (?, ?)", [
+            ("kept", (NOW + timedelta(seconds=20)).isoformat()),
+            ("utc", (NOW + timedelta(seconds=25)).astimezone(UTC).isoformat()),
+            ("gone", (NOW - timedelta(seconds=1)).isoformat()),
+            ("bad", "soon")])
+        conn.execute("CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL,"
+                     " action TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '')")
+        conn.execute("INSERT INTO audit(at, actor, action, result) VALUES (?, 'x', 'entry', 'OK')", (NOW.isoformat(),))
+    conn.close()
+    store = PlatformStore(path)
+    try:
+        db = store.connection()
+        assert db.execute("SELECT type FROM pragma_table_info('used_tickets') WHERE name = 'expires'"
+                          ).fetchone()[0] == "INTEGER"
+        assert db.execute("SELECT * FROM used_tickets ORDER BY rowid").fetchall() == [
+            ("kept", int(NOW.timestamp()) + 20), ("utc", int(NOW.timestamp()) + 25), ("gone", int(NOW.timestamp()) - 1)]
+        assert store.audit_log() == [(NOW.isoformat(), "x", "entry", "OK", "")]  # the rest as it was
+        now = NOW.astimezone(UTC)
+        assert not store.first_use("kept", now + timedelta(seconds=30), now)  # still refused as a replay
+        assert not store.first_use("utc", now + timedelta(seconds=30), now)
+        assert store.first_use("gone", now + timedelta(seconds=30), now)  # expired, forgotten: new again
+    finally:
+        store.close()

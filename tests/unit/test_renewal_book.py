@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,21 @@ def test_one_open_renewal_per_certificate(book: RenewalBook) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("UPDATE renewals SET state = 'selected' WHERE renewal_id = ?", (first.renewal_id,))
     conn.close()
+
+
+def test_a_holders_renewals_are_listed_by_the_instant_they_began_whatever_the_utc_offset(
+        book: RenewalBook, clock: FixedClock) -> None:
+    """created_at is the clock's ISO text, whose UTC offset may change between two renewals (a
+    FileClock from the system's UTC to a fixed +08:00): oldest first means the oldest instant."""
+    clock.set(NOW)                                                # 10:00:00+08:00
+    middle = book.create(HOLDER, "AA", CN)
+    clock.set((NOW + timedelta(minutes=1)).astimezone(UTC))       # 02:01:00+00:00: later, smaller text
+    last = book.create(HOLDER, "BB", CN)
+    clock.set(NOW - timedelta(minutes=1))                         # 09:59:00+08:00: earlier, made last
+    first = book.create(HOLDER, "CC", CN)
+    before = book.store.connection().execute("SELECT * FROM renewals ORDER BY rowid").fetchall()
+    assert [r.renewal_id for r in book.for_holder(HOLDER)] == [first.renewal_id, middle.renewal_id, last.renewal_id]
+    assert book.store.connection().execute("SELECT * FROM renewals ORDER BY rowid").fetchall() == before
 
 
 def test_a_cancelled_or_finished_renewal_stays_so(book: RenewalBook) -> None:
