@@ -26,7 +26,7 @@ import json
 import math
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -274,25 +274,40 @@ class BankStore:
     def add_customer(self, customer: Customer, password_hashes: dict[str, str], at: datetime) -> None:
         """Add a customer and its users (``password_hashes`` by user code); refused if the
         id number is taken. Passwords never reach the file in clear."""
+        self.add_customers([(customer, password_hashes)], at)
+
+    def add_customers(self, customers: Iterable[tuple[Customer, dict[str, str]]], at: datetime, *,
+                      if_empty: bool = False) -> bool:
+        """Add customers and their users in one transaction (all or none: a bank seeded with the
+        personas never keeps some of them); refused if an id number is taken. With ``if_empty``,
+        nothing is added to a bank that has customers already (another process seeded it): False."""
+        with self.transaction() as conn:
+            if if_empty and conn.execute("SELECT 1 FROM customers LIMIT 1").fetchone() is not None:
+                return False
+            for customer, password_hashes in customers:
+                self._insert_customer(conn, customer, password_hashes, at)
+        return True
+
+    def _insert_customer(self, conn: sqlite3.Connection, customer: Customer, password_hashes: dict[str, str],
+                         at: datetime) -> None:
         data = customer.to_json()
         for user in data.get("users", []):
             user.pop("password", None)
         customer_type = getattr(customer, "customer_type", None)
         try:
-            with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO customers(id_number, kind, system, customer_type, name, data, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (customer.id_number, customer.kind, customer.system.value, customer_type, customer.name,
+                 json.dumps(data, ensure_ascii=False), at.isoformat()),
+            )
+            for user in customer.users:
                 conn.execute(
-                    "INSERT INTO customers(id_number, kind, system, customer_type, name, data, added_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (customer.id_number, customer.kind, customer.system.value, customer_type, customer.name,
-                     json.dumps(data, ensure_ascii=False), at.isoformat()),
+                    "INSERT INTO users(id_number, user_code, user_code_key, role, password_hash)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (customer.id_number, user.user_code, user.user_code.upper(), user.role.value,
+                     password_hashes[user.user_code]),
                 )
-                for user in customer.users:
-                    conn.execute(
-                        "INSERT INTO users(id_number, user_code, user_code_key, role, password_hash)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (customer.id_number, user.user_code, user.user_code.upper(), user.role.value,
-                         password_hashes[user.user_code]),
-                    )
         except sqlite3.IntegrityError as exc:
             raise BankStoreError(f"{customer.id_label} {customer.id_number} 已存在於銀行資料中") from exc
 
@@ -394,6 +409,25 @@ class BankStore:
                 )
         except sqlite3.IntegrityError as exc:
             raise BankStoreError(f"分行 {branch_code} 員工代號 {officer_code} 已存在") from exc
+
+    def officer_keys(self) -> set[tuple[str, str]]:
+        """(branch code, officer code in capitals) of every officer stored."""
+        rows = self._conn().execute("SELECT branch_code, officer_code_key FROM officers").fetchall()
+        return {(str(r[0]), str(r[1])) for r in rows}
+
+    def add_missing_officers(self, officers: Iterable[tuple[str, str, str, str, str, str]]) -> int:
+        """Add each of ``officers`` (branch code, branch name, officer code, name, role, password
+        hash) the bank does not have yet, in one transaction; how many were added. An officer
+        already stored is left as it is: its password, its count of wrong passwords, its lock."""
+        with self.transaction() as conn:
+            added = 0
+            for branch_code, branch_name, officer_code, name, role, password_hash in officers:
+                added += conn.execute(
+                    "INSERT OR IGNORE INTO officers(branch_code, branch_name, officer_code, officer_code_key,"
+                    " name, role, password_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (branch_code, branch_name, officer_code, officer_code.upper(), name, role, password_hash),
+                ).rowcount
+        return added
 
     def officer_count(self) -> int:
         return int(self._conn().execute("SELECT count(*) FROM officers").fetchone()[0])

@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
-from fxml.clock import TAIWAN
-from simulator.bank.customers import persona
+from fxml.clock import TAIWAN, FixedClock
+from simulator.bank.auth import Logins, password_hasher
+from simulator.bank.customers import persona, persona_customers
+from simulator.bank.officers import load_officers
+from simulator.bank.service import open_bank
 from simulator.bank.store import SCHEMA_VERSION, STORE_FILE, TABLES, BankStore, BankStoreError
 from tests.support.bank import seeded_bank
 
@@ -142,3 +145,110 @@ def test_customers_are_listed_by_the_instant_they_were_added_whatever_the_utc_of
                                                             made[1][0].id_number]
     finally:
         store.close()
+
+
+# -- seeding: the personas and the officers, whatever cut a start short ----------------------------------------
+def officer_rows(dump: dict[str, list[tuple[Any, ...]]]) -> dict[tuple[str, str], tuple[Any, ...]]:
+    return {(r[0], r[3]): r for r in dump["officers"]}
+
+
+def test_officers_missing_from_a_bank_are_added_at_the_next_open_and_the_others_left_alone(
+        bank_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file a start killed while seeding officers one by one left behind (three of nine, the
+    third locked and with a password of its own since): the next open adds the six, in one go,
+    and leaves the three (hash, count, lock, last login) and everything else as they were."""
+    officers = load_officers()
+    kept = officers[:3]
+    hasher = password_hasher("cheapest")
+    conn = sqlite3.connect(bank_file)
+    with conn:
+        for o in officers[3:]:
+            conn.execute("DELETE FROM officers WHERE branch_code = ? AND officer_code_key = ?",
+                         (o.branch.code, o.officer_code.upper()))
+        conn.execute("UPDATE officers SET password_hash = ?, failed_logins = 3, locked_at = ?, last_login_at = ?"
+                     " WHERE branch_code = ? AND officer_code_key = ?",
+                     (hasher.hash("Changed99"), NOW.isoformat(), NOW.isoformat(), kept[2].branch.code,
+                      kept[2].officer_code.upper()))
+    conn.close()
+    before = BankStore(bank_file)
+    try:
+        old = before.dump()
+    finally:
+        before.close()
+    assert len(old["officers"]) == 3
+    store, _ = open_bank(bank_file.parent, FixedClock(NOW), hash_profile="cheapest")
+    try:
+        new = store.dump()
+    finally:
+        store.close()
+    rows = officer_rows(new)
+    assert set(rows) == {(o.branch.code, o.officer_code.upper()) for o in officers}
+    for key, row in officer_rows(old).items():
+        assert rows[key] == row  # its password, count, lock and last login untouched
+    for o in officers[3:]:
+        row = rows[(o.branch.code, o.officer_code.upper())]
+        assert row[1:3] == (o.branch.name, o.officer_code) and row[4:6] == (o.name, o.role.value)
+        assert hasher.verify(row[6], o.password) and row[7:] == (0, None, None)
+    assert {t: r for t, r in new.items() if t != "officers"} == {t: r for t, r in old.items() if t != "officers"}
+    # A complete bank: the next open adds nothing, and hashes nothing.
+    monkeypatch.setattr(Logins, "hash", lambda *_: pytest.fail("a complete bank hashed a password"))
+    store, _ = open_bank(bank_file.parent, FixedClock(NOW), hash_profile="cheapest")
+    try:
+        assert store.dump() == new
+    finally:
+        store.close()
+
+
+def persona_user_count() -> int:
+    return sum(len(c.users) for c in persona_customers())
+
+
+@pytest.mark.parametrize("where", ["hashing customers", "storing customers", "hashing officers"])
+def test_a_start_killed_while_seeding_leaves_no_half_seeded_bank(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 where: str) -> None:
+    """Killed (KeyboardInterrupt stands for it) while the personas' passwords are hashed, while they
+    are stored, or while the officers' are hashed: the file holds all of a kind or none of it, and
+    the next open makes the same bank as a start that was never interrupted."""
+    real_hash, real_insert, calls = Logins.hash, BankStore._insert_customer, [0]
+    kill_hash_at = {"hashing customers": 3, "hashing officers": persona_user_count() + 3}.get(where)
+
+    def killed_hash(self: Logins, password: str) -> str:
+        calls[0] += 1
+        if calls[0] == kill_hash_at:
+            raise KeyboardInterrupt
+        return real_hash(self, password)
+
+    def killed_insert(self: BankStore, *args: Any) -> None:
+        calls[0] += 1
+        if calls[0] == 4:
+            raise KeyboardInterrupt
+        real_insert(self, *args)
+
+    if where == "storing customers":
+        monkeypatch.setattr(BankStore, "_insert_customer", killed_insert)
+    else:
+        monkeypatch.setattr(Logins, "hash", killed_hash)
+    state = tmp_path / "bank"
+    with pytest.raises(KeyboardInterrupt):
+        open_bank(state, FixedClock(NOW), hash_profile="cheapest")
+    monkeypatch.undo()
+    left = BankStore(state / STORE_FILE)
+    try:
+        assert left.count() == (len(persona_customers()) if where == "hashing officers" else 0)
+        assert left.officer_count() == 0
+        assert left.dump()["users"] == [] or where == "hashing officers"
+    finally:
+        left.close()
+    store, _ = open_bank(state, FixedClock(NOW), hash_profile="cheapest")
+    seeded_bank(tmp_path / "clean", NOW)
+    clean = BankStore(tmp_path / "clean" / STORE_FILE)
+    try:
+        got, want = store.dump(), clean.dump()
+        assert [c.id_number for c in store.customers()] == [c.id_number for c in clean.customers()]
+        assert set(officer_rows(got)) == set(officer_rows(want)) and len(got["officers"]) == len(load_officers())
+        # Equal but for the salts of the password hashes.
+        assert [r[:4] + r[5:] for r in got["users"]] == [r[:4] + r[5:] for r in want["users"]]
+        assert got["customers"] == want["customers"]
+    finally:
+        store.close()
+        clean.close()
