@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import json
 import logging
 import os
@@ -159,8 +158,6 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         sock = bind(host, args.port)
     except ListenError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            return _fail(f"port {args.port} on {host} is already in use (埠號已被使用)")
         return _fail(str(exc))
     try:
         settings = _settings(args, sock.getsockname()[1])

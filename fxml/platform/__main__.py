@@ -14,7 +14,6 @@ are faxed and renewal notices go) from ``FXMLSIM_BANK_URL``.
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -62,8 +61,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sock = bind(host, args.port)
     except ListenError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            return _fail(f"port {args.port} on {host} is already in use (埠號已被使用)")
         return _fail(str(exc))
     agent = os.environ.get(env.AGENT_URL)
     try:

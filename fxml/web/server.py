@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import ipaddress
 import json
 import logging
@@ -52,7 +53,11 @@ log = logging.getLogger(__name__)
 
 
 class ListenError(FxmlError, OSError):
-    """The server cannot listen where it was asked to; the message says why."""
+    """The server cannot listen where it was asked to; the message says why
+    (``errno`` is the socket's; ``str()`` is the message alone, one line for a CLI)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 @dataclass(frozen=True)
@@ -412,7 +417,8 @@ def check_loopback(host: str) -> str:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on a loopback address; :class:`ListenError` if the port is taken."""
+    """A listening TCP socket on a loopback address; :class:`ListenError` (its message for a
+    CLI) if the port is taken or cannot be bound."""
     host = check_loopback(host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -422,6 +428,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.listen(2048)
     except OSError as exc:
         sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ListenError(exc.errno, f"port {port} on {host} is already in use (埠號已被使用)") from exc
         raise ListenError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     sock.set_inheritable(True)
     return sock

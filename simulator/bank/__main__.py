@@ -17,7 +17,6 @@ reason for a busy port, a non-loopback host, a missing key or platform URL.
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -76,8 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sock = bind(host, args.port)
     except ListenError as exc:
         store.close()
-        if exc.errno == errno.EADDRINUSE:
-            return _fail(f"port {args.port} on {host} is already in use (埠號已被使用)")
         return _fail(str(exc))
     settings = BankSettings(state_dir=args.state_dir, ticket_key=key, clock=clock, platform_url=platform_url,
                             public_url=os.environ.get(env.BANK_URL),

@@ -17,7 +17,6 @@ makes the process die right after an issuance commits and before it answers
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import os
 import sys
@@ -104,8 +103,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             sock = bind(host, args.port)
         except ListenError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return _fail(f"port {args.port} on {host} is already in use (埠號已被使用)")
             return _fail(str(exc))
         try:
             url = url_of(sock)

@@ -5,6 +5,7 @@ clients, chunked bodies, JSON protocol errors, a clean stop on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fxml.web.server import GuardedProtocol, Limits
+from fxml.web.server import GuardedProtocol, Limits, ListenError, bind
 
 APP = textwrap.dedent("""
     import asyncio
@@ -244,3 +245,14 @@ def test_a_broken_chunked_body_is_answered_once_and_logs_no_traceback(server: Se
     assert status_and_body(answer)[0] == 400 and answer.count(b"HTTP/1.1 ") == 1
     assert server.stop() == 0
     assert server.proc.stderr is None or b"Traceback" not in server.errors
+
+
+def test_bind_says_in_one_line_why_it_cannot_listen() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(ListenError) as busy:
+            bind("127.0.0.1", port)
+    assert busy.value.errno == errno.EADDRINUSE
+    assert str(busy.value) == f"port {port} on 127.0.0.1 is already in use (埠號已被使用)"
