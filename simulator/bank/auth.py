@@ -42,7 +42,7 @@ from simulator.bank.customers import (
     User,
 )
 from simulator.bank.ids import IdNumberError, validate_business_id, validate_national_id
-from simulator.bank.store import BankStore, UserRow
+from simulator.bank.store import BankStore
 from simulator.errors import SimulatorError
 
 #: Consecutive wrong passwords that lock a user.
@@ -203,7 +203,7 @@ class Logins:
         attempt = self.store.reserve_attempt(id_number, user_code, self.lock_after, now)
         if attempt is None:
             raise self._locked()
-        if not self._verify(row, password):
+        if not self.verify(row.password_hash, password):
             if attempt.locked:
                 raise self._locked()
             raise failed
@@ -213,8 +213,7 @@ class Logins:
             self.store.release_attempt(id_number, user_code, self.lock_after)
             raise BankError(BankErrorCode.WRONG_SYSTEM,
                             f"您是{customer.system.label}客戶，請由{customer.system.label}登入。", 403)
-        new_hash = self.hasher.hash(password) if self.hasher.check_needs_rehash(row.password_hash) else None
-        self.store.record_success(id_number, user_code, now, new_hash)
+        self.store.record_success(id_number, user_code, now, self.rehash(row.password_hash, password))
         user = customer.user(user_code)
         assert user is not None
         self.store.audit(now, system.value, f"{id_number}:{user.user_code}", "登入", "OK")
@@ -226,11 +225,18 @@ class Logins:
             f"密碼連續錯誤 {self.lock_after} 次，使用者代號已暫停使用，請洽往來分行辦理解除。", 403,
         )
 
-    def _verify(self, row: UserRow, password: str) -> bool:
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Whether ``password`` is the one ``password_hash`` was made of (a stored hash that
+        is not argon2's is no match)."""
         try:
-            return self.hasher.verify(row.password_hash, password)
+            return self.hasher.verify(password_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+
+    def rehash(self, password_hash: str, password: str) -> str | None:
+        """After a good password: a new hash if ``password_hash`` was made with other
+        parameters than the hasher's (to store instead), else None."""
+        return self.hasher.hash(password) if self.hasher.check_needs_rehash(password_hash) else None
 
     def _burn_time(self, password: str) -> None:
         # An unknown user costs what a known one does, so timing tells nothing either.

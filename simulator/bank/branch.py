@@ -25,7 +25,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -42,7 +41,7 @@ from simulator.bank.auth import BankErrorCode as Code
 from simulator.bank.certificates import CertificateChecks, ca_unavailable
 from simulator.bank.customers import Company
 from simulator.bank.officers import OFFICER_CODE, OfficerRole
-from simulator.bank.store import STORE_FILE, BankStore, OfficerRow
+from simulator.bank.store import STORE_FILE, BankStore
 
 PREFIX: Final = "/branch"
 TITLE: Final = "分行作業系統"
@@ -136,25 +135,18 @@ class OfficerLogins:
         attempt = self.store.reserve_officer_attempt(branch_code, officer_code, lock_after, now)
         if attempt is None:
             raise self._locked()
-        if not self._verify(row, password):
+        if not self.logins.verify(row.password_hash, password):
             if attempt.locked:
                 raise self._locked()
             raise failed
-        hasher = self.logins.hasher
-        new_hash = hasher.hash(password) if hasher.check_needs_rehash(row.password_hash) else None
-        self.store.record_officer_success(branch_code, officer_code, now, new_hash)
+        self.store.record_officer_success(branch_code, officer_code, now,
+                                          self.logins.rehash(row.password_hash, password))
         self.store.audit(now, SYSTEM, f"{row.branch_code}:{row.officer_code}", "分行經辦登入", "OK")
         return SignedInOfficer(row.branch_code, row.branch_name, row.officer_code, row.name, OfficerRole(row.role))
 
     def _locked(self) -> BankError:
         return BankError(Code.USER_LOCKED, f"密碼連續錯誤 {self.logins.lock_after} 次，員工代號已暫停使用，"
                          "請洽資訊處辦理解除。", 403)
-
-    def _verify(self, row: OfficerRow, password: str) -> bool:
-        try:
-            return self.logins.hasher.verify(row.password_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
 
 
 def check_codes(customer: Company, given: list[str], others: Mapping[str, Company] | None = None

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from simulator.bank.customers import Company, Customer, Person, customer_from_json
 from simulator.errors import SimulatorError
@@ -208,6 +208,21 @@ class AuditRow:
     detail: str
 
 
+@dataclass(frozen=True)
+class _Accounts:
+    """A table of accounts that log in with a password and share one lockout
+    (:meth:`BankStore._reserve`): whose account (``owner``) and its login code in
+    capitals (``key``) name a row."""
+
+    table: str
+    owner: str
+    key: str
+
+
+_USERS: Final = _Accounts("users", "id_number", "user_code_key")
+_OFFICERS: Final = _Accounts("officers", "branch_code", "officer_code_key")
+
+
 class BankStore:
     """The bank's SQLite file; WAL, one connection per thread."""
 
@@ -336,21 +351,12 @@ class BankStore:
     def reserve_attempt(self, id_number: str, user_code: str, lock_after: int, at: datetime) -> UserRow | None:
         """Count one login attempt before its password is checked (one transaction).
 
-        None if the user is locked (the password must not be checked); else the row
-        after counting, locked if this attempt is the ``lock_after``-th in a row. A
-        good password then clears the count and the lock (:meth:`record_success`).
+        None if the user is unknown or locked (the password must not be checked); else
+        the row after counting, locked if this attempt is the ``lock_after``-th in a row.
+        A good password then clears the count and the lock (:meth:`record_success`).
         """
-        with self.transaction() as conn:
-            row = conn.execute("SELECT locked_at FROM users WHERE id_number = ? AND user_code_key = ?",
-                               (id_number, user_code.upper())).fetchone()
-            if row is None or row[0] is not None:
-                return None
-            conn.execute(
-                "UPDATE users SET failed_logins = failed_logins + 1,"
-                " locked_at = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE NULL END"
-                " WHERE id_number = ? AND user_code_key = ?",
-                (lock_after, at.isoformat(), id_number, user_code.upper()),
-            )
+        if not self._reserve(_USERS, id_number, user_code, lock_after, at):
+            return None
         return self.user(id_number, user_code)
 
     def release_attempt(self, id_number: str, user_code: str, lock_after: int) -> None:
@@ -366,18 +372,42 @@ class BankStore:
     def record_success(self, id_number: str, user_code: str, at: datetime, new_hash: str | None = None) -> None:
         """A good login: the count of wrong passwords starts again, the lock its own attempt
         may have set is lifted (and a hash made with weaker parameters is replaced)."""
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE users SET failed_logins = 0, locked_at = NULL, last_login_at = ?,"
-                " password_hash = COALESCE(?, password_hash) WHERE id_number = ? AND user_code_key = ?",
-                (at.isoformat(), new_hash, id_number, user_code.upper()),
-            )
+        self._succeed(_USERS, id_number, user_code, at, new_hash)
 
     def unlock(self, id_number: str, user_code: str) -> None:
         """What the branch does for a locked user (and tests): the count starts again."""
+        self._unlock(_USERS, id_number, user_code)
+
+    # -- the lockout, one mechanism for users and officers ------------------------------------
+    def _reserve(self, accounts: _Accounts, owner: str, code: str, lock_after: int, at: datetime) -> bool:
+        """Count an attempt on an account that exists and is not locked (False otherwise),
+        locking it at the ``lock_after``-th in a row; one transaction, so parallel attempts
+        are counted one by one."""
+        where = f" WHERE {accounts.owner} = ? AND {accounts.key} = ?"
         with self.transaction() as conn:
-            conn.execute("UPDATE users SET failed_logins = 0, locked_at = NULL"
-                         " WHERE id_number = ? AND user_code_key = ?", (id_number, user_code.upper()))
+            row = conn.execute(f"SELECT locked_at FROM {accounts.table}{where}",  # noqa: S608 - our names
+                               (owner, code.upper())).fetchone()
+            if row is None or row[0] is not None:
+                return False
+            conn.execute(
+                f"UPDATE {accounts.table} SET failed_logins = failed_logins + 1,"  # noqa: S608 - our names
+                f" locked_at = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE NULL END{where}",
+                (lock_after, at.isoformat(), owner, code.upper()),
+            )
+        return True
+
+    def _succeed(self, accounts: _Accounts, owner: str, code: str, at: datetime, new_hash: str | None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                f"UPDATE {accounts.table} SET failed_logins = 0, locked_at = NULL, last_login_at = ?,"  # noqa: S608
+                f" password_hash = COALESCE(?, password_hash) WHERE {accounts.owner} = ? AND {accounts.key} = ?",
+                (at.isoformat(), new_hash, owner, code.upper()),
+            )
+
+    def _unlock(self, accounts: _Accounts, owner: str, code: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(f"UPDATE {accounts.table} SET failed_logins = 0, locked_at = NULL"  # noqa: S608
+                         f" WHERE {accounts.owner} = ? AND {accounts.key} = ?", (owner, code.upper()))
 
     # -- audit ------------------------------------------------------------------------------
     def audit(self, at: datetime, system: str, actor: str, action: str, result: str, detail: str = "") -> None:
@@ -448,41 +478,19 @@ class BankStore:
 
     def reserve_officer_attempt(self, branch_code: str, officer_code: str, lock_after: int, at: datetime
                                 ) -> OfficerRow | None:
-        """Count one officer's login attempt before its password is checked (one transaction),
-        as :meth:`reserve_attempt` does for users.
-
-        None if the officer is unknown or locked (the password must not be checked); else the
-        row after counting, locked if this attempt is the ``lock_after``-th in a row. A good
-        password then clears the count and the lock (:meth:`record_officer_success`).
-        """
-        with self.transaction() as conn:
-            row = conn.execute("SELECT locked_at FROM officers WHERE branch_code = ? AND officer_code_key = ?",
-                               (branch_code, officer_code.upper())).fetchone()
-            if row is None or row[0] is not None:
-                return None
-            conn.execute(
-                "UPDATE officers SET failed_logins = failed_logins + 1,"
-                " locked_at = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE NULL END"
-                " WHERE branch_code = ? AND officer_code_key = ?",
-                (lock_after, at.isoformat(), branch_code, officer_code.upper()),
-            )
+        """:meth:`reserve_attempt` for an officer: None if unknown or locked, else the row after
+        counting (a good password then calls :meth:`record_officer_success`)."""
+        if not self._reserve(_OFFICERS, branch_code, officer_code, lock_after, at):
+            return None
         return self.officer(branch_code, officer_code)
 
     def record_officer_success(self, branch_code: str, officer_code: str, at: datetime,
                                new_hash: str | None = None) -> None:
-        """A good login: the count of wrong passwords starts again, the lock its own attempt
-        may have set is lifted (and a hash made with weaker parameters is replaced)."""
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE officers SET failed_logins = 0, locked_at = NULL, last_login_at = ?,"
-                " password_hash = COALESCE(?, password_hash) WHERE branch_code = ? AND officer_code_key = ?",
-                (at.isoformat(), new_hash, branch_code, officer_code.upper()),
-            )
+        """:meth:`record_success` for an officer."""
+        self._succeed(_OFFICERS, branch_code, officer_code, at, new_hash)
 
     def unlock_officer(self, branch_code: str, officer_code: str) -> None:
-        with self.transaction() as conn:
-            conn.execute("UPDATE officers SET failed_logins = 0, locked_at = NULL"
-                         " WHERE branch_code = ? AND officer_code_key = ?", (branch_code, officer_code.upper()))
+        self._unlock(_OFFICERS, branch_code, officer_code)
 
     # -- the platform's signed requests -------------------------------------------------------------
     def first_use_nonce(self, nonce: str, expires: datetime, now: datetime) -> bool:
