@@ -16,8 +16,6 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-import sqlite3
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fxml.errors import FxmlError
+from fxml.web.sqlite import SqliteFile
 
 CSRF_FIELD = "csrf_token"
 _SCHEMA = """
@@ -91,42 +90,22 @@ class CookiePolicy:
     secure: bool = False  # loopback HTTP; a TLS deployment sets True
 
 
-class SessionStore:
-    """Sessions of one app in a SQLite file (its own table; WAL; one connection per thread)."""
+class SessionStore(SqliteFile):
+    """Sessions of one app in a SQLite file (its own table; :class:`~fxml.web.sqlite.SqliteFile`:
+    WAL, one connection per thread)."""
 
     def __init__(self, path: Path, policy: CookiePolicy, clock: Any = time.time):
-        self.path = Path(path)
+        super().__init__(path)
         self.policy = policy
         self._clock = clock
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
-        with self._conn() as conn:
-            conn.execute(_SCHEMA)
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
+        self.connection().execute(_SCHEMA)
 
     # -- load and save --------------------------------------------------------------------
     def load(self, request: Request) -> Session:
         """The request's session, or a new, empty one (not stored until it gets data)."""
         sid = request.cookies.get(self.policy.name)
         if sid:
-            row = self._conn().execute(
+            row = self.connection().execute(
                 "SELECT data FROM web_sessions WHERE id = ? AND expires > ?", (sid, self._clock())
             ).fetchone()
             if row is not None:
@@ -138,7 +117,7 @@ class SessionStore:
         if not session.data:
             return
         now = self._clock()
-        self._conn().execute(
+        self.connection().execute(
             "INSERT INTO web_sessions(id, data, created, expires) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET data = excluded.data, expires = excluded.expires",
             (session.id, json.dumps(session.data, ensure_ascii=False), now, now + self.policy.max_age),
@@ -151,7 +130,7 @@ class SessionStore:
         return Session(secrets.token_urlsafe(32), dict(session.data), new=True, dirty=True)
 
     def delete(self, session: Session) -> None:
-        self._conn().execute("DELETE FROM web_sessions WHERE id = ?", (session.id,))
+        self.connection().execute("DELETE FROM web_sessions WHERE id = ?", (session.id,))
 
     def clear_cookie(self, response: Response) -> None:
         response.delete_cookie(self.policy.name, path=self.policy.path, httponly=True,
@@ -159,7 +138,7 @@ class SessionStore:
 
     def purge(self) -> int:
         """Forget expired sessions; how many."""
-        return self._conn().execute("DELETE FROM web_sessions WHERE expires <= ?", (self._clock(),)).rowcount
+        return self.connection().execute("DELETE FROM web_sessions WHERE expires <= ?", (self._clock(),)).rowcount
 
     def _set_cookie(self, response: Response, sid: str) -> None:
         response.set_cookie(

@@ -23,16 +23,14 @@ upgraded in place when it is opened (schema 2's nonces converted).
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from fxml.web.sqlite import SqliteFile, expiry_to_unix_time, first_use
 from simulator.bank.customers import Company, Customer, Person, customer_from_json
 from simulator.errors import SimulatorError
 
@@ -223,21 +221,19 @@ _USERS: Final = _Accounts("users", "id_number", "user_code_key")
 _OFFICERS: Final = _Accounts("officers", "branch_code", "officer_code_key")
 
 
-class BankStore:
-    """The bank's SQLite file; WAL, one connection per thread."""
+class BankStore(SqliteFile):
+    """The bank's SQLite file (:class:`~fxml.web.sqlite.SqliteFile`: WAL, one connection per
+    thread, each change one transaction; SQLite's foreign keys on)."""
 
     def __init__(self, path: Path):
-        self.path = Path(path)
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        super().__init__(path, foreign_keys=True)
         try:
-            self._conn().executescript(_SCHEMA)
+            self.connection().executescript(_SCHEMA)
             with self.transaction() as conn:
                 conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
                 if row[0] == "2":
-                    _nonce_expiry_to_unix_time(conn)
+                    expiry_to_unix_time(conn, "api_nonces", "nonce")
                 if row[0] in ("1", "2"):
                     # Schema 1 had no tables of step 9 and the transfers: the script above made them
                     # (api_nonces as schema 3 has it).
@@ -249,41 +245,6 @@ class BankStore:
         if row[0] != str(SCHEMA_VERSION):
             self.close()
             raise BankStoreError(f"{self.path}: schema {row[0]}, this fxmlsim reads {SCHEMA_VERSION}")
-
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection (autocommit), for reads."""
-        return self._conn()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL: a commit survives the process being killed (the fault the tests make);
-            # only an OS crash or power cut may lose the last ones. FULL costs an fsync per commit.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
 
     # -- customers ------------------------------------------------------------------------
     def add_customer(self, customer: Customer, password_hashes: dict[str, str], at: datetime) -> None:
@@ -328,21 +289,21 @@ class BankStore:
 
     def customer(self, id_number: str) -> Customer | None:
         """A customer by 身分證字號 or 統一編號 (passwords blanked), or None."""
-        row = self._conn().execute("SELECT data FROM customers WHERE id_number = ?", (id_number,)).fetchone()
+        row = self.connection().execute("SELECT data FROM customers WHERE id_number = ?", (id_number,)).fetchone()
         return _customer(row[0]) if row else None
 
     def customers(self) -> list[Customer]:
         # By the instant added (julianday): ISO texts with different UTC offsets do not sort as text.
-        rows = self._conn().execute(
+        rows = self.connection().execute(
             "SELECT data FROM customers ORDER BY julianday(added_at), id_number").fetchall()
         return [_customer(r[0]) for r in rows]
 
     def count(self) -> int:
-        return int(self._conn().execute("SELECT count(*) FROM customers").fetchone()[0])
+        return int(self.connection().execute("SELECT count(*) FROM customers").fetchone()[0])
 
     # -- users ------------------------------------------------------------------------------
     def user(self, id_number: str, user_code: str) -> UserRow | None:
-        row = self._conn().execute(
+        row = self.connection().execute(
             "SELECT id_number, user_code, role, password_hash, failed_logins, locked_at, last_login_at"
             " FROM users WHERE id_number = ? AND user_code_key = ?", (id_number, user_code.upper()),
         ).fetchone()
@@ -416,14 +377,14 @@ class BankStore:
                          (at.isoformat(), system, actor, action, result, detail))
 
     def audit_log(self, limit: int = 100) -> list[AuditRow]:
-        rows = self._conn().execute(
+        rows = self.connection().execute(
             "SELECT id, at, system, actor, action, result, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()
         return [AuditRow(*r) for r in reversed(rows)]
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table (tests compare dumps to show nothing changed)."""
-        conn = self._conn()
+        conn = self.connection()
         return {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()  # noqa: S608 - our table names
                 for t in TABLES}
 
@@ -442,7 +403,7 @@ class BankStore:
 
     def officer_keys(self) -> set[tuple[str, str]]:
         """(branch code, officer code in capitals) of every officer stored."""
-        rows = self._conn().execute("SELECT branch_code, officer_code_key FROM officers").fetchall()
+        rows = self.connection().execute("SELECT branch_code, officer_code_key FROM officers").fetchall()
         return {(str(r[0]), str(r[1])) for r in rows}
 
     def add_missing_officers(self, officers: Iterable[tuple[str, str, str, str, str, str]]) -> int:
@@ -460,10 +421,10 @@ class BankStore:
         return added
 
     def officer_count(self) -> int:
-        return int(self._conn().execute("SELECT count(*) FROM officers").fetchone()[0])
+        return int(self.connection().execute("SELECT count(*) FROM officers").fetchone()[0])
 
     def officer(self, branch_code: str, officer_code: str) -> OfficerRow | None:
-        row = self._conn().execute(
+        row = self.connection().execute(
             "SELECT branch_code, branch_name, officer_code, name, role, password_hash, failed_logins, locked_at,"
             " last_login_at FROM officers WHERE branch_code = ? AND officer_code_key = ?",
             (branch_code, officer_code.upper()),
@@ -472,7 +433,7 @@ class BankStore:
 
     def branch_name(self, branch_code: str) -> str | None:
         """The name of a branch that has officers (the branches the bank knows)."""
-        row = self._conn().execute("SELECT branch_name FROM officers WHERE branch_code = ? LIMIT 1",
+        row = self.connection().execute("SELECT branch_name FROM officers WHERE branch_code = ? LIMIT 1",
                                    (branch_code,)).fetchone()
         return str(row[0]) if row else None
 
@@ -497,35 +458,7 @@ class BankStore:
         """Record a nonce of the platform's API; False if it was seen (a replay). Old ones are forgotten.
 
         Expiry and now are compared as Unix times, whatever UTC offset the clock gave them."""
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM api_nonces WHERE expires < ?", (now.timestamp(),))
-            try:
-                conn.execute("INSERT INTO api_nonces(nonce, expires) VALUES (?, ?)", (nonce, unix_time(expires)))
-            except sqlite3.IntegrityError:
-                return False
-        return True
-
-
-def unix_time(instant: datetime) -> int:
-    """``instant`` as whole Unix seconds, rounded up (an expiry is never brought forward)."""
-    return math.ceil(instant.timestamp())
-
-
-def _nonce_expiry_to_unix_time(conn: sqlite3.Connection) -> None:
-    """Schema 2 → 3: ``api_nonces.expires`` from ISO text to Unix time, in the caller's transaction.
-    A value that is not an ISO time with an offset (none is ever written) is dropped."""
-    rows = conn.execute("SELECT nonce, expires FROM api_nonces").fetchall()
-    kept = []
-    for nonce, expires in rows:
-        try:
-            instant = datetime.fromisoformat(str(expires))
-        except ValueError:
-            continue
-        if instant.tzinfo is not None:
-            kept.append((nonce, unix_time(instant)))
-    conn.execute("DROP TABLE api_nonces")
-    conn.execute("CREATE TABLE api_nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL)")
-    conn.executemany("INSERT INTO api_nonces(nonce, expires) VALUES (?, ?)", kept)
+        return first_use(self, "api_nonces", "nonce", nonce, expires, now)
 
 
 def _customer(text: str) -> Customer:
