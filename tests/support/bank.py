@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from fxml.ca.api import renewal_proof_message
 from fxml.ca.client import CaError, CertificateRecord
-from fxml.clock import FixedClock
+from fxml.clock import TAIWAN, FixedClock
 from fxml.platform import bankapi
 from simulator.bank.app import BankApp, BankSettings
 from simulator.bank.certificates import CertificateChecks
@@ -202,6 +202,10 @@ class Bank:
         transfer_id, data, token = self.fill(prefix, customer, **fields)
         return self.submit(prefix, token, {"transfer_id": transfer_id, "signature": card.sign(data),
                                            "certificate": card.pem})
+
+
+#: The bank tests' time: their clock (each module's ``clock`` fixture) and when the seed bank was made.
+NOW = datetime(2026, 3, 2, 10, 0, 0, tzinfo=TAIWAN)
 
 
 def seeded_bank(folder: Path, now: datetime) -> None:

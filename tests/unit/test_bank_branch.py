@@ -8,56 +8,32 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fxml.clock import TAIWAN, FixedClock
+from fxml.clock import FixedClock
 from simulator.bank.auth import BankError
 from simulator.bank.auth import BankErrorCode as Code
 from simulator.bank.officers import load_officers, officer, officer_of
-from simulator.ca.service import CertificateAuthority
-from simulator.ca.testing import KeyCache, open_test_ca
 from tests.support.bank import (
+    NOW,
     Bank,
     Card,
     assert_only_refusal_recorded,
     code_of,
     csrf,
     customer,
-    open_test_bank,
-    seeded_bank,
 )
 
-NOW = datetime(2026, 3, 2, 10, 0, 0, tzinfo=TAIWAN)
 YUNSHAN = officer_of("雲杉分行")        # the EOI persona's 申辦分行
 MOON_LAKE = officer_of("月湖分行")      # the shared-certificate persona's
-
-
-@pytest.fixture(scope="module")
-def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("bank-seed")
-    seeded_bank(folder, NOW)
-    return folder
 
 
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(NOW)
-
-
-@pytest.fixture
-def ca(tmp_path: Path, keys: KeyCache, clock: FixedClock) -> Iterator[CertificateAuthority]:
-    with open_test_ca(tmp_path / "ca", keys, clock) as authority:
-        yield authority
-
-
-@pytest.fixture
-def bank(seed: Path, tmp_path: Path, ca: CertificateAuthority, keys: KeyCache, clock: FixedClock) -> Iterator[Bank]:
-    yield from open_test_bank(seed, tmp_path / "bank", ca, keys, clock)
 
 
 def renewed(bank: Bank, name: str) -> tuple[Card, Card]:

@@ -8,44 +8,21 @@ tests/integration/test_step9_processes.py."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from fxml.clock import TAIWAN, FixedClock
 from fxml.platform import bankapi
 from fxml.platform.bankapi import BankApiError, ErrorCode
-from simulator.ca.service import CertificateAuthority
-from simulator.ca.testing import KeyCache, open_test_ca
-from tests.support.bank import Bank, assert_only_refusal_recorded, customer, open_test_bank, seeded_bank
+from tests.support.bank import NOW, Bank, assert_only_refusal_recorded, customer
 
-NOW = datetime(2026, 3, 2, 10, 0, 0, tzinfo=TAIWAN)
 KEY = bankapi.api_key(b"k" * 32)
-
-
-@pytest.fixture(scope="module")
-def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("bank-seed")
-    seeded_bank(folder, NOW)
-    return folder
 
 
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(NOW)
-
-
-@pytest.fixture
-def ca(tmp_path: Path, keys: KeyCache, clock: FixedClock) -> Iterator[CertificateAuthority]:
-    with open_test_ca(tmp_path / "ca", keys, clock) as authority:
-        yield authority
-
-
-@pytest.fixture
-def bank(seed: Path, tmp_path: Path, ca: CertificateAuthority, keys: KeyCache, clock: FixedClock) -> Iterator[Bank]:
-    yield from open_test_bank(seed, tmp_path / "bank", ca, keys, clock)
 
 
 # -- the signature ------------------------------------------------------------------------------------------------

@@ -7,21 +7,20 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fxml.clock import TAIWAN, FixedClock
+from fxml.clock import FixedClock
 from simulator.bank.auth import Logins, password_hasher
 from simulator.bank.customers import persona, persona_customers
 from simulator.bank.officers import load_officers
 from simulator.bank.service import open_bank
 from simulator.bank.store import SCHEMA_VERSION, STORE_FILE, TABLES, BankStore, BankStoreError
-from tests.support.bank import seeded_bank
+from tests.support.bank import NOW, seeded_bank
 
-NOW = datetime(2026, 3, 2, 10, 0, 0, tzinfo=TAIWAN)
 #: Tables schema 2 added to schema 1.
 STEP_9 = ("officers", "faxes", "filings", "bindings", "renewal_notices", "transfers", "api_nonces")
 

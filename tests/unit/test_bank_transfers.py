@@ -9,53 +9,29 @@ from __future__ import annotations
 import base64
 import html
 import json
-from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
-from pathlib import Path
+from collections.abc import Mapping
+from datetime import timedelta
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from fxml.clock import TAIWAN, FixedClock
+from fxml.clock import FixedClock
 from simulator.bank.auth import BankErrorCode as Code
-from simulator.ca.service import CertificateAuthority
-from simulator.ca.testing import KeyCache, open_test_ca
 from tests.support.bank import (
+    NOW,
     Bank,
     Card,
     assert_only_refusal_recorded,
     code_of,
     csrf,
     customer,
-    open_test_bank,
-    seeded_bank,
 )
-
-NOW = datetime(2026, 3, 2, 10, 0, 0, tzinfo=TAIWAN)
-
-
-@pytest.fixture(scope="module")
-def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("bank-seed")
-    seeded_bank(folder, NOW)
-    return folder
 
 
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(NOW)
-
-
-@pytest.fixture
-def ca(tmp_path: Path, keys: KeyCache, clock: FixedClock) -> Iterator[CertificateAuthority]:
-    with open_test_ca(tmp_path / "ca", keys, clock) as authority:
-        yield authority
-
-
-@pytest.fixture
-def bank(seed: Path, tmp_path: Path, ca: CertificateAuthority, keys: KeyCache, clock: FixedClock) -> Iterator[Bank]:
-    yield from open_test_bank(seed, tmp_path / "bank", ca, keys, clock)
 
 
 def refused(bank: Bank, prefix: str, token: str, body: Mapping[str, object], code: Code, status: int) -> str:
