@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
+from benchmarks.common import ok, percentile, print_goal_table
 from fxml import env
 from fxml.ca.client import CaClient
 from fxml.clock import Clock
@@ -50,11 +51,6 @@ CRL_ENTRIES = 100_000
 OCSP_CLIENTS = 50
 OCSP_SECONDS = 4.0
 OCSP_CERTS = 100
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _csrs(ca: CertificateAuthority, keys: KeyCache) -> list[bytes]:
@@ -166,27 +162,27 @@ def run() -> list[tuple[str, str, str, str]]:
         with open_test_ca(root / "inproc", keys, Clock()) as ca:
             csrs = _csrs(ca, keys)
             rate = bench_issuance_in_process(ca, csrs)
-            rows.append(("issuance, in process (certificates/s)", ">= 200", f"{rate:,.0f}", _ok(rate >= 200)))
+            rows.append(("issuance, in process (certificates/s)", ">= 200", f"{rate:,.0f}", ok(rate >= 200)))
             elapsed, entries, size = bench_crl(ca)
             rows.append((f"CRL of {entries:,} revoked entries ({size / 1e6:.1f} MB), cold (s)", "< 2",
-                         f"{elapsed:.2f}", _ok(elapsed < 2 and entries == CRL_ENTRIES)))
+                         f"{elapsed:.2f}", ok(elapsed < 2 and entries == CRL_ENTRIES)))
 
         with open_test_ca(root / "served", keys, Clock()):
             pass
         with ServiceProcess(root / "served", env={env.CLOCK: "system"}) as service:
             rate = bench_issuance_http(service.url, csrs)
             rows.append((f"issuance, HTTP API, {HTTP_CLIENTS} clients (certificates/s)", ">= 200", f"{rate:,.0f}",
-                         _ok(rate >= 200)))
+                         ok(rate >= 200)))
             client = CaClient(service.url)
             certs = [r.certificate for r in client.query(holder_id=HOLDER_ID)[:OCSP_CERTS]]
             issuer = client.chain()[0]
             for nonce in (False, True):
                 latencies, errors, throughput = bench_ocsp(service.url, certs, issuer, nonce)
-                p50, p99 = _percentile(latencies, 0.5) * 1000, _percentile(latencies, 0.99) * 1000
+                p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
                 label = "with nonce, signed per request" if nonce else "no nonce"
                 rows.append((
                     f"OCSP p50, {OCSP_CLIENTS} clients, {label} (ms)", "-" if nonce else "< 5", f"{p50:.2f}",
-                    "-" if nonce else _ok(p50 < 5 and errors == 0),
+                    "-" if nonce else ok(p50 < 5 and errors == 0),
                 ))
                 rows.append(("  p99 / mean (ms); answers/s", "",
                              f"{p99:.1f} / {statistics.fmean(latencies) * 1000:.1f}; {throughput:,.0f}",
@@ -194,19 +190,9 @@ def run() -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def _ok(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
-
 def main() -> None:
     print(f"CA benchmarks ({os.cpu_count()} CPUs):", flush=True)
-    rows = run()
-    header = ("measure", "goal", "measured", "met")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    print("-+-".join("-" * w for w in widths))
-    for row in rows:
-        print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    print_goal_table(run())
 
 
 if __name__ == "__main__":

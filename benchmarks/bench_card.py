@@ -19,6 +19,7 @@ from unittest import mock
 
 from smartcard import scard
 
+from benchmarks.common import percentile, print_table
 from fxml.card.client import PivCardClient
 from fxml.card.pcsc import PcscConnection
 from fxml.card.piv import PIV_AID, KeyRef
@@ -29,11 +30,6 @@ from simulator.pcsc.stack import PcscStack
 REPO = Path(__file__).resolve().parent.parent
 PROFILE = REPO / "fixtures" / "cards" / "eoi-large.json"
 SELECT = list(bytes([0x00, 0xA4, 0x04, 0x00, len(PIV_AID)]) + PIV_AID + b"\x00")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 class RawReader:
@@ -102,8 +98,8 @@ def run(rounds: int = 2000, rsa_rounds: int = 10) -> list[tuple[str, str, str]]:
     ms = 1000.0
     t_med = statistics.median(times["twca"]) * ms
     n_med = statistics.median(times["null"]) * ms
-    t_p95 = _percentile(times["twca"], 0.95) * ms
-    n_p95 = _percentile(times["null"], 0.95) * ms
+    t_p95 = percentile(times["twca"], 0.95) * ms
+    n_p95 = percentile(times["null"], 0.95) * ms
     return [
         ("SELECT PIV AID, TWCA card (median)", f"{t_med:.3f} ms", f"p95 {t_p95:.3f} ms, n={rounds}"),
         ("SELECT, null card (median)", f"{n_med:.3f} ms", f"p95 {n_p95:.3f} ms, n={rounds}"),
@@ -117,13 +113,6 @@ def run(rounds: int = 2000, rsa_rounds: int = 10) -> list[tuple[str, str, str]]:
 
 def main() -> None:
     print_table("Card through pcscd + vpcd", run())
-
-
-def print_table(title: str, rows: list[tuple[str, str, str]]) -> None:
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{title}\n" + "-" * (width + 40))
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>12}  {note}")
 
 
 if __name__ == "__main__":

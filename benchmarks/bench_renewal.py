@@ -46,6 +46,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from benchmarks.common import ROOT, percentile, print_table, run_features, scenario_seconds
 from fxml import env
 from fxml.agent.client import AgentClient
 from fxml.ca.client import CaClient
@@ -204,12 +205,6 @@ def measure(via: str, rounds: int, concurrent: int) -> dict[str, Any]:
             "failures": failures, "cores": os.cpu_count()}
 
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -218,9 +213,9 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     med, cmed = statistics.median(one), statistics.median(crypto)
     return [
         (f"renewal PIN to DONE via {result['via']} + PC/SC, median", f"{med * ms:.1f} ms",
-         f"p95 {_percentile(one, 0.95) * ms:.1f} ms, n={len(one)}; goal < 1000 ms"),
+         f"p95 {percentile(one, 0.95) * ms:.1f} ms, n={len(one)}; goal < 1000 ms"),
         ("same crypto in process (keygen + CSR + CA renew), median", f"{cmed * ms:.1f} ms",
-         f"p95 {_percentile(crypto, 0.95) * ms:.1f} ms, n={len(crypto)}"),
+         f"p95 {percentile(crypto, 0.95) * ms:.1f} ms, n={len(crypto)}"),
         ("renewal / in-process ratio", f"{med / cmed:.2f}x", "goal <= 3x"),
         (f"{result['concurrent']} renewals at once, {result['concurrent']} readers: total",
          f"{result['total'] * ms:.0f} ms", f"{result['ok']}/{result['concurrent']} done, {result['cores']} CPUs"
@@ -241,8 +236,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(measure(vias[0], args.rounds, args.concurrent)), flush=True)
         return
-    from benchmarks.bench_card import print_table
-
     failed = 0
     for via in vias:
         child = subprocess.run(
@@ -267,26 +260,13 @@ BROWSER_TAG = "@線上更新"
 
 def browser_rows() -> list[tuple[str, str, str]]:
     """The feature outline of steps 2 to 7 through chromium: behave's own time per scenario."""
-    with tempfile.TemporaryDirectory() as out:
-        report = Path(out) / "behave.json"
-        environ = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-        started = time.perf_counter()
-        done = subprocess.run(
-            [str(Path(sys.executable).parent / "behave"), "--no-color", "--tags", BROWSER_TAG, "-f", "json",
-             "-o", str(report), "-f", "null", str(ROOT / "features")],
-            cwd=ROOT, env=environ, capture_output=True, text=True, timeout=1800,
-        )
-        total = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"the renewal features failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
-        data = json.loads(report.read_text())
-    scenarios = [element for feature in data for element in feature.get("elements", [])
-                 if element.get("type") == "scenario" and element.get("status") == "passed"]
+    total, ran = run_features(["--tags", BROWSER_TAG, str(ROOT / "features")], what="renewal features",
+                              timeout=1800)
+    scenarios = [element for element in ran if element.get("status") == "passed"]
     if not scenarios:
         raise RuntimeError(f"no scenario tagged {BROWSER_TAG} ran")
-    durations = [sum(s.get("result", {}).get("duration", 0.0) for s in e.get("steps", [])) for e in scenarios]
-    renewing = [sum(s.get("result", {}).get("duration", 0.0) for s in e.get("steps", [])
-                    if "更新」，並於提示訊息" in s.get("name", "")) for e in scenarios]
+    durations = [scenario_seconds(e) for e in scenarios]
+    renewing = [scenario_seconds(e, lambda step: "更新」，並於提示訊息" in step.get("name", "")) for e in scenarios]
     return [
         (f"{len(scenarios)} scenarios (log in, steps 2-7, checks), median", f"{statistics.median(durations):.2f} s",
          f"behave and chromium included; total {total:.1f} s with the stack's start"),
