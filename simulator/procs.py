@@ -22,7 +22,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from simulator.errors import SimulatorError
 
@@ -93,6 +93,64 @@ def spawn_ready(
         tail = log_file.read_text(errors="replace").strip().splitlines()[-1:] if log_file.exists() else []
         detail = tail[0] if tail else f"exit code {proc.returncode}"
     raise StartError(f"{what} did not start: {detail} (log: {log_file})")
+
+
+class ReadyChild:
+    """A child process that prints ``READY <url>`` once it serves, kept as a ``Popen`` for
+    tests and benchmarks that want its exit status (the stack uses :func:`spawn_ready`).
+    Its stderr goes to ``log``; :meth:`stop` sends SIGTERM to its pid, SIGKILL after a
+    timeout. Subclasses give :attr:`what` (for errors) and :meth:`command`."""
+
+    what = "the process"
+
+    def __init__(self, log: Path, env: Mapping[str, str], cwd: Path | None = None):
+        self.log = log
+        self.env = dict(env)
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.ready_line = ""
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=log,
+                                         stdin=subprocess.DEVNULL, env=self.env, cwd=self.cwd)
+        assert self.proc.stdout is not None
+        self.ready_line = self.proc.stdout.readline().decode()
+        if not self.ready_line.startswith("READY "):
+            self.proc.wait(timeout=10)
+            raise RuntimeError(f"{self.what} did not start (exit {self.proc.returncode}): {self.log.read_text()}")
+        self.url = self.ready_line.split()[1]
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM by pid, then wait; the exit code (None if it was never started)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def _first_line(fd: int, timeout: float) -> str | None:

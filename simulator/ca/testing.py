@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -24,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from simulator.ca.hierarchy import FILES, Hierarchy
 from simulator.ca.profile import NameSpec, build_name
 from simulator.ca.service import CertificateAuthority
+from simulator.procs import ReadyChild
 
 
 class KeyCache:
@@ -84,57 +83,19 @@ def break_signature(csr_der: bytes) -> bytes:
     return csr_der[:-1] + bytes([csr_der[-1] ^ 0x01])
 
 
-class ServiceProcess:
+class ServiceProcess(ReadyChild):
     """``python -m simulator.ca serve`` on 127.0.0.1 and an ephemeral port."""
+
+    what = "CA service"
 
     def __init__(self, state_dir: Path, *, env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()):
         self.state_dir = Path(state_dir)
-        self.log = self.state_dir.parent / f"{self.state_dir.name}-serve.log"
-        self.env = {**os.environ, **(env or {})}
+        super().__init__(self.state_dir.parent / f"{self.state_dir.name}-serve.log", {**os.environ, **(env or {})})
         self.extra_args = extra_args
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
-        self.ready_line = ""
 
-    def start(self) -> ServiceProcess:
-        cmd = [sys.executable, "-m", "simulator.ca", "serve", "--state-dir", str(self.state_dir),
-               "--host", "127.0.0.1", "--port", "0", *self.extra_args]
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                                         env=self.env)
-        assert self.proc.stdout is not None
-        self.ready_line = self.proc.stdout.readline().decode()
-        if not self.ready_line.startswith("READY "):
-            self.proc.wait(timeout=10)
-            raise RuntimeError(f"CA service did not start (exit {self.proc.returncode}): {self.log.read_text()}")
-        self.url = self.ready_line.split()[1]
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM by pid, then wait; the exit code (None if it was never started)."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        return self.proc.returncode
-
-    def __enter__(self) -> ServiceProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "simulator.ca", "serve", "--state-dir", str(self.state_dir),
+                "--host", "127.0.0.1", "--port", "0", *self.extra_args]
 
 
 #: The fixture holder of fixtures/cards/eoi-large.json.

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 from fxml.agent.client import AgentClient
+from simulator.procs import ReadyChild
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILES = REPO / "fixtures" / "cards"
@@ -21,28 +20,17 @@ PLATFORM = "http://127.0.0.1:18443"
 OTHER_SITE = "http://evil.example:8080"
 
 
-class AgentProcess:
+class AgentProcess(ReadyChild):
+    what = "the agent"
+
     def __init__(self, log: Path, pcsc_socket: str, *args: str, env: dict[str, str] | None = None):
-        self.log = log
-        self.args = args
         # Run from the repository's root, so that ``--engine tests.support...`` imports.
         # ``env``, when given, is the whole environment (so a test can leave a variable out).
-        self.env = {**(os.environ if env is None else env), "PCSCLITE_CSOCK_NAME": pcsc_socket}
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
+        super().__init__(log, {**(os.environ if env is None else env), "PCSCLITE_CSOCK_NAME": pcsc_socket}, cwd=REPO)
+        self.args = args
 
-    def start(self) -> AgentProcess:
-        cmd = [sys.executable, "-m", "fxml.agent", "serve", "--host", "127.0.0.1", "--port", "0", *self.args]
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                                         env=self.env, cwd=REPO)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("READY "):
-            self.proc.wait(timeout=10)
-            raise RuntimeError(f"the agent did not start (exit {self.proc.returncode}): {self.log.read_text()}")
-        self.url = line.split()[1]
-        return self
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "fxml.agent", "serve", "--host", "127.0.0.1", "--port", "0", *self.args]
 
     @property
     def port(self) -> int:
@@ -50,24 +38,3 @@ class AgentProcess:
 
     def client(self, origin: str | None = None, timeout: float = 30.0) -> AgentClient:
         return AgentClient(self.url, origin=origin, timeout=timeout)
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM by pid, then wait; the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        return self.proc.returncode
-
-    def __enter__(self) -> AgentProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
