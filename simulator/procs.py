@@ -6,7 +6,9 @@ reused by an unrelated process since it was recorded, a pid with the same
 start time cannot. Every process the stack starts is recorded so
 (:func:`identify`), and only a process whose pid and start time both match
 its record is signalled (:func:`stop_pid`). Nothing here finds processes by
-name.
+name. A child kept as a ``Popen`` (:class:`ReadyChild`, for tests and
+benchmarks) is signalled by its pid alone: until its parent waits for it, no
+other process can take that pid.
 """
 
 from __future__ import annotations
