@@ -51,7 +51,7 @@ from fxml.agent.renewal import (
 from fxml.card.connection import TRAFFIC
 from fxml.card.piv import Algorithm
 from fxml.clock import ClockError, from_env
-from fxml.web.server import ListenError, bind, check_loopback, serve
+from fxml.web.server import ListenError, bind, check_loopback, port_argument, serve
 
 EXIT_FAILURE = 2
 
@@ -81,13 +81,6 @@ def load_management_key(path: Path) -> ManagementKey:
     return ManagementKey(algorithm[0], key)
 
 
-def _port(text: str) -> int:
-    port = int(text)
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (0 to 65535)")
-    return port
-
-
 def _seconds(text: str) -> float:
     value = float(text)
     if not 0 < value <= 86400:
@@ -100,7 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     srv = sub.add_parser("serve", help="serve the agent's API on a loopback address")
     srv.add_argument("--host", default=DEFAULT_HOST, help=f"loopback address only (default {DEFAULT_HOST})")
-    srv.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0: any free port")
+    srv.add_argument("--port", type=port_argument, default=DEFAULT_PORT,
+                     help=f"default {DEFAULT_PORT}; 0: any free port")
     srv.add_argument("--allow-origin", action="append", default=[], metavar="URL",
                      help=f"an origin whose pages may use the agent (repeatable; default: ${env.PLATFORM_URL})")
     srv.add_argument("--platform-url", help=f"the platform's URL for renewal records (default: ${env.PLATFORM_URL})")

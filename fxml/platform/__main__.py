@@ -24,7 +24,7 @@ from fxml.clock import ClockError, from_env
 from fxml.errors import FxmlError
 from fxml.platform.app import Platform, PlatformSettings
 from fxml.platform.tickets import load_key
-from fxml.web.server import ListenError, bind, check_loopback, serve
+from fxml.web.server import ListenError, bind, check_loopback, port_argument, serve
 
 EXIT_FAILURE = 2
 
@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--ticket-key", type=Path, default=None,
                      help=f"the key shared with the bank's systems (default: ${env.TICKET_KEY_FILE})")
     srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=0)
+    srv.add_argument("--port", type=port_argument, default=0, help="0: any free port (default)")
     return parser
 
 

@@ -27,6 +27,7 @@ What uvicorn leaves to us, :class:`GuardedProtocol` adds:
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import dataclasses
@@ -414,6 +415,14 @@ def check_loopback(host: str) -> str:
     if not address.is_loopback:
         raise ValueError(f"refusing to listen on {host}: fxmlsim's services bind loopback addresses only (127.0.0.1)")
     return host
+
+
+def port_argument(text: str) -> int:
+    """``--port`` of the servers' command lines: a TCP port number, 0 for any free port."""
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (0 to 65535)")
+    return port
 
 
 def bind(host: str, port: int) -> socket.socket:

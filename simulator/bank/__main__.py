@@ -26,7 +26,7 @@ from fxml import env
 from fxml.clock import ClockError, from_env
 from fxml.errors import FxmlError
 from fxml.platform.tickets import load_key
-from fxml.web.server import ListenError, bind, check_loopback, serve
+from fxml.web.server import ListenError, bind, check_loopback, port_argument, serve
 from simulator.bank.app import BankApp, BankSettings
 from simulator.bank.service import open_bank
 from simulator.errors import SimulatorError
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--ticket-key", type=Path, help=f"default: ${env.TICKET_KEY_FILE}")
     srv.add_argument("--platform-url", help=f"default: ${env.PLATFORM_URL}")
     srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=0)
+    srv.add_argument("--port", type=port_argument, default=0, help="0: any free port (default)")
     srv.add_argument("--lock-after", type=int, default=3, help="consecutive wrong passwords that lock a user (3)")
     srv.add_argument("--hash-profile", choices=("default", "cheapest"), default="default",
                      help="argon2 parameters for new hashes (cheapest: tests only)")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from fxml import env
 from fxml.clock import ClockError, from_env
-from fxml.web.server import ListenError, bind, check_loopback, serve, url_of
+from fxml.web.server import ListenError, bind, check_loopback, port_argument, serve, url_of
 from simulator.ca.app import CaApp
 from simulator.ca.config import ConfigError
 from simulator.ca.errors import CaError
@@ -34,13 +34,6 @@ from simulator.ca.service import CertificateAuthority, IssuedCertificate, Operat
 
 EXIT_FAILURE = 2
 FAULT_ENV = env.CA_FAULT
-
-
-def _port(text: str) -> int:
-    port = int(text)
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (0 to 65535)")
-    return port
 
 
 def _workers(text: str) -> int:
@@ -57,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", help="serve the HTTP API on a loopback address")
     srv.add_argument("--state-dir", type=Path, required=True)
     srv.add_argument("--host", default="127.0.0.1", help="loopback address only (default 127.0.0.1)")
-    srv.add_argument("--port", type=_port, default=0, help="0: any free port (default)")
+    srv.add_argument("--port", type=port_argument, default=0, help="0: any free port (default)")
     srv.add_argument("--base-url", help="URL certificates point at for CRL and AIA (default: the URL listened on)")
     srv.add_argument("--keys-dir", type=Path, help="on first start, copy the CA keys and certificates from here")
     srv.add_argument("--workers", type=_workers, default=8, help="worker threads for signing and writes (default 8)")
