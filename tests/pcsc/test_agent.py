@@ -31,7 +31,7 @@ from fxml.agent.client import AgentClient, AgentEvent
 from fxml.ca.client import CaClient
 from simulator.card.image import load_image
 from simulator.home import Home
-from tests.support.agent import OTHER_SITE, PLATFORM, PROFILES, STAND_IN_ENGINE, AgentProcess
+from tests.support.agent import OTHER_SITE, PLATFORM, PROFILES, STAND_IN_ENGINE, AgentProcess, follow_renewal
 
 pytestmark = pytest.mark.pcsc
 
@@ -442,15 +442,8 @@ def test_a_renewal_runs_on_the_card_and_reports_its_progress(home: Home, agent: 
         stream.next()
         job = client.renew(session, "R-0001", "token-0001")
         assert job["status"] == "running" and job["renewal_id"] == "R-0001" and job["reader"] == reader
-        states = []
-        while True:
-            event = stream.wait_for(EventType.RENEWAL, job=job["job"])
-            if event.data["state"] and event.data["state"] not in states:
-                states.append(event.data["state"])
-            if event.data["status"] != "running":
-                break
+        states, final = follow_renewal(stream, job["job"])
     assert states == ["key_pending", "key_generated", "csr_signed", "issued", "written", "done"]
-    final = event.data
     assert final["status"] == "done" and final["error"] is None and final["label"] == "憑證下載成功"
     assert [p["state"] for p in final["progress"]] == states
     record = final["record"]

@@ -16,7 +16,7 @@ import pytest
 from cryptography import x509
 
 from fxml import env
-from fxml.agent.api import ErrorCode, EventType, Paths
+from fxml.agent.api import ErrorCode, Paths
 from fxml.agent.client import AgentClient
 from fxml.agent.renewal import DEFAULT_ENGINE
 from fxml.ca.client import CaClient
@@ -26,7 +26,7 @@ from fxml.renewal.model import RenewalRecord, State
 from simulator.ca.service import CertificateAuthority
 from simulator.ca.testing import key_cache
 from simulator.home import Home
-from tests.support.agent import AgentProcess
+from tests.support.agent import AgentProcess, follow_renewal
 from tests.support.renewal import (
     GOLDEN,
     GOLDEN_PROFILE,
@@ -113,19 +113,13 @@ def test_the_golden_renewal_runs_through_the_agent(world: World) -> None:
     with client.events(timeout=60) as stream:
         stream.next()
         job = client.renew(session, renewal.renewal_id, world.book.token(renewal.renewal_id))
-        states: list[str] = []
-        while True:
-            event = stream.wait_for(EventType.RENEWAL, job=job["job"])
-            if event.data["state"] and event.data["state"] not in states:
-                states.append(event.data["state"])
-            if event.data["status"] != "running":
-                break
-    assert event.data["status"] == "done", event.data["error"]
+        states, final = follow_renewal(stream, job["job"])
+    assert final["status"] == "done", final["error"]
     assert states == [s.value for s in (State.KEY_PENDING, State.KEY_GENERATED, State.CSR_SIGNED, State.ISSUED,
                                         State.WRITTEN, State.DONE)]
     # The platform's record is the one the agent reports, at DONE.
     record = world.book.get(renewal.renewal_id)
-    assert record.state == State.DONE and event.data["record"] == record.to_json()
+    assert record.state == State.DONE and final["record"] == record.to_json()
     new = x509.load_pem_x509_certificate((record.certificate or "").encode())
     assert new.not_valid_before_utc.astimezone(TAIWAN) == ISSUED_AT
     assert new.not_valid_after_utc.astimezone(TAIWAN) == NEW_NOT_AFTER

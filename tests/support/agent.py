@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-from fxml.agent.client import AgentClient
+from fxml.agent.api import EventType
+from fxml.agent.client import AgentClient, EventStream
 from simulator.procs import ReadyChild
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,3 +40,15 @@ class AgentProcess(ReadyChild):
 
     def client(self, origin: str | None = None, timeout: float = 30.0) -> AgentClient:
         return AgentClient(self.url, origin=origin, timeout=timeout)
+
+
+def follow_renewal(stream: EventStream, job: str) -> tuple[list[str], dict[str, Any]]:
+    """The renewal ``job``'s events on ``stream`` until it stops running: the states it went
+    through, in order, and the data of its last event."""
+    states: list[str] = []
+    while True:
+        event = stream.wait_for(EventType.RENEWAL, job=job)
+        if event.data["state"] and event.data["state"] not in states:
+            states.append(event.data["state"])
+        if event.data["status"] != "running":
+            return states, event.data
