@@ -28,16 +28,11 @@ from behave.runner import Context
 
 from fxml import env
 from fxml.clock import FileClock
+from simulator import browser
 from simulator.home import Home
 
 ROOT = Path(__file__).resolve().parent
 SCREENSHOTS = ROOT / "reports" / "screenshots"
-CHROMIUM = os.environ.get("FXMLSIM_CHROMIUM", "/usr/bin/chromium")
-#: Flags for a headless chromium on a machine with no network beyond loopback.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--lang=zh-TW",
-]
 
 
 def before_all(context: Context) -> None:
@@ -61,9 +56,7 @@ def _browser(context: Context) -> Any:
         from playwright.sync_api import sync_playwright
 
         held["playwright"] = sync_playwright().start()
-        held["browser"] = held["playwright"].chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-        )
+        held["browser"] = browser.launch(held["playwright"])
     return held["browser"]
 
 

@@ -16,6 +16,9 @@ HOME: Final = "FXMLSIM_HOME"
 CA_URL: Final = "FXMLSIM_CA_URL"
 #: The CA's state folder, for ``fxmlsim ca`` run without a service.
 CA_DIR: Final = "FXMLSIM_CA_DIR"
+#: The file with the CA's admin token (``<home>/ca/admin.token``, 0600), which its
+#: operations outside the renewal protocol (用戶登錄, 申請, 暫禁, 解除暫禁, 廢止) need.
+CA_TOKEN_FILE: Final = "FXMLSIM_CA_TOKEN_FILE"  # noqa: S105 - a variable name, not a secret
 #: Fault injection in the CA service, for crash tests (``exit-after-commit``).
 CA_FAULT: Final = "FXMLSIM_CA_FAULT"
 #: Fault injection in the renewal runner, for crash tests (``kill-after:<state>``, ``pause-before:<state>`` ...).
@@ -26,5 +29,7 @@ PLATFORM_URL: Final = "FXMLSIM_PLATFORM_URL"
 AGENT_URL: Final = "FXMLSIM_AGENT_URL"
 #: The file with the key the bank's systems sign platform tickets with (made by ``fxmlsim up``, 0600).
 TICKET_KEY_FILE: Final = "FXMLSIM_TICKET_KEY_FILE"
+#: The chromium the features and browser tests drive (default Debian's ``/usr/bin/chromium``).
+CHROMIUM: Final = "FXMLSIM_CHROMIUM"
 #: pcsc-lite's own variable: the socket of the pcscd a PC/SC client talks to.
 PCSC_SOCKET: Final = "PCSCLITE_CSOCK_NAME"

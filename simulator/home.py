@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fxml import env
+from fxml.ca.api import TOKEN_FILE_NAME
 from fxml.clock import parse as parse_clock
 from fxml.platform.tickets import make_key
 from simulator.errors import SimulatorError
@@ -260,6 +261,8 @@ class Home:
             for spec in SERVICES:
                 client_env[spec.url_env] = f"http://127.0.0.1:{chosen[spec.name]}"
             client_env[env.TICKET_KEY_FILE] = str(self._ticket_key())
+            # The CA makes its admin token (0600) in its state folder when it starts.
+            client_env[env.CA_TOKEN_FILE] = str(self.ca_dir / TOKEN_FILE_NAME)
             for spec in SERVICES:
                 _pid, url = self._start_service(spec, chosen[spec.name], client_env, clock, record)
                 record[spec.name]["url"] = url

@@ -33,7 +33,7 @@ from simulator.home import FIXTURES, Home
 
 
 def _ca(context: Context) -> CaClient:
-    return CaClient(str(context.stack_env[env.CA_URL]), actor="features")
+    return CaClient.from_env(context.stack_env, actor="features")
 
 
 def _insert(context: Context, profile_path: Any, name: str) -> None:

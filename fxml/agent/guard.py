@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,37 +46,28 @@ from fxml.agent.api import (
     ErrorCode,
     Headers,
 )
+from fxml.web import guard
+from fxml.web.guard import is_json, loopback_hosts, normalize_origin
+
+__all__ = ["PREFLIGHT_MAX_AGE", "Guard", "allowed_hosts", "normalize_origin", "refusal"]
 
 log = logging.getLogger(__name__)
 
 #: Seconds a browser may cache a preflight answer.
 PREFLIGHT_MAX_AGE = 600
-_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
-
-def normalize_origin(url: str) -> str:
-    """The origin of ``url`` as a browser writes it in ``Origin``: scheme://host[:port],
-    lowercase, default port left out, no path. ValueError if ``url`` has none."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise ValueError(f"not an http(s) URL with a host: {url!r}")
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"bad port in {url!r}") from exc
-    if port is None or port == _DEFAULT_PORTS[scheme]:
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
+#: The agent's code for each refusal of :func:`fxml.web.guard.check`.
+_CODES = {
+    guard.Refusal.DUPLICATE_HEADER: ErrorCode.BAD_REQUEST,
+    guard.Refusal.HOST_NOT_ALLOWED: ErrorCode.HOST_NOT_ALLOWED,
+    guard.Refusal.ORIGIN_NOT_ALLOWED: ErrorCode.ORIGIN_NOT_ALLOWED,
+    guard.Refusal.CROSS_SITE_REFUSED: ErrorCode.CROSS_SITE_REFUSED,
+}
 
 
 def allowed_hosts(port: int) -> frozenset[str]:
     """The Host header values the agent answers on ``port``."""
-    return frozenset(f"{name}:{port}" for name in _LOOPBACK_NAMES)
+    return loopback_hosts(port)
 
 
 def refusal(error: AgentError, extra: Iterable[tuple[bytes, bytes]] = ()) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -100,38 +90,26 @@ class Guard:
         self.app = app
         self.origins = frozenset(normalize_origin(o) for o in origins)
         self.hosts = allowed_hosts(port)
+        self.policy = guard.Policy(hosts=self.hosts, origins=self.origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1").lower()
-            if name in headers and name in (Headers.HOST, Headers.ORIGIN):
-                await self._refuse(send, AgentError(ErrorCode.BAD_REQUEST, details={"reason": f"two {name} headers"}))
-                return
-            headers[name] = raw_value.decode("latin-1")
-        host = headers.get(Headers.HOST, "").lower()
-        if host not in self.hosts:
-            log.warning("refused a request for host %r (DNS rebinding?)", host[:100])
-            await self._refuse(send, AgentError(ErrorCode.HOST_NOT_ALLOWED, details={"host": host[:100]}))
+        method = scope["method"]
+        headers, twice = guard.request_headers(scope)
+        refused = guard.check(self.policy, headers, twice)
+        if refused is not None:
+            why, details = refused
+            log.warning("refused %s %s: %s %s", method, scope["path"], why.value, details)
+            await self._refuse(send, AgentError(_CODES[why], details=details))
             return
         origin = headers.get(Headers.ORIGIN)
-        method = scope["method"]
-        if origin is not None and origin not in self.origins:
-            log.warning("refused %s %s from origin %r", method, scope["path"], origin[:100])
-            await self._refuse(send, AgentError(ErrorCode.ORIGIN_NOT_ALLOWED, details={"origin": origin[:100]}))
-            return
-        if origin is None and headers.get(Headers.SEC_FETCH_SITE) == "cross-site":
-            log.warning("refused %s %s from another site without Origin", method, scope["path"])
-            await self._refuse(send, AgentError(ErrorCode.CROSS_SITE_REFUSED))
-            return
         cors = self._cors(origin)
         if method == "OPTIONS":
             await self._preflight(send, headers, cors)
             return
-        if method == "POST" and not _is_json(headers.get(Headers.CONTENT_TYPE, "")):
+        if method == "POST" and not is_json(headers.get(Headers.CONTENT_TYPE, "")):
             await self._refuse(send, AgentError(ErrorCode.UNSUPPORTED_MEDIA_TYPE), cors)
             return
 
@@ -173,6 +151,3 @@ class Guard:
         await send({"type": "http.response.start", "status": error.status, "headers": head})
         await send({"type": "http.response.body", "body": body})
 
-
-def _is_json(content_type: str) -> bool:
-    return content_type.split(";", 1)[0].strip().lower() == "application/json"

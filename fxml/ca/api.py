@@ -16,6 +16,10 @@ from fxml import env
 
 #: The environment variable with the CA's base URL (what ``fxmlsim up`` exports).
 ENV_URL: Final = env.CA_URL
+#: The environment variable naming the file that holds the CA's admin token.
+ENV_TOKEN_FILE: Final = env.CA_TOKEN_FILE
+#: The file in the CA's state folder that holds its admin token (mode 0600).
+TOKEN_FILE_NAME: Final = "admin.token"  # noqa: S105 - a file name, not a secret
 
 JSON_TYPE: Final = "application/json; charset=utf-8"
 CERT_TYPE: Final = "application/pkix-cert"
@@ -79,6 +83,11 @@ class ErrorCode(enum.StrEnum):
     CERT_EXPIRED = "CERT_EXPIRED"
     CERT_NOT_SUSPENDED = "CERT_NOT_SUSPENDED"
     RENEWAL_NOT_AUTHORIZED = "RENEWAL_NOT_AUTHORIZED"
+    ADMIN_TOKEN_REQUIRED = "ADMIN_TOKEN_REQUIRED"  # noqa: S105 - an error code, not a secret
+    HOST_NOT_ALLOWED = "HOST_NOT_ALLOWED"
+    ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"
+    CROSS_SITE_REFUSED = "CROSS_SITE_REFUSED"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"

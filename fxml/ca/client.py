@@ -9,6 +9,11 @@ and retried on a lost connection or a timeout: the CA answers a retried
 request id with the certificate it already issued, never a second one.
 Other changes (暫禁, 廢止 ...) are not retried, since their second attempt
 would be refused as already done.
+
+The operations outside the renewal protocol (用戶登錄, 申請, 暫禁, 解除暫禁,
+廢止) are the registration authority's: the CA asks for its
+admin token (``token``, sent as ``Authorization: Bearer``). A renewal needs
+none: the old key's signature authorizes it.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from urllib.parse import quote, urlencode
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from fxml.ca.api import ENV_URL, MAX_PAGE, OCSP_REQUEST_TYPE, PROOF_FIELD, PROOF_KEY, ErrorCode, Paths
+from fxml.ca.api import ENV_TOKEN_FILE, ENV_URL, MAX_PAGE, OCSP_REQUEST_TYPE, PROOF_FIELD, PROOF_KEY, ErrorCode, Paths
 from fxml.errors import FxmlError
 
 log = logging.getLogger(__name__)
@@ -159,6 +164,7 @@ class CaClient:
         actor: str | None = None,
         retries: int = 2,
         retry_delay: float = 0.2,
+        token: str | None = None,
     ):
         if not base_url.startswith(("http://", "https://")):
             raise CaError(0, UNREACHABLE, f"憑證中心位址須為 http(s) 網址：{base_url!r}。", {"url": base_url})
@@ -167,16 +173,20 @@ class CaClient:
         self.actor = actor
         self.retries = retries
         self.retry_delay = retry_delay
+        self.token = token
         # No proxies: the CA is on this machine's loopback.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> CaClient:
-        """The CA named by ``FXMLSIM_CA_URL`` (what ``fxmlsim up`` exports)."""
+        """The CA named by ``FXMLSIM_CA_URL``, with the admin token of the file
+        ``FXMLSIM_CA_TOKEN_FILE`` names, if set (what ``fxmlsim up`` exports)."""
         env = os.environ if environ is None else environ
         url = env.get(ENV_URL)
         if not url:
             raise CaError(0, UNREACHABLE, f"未設定憑證中心位址 ({ENV_URL})。")
+        if env.get(ENV_TOKEN_FILE) and "token" not in kwargs:
+            kwargs["token"] = read_token(env[ENV_TOKEN_FILE])
         return cls(url, **kwargs)
 
     # -- transport ----------------------------------------------------------------
@@ -199,6 +209,8 @@ class CaClient:
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = content_type
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         if self.actor:
             headers["X-Actor"] = self.actor.encode("utf-8").decode("latin-1")
         attempts = 1 + (self.retries if retry else 0)
@@ -356,6 +368,16 @@ class CaClient:
             return x509.load_pem_x509_certificates(content)
         except ValueError as exc:
             raise _bad_response({"reason": f"not PEM certificates: {exc}"}) from exc
+
+
+def read_token(path: str | os.PathLike[str]) -> str:
+    """The admin token in the file at ``path`` (CaError ADMIN_TOKEN_REQUIRED if it cannot be read)."""
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaError(0, ErrorCode.ADMIN_TOKEN_REQUIRED, f"無法讀取憑證中心管理權杖檔 {path}。",
+                      {"path": str(path), "reason": str(exc)}) from exc
 
 
 def _bad_response(details: dict[str, Any]) -> CaError:

@@ -3,6 +3,7 @@
 ::
 
     python -m simulator.ca serve --state-dir DIR [--host 127.0.0.1] [--port 0] [--base-url URL] [--keys-dir DIR]
+                                 [--allow-origin URL]
     python -m simulator.ca init  --state-dir DIR [--keys-dir DIR]
     python -m simulator.ca make-keys DIR
 
@@ -26,7 +27,7 @@ from pathlib import Path
 from fxml import env
 from fxml.clock import ClockError, from_env
 from fxml.web.server import ListenError, bind, check_loopback, port_argument, serve, url_of
-from simulator.ca.app import CaApp
+from simulator.ca.app import Access, CaApp, ensure_token
 from simulator.ca.config import ConfigError
 from simulator.ca.errors import CaError
 from simulator.ca.hierarchy import Hierarchy
@@ -54,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--base-url", help="URL certificates point at for CRL and AIA (default: the URL listened on)")
     srv.add_argument("--keys-dir", type=Path, help="on first start, copy the CA keys and certificates from here")
     srv.add_argument("--workers", type=_workers, default=8, help="worker threads for signing and writes (default 8)")
+    srv.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                     help="let pages of this origin call the API (none by default: a web page may not)")
     init = sub.add_parser("init", help="create the state folder (keys, registry) and print where it is")
     init.add_argument("--state-dir", type=Path, required=True)
     init.add_argument("--keys-dir", type=Path)
@@ -84,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host = check_loopback(args.host)
         clock = from_env()
         ca = CertificateAuthority.open(args.state_dir, clock=clock, keys_dir=args.keys_dir)
+        token = ensure_token(args.state_dir)
     except (ValueError, ClockError, ConfigError, CaError, OSError) as exc:
         return _fail(str(exc))
     with ca:
@@ -100,14 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             url = url_of(sock)
             ca.set_base_url(args.base_url or url)
-        except (ConfigError, CaError) as exc:
+            access = Access.for_url(url, token, also=(ca.base_url,), origins=tuple(args.allow_origin))
+        except (ConfigError, CaError, ValueError) as exc:
             sock.close()
             return _fail(str(exc))
 
         def ready(url: str) -> None:
             print(f"READY {url}", flush=True)
 
-        serve(CaApp(ca, workers=args.workers), sock, on_ready=ready)
+        serve(CaApp(ca, access, workers=args.workers), sock, on_ready=ready)
     return 0
 
 

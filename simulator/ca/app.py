@@ -27,17 +27,31 @@ Everything that signs, reads or writes the registry runs in a worker
 thread (at most ``workers`` at once); the event loop only parses and
 answers. ``POST /ocsp`` answered from the responder's cache skips Starlette
 altogether (:class:`CaApp`): it is the one hot path relying parties hit.
+
+Who may ask (:class:`Access`, docs/ca.md "Who may call the CA"): OCSP, the
+CRL and the CA certificates are open to anyone, as a real CA's are. Everything
+else answers only the CA's own host names (no DNS rebinding), no web page
+(a request with an Origin the CA was not told to allow, or one the browser marks
+as from another site or port), and, for a POST, only a JSON body. The operations
+outside the renewal protocol (用戶登錄, 申請, 暫禁, 解除暫禁, 廢止) also need
+the admin token of the CA's state folder (``Authorization: Bearer``); a
+renewal is authorized by the old key's signature instead.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import logging
+import os
+import secrets
+import stat
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -63,6 +77,7 @@ from fxml.ca.api import (
     PEM_TYPE,
     PROOF_FIELD,
     PROOF_KEY,
+    TOKEN_FILE_NAME,
     CertificateJson,
     ErrorCode,
     HolderJson,
@@ -71,6 +86,7 @@ from fxml.ca.api import (
 )
 from fxml.clock import TAIWAN, ClockError, parse_instant
 from fxml.display import display_name
+from fxml.web import guard
 from fxml.web.body import BodyTooLargeError, read_limited, receive_limited
 from simulator.ca import errors
 from simulator.ca.service import CertificateAuthority, Holder, IssuedCertificate
@@ -78,6 +94,81 @@ from simulator.ca.service import CertificateAuthority, Holder, IssuedCertificate
 log = logging.getLogger(__name__)
 
 NO_STORE = {"cache-control": "no-store"}
+
+
+# -- who may ask -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Access:
+    """Who the service answers (see the module's description)."""
+
+    #: Host header values of the service's own names (``127.0.0.1:<port>``, ...).
+    hosts: frozenset[str]
+    #: The admin token the operations outside the renewal protocol need.
+    token: str
+    #: Origins whose pages may call it (none by default: a CA has no web pages).
+    origins: frozenset[str] = field(default=frozenset())
+
+    @classmethod
+    def for_url(cls, url: str, token: str, *, also: tuple[str, ...] = (), origins: tuple[str, ...] = ()) -> Access:
+        """The access of a service listening at ``url`` (a loopback URL with a port),
+        also answering to the hosts of the URLs in ``also`` (its base URL, say)."""
+        port = int(url.rsplit(":", 1)[1].rstrip("/"))
+        hosts = guard.loopback_hosts(port) | {guard.host_of(u) for u in (url, *also)}
+        return cls(hosts=frozenset(hosts), token=token, origins=guard.origins_of(origins))
+
+
+def token_path(state_dir: Path) -> Path:
+    return Path(state_dir) / TOKEN_FILE_NAME
+
+
+def ensure_token(state_dir: Path) -> str:
+    """The admin token of the CA in ``state_dir``, made on first use: 32 random bytes
+    (URL-safe base64) in ``admin.token``, mode 0600. A token file that another user
+    owns, or that others may read or write, is refused (StateError): a token
+    others can read is no credential."""
+    path = token_path(state_dir)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+    info = path.stat()
+    if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise errors.StateError(f"管理權杖檔 {path} 須僅限擁有者讀寫（0600）。", path=str(path))
+    token = path.read_text(encoding="ascii").strip()
+    if len(token) < 32:
+        raise errors.StateError(f"管理權杖檔 {path} 內容不正確。", path=str(path))
+    return token
+
+
+def _is_public(path: str) -> bool:
+    """What relying parties fetch, open to anyone: OCSP, the CRL, the CA certificates."""
+    return any(path == p or path.startswith(p + "/") for p in (Paths.OCSP, Paths.CRL_SHORT, "/ca"))
+
+
+_GUARD_ERRORS: dict[guard.Refusal, type[errors.CaError]] = {
+    guard.Refusal.DUPLICATE_HEADER: errors.BadRequestError,
+    guard.Refusal.HOST_NOT_ALLOWED: errors.HostNotAllowedError,
+    guard.Refusal.ORIGIN_NOT_ALLOWED: errors.OriginNotAllowedError,
+    guard.Refusal.CROSS_SITE_REFUSED: errors.CrossSiteRefusedError,
+}
+
+
+def refusal_of(access: Access, scope: Scope) -> errors.CaError | None:
+    """Why the CA refuses this request before any route sees it, or None."""
+    if _is_public(scope["path"]):
+        return None
+    headers, twice = guard.request_headers(scope)
+    refused = guard.check(guard.Policy(hosts=access.hosts, origins=access.origins, refuse_same_site=True),
+                          headers, twice)
+    if refused is not None:
+        why, details = refused
+        return _GUARD_ERRORS[why](**details)
+    if scope["method"] == "POST" and not guard.is_json(headers.get("content-type", "")):
+        return errors.UnsupportedMediaTypeError(content_type=headers.get("content-type", "")[:100])
+    return None
 
 
 # -- requests and answers ---------------------------------------------------------------------
@@ -104,6 +195,11 @@ class Call:
         if not isinstance(data, dict):
             raise errors.BadRequestError("請求內容須為 JSON 物件。")
         return data
+
+    def bearer(self) -> str:
+        """The token of an ``Authorization: Bearer`` header ('' when there is none)."""
+        scheme, _, token = self.headers.get("authorization", "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else ""
 
     def actor(self, body: dict[str, Any]) -> str:
         """Who acts, for the audit log: the body's "actor", the X-Actor header (UTF-8), or the client address."""
@@ -188,10 +284,12 @@ Handler = Callable[[Call], Response]
 
 
 class CaApi:
-    """The routes of the HTTP API over one :class:`CertificateAuthority`."""
+    """The routes of the HTTP API over one :class:`CertificateAuthority`; the
+    operations outside the renewal protocol need ``token``."""
 
-    def __init__(self, ca: CertificateAuthority):
+    def __init__(self, ca: CertificateAuthority, token: str = ""):
         self.ca = ca
+        self.token = token
 
     def routes(self) -> list[Route]:
         s = "{serial:ca_serial}"
@@ -218,7 +316,22 @@ class CaApi:
             ("/ca/{name:str}", get, self.ca_file),
             (Paths.AUDIT, get, self.audit),
         ]
-        return [Route(path, _endpoint(handler), methods=methods) for path, methods, handler in table]
+        admin = {self.register_holder, self.apply, self.suspend, self.resume, self.revoke}
+        return [Route(path, _endpoint(self._admin(handler) if handler in admin else handler), methods=methods)
+                for path, methods, handler in table]
+
+    def _admin(self, handler: Handler) -> Handler:
+        """``handler``, for a caller with the admin token only (compared in constant time)."""
+
+        def checked(call: Call) -> Response:
+            if not self.token or not hmac.compare_digest(call.bearer().encode(), self.token.encode()):
+                log.warning("refused %s %s without the admin token (client %s)", call.method, handler.__name__,
+                            call.client)
+                raise errors.AdminTokenRequiredError()
+            return handler(call)
+
+        checked.__name__ = handler.__name__
+        return checked
 
     # -- the service --------------------------------------------------------------
     def info(self, call: Call) -> Response:
@@ -449,12 +562,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 class CaApp:
-    """The ASGI application: the cached-OCSP fast path, then Starlette for everything else."""
+    """The ASGI application: the cached-OCSP fast path, the access checks, then Starlette."""
 
-    def __init__(self, ca: CertificateAuthority, *, workers: int = 8):
+    def __init__(self, ca: CertificateAuthority, access: Access, *, workers: int = 8):
         self.ca = ca
+        self.access = access
         self.workers = workers
-        self.api = CaApi(ca)
+        self.api = CaApi(ca, access.token)
         self.starlette = Starlette(
             routes=self.api.routes(),
             exception_handlers={HTTPException: _http_error},
@@ -468,9 +582,16 @@ class CaApp:
         yield
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == Paths.OCSP:
-            await self._ocsp(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            if scope["method"] == "POST" and scope["path"].rstrip("/") == Paths.OCSP:
+                await self._ocsp(scope, receive, send)
+                return
+            refused = refusal_of(self.access, scope)
+            if refused is not None:
+                log.warning("refused %s %s: %s %s", scope["method"], scope["path"][:100], refused.code,
+                            refused.details)
+                await _close(error_answer(refused))(scope, receive, send)
+                return
         await self.starlette(scope, receive, send)
 
     async def _ocsp(self, scope: Scope, receive: Receive, send: Send) -> None:

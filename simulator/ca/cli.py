@@ -13,7 +13,10 @@
 Which CA: ``--url`` (a running service) or ``--state-dir`` (the state folder,
 opened in this process), else ``FXMLSIM_CA_URL`` (exported by ``fxmlsim up``),
 else ``FXMLSIM_CA_DIR``, else ``<home>/ca``. Through the service, the
-stack's clock applies; in process, ``FXMLSIM_CLOCK``.
+stack's clock applies; in process, ``FXMLSIM_CLOCK``. The service's admin
+token (for holder-add, issue, suspend, resume, revoke) is read from the file
+``FXMLSIM_CA_TOKEN_FILE`` names (exported by ``fxmlsim up``), else from
+``<home>/ca/admin.token``.
 
 A refusal prints one line, ``fxmlsim ca: [CODE] 訊息``, on stderr and
 returns 1.
@@ -36,8 +39,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fxml import env
-from fxml.ca.api import renewal_proof_message
-from fxml.ca.client import CaClient
+from fxml.ca.api import TOKEN_FILE_NAME, renewal_proof_message
+from fxml.ca.client import CaClient, read_token
 from fxml.ca.client import CaError as ClientError
 from fxml.clock import ClockError, parse_instant
 from fxml.display import taiwan_text
@@ -163,8 +166,9 @@ class _Local:
 class _Remote:
     """A running CA service, over HTTP."""
 
-    def __init__(self, url: str):
-        self.client = CaClient(url, actor=f"cli:{_user()}")
+    def __init__(self, url: str, token_file: Path | None):
+        token = read_token(token_file) if token_file is not None and token_file.exists() else None
+        self.client = CaClient(url, actor=f"cli:{_user()}", token=token)
 
     def close(self) -> None:
         pass
@@ -203,15 +207,21 @@ def _user() -> str:
     return os.environ.get("USER") or str(os.getuid())
 
 
+def _token_file(args: argparse.Namespace) -> Path | None:
+    """Where the service's admin token is: ``FXMLSIM_CA_TOKEN_FILE``, else the home's CA folder."""
+    if os.environ.get(env.CA_TOKEN_FILE):
+        return Path(os.environ[env.CA_TOKEN_FILE])
+    default = getattr(args, "ca_default_dir", None)
+    return default(args) / TOKEN_FILE_NAME if default is not None else None
+
+
 def _backend(args: argparse.Namespace) -> Backend:
-    url = getattr(args, "ca_url", None)
+    url = getattr(args, "ca_url", None) or os.environ.get(ENV_URL)
     state_dir = getattr(args, "ca_state_dir", None)
-    if url:
-        return _Remote(url)
-    if state_dir:
+    if state_dir and not getattr(args, "ca_url", None):
         return _Local(state_dir)
-    if os.environ.get(ENV_URL):
-        return _Remote(os.environ[ENV_URL])
+    if url:
+        return _Remote(url, _token_file(args))
     if os.environ.get(ENV_DIR):
         return _Local(Path(os.environ[ENV_DIR]))
     default = getattr(args, "ca_default_dir", None)

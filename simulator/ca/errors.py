@@ -121,6 +121,47 @@ class RenewalNotAuthorizedError(CaError):
     default_message = "憑證更新須以原憑證之私密金鑰簽章確認，簽章不符或缺少，無法受理。"
 
 
+# -- who asks -------------------------------------------------------------------------
+class AdminTokenRequiredError(CaError):
+    """An operation outside the renewal protocol without the CA's admin token (or with a wrong one)."""
+
+    code = ErrorCode.ADMIN_TOKEN_REQUIRED
+    status = 401
+    default_message = "此作業限憑證中心管理者執行，請附上管理權杖。"
+
+
+class HostNotAllowedError(CaError):
+    """A Host header that is not the CA's own name (DNS rebinding), or none."""
+
+    code = ErrorCode.HOST_NOT_ALLOWED
+    status = 421
+    default_message = "拒絕連線：主機名稱不符，憑證中心僅接受本機位址。"
+
+
+class OriginNotAllowedError(CaError):
+    """A request from a web page (it carries Origin) the CA was not told to allow."""
+
+    code = ErrorCode.ORIGIN_NOT_ALLOWED
+    status = 403
+    default_message = "拒絕連線：網頁不得直接呼叫憑證中心。"
+
+
+class CrossSiteRefusedError(CaError):
+    """A request without Origin that the browser marks as coming from another site or port."""
+
+    code = ErrorCode.CROSS_SITE_REFUSED
+    status = 403
+    default_message = "拒絕連線：其他網站的請求不得呼叫憑證中心。"
+
+
+class UnsupportedMediaTypeError(CaError):
+    """A POST whose body is not said to be JSON (a form or a no-cors fetch sends text/plain)."""
+
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    status = 415
+    default_message = "請以 JSON 格式（Content-Type: application/json）送出請求。"
+
+
 class CertificateStateError(CaError):
     """The certificate's status does not allow the operation."""
 

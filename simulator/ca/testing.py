@@ -5,7 +5,8 @@
   for key generation only the first time.
 - :func:`make_csr`: a PKCS#10 request for a key and subject.
 - :class:`ServiceProcess`: ``python -m simulator.ca serve`` as a subprocess
-  on 127.0.0.1, port 0; its URL from the READY line; stopped by pid.
+  on 127.0.0.1, port 0; its URL from the READY line, its admin token from
+  its state folder; stopped by pid.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from fxml.ca.client import CaClient, read_token
+from simulator.ca.app import token_path
 from simulator.ca.hierarchy import FILES, Hierarchy
 from simulator.ca.profile import NameSpec, build_name
 from simulator.ca.service import CertificateAuthority
@@ -96,6 +99,15 @@ class ServiceProcess(ReadyChild):
     def command(self) -> list[str]:
         return [sys.executable, "-m", "simulator.ca", "serve", "--state-dir", str(self.state_dir),
                 "--host", "127.0.0.1", "--port", "0", *self.extra_args]
+
+    @property
+    def token(self) -> str:
+        """The service's admin token (the file it made in its state folder)."""
+        return read_token(token_path(self.state_dir))
+
+    def admin_client(self, **kwargs: object) -> CaClient:
+        """A client with the admin token: it may register, issue, suspend, resume and revoke."""
+        return CaClient(self.url, token=self.token, **kwargs)  # type: ignore[arg-type]
 
 
 #: The fixture holder of fixtures/cards/eoi-large.json.

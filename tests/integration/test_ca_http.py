@@ -54,7 +54,7 @@ class Service:
         self.process = process
         self.clock = clock
         self.keys = keys
-        self.client = CaClient(process.url, actor="test", retries=0)
+        self.client = process.admin_client(actor="test", retries=0)
 
     @property
     def url(self) -> str:
@@ -247,9 +247,10 @@ def test_only_the_old_keys_holder_may_renew(svc: Service) -> None:
     refused_http(svc, lambda: svc.client.renew("p3", old.serial, request, other), "RENEWAL_NOT_AUTHORIZED", 403,
                  message)
     body = json.dumps({"request_id": "p4", "csr": base64.b64encode(request).decode()}).encode()
-    status, answer = status_and_json(raw(svc, b"POST /certificates/%s/renew HTTP/1.1\r\nHost: x\r\n"
-                                         b"Connection: close\r\nContent-Length: %d\r\n\r\n"
-                                         % (old.serial.encode(), len(body)) + body))
+    # Without the admin token: a renewal is authorized by the old key's signature alone.
+    status, answer = status_and_json(raw(svc, owned(svc, b"POST /certificates/%s/renew HTTP/1.1\r\nHost: x\r\n"
+                                                    b"Connection: close\r\nContent-Length: %d\r\n\r\n"
+                                                    % (old.serial.encode(), len(body)) + body, token=False)))
     assert (status, answer["error"]["code"]) == (403, "RENEWAL_NOT_AUTHORIZED")
     assert svc.renew("p5", old.serial, request).renewed_from == old.serial  # the holder still can
 
@@ -293,6 +294,29 @@ def raw(svc: Service, data: bytes, *, read_until_close: bool = True) -> bytes:
         return b"".join(chunks)
 
 
+def owned(svc: Service, data: bytes, *, token: bool = True) -> bytes:
+    """``data`` (requests written with ``Host: x``, or HTTP/1.0 without Host) as a local
+    program sends them: the CA's own Host, and on a POST (OCSP's aside) a JSON type and,
+    with ``token``, the admin token (docs/ca.md, "Who may call the CA";
+    tests/integration/test_ca_access.py tests the refusals)."""
+    own = b"Host: 127.0.0.1:%d\r\n" % int(svc.url.rsplit(":", 1)[1])
+    out = []
+    for request in data.split(b"Host: x\r\n"):
+        out.append(request)
+    joined = own.join(out)
+    if b"Host: " not in joined:
+        line, _, rest = joined.partition(b"\r\n")
+        joined = line + b"\r\n" + own + rest
+    if joined.startswith(b"POST ") and not joined.startswith(b"POST /ocsp"):
+        head, sep, body = joined.partition(b"\r\n\r\n")
+        if b"Content-Type:" not in head:
+            head += b"\r\nContent-Type: application/json"
+        if token:
+            head += b"\r\nAuthorization: Bearer " + svc.process.token.encode()
+        joined = head + sep + body
+    return joined
+
+
 def status_and_json(answer: bytes) -> tuple[int, dict]:
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split()[1]), json.loads(body) if body else {}
@@ -326,7 +350,7 @@ def status_and_json(answer: bytes) -> tuple[int, dict]:
     (b"GET / HTTP/1.1\r\n" + b"X-Pad: y\r\n" * 7000 + b"\r\n", 400, "BAD_REQUEST"),  # head over 64 KiB at once
 ])
 def test_http_errors_are_json_with_a_code(svc: Service, request_bytes: bytes, status: int, code: str) -> None:
-    got_status, body = status_and_json(raw(svc, request_bytes))
+    got_status, body = status_and_json(raw(svc, owned(svc, request_bytes)))
     assert (got_status, body["error"]["code"]) == (status, code)
     assert body["error"]["message"]
 
@@ -345,8 +369,8 @@ def test_json_of_the_wrong_shape_is_a_400_never_a_500(svc: Service) -> None:
     ]
     before = svc.dump()
     for body, path in bodies:
-        status, answer = status_and_json(raw(svc, b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                                             b"Content-Length: %d\r\n\r\n" % (path.encode(), len(body)) + body))
+        status, answer = status_and_json(raw(svc, owned(svc, b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                             b"Content-Length: %d\r\n\r\n" % (path.encode(), len(body)) + body)))
         assert (status, answer["error"]["code"]) == (400, "BAD_REQUEST"), (body[:60], answer)
     after = svc.dump()
     assert all(after[t] == before[t] for t in before if t != "audit")
@@ -359,7 +383,7 @@ def test_a_client_that_half_closes_still_gets_its_answers(svc: Service) -> None:
                           (b"GET /crl HTTP/1.1\r\nHost: x\r\n\r\nGET /ca/root.cer HTTP/1.1\r\nHost: x\r\n\r\n", 2),
                           (b"POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nabc", 0)):  # body cut short
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(data)
+            sock.sendall(owned(svc, data))
             sock.shutdown(socket.SHUT_WR)
             received = b""
             while chunk := sock.recv(65536):
@@ -381,8 +405,8 @@ def test_keep_alive_and_expect_100_continue(svc: Service) -> None:
     body = json.dumps({"holder_id": "91234567", "name": NAME, "cn_suffix": "77"}).encode()
     port = int(svc.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(b"POST /holders HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n"
-                     b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+        sock.sendall(owned(svc, b"POST /holders HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)))
         assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
         sock.sendall(body)
         received = b""
@@ -406,7 +430,8 @@ def test_ocsp_over_get(svc: Service) -> None:
     assert ocsp.load_der_ocsp_response(svc.client.ocsp(der)).serial_number == cert.serial_number
 
 
-def test_cli_talks_to_the_running_service(svc: Service, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_talks_to_the_running_service(svc: Service, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     holder_id, csr = svc.holder()
     (tmp_path / "r.der").write_bytes(csr("holder-1"))
     parser = argparse.ArgumentParser(prog="fxmlsim")
@@ -415,6 +440,15 @@ def test_cli_talks_to_the_running_service(svc: Service, tmp_path: Path, capsys: 
     def fxmlsim(*argv: str) -> int:
         args = parser.parse_args(list(argv))
         return args.func(args)
+
+    # Without the admin token the service refuses to issue, in one line, and nothing is issued.
+    monkeypatch.delenv("FXMLSIM_CA_TOKEN_FILE", raising=False)
+    before = svc.dump()["certificates"]
+    assert fxmlsim("ca", "--url", svc.url, "issue", "--holder", holder_id, "--csr", str(tmp_path / "r.der")) == 1
+    refused = "fxmlsim ca: [ADMIN_TOKEN_REQUIRED] 此作業限憑證中心管理者執行，請附上管理權杖。"
+    assert capsys.readouterr().err.strip() == refused
+    assert svc.dump()["certificates"] == before
+    monkeypatch.setenv("FXMLSIM_CA_TOKEN_FILE", str(svc.process.state_dir / "admin.token"))
 
     assert fxmlsim("ca", "--url", svc.url, "issue", "--holder", holder_id, "--csr", str(tmp_path / "r.der"),
                    "--out", str(tmp_path / "c.pem")) == 0
@@ -438,7 +472,7 @@ def test_crash_between_commit_and_answer_then_retry(tmp_path: Path, keys: KeyCac
     faulty = start_service(state, keys, clock, FXMLSIM_CA_FAULT="exit-after-commit")
     try:
         with pytest.raises(CaError) as caught:
-            CaClient(faulty.url, retries=0).apply("crash-1", "99000001", csr)
+            faulty.admin_client(retries=0).apply("crash-1", "99000001", csr)
         assert caught.value.code == "CA_UNREACHABLE" and caught.value.status == 0
         assert faulty.proc is not None and faulty.proc.wait(timeout=10) == 70
     finally:
@@ -449,7 +483,7 @@ def test_crash_between_commit_and_answer_then_retry(tmp_path: Path, keys: KeyCac
     assert len(committed["certificates"]) == 1 and len(committed["requests"]) == 1
     again = start_service(state, keys, clock)
     try:
-        retried = CaClient(again.url).apply("crash-1", "99000001", csr)
+        retried = again.admin_client().apply("crash-1", "99000001", csr)
         assert retried.replayed and retried.serial == committed["certificates"][0][0]
     finally:
         assert again.stop() == 0

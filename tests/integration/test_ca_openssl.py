@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from fxml.ca.client import CaClient, CertificateRecord
+from fxml.ca.client import CertificateRecord
 from fxml.clock import Clock
 from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, ServiceProcess, make_csr, open_test_ca
 
@@ -24,7 +24,7 @@ class Setup:
     def __init__(self, folder: Path, process: ServiceProcess, keys: KeyCache):
         self.folder = folder
         self.process = process
-        self.client = CaClient(process.url)
+        self.client = process.admin_client()
         self.keys = keys
         issuer, root = self.client.chain()
         self.issuer = self._write("issuer.pem", issuer.public_bytes(serialization.Encoding.PEM))

@@ -90,7 +90,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     keys = key_cache(request.config, root / "keys")
     CertificateAuthority.open(ca_dir, keys_dir=keys.hierarchy()).close()
     with ServiceProcess(ca_dir, env={env.CLOCK: clock.describe()}) as service:
-        yield World(root, ca_dir, clock, CaClient(service.url, retries=0))
+        yield World(root, ca_dir, clock, service.admin_client(retries=0))
 
 
 @pytest.fixture(autouse=True)

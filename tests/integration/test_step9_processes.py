@@ -34,8 +34,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fxml import env
-from fxml.ca.api import renewal_proof_message
-from fxml.ca.client import CaClient, CaError
+from fxml.ca.api import TOKEN_FILE_NAME, renewal_proof_message
+from fxml.ca.client import CaClient, CaError, read_token
 from fxml.clock import TAIWAN, FileClock
 from fxml.platform import bankapi, tickets
 from fxml.platform.renewals import RenewalBook
@@ -78,7 +78,7 @@ class Stack:
         except BaseException:
             self.close()
             raise
-        self.ca = CaClient(self.urls["ca"], actor="tests")
+        self.ca = CaClient(self.urls["ca"], actor="tests", token=read_token(root / "ca" / TOKEN_FILE_NAME))
         self.keys = keys
         self.count = 0
 

@@ -6,13 +6,10 @@ gets nothing, and an agent that is not running is reported in zh-TW."""
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import shutil
 import socket
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,12 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fxml.agent.api import MESSAGES, ErrorCode
 from simulator.home import Home
 from tests.support.agent import PROFILES, REPO, AgentProcess
+from tests.support.browser import StaticSite, chromium
 
 pytestmark = pytest.mark.pcsc
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PERSONAL = PROFILES / "personal-small.json"
 PIN = json.loads(PERSONAL.read_text())["pin"]
 
@@ -36,39 +31,6 @@ PAGE = """<!doctype html>
 <html lang="zh-TW"><head><meta charset="utf-8"><meta name="fxml-agent" content="{agent}">
 <title>platform</title><script type="module" src="/agent.js"></script></head><body>平台</body></html>
 """
-
-
-class Site:
-    """A static 'platform' on 127.0.0.1 serving the page and agent.js with the platform's CSP."""
-
-    def __init__(self, root: Path):
-        site = self
-        self.csp = "default-src 'self'"
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                self.extensions_map = {**self.extensions_map, ".js": "text/javascript"}
-                super().__init__(*args, directory=str(root), **kwargs)
-
-            def end_headers(self) -> None:
-                self.send_header("Content-Security-Policy", site.csp)
-                self.send_header("Cache-Control", "no-store")
-                super().end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Site:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def free_port() -> int:
@@ -79,19 +41,14 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (scripts/setup.sh installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
 def world(stack_home: Home, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("site")
-    with Site(root) as site:
+    with StaticSite(root) as site:
         origin = f"http://127.0.0.1:{site.port}"
         with AgentProcess(root.parent / "agent-browser.log", str(stack_home.stack.socket_path),
                           "--allow-origin", origin) as agent:
