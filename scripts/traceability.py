@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulator.procedure import MANUAL, STEP_TITLES, Instruction
+
 ROOT = Path(__file__).resolve().parent.parent
 FEATURES = ROOT / "features"
 DOC = ROOT / "docs" / "traceability.md"
@@ -39,46 +41,6 @@ OTHER_TAGS = frozenset({"browser", "步驟2至8", "黃金流程", "線上更新"
 LOOKS_LIKE_MANUAL = re.compile(r"步驟|EOI繼續")
 
 
-@dataclass(frozen=True)
-class Instruction:
-    """One instruction of the manual: the tag that marks the scenarios covering it, its step, its words."""
-
-    tag: str
-    step: int
-    words: str
-
-
-#: The manual (憑證更新(展期)流程), instruction by instruction, in its own words and order.
-MANUAL: tuple[Instruction, ...] = (
-    Instruction("步驟1", 1, "步驟1、登入系統，進入憑證管理平台。"),
-    Instruction("步驟1-個人網路銀行", 1, "◎個人網路銀行：點選「設定及申請/憑證」>「憑證管理」。"),
-    Instruction("步驟1-企業網路銀行", 1, "◎企業網路銀行：點選「管理設定」>「憑證管理平台」。"),
-    Instruction("步驟1-客戶別2", 1, "* 客戶別 2：僅一個使用者代號，請直接登入操作。"),
-    Instruction("步驟1-客戶別3", 1, "* 客戶別 3：使用者代號請管理者代號登入操作。"),
-    Instruction("步驟1-客戶別4", 1, "* 客戶別 4：使用者代號請利用 SUPER001 登入操作。"),
-    Instruction("步驟1-EOI系統", 1, "◎EOI 系統：點選「系統管理」>「憑證管理作業」。"),
-    Instruction("步驟2", 2, "步驟2、[憑證更新]→[確定]。"),
-    Instruction("步驟3", 3, "步驟3、[插入憑證載具]→[輸入憑證載具密碼]→[確定]。"),
-    Instruction("步驟4", 4, "步驟4、審閱憑證晶片卡用戶約定條款後，點選[更新]。"),
-    Instruction("步驟5", 5, "步驟5、頁面跳出提示訊息，點選[確定]後，正式進入憑證更新作業。"
-                "更新過程中，請耐心等待一分鐘。"),
-    Instruction("步驟6", 6, "步驟6、待憑證載入憑證載具完成後，出現“憑證下載成功!”訊息，請點選網頁視窗 [確定]。"),
-    Instruction("步驟7", 7, "步驟7、憑證下載頁，出現“憑證下載成功”，即完成線上憑證更新作業。"),
-    Instruction("步驟7-個人企業完成", 7, "◎如為個人網路銀行或企業網路銀行用戶者，步驟7完成後即完成憑證更新作業。"),
-    Instruction("EOI繼續步驟8", 7, "◎如為EOI用戶者，請繼續執行以下步驟。"),
-    Instruction("步驟8", 8, "步驟8、點選畫面左方之[憑證證明單列印]，右方畫面會自動選取最新憑證資料，此部份請勿更改，"
-                "請直接點選[確定]，畫面會顯示憑證證明單。"),
-    Instruction("步驟9-傳真", 9, "點選[列印]後，憑證資料傳真至申辦分行，"),
-    Instruction("步驟9-電話告知展期建檔", 9, "電話告知分行電金/EOI經辦需執行憑證展期建檔，"),
-    Instruction("步驟9-關係戶用戶代碼", 9, "若有申辦共用憑證，則須另外告知分行關係戶之用戶代碼(12位數)，"),
-    Instruction("步驟9-轉帳", 9, "待分行完成憑證資料更新作業後，即可正常使用轉帳功能。"),
-)
-STEP_TITLES = {
-    1: "登入系統，進入憑證管理平台", 2: "[憑證更新]→[確定]", 3: "[插入憑證載具]→[輸入憑證載具密碼]→[確定]",
-    4: "審閱用戶約定條款後，點選[更新]", 5: "提示訊息[確定]，正式進入憑證更新作業", 6: "“憑證下載成功!”訊息 [確定]",
-    7: "憑證下載頁“憑證下載成功”", 8: "[憑證證明單列印]→[確定]，顯示憑證證明單",
-    9: "[列印]、傳真至申辦分行、憑證展期建檔、轉帳",
-}
 RESULT_WORDS = {"passed": "passed", "failed": "FAILED", "error": "FAILED", "hook_error": "FAILED",
                 "skipped": "skipped", "untested": "not run", None: "not run"}
 
