@@ -31,7 +31,15 @@ from fxml.agent.client import AgentClient, AgentEvent
 from fxml.ca.client import CaClient
 from simulator.card.image import load_image
 from simulator.home import Home
-from tests.support.agent import OTHER_SITE, PLATFORM, PROFILES, STAND_IN_ENGINE, AgentProcess, follow_renewal
+from tests.support.agent import (
+    OTHER_SITE,
+    PLATFORM,
+    PROFILES,
+    STAND_IN_ENGINE,
+    AgentProcess,
+    follow_renewal,
+    stand_in_env,
+)
 
 pytestmark = pytest.mark.pcsc
 
@@ -64,7 +72,7 @@ def agent(home: Home, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agen
         log, str(home.stack.socket_path),
         "--allow-origin", PLATFORM, "--allow-origin", "http://localhost:18444",
         "--ca-url", home.services()["ca"]["url"], "--engine", STAND_IN_ENGINE,
-        "--log-level", "DEBUG", "--trace",
+        "--log-level", "DEBUG", "--trace", env=stand_in_env(home),
     )
     with process:
         yield process
@@ -549,7 +557,8 @@ def test_the_management_key_comes_from_its_file_and_a_wrong_one_changes_nothing(
     key_file = tmp_path / "management-key.json"
     key_file.write_text(json.dumps({"algorithm": "3DES", "key": "0F" * 24}))
     with AgentProcess(tmp_path / "key.log", str(home.stack.socket_path), "--management-key-file", str(key_file),
-                      "--ca-url", home.services()["ca"]["url"], "--engine", STAND_IN_ENGINE) as keyed:
+                      "--ca-url", home.services()["ca"]["url"], "--engine", STAND_IN_ENGINE,
+                      env=stand_in_env(home)) as keyed:
         client = keyed.client()
         session = client.open_session(EOI_PIN, reader)["session"]
         before = image.read_bytes()

@@ -8,14 +8,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fxml import env
 from fxml.agent.api import EventType
 from fxml.agent.client import AgentClient, EventStream
+from fxml.ca.api import TOKEN_FILE_NAME
+from simulator.home import Home
 from simulator.procs import ReadyChild
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILES = REPO / "fixtures" / "cards"
 #: The tests' stand-in renewal engine (tests/support/agent_engine.py), for ``--engine``.
 STAND_IN_ENGINE = "tests.support.agent_engine:factory"
+
+
+def stand_in_env(home: Home) -> dict[str, str]:
+    """The environment of an agent running the stand-in engine, which issues with the RA's
+    申請 and so needs the CA's admin token (the file ``fxmlsim up`` exports)."""
+    return {**os.environ, env.CA_TOKEN_FILE: str(home.ca_dir / TOKEN_FILE_NAME)}
 
 #: The platform's origin, as the tests' pages claim it (nothing needs to listen there).
 PLATFORM = "http://127.0.0.1:18443"
