@@ -101,7 +101,11 @@ class Guard:
         refused = guard.check(self.policy, headers, twice)
         if refused is not None:
             why, details = refused
-            log.warning("refused %s %s: %s %s", method, scope["path"], why.value, details)
+            if why is guard.Refusal.ORIGIN_NOT_ALLOWED:
+                log.warning("refused %s %s from origin %r", method, scope["path"], details["origin"])
+            else:
+                log.warning("refused %s %s: %s %s (DNS rebinding? another site?)", method, scope["path"],
+                            why.value, details)
             await self._refuse(send, AgentError(_CODES[why], details=details))
             return
         origin = headers.get(Headers.ORIGIN)
