@@ -29,6 +29,8 @@ PLATFORM_URL: Final = "FXMLSIM_PLATFORM_URL"
 AGENT_URL: Final = "FXMLSIM_AGENT_URL"
 #: The file with the key the bank's systems sign platform tickets with (made by ``fxmlsim up``, 0600).
 TICKET_KEY_FILE: Final = "FXMLSIM_TICKET_KEY_FILE"
+#: A file whose first line is the 憑證載具密碼, for ``fxmlsim renew`` (never the command line).
+PIN_FILE: Final = "FXMLSIM_PIN_FILE"
 #: The chromium the features and browser tests drive (default Debian's ``/usr/bin/chromium``).
 CHROMIUM: Final = "FXMLSIM_CHROMIUM"
 #: pcsc-lite's own variable: the socket of the pcscd a PC/SC client talks to.

@@ -19,6 +19,7 @@ from pathlib import Path
 from fxml import env
 from simulator import home as home_mod
 from simulator.bank.cli import register as register_bank
+from simulator.pin_input import RefusePinOption, read_pin
 from simulator.services import BANK, SERVICES
 
 log = logging.getLogger(__name__)
@@ -144,8 +145,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_renew(args: argparse.Namespace) -> int:
     """A headless renewal for a persona and the card in a reader, through the running stack."""
-    import getpass
-
     from fxml.clock import from_env
     from simulator.bank.customers import Company, persona
     from simulator.customer import Customer, print_proof, renew
@@ -160,7 +159,7 @@ def cmd_renew(args: argparse.Namespace) -> int:
     designated = customer.designated_user() if isinstance(customer, Company) else None
     user_code = args.user or (designated or customer.users[0]).user_code
     reader = _renew_reader(home, args)
-    pin = args.pin if args.pin is not None else getpass.getpass("憑證載具密碼：")
+    pin = read_pin(args.pin_file)
     who = Customer(customer, str(user_code), str(urls["bank"]), str(urls["platform"]))
     who.log_in()
     who.enter_platform()
@@ -249,7 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     renew.add_argument("--user", help="its user code (default: the one the manual sends to the platform)")
     renew.add_argument("--reader", help="reader index or name (default: the one reader with a card)")
     renew.add_argument("--card", help="the card's name (picks its reader)")
-    renew.add_argument("--pin", help="the 憑證載具密碼 (default: asked on the terminal)")
+    renew.add_argument("--pin-file", metavar="FILE",
+                       help="read the 憑證載具密碼 from this file's first line ('-': standard input; default: "
+                            f"${env.PIN_FILE}, else the terminal, else standard input)")
+    renew.add_argument("--pin", nargs="?", action=RefusePinOption, help=argparse.SUPPRESS)
     renew.add_argument("--proof", help="also print the 憑證證明單 (step 8) to this PDF file")
     renew.set_defaults(func=cmd_renew)
     return parser
