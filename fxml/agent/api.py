@@ -306,6 +306,8 @@ class ErrorCode(enum.StrEnum):
     ENGINE_UNAVAILABLE = "ENGINE_UNAVAILABLE"
     PLATFORM_URL_REFUSED = "PLATFORM_URL_REFUSED"
     RENEWAL_NOT_FOUND = "RENEWAL_NOT_FOUND"
+    #: The engine's (fxml.renewal.errors): the session's card does not hold the renewal's new key.
+    NEW_KEY_NOT_ON_CARD = "NEW_KEY_NOT_ON_CARD"
     RENEWAL_FAILED = "RENEWAL_FAILED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     # Found by the clients (Python and JS), never sent by the agent:
@@ -348,6 +350,7 @@ STATUS: Final[dict[ErrorCode, int]] = {
     ErrorCode.ENGINE_UNAVAILABLE: 501,
     ErrorCode.PLATFORM_URL_REFUSED: 403,
     ErrorCode.RENEWAL_NOT_FOUND: 404,
+    ErrorCode.NEW_KEY_NOT_ON_CARD: 409,
     ErrorCode.RENEWAL_FAILED: 502,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.AGENT_UNREACHABLE: 0,
@@ -389,6 +392,9 @@ MESSAGES: Final[dict[ErrorCode, str]] = {
     ErrorCode.ENGINE_UNAVAILABLE: "此版本的憑證元件尚未提供憑證更新功能。",
     ErrorCode.PLATFORM_URL_REFUSED: "憑證管理平台網址與此網站不符。",
     ErrorCode.RENEWAL_NOT_FOUND: "查無此憑證更新作業。",
+    ErrorCode.NEW_KEY_NOT_ON_CARD: (
+        "此憑證載具中沒有此筆憑證更新產生的新金鑰，新憑證僅能存放於產生該金鑰的憑證載具，請插入原憑證載具。"
+    ),
     ErrorCode.RENEWAL_FAILED: "憑證更新未完成，原憑證仍可正常使用，請稍後再試。",
     ErrorCode.INTERNAL_ERROR: "憑證元件發生內部錯誤，請稍後再試。",
     ErrorCode.AGENT_UNREACHABLE: "無法連線至憑證元件，請確認憑證元件已啟動（python -m fxml.agent serve）。",

@@ -574,16 +574,21 @@ class PivCardClient:
         self._public_keys[ref] = cert_key
         return cert_key
 
-    def sign_digest(self, container: int, digest: bytes, algorithm: hashes.HashAlgorithm | None = None) -> bytes:
+    def sign_digest(
+        self, container: int, digest: bytes, algorithm: hashes.HashAlgorithm | None = None, *,
+        public_key: rsa.RSAPublicKey | None = None,
+    ) -> bytes:
         """PKCS#1 v1.5 signature of a precomputed ``digest`` (SHA-256 unless
         ``algorithm`` says otherwise) by the key in ``container``. Needs the PIN.
 
-        The signature is checked with the container's public key;
+        The signature is checked with the container's public key, or with
+        ``public_key`` when given (a proof that the container holds that key,
+        which the client does not then take as the container's);
         AuthenticationError if it does not verify.
         """
         algorithm = algorithm or hashes.SHA256()
         ref = _container_ref(container)
-        key = self.public_key(ref)
+        key = public_key if public_key is not None else self.public_key(ref)
         size = (key.key_size + 7) // 8
         card_algorithm = _RSA_ALGORITHMS.get(size)
         if card_algorithm is None:
@@ -608,13 +613,16 @@ class PivCardClient:
             ) from None
         return signature
 
-    def sign(self, container: int, data: bytes, algorithm: hashes.HashAlgorithm | None = None) -> bytes:
+    def sign(
+        self, container: int, data: bytes, algorithm: hashes.HashAlgorithm | None = None, *,
+        public_key: rsa.RSAPublicKey | None = None,
+    ) -> bytes:
         """PKCS#1 v1.5 signature of ``data`` hashed with SHA-256 (or ``algorithm``),
         by the key in ``container``; checked like :meth:`sign_digest`."""
         algorithm = algorithm or hashes.SHA256()
         h = hashes.Hash(algorithm)
         h.update(data)
-        return self.sign_digest(container, h.finalize(), algorithm)
+        return self.sign_digest(container, h.finalize(), algorithm, public_key=public_key)
 
     def remove_key(self, container: int) -> None:
         """Delete the key and certificate of ``container`` (TWCA DELETE KEY).

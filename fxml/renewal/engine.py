@@ -13,13 +13,23 @@ before the next one starts (docs/engine.md draws the machine)::
       → ISSUED          the CA renewed under the record's request id; the
                         certificate, its serial and the chain recorded
       → WRITTEN         certificate and chain written to the card
-      → DONE            the card's certificate read back and compared
+      → DONE            the card's key there signs a fresh challenge the
+                        recorded key verifies; its certificate read back and
+                        compared
 
 Run it again at any point (after a crash, a card pulled out, a service that
 did not answer) and it goes on from the state the record is in; the CA sees
 the same request under the same request id and issues at most once. The
 certificate being renewed and its key are never touched: the new key goes
 into the other container.
+
+From KEY_GENERATED on, the renewal belongs to the card that holds its new
+key: before any step, and before DONE is answered (a run on a DONE record
+included), the card proves it holds the recorded key in the recorded
+container. A card that cannot (another card with the same serial, a copy of
+the card's image made before the key was) is refused with
+``NEW_KEY_NOT_ON_CARD`` and nothing is done on it: a private key never
+leaves its card, so no other card could use the new certificate.
 
 Preconditions: the caller has selected the card's PIV application and
 verified the PIN in the card session (the card agent keeps such a session,
@@ -42,7 +52,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fxml.ca.api import renewal_proof_message
 from fxml.ca.client import CaClient, CaError
-from fxml.card.client import PivCardClient
+from fxml.card.client import CardInfo, PivCardClient
 from fxml.card.connection import TransportError
 from fxml.card.csr import CsrError, build_csr
 from fxml.card.errors import (
@@ -75,10 +85,13 @@ log = logging.getLogger(__name__)
 _CA_UNREACHABLE: Final = frozenset({"CA_UNREACHABLE", "BUSY", "REQUEST_TIMEOUT"})
 #: States whose remaining steps need the PIN: DELETE KEY, the CSR's signature, the old
 #: key's signature over the request for the renewal (the CA requires it), the new key's
-#: proof at the end that it is the certificate's.
+#: proof (from KEY_GENERATED on, DONE included) that this card holds it.
 _NEEDS_PIN: Final = frozenset({
     State.TERMS_ACCEPTED, State.KEY_PENDING, State.KEY_GENERATED, State.CSR_SIGNED, State.ISSUED, State.WRITTEN,
+    State.DONE,
 })
+#: What the card signs, with 32 random bytes after it, to prove it holds the new key.
+_CHALLENGE: Final = b"fxmlsim renewal check "
 #: How often a step may find the record moved by someone else before the engine gives up.
 _MAX_STALE: Final = 8
 
@@ -149,6 +162,10 @@ class RenewalEngine:
         self.clock = clock or Clock()
         self.on_progress = on_progress
         self._stale = 0
+        #: The new key (the record's ``public_key``) this card has proven it holds, in this run.
+        self._proven: str | None = None
+        #: The certificate (PEM) this card has been found to hold with that key, in this run.
+        self._confirmed: str | None = None
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> RenewalRecord:
@@ -169,7 +186,10 @@ class RenewalEngine:
 
     def _run(self, record: RenewalRecord) -> RenewalRecord:
         if record.state == State.DONE:
-            return record
+            # Done, but not necessarily on this card: DONE is answered only to the card
+            # that holds the new certificate and its key (the certificate being renewed
+            # need not be on it any more).
+            return self._card_call(functools.partial(self._confirm, record), record)
         if record.state == State.CANCELLED:
             raise RenewalStateError(RenewalErrorCode.CANCELLED, record=record)
         if record.state.rank < State.TERMS_ACCEPTED.rank:
@@ -186,9 +206,16 @@ class RenewalEngine:
         while True:
             step = steps.get(record.state)
             if step is None:
-                return record  # DONE (a CANCELLED record cannot follow an engine state)
+                return record  # DONE, checked on this card (a CANCELLED record cannot follow an engine state)
             log.debug("renewal %s: %s", record.renewal_id, record.state)
+            if record.public_key is not None:
+                # The new key exists: the rest is for the card that holds it, and no other.
+                self._card_call(functools.partial(self._prove_new_key, record, card.target), record)
             record = self._card_call(functools.partial(step, record, card), record)
+            if record.state == State.DONE and self._confirmed != record.certificate:
+                # Another run finished it meanwhile (on this card or another): this card
+                # was not checked for it yet (this run's WRITTEN → DONE checks it).
+                record = self._card_call(functools.partial(self._confirm, record), record)
 
     # -- the card ------------------------------------------------------------------------------
     def _card_call(self, action: Callable[[], T], record: RenewalRecord) -> T:
@@ -216,17 +243,22 @@ class RenewalEngine:
         except CardError as exc:
             raise CardFailureError(RenewalErrorCode.CARD_ERROR, record=record, details={"reason": str(exc)}) from exc
 
+    def _identify(self, record: RenewalRecord) -> CardInfo:
+        """The card's serial and holder are the record's (WRONG_CARD if not)."""
+        info = self.card.card_info()
+        if record.card_serial is not None and info.card_serial != record.card_serial:
+            raise WrongCardError(RenewalErrorCode.WRONG_CARD, record=record,
+                                 details={"expected": record.card_serial, "found": info.card_serial})
+        if info.holder_id is not None and info.holder_id != record.holder_id:
+            raise WrongCardError(RenewalErrorCode.WRONG_CARD, record=record,
+                                 details={"expected_holder": record.holder_id, "found_holder": info.holder_id})
+        return info
+
     def _card_session(self, record: RenewalRecord) -> _Card:
         """Check the card is the renewal's and ready; where the old certificate and the new key are."""
 
         def look() -> _Card:
-            info = self.card.card_info()
-            if record.card_serial is not None and info.card_serial != record.card_serial:
-                raise WrongCardError(RenewalErrorCode.WRONG_CARD, record=record,
-                                     details={"expected": record.card_serial, "found": info.card_serial})
-            if info.holder_id is not None and info.holder_id != record.holder_id:
-                raise WrongCardError(RenewalErrorCode.WRONG_CARD, record=record,
-                                     details={"expected_holder": record.holder_id, "found_holder": info.holder_id})
+            info = self._identify(record)
             old = next((c for c in self.card.list_certificates() if _same_serial(c.certificate, record.old_serial)),
                        None)
             if old is None:
@@ -243,6 +275,62 @@ class RenewalEngine:
             return _Card(info.card_serial, old.container, old.certificate, target)
 
         return self._card_call(look, record)
+
+    def _prove_new_key(self, record: RenewalRecord, ref: KeyRef, *, fresh: bool = False) -> None:
+        """The card holds the renewal's new key in ``ref``: it signs a fresh challenge that
+        the recorded public key verifies (unless this run proved it already, or made the key
+        itself, and ``fresh`` is false). NEW_KEY_NOT_ON_CARD if the container holds no key
+        or another one; nothing is written either way (the client is not told the key)."""
+        if not fresh and self._proven is not None and self._proven == record.public_key:
+            return
+        key = self._recorded_key(record)
+        try:
+            self.card.sign(ref, _CHALLENGE + os.urandom(32), public_key=key)
+        except (NotFoundError, AuthenticationError) as exc:  # no key there (6A88), or another key
+            raise WrongCardError(RenewalErrorCode.NEW_KEY_NOT_ON_CARD, record=record, details={
+                "container": container_name(ref), "reason": str(exc)}) from exc
+        self._proven = record.public_key
+
+    def _confirm(self, record: RenewalRecord) -> RenewalRecord:
+        """A DONE record, answered only to the card that holds its certificate and key.
+
+        The card is the record's (serial, holder), its recorded container holds a
+        key that signs for the recorded public key, and the certificate there is the
+        recorded one; a card that proves the key but has no certificate in that
+        container gets it (and the chain) written again.
+        """
+        self._identify(record)
+        if not self.card.pin_status().verified:
+            raise PinNotVerifiedError(record=record)
+        self._holds_certificate(record, self._recorded_container(record))
+        return record
+
+    def _holds_certificate(self, record: RenewalRecord, ref: KeyRef) -> None:
+        """What DONE needs of the card: the key in ``ref`` signs a fresh challenge for the
+        recorded key, and ``ref`` holds the recorded certificate. An empty certificate
+        object there is written again (the key is this card's); another certificate is a
+        CARD_ERROR."""
+        self._prove_new_key(record, ref, fresh=True)
+        certificate, _ = self._recorded_certificates(record)
+        occupant = self._occupant(ref)
+        if occupant is None:
+            log.info("renewal %s: %s holds the new key but not its certificate; writing it again",
+                     record.renewal_id, container_name(ref))
+            self._store(record, ref)
+            occupant = self._occupant(ref)
+        if occupant != certificate:
+            raise CardFailureError(RenewalErrorCode.CARD_ERROR, record=record, details={
+                "reason": f"container {container_name(ref)} does not hold the new certificate"})
+        self._confirmed = record.certificate
+
+    def _store(self, record: RenewalRecord, ref: KeyRef) -> None:
+        """The recorded certificate into ``ref``, the chain into 5FFF02, in one card transaction."""
+        certificate, chain = self._recorded_certificates(record)
+        with self.card.transaction():
+            self._authenticate(record)
+            self.card.set_public_key(ref, self._recorded_key(record))
+            self.card.store_certificate(ref, certificate)
+            self.card.store_ca_chain(chain)
 
     def _authenticate(self, record: RenewalRecord) -> None:
         try:
@@ -304,7 +392,8 @@ class RenewalEngine:
                          container_name(card.target))
                 self.card.remove_key(card.target)
                 key = self.card.generate_key(card.target)
-            return self._advance(current, State.KEY_GENERATED, public_key=spki_text(key))
+            self._proven = spki_text(key)  # made on this card, now
+            return self._advance(current, State.KEY_GENERATED, public_key=self._proven)
 
     def _sign_request(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
         """KEY_GENERATED → CSR_SIGNED: the card signs a PKCS#10 in the old certificate's name."""
@@ -343,25 +432,16 @@ class RenewalEngine:
                              chain="".join(pem(c) for c in chain))
 
     def _write(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
-        """ISSUED → WRITTEN: the certificate into the target container, the chain into 5FFF02 (repeatable)."""
-        certificate, chain = self._recorded_certificates(record)
-        with self.card.transaction():
-            self._authenticate(record)
-            self.card.set_public_key(card.target, self._recorded_key(record))
-            self.card.store_certificate(card.target, certificate)
-            self.card.store_ca_chain(chain)
+        """ISSUED → WRITTEN: the certificate into the target container, the chain into 5FFF02
+        (repeatable). The run proved first that the container holds the certificate's key."""
+        self._store(record, card.target)
         return self._advance(record, State.WRITTEN)
 
     def _finish(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
-        """WRITTEN → DONE: the card holds the new certificate (read back) and the key it
-        certifies: the container signs a fresh challenge that its certificate verifies (a
-        card with the same serial as another could hold the certificate without the key)."""
-        certificate, _ = self._recorded_certificates(record)
-        if self._occupant(card.target) != certificate:
-            raise CardFailureError(RenewalErrorCode.CARD_ERROR, record=record, details={
-                "reason": f"container {container_name(card.target)} does not hold the new certificate"})
-        self.card.set_public_key(card.target, self._recorded_key(record))
-        self.card.sign(card.target, b"fxmlsim renewal check " + os.urandom(32))  # AuthenticationError if not
+        """WRITTEN → DONE: the target container signs a fresh challenge that the recorded key
+        verifies (the key the certificate certifies: the CA's certificate was checked at
+        ISSUED), and holds the new certificate (read back)."""
+        self._holds_certificate(record, card.target)
         return self._advance(record, State.DONE)
 
     # -- the record ----------------------------------------------------------------------------
@@ -383,7 +463,8 @@ class RenewalEngine:
         return moved
 
     def _note(self, exc: RenewalError) -> None:
-        """Note a refusal on the record, when the record can be reached and it is worth keeping."""
+        """Note a refusal on the record, when the record can be reached and it is worth keeping
+        (a DONE or CANCELLED record keeps none: the store answers it unchanged)."""
         if exc.code in (RenewalErrorCode.PIN_NOT_VERIFIED, *RecordErrorCode):
             return
         try:
@@ -404,6 +485,13 @@ class RenewalEngine:
         except (AssertionError, ValueError) as exc:
             raise RenewalStateError(RecordErrorCode.BAD_RECORD, record=record,
                                     details={"reason": f"public key: {exc}"}) from exc
+
+    def _recorded_container(self, record: RenewalRecord) -> KeyRef:
+        refs = {container_name(ref): ref for ref in SIGNATURE_CONTAINERS}
+        if record.container not in refs:
+            raise RenewalStateError(RecordErrorCode.BAD_RECORD, record=record,
+                                    details={"reason": f"container: {record.container!r}"})
+        return refs[record.container]
 
     def _recorded_certificates(self, record: RenewalRecord) -> tuple[x509.Certificate, list[x509.Certificate]]:
         try:

@@ -33,6 +33,10 @@ class RenewalErrorCode(enum.StrEnum):
     WRONG_CARD = "WRONG_CARD"
     #: The card does not hold the certificate being renewed.
     CERT_NOT_ON_CARD = "CERT_NOT_ON_CARD"
+    #: The renewal's new key exists (KEY_GENERATED on), and this card does not hold it in the
+    #: renewal's container: the new certificate belongs to the card that does (another card,
+    #: or the copy of an image made before the key was), nothing is done on this one.
+    NEW_KEY_NOT_ON_CARD = "NEW_KEY_NOT_ON_CARD"
     #: The other key container holds a certificate still valid: no room for a new key.
     NO_FREE_CONTAINER = "NO_FREE_CONTAINER"
     #: The card refused the management key, or failed its proof.
@@ -57,6 +61,9 @@ MESSAGES: Final[Mapping[str, str]] = {
     RenewalErrorCode.CARD_UNREACHABLE: "無法存取讀卡機。請確認讀卡機已連接後再試一次。",
     RenewalErrorCode.WRONG_CARD: "插入的憑證載具不是此筆憑證更新所使用的憑證載具，請插入原憑證載具。",
     RenewalErrorCode.CERT_NOT_ON_CARD: "此憑證載具中沒有要更新的憑證，請插入存放該憑證的憑證載具。",
+    RenewalErrorCode.NEW_KEY_NOT_ON_CARD: (
+        "此憑證載具中沒有此筆憑證更新產生的新金鑰，新憑證僅能存放於產生該金鑰的憑證載具，請插入原憑證載具。"
+    ),
     RenewalErrorCode.NO_FREE_CONTAINER: "憑證載具中已沒有可存放新金鑰的空間（另一組憑證仍有效），請洽申辦分行。",
     RenewalErrorCode.CARD_MANAGEMENT_KEY: "憑證載具拒絕寫入（管理金鑰不符），請洽申辦分行。",
     RenewalErrorCode.CARD_KEY_MISMATCH: "憑證載具中的新金鑰與更新紀錄不符，請洽申辦分行。",
@@ -75,7 +82,8 @@ MESSAGES: Final[Mapping[str, str]] = {
 #: Codes after which running the renewal again can complete it.
 RETRYABLE: Final = frozenset({
     RenewalErrorCode.PIN_NOT_VERIFIED, RenewalErrorCode.CARD_REMOVED, RenewalErrorCode.CARD_UNREACHABLE,
-    RenewalErrorCode.WRONG_CARD, RenewalErrorCode.CERT_NOT_ON_CARD, RenewalErrorCode.CARD_ERROR,
+    RenewalErrorCode.WRONG_CARD, RenewalErrorCode.CERT_NOT_ON_CARD, RenewalErrorCode.NEW_KEY_NOT_ON_CARD,
+    RenewalErrorCode.CARD_ERROR,
     RecordErrorCode.UNREACHABLE, RecordErrorCode.BAD_TOKEN, RecordErrorCode.STALE,
     # The CA's: unreachable, busy, a window that opens later, a suspension that can be lifted.
     "CA_UNREACHABLE", "BUSY", "REQUEST_TIMEOUT", "INTERNAL_ERROR", "RENEWAL_WINDOW_NOT_OPEN", "CERT_SUSPENDED",
@@ -115,7 +123,8 @@ class CardRemovedError(RenewalError):
 
 
 class WrongCardError(RenewalError):
-    """The card in the reader is not the renewal's (another card, or without the certificate)."""
+    """The card in the reader is not the renewal's (another card, without the certificate,
+    or without the renewal's new key)."""
 
 
 class CardFailureError(RenewalError):

@@ -18,7 +18,10 @@ what a move may do:
   any key is made, KEY_GENERATED the public key, CSR_SIGNED the request,
   ISSUED the certificate, its serial and the chain.
 
-A successful move clears the last refusal noted on the record.
+A successful move clears the last refusal noted on the record. A refusal is
+noted only on an open record: a DONE or CANCELLED one is final, and a
+refusal sent for it (a card shown to a finished renewal is not the one that
+holds its key) is answered with the record unchanged.
 """
 
 from __future__ import annotations
@@ -98,12 +101,16 @@ def apply_move(
     return moved, True
 
 
+#: States after which a renewal neither moves nor takes a refusal.
+FINAL: Final = frozenset({State.DONE, State.CANCELLED})
+
+
 def apply_failure(record: RenewalRecord, code: str, message: str, at: datetime) -> RenewalRecord:
-    """The record with its last refusal noted (its state unchanged)."""
+    """The record with its last refusal noted (its state unchanged); a final record as it is."""
     if not isinstance(code, str) or not code or len(code) > MAX_CODE:
         raise RecordError(RecordErrorCode.BAD_RECORD, f"an error code is 1 to {MAX_CODE} characters", record)
     if not isinstance(message, str) or len(message) > MAX_MESSAGE:
         raise RecordError(RecordErrorCode.BAD_RECORD, f"an error message is at most {MAX_MESSAGE} characters", record)
-    if record.error_code == code and record.error_message == message:
+    if record.state in FINAL or (record.error_code == code and record.error_message == message):
         return record
     return record.moved(record.state, at, error_code=code, error_message=message)

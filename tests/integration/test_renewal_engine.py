@@ -6,6 +6,7 @@ break at every move followed by a retry that completes with one issuance.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -63,6 +64,11 @@ class World:
     def card(self, profile: dict[str, Any] | None = None) -> Path:
         self.count += 1
         return make_card(self.root / f"card-{self.count}.json", self.ca_dir, profile)
+
+    def copy(self, image: Path) -> Path:
+        """A second card that is a copy of ``image`` as it is now: same serial, same keys."""
+        self.count += 1
+        return Path(shutil.copyfile(image, self.root / f"card-{self.count}.json"))
 
     def renewal(self, image: Path, **fields: Any) -> MemoryRecords:
         _, cert = old_certificate(image)
@@ -312,3 +318,109 @@ def test_a_store_that_refuses_is_not_papered_over(world: World) -> None:
     assert keys_on_card(image) == {"9A": True}
     with pytest.raises(RecordError):
         records.advance(State.TERMS_ACCEPTED, State.ISSUED)
+
+
+# -- the card that holds the new key (issue 16, defect 4) --------------------------------------------
+def _refused_for_the_new_key(caught: pytest.ExceptionInfo[WrongCardError]) -> None:
+    assert caught.value.code == RenewalErrorCode.NEW_KEY_NOT_ON_CARD and caught.value.retryable
+    assert caught.value.message == (
+        "此憑證載具中沒有此筆憑證更新產生的新金鑰，新憑證僅能存放於產生該金鑰的憑證載具，請插入原憑證載具。")
+
+
+def test_a_done_renewal_is_answered_only_to_the_card_that_holds_its_key(world: World) -> None:
+    image = world.card()
+    copy = world.copy(image)  # before the renewal: the old certificate and the old key, no new key
+    other = world.card()  # another golden card: same serial and holder, its own key and certificate
+    _, old_cert = old_certificate(image)
+    records = world.renewal(image)
+    done = world.engine(image, records).run()
+    for card in (copy, other):
+        before = card.read_bytes()
+        with pytest.raises(WrongCardError) as caught:
+            world.engine(card, records).run()
+        _refused_for_the_new_key(caught)
+        assert caught.value.details["container"] == "9C"
+        assert card.read_bytes() == before and keys_on_card(card) == {"9A": True}
+        # The record is final: it is as it was, no refusal noted on it.
+        assert records.get() == done
+    # The card that holds the new certificate and its key still sees DONE; one issuance.
+    assert world.engine(image, records).run() == done
+    assert len(world.renewals_of(serial_of(old_cert))) == 1
+    old_key_signs(open_card(image), KeyRef.SIGNATURE, x509.load_pem_x509_certificate(done.certificate.encode()))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("at", [State.KEY_GENERATED, State.CSR_SIGNED, State.ISSUED, State.WRITTEN])
+def test_a_copy_made_before_the_key_gets_nothing_once_the_key_exists(world: World, at: State) -> None:
+    image = world.card()
+    copy = world.copy(image)
+    _, old_cert = old_certificate(image)
+    records = world.renewal(image)
+    with pytest.raises(RenewalError):
+        world.engine(image, Breaks(records, at, "after")).run()
+    stopped = records.get()
+    assert stopped.state == at
+    issued = len(world.renewals_of(serial_of(old_cert)))
+    before = copy.read_bytes()
+    with pytest.raises(WrongCardError) as caught:
+        world.engine(copy, records).run()
+    _refused_for_the_new_key(caught)
+    # Nothing on the copy (no certificate written at ISSUED), nothing asked of the CA (at
+    # CSR_SIGNED the copy's old key could sign the request for the renewal), the record
+    # where it was with the refusal noted.
+    assert copy.read_bytes() == before
+    assert len(world.renewals_of(serial_of(old_cert))) == issued
+    after = records.get()
+    assert (after.state, after.public_key, after.certificate) == (stopped.state, stopped.public_key,
+                                                                    stopped.certificate)
+    assert after.error_code == "NEW_KEY_NOT_ON_CARD"
+    # The card that holds the key finishes, with one issuance.
+    done = world.engine(image, records).run()
+    assert done.state == State.DONE and done.error_code is None
+    assert [e["result"] for e in world.renewals_of(serial_of(old_cert))].count("OK") == 1
+    assert keys_on_card(image) == {"9A": True, "9C": True} and keys_on_card(copy) == {"9A": True}
+
+
+def test_a_copy_at_key_pending_goes_on_and_the_renewal_is_then_the_copy_s(world: World) -> None:
+    """Before any key exists nothing ties the renewal to one of two identical cards: the copy
+    generates the key and finishes; the first card, which never had the key, is then refused."""
+    image = world.card()
+    copy = world.copy(image)
+    records = world.renewal(image)
+    with pytest.raises(RenewalError):
+        world.engine(image, Breaks(records, State.KEY_PENDING, "after")).run()
+    done = world.engine(copy, records).run()
+    assert done.state == State.DONE and keys_on_card(copy) == {"9A": True, "9C": True}
+    before = image.read_bytes()
+    with pytest.raises(WrongCardError) as caught:
+        world.engine(image, records).run()
+    _refused_for_the_new_key(caught)
+    assert image.read_bytes() == before and keys_on_card(image) == {"9A": True}
+
+
+def test_a_card_that_holds_the_key_but_not_the_certificate_gets_it_written(world: World) -> None:
+    """A copy made after the key was generated holds the key (a real card could not be copied):
+    it proves the key, so writing the certificate there is sound; DONE then, one issuance."""
+    image = world.card()
+    _, old_cert = old_certificate(image)
+    records = world.renewal(image)
+    with pytest.raises(RenewalError):
+        world.engine(image, Breaks(records, State.KEY_GENERATED, "after")).run()
+    copy = world.copy(image)
+    done = world.engine(image, records).run()
+    assert keys_on_card(copy) == {"9A": True, "9C": False}
+    assert world.engine(copy, records).run() == done
+    new = x509.load_pem_x509_certificate(done.certificate.encode())  # type: ignore[union-attr]
+    client = open_card(copy)
+    assert client.certificate(KeyRef.SIGNATURE) == new
+    old_key_signs(client, KeyRef.SIGNATURE, new)
+    assert client.ca_chain() == open_card(image).ca_chain()
+    assert [e["result"] for e in world.renewals_of(serial_of(old_cert))].count("OK") == 1
+
+
+def test_a_done_renewal_needs_the_pin_to_prove_the_key(world: World) -> None:
+    image = world.card()
+    records = world.renewal(image)
+    done = world.engine(image, records).run()
+    with pytest.raises(PinNotVerifiedError):
+        world.engine(image, records, pin=None).run()
+    assert records.get() == done

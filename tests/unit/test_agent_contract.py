@@ -15,6 +15,8 @@ from fxml.agent.app import AgentApi
 from fxml.agent.core import AgentSettings, CardAgent, translate
 from fxml.card.errors import PinBlockedError, WrongPinError
 from fxml.card.pcsc import NoCardError
+from fxml.renewal.errors import MESSAGES as ENGINE_MESSAGES
+from fxml.renewal.errors import RenewalErrorCode, WrongCardError
 from fxml.renewal.model import RecordError, RecordErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +90,12 @@ def test_card_and_record_errors_become_the_agent_s_codes() -> None:
     assert translate(NoCardError(0x80100069, "removed")).code == ErrorCode.CARD_REMOVED
     stale = translate(RecordError(RecordErrorCode.STALE, "the record moved"))
     assert (stale.code, stale.message, stale.status) == ("RENEWAL_STALE", "the record moved", 502)
+
+
+def test_the_engine_s_new_key_refusal_reaches_the_page_with_the_agent_s_status_and_the_same_message() -> None:
+    code = RenewalErrorCode.NEW_KEY_NOT_ON_CARD
+    assert ErrorCode(code.value) == ErrorCode.NEW_KEY_NOT_ON_CARD
+    assert MESSAGES[ErrorCode.NEW_KEY_NOT_ON_CARD] == ENGINE_MESSAGES[code]
+    refused = translate(WrongCardError(code, details={"container": "9C"}))
+    assert (refused.code, refused.status, refused.message) == ("NEW_KEY_NOT_ON_CARD", 409, ENGINE_MESSAGES[code])
+    assert refused.details["retryable"] is True and refused.details["container"] == "9C"

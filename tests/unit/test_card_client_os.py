@@ -209,6 +209,27 @@ def test_generate_sign_and_verify(admin: PivCardClient) -> None:
     public_key.verify(signature, message, padding.PKCS1v15(), hashes.SHA384())
 
 
+def test_a_signature_checked_with_a_given_key_proves_the_container_holds_it(card: Card) -> None:
+    """``sign(..., public_key=k)`` checks the card's signature with ``k`` (the renewal
+    engine's proof that the card holds the recorded key) and leaves the client's own
+    idea of the container's key as it was."""
+    card.client.verify_pin(PIN)
+    card.client.authenticate(MANAGEMENT_KEY)
+    held = card.client.generate_key(KeyRef.SIGNATURE)  # key 1
+    other = fixed_key(2).public_key()
+    signature = card.client.sign(KeyRef.SIGNATURE, b"challenge", public_key=held)
+    held.verify(signature, b"challenge", padding.PKCS1v15(), hashes.SHA256())
+    with pytest.raises(AuthenticationError, match="does not verify") as refused:
+        card.client.sign(KeyRef.SIGNATURE, b"challenge", public_key=other)
+    assert refused.value.sw == 0x9000
+    assert card.client.public_key(KeyRef.SIGNATURE).public_numbers() == held.public_numbers()
+    # An empty container: the card says so (6A88), whatever key the caller expects.
+    with pytest.raises(NotFoundError, match="holds no key"):
+        card.client.sign(KeyRef.AUTHENTICATION, b"challenge", public_key=held)
+    with pytest.raises(NotFoundError):
+        card.client.public_key(KeyRef.AUTHENTICATION)  # not taken as the container's key
+
+
 def test_container_with_a_key_refuses_a_second_one(admin: PivCardClient) -> None:
     admin.generate_key(KeyRef.SIGNATURE)
     with pytest.raises(ConditionsNotSatisfiedError, match="already holds a key") as refused:

@@ -123,6 +123,31 @@ def test_a_refusal_is_noted_and_cleared_by_the_next_move(book: RenewalBook, cloc
     assert moved.error_code is None and moved.error_message is None
 
 
+@pytest.mark.parametrize("kind", ["book", "memory"])
+@pytest.mark.parametrize("final", [State.DONE, State.CANCELLED])
+def test_a_final_record_takes_no_refusal(book: RenewalBook, clock: FixedClock, kind: str, final: State) -> None:
+    """A card refused on a finished renewal (NEW_KEY_NOT_ON_CARD: it does not hold the new
+    key) cannot mark the renewal: the note is answered with the record unchanged."""
+    if kind == "book":
+        record = to_terms(book, book.create(HOLDER, SERIAL, CN))
+        store: Any = book.records(record.renewal_id)
+    else:
+        store = MemoryRecords.new(HOLDER, SERIAL, CN, clock=clock)
+    if final == State.CANCELLED:
+        store.advance(State.TERMS_ACCEPTED, State.CANCELLED)
+    else:
+        state = State.TERMS_ACCEPTED
+        for to in ENGINE_STATES:
+            store.advance(state, to, **FIELDS.get(to, {}))
+            state = to
+    at = store.get()
+    clock.set(NOW + timedelta(minutes=5))
+    assert store.fail("NEW_KEY_NOT_ON_CARD", "此憑證載具中沒有此筆憑證更新產生的新金鑰") == at
+    assert store.get() == at and at.state == final and at.error_code is None
+    if kind == "book":
+        assert "fail" not in [e[1] for e in book.events(at.renewal_id)]
+
+
 # -- the book ----------------------------------------------------------------------------------------
 def test_one_open_renewal_per_certificate(book: RenewalBook) -> None:
     first = book.create(HOLDER, SERIAL.lower(), CN)
