@@ -34,6 +34,7 @@ from fxml.ca.client import CertificateRecord
 from fxml.clock import TAIWAN
 from fxml.display import roc_date, taiwan_text, time_text
 from fxml.platform.tickets import System
+from fxml.web import ids
 from fxml.web.sessions import CookiePolicy, CsrfError, Session, SessionStore, check_csrf
 from simulator.bank import binding
 from simulator.bank.auth import BankError, Logins
@@ -250,9 +251,10 @@ class BranchOffice:
     def fax(self, officer: SignedInOfficer, fax_id: str) -> FaxRow:
         """A fax of the officer's branch; another branch's is answered as none at all."""
         found = None
-        if fax_id.isdigit() and len(fax_id) < 12:
+        number = ids.number(fax_id)  # ASCII digits only: a superscript or full-width digits name no fax
+        if number is not None:
             found = self.store.connection().execute(f"{_FAX_SELECT} WHERE f.id = ? AND f.branch_code = ?",
-                                                    (int(fax_id), officer.branch_code)).fetchone()
+                                                    (number, officer.branch_code)).fetchone()
         if found is None:
             raise BankError(Code.FAX_NOT_FOUND, "查無此傳真（本分行的收件匣中沒有這份憑證證明單）。", 404)
         return _fax(found)
