@@ -199,8 +199,8 @@ def run() -> list[tuple[str, str, str, str]]:
             done = [0]
             errors: list[BaseException] = []
             # One customer per client (客戶別 2, who go in directly): the same user logging in
-            # from 8 places at once would run into its own lockout, which counts an attempt
-            # before its password is checked (docs/bank.md).
+            # from 8 new places at once would run into its own lockout, which counts an attempt
+            # before its password is checked (docs/bank.md; a device cookie each would not).
             customers = own_customers(stack, CLIENTS)
             stop = time.monotonic() + SECONDS
 

@@ -44,7 +44,7 @@ from fxml.agent.api import (
 from fxml.agent.core import CardAgent
 from fxml.agent.guard import Guard
 from fxml.web.app import WebSettings, create_app
-from fxml.web.body import BodyTooLargeError, read_limited
+from fxml.web.body import BadJsonError, BodyTooLargeError, parse_json, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,8 @@ async def _body(request: Request) -> dict[str, Any]:
     except BodyTooLargeError:
         raise AgentError(ErrorCode.PAYLOAD_TOO_LARGE, details={"limit": MAX_BODY}) from None
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError):
+        data = parse_json(raw)
+    except BadJsonError:
         raise AgentError(ErrorCode.BAD_JSON) from None
     if not isinstance(data, dict):
         raise AgentError(ErrorCode.BAD_JSON)

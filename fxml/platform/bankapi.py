@@ -50,6 +50,7 @@ from typing import Any, Final
 
 from fxml.clock import Clock
 from fxml.errors import FxmlError
+from fxml.web.ids import number
 
 log = logging.getLogger(__name__)
 
@@ -177,14 +178,13 @@ def verify(key: bytes, method: str, path: str, body: bytes, headers: Mapping[str
     authorization = headers.get(HEADER_AUTHORIZATION, "")
     scheme, _, given = authorization.partition(" ")
     given = given.strip().lower()
-    if (scheme != SCHEME or not _SIGNATURE.fullmatch(given) or not (timestamp.isascii() and timestamp.isdigit())
-            or not _NONCE.fullmatch(nonce)):
+    sent = number(timestamp)  # ASCII digits, at most 18 of them
+    if scheme != SCHEME or not _SIGNATURE.fullmatch(given) or sent is None or not _NONCE.fullmatch(nonce):
         raise BankApiError(ErrorCode.BANK_API_UNAUTHENTICATED, "missing or malformed authentication headers")
     expected = hmac.new(key, _text_to_sign(method, path, timestamp, nonce, body), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, given):
         raise BankApiError(ErrorCode.BANK_API_UNAUTHENTICATED, "the signature is not the platform's")
     now = clock.now()
-    sent = int(timestamp)
     if abs(now.timestamp() - sent) > MAX_SKEW:
         raise BankApiError(ErrorCode.BANK_API_CLOCK_SKEW, f"sent at {sent}, now {int(now.timestamp())}")
     expires = datetime.fromtimestamp(max(sent, int(now.timestamp())) + MAX_SKEW, tz=now.tzinfo)

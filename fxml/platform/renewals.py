@@ -20,7 +20,6 @@ valid :data:`~fxml.renewal.api.TOKEN_MAX_AGE` seconds on the stack's clock.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import secrets
@@ -44,7 +43,7 @@ from fxml.platform.store import STORE_FILE, PlatformStore
 from fxml.renewal import api
 from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
 from fxml.renewal.rules import FIELDS, apply_failure, apply_move
-from fxml.web.body import BodyTooLargeError, read_limited
+from fxml.web.body import BadJsonError, BodyTooLargeError, parse_json, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -349,10 +348,10 @@ def _answer(record: RenewalRecord) -> JSONResponse:
 
 async def _json_body(request: Request) -> Mapping[str, Any]:
     try:
-        data = json.loads(await read_limited(request, api.MAX_BODY))
+        data = parse_json(await read_limited(request, api.MAX_BODY))
     except BodyTooLargeError:
         raise RecordError(RecordErrorCode.BAD_RECORD, f"the request body is over {api.MAX_BODY} bytes") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except BadJsonError:
         raise RecordError(RecordErrorCode.BAD_RECORD, "the request body is not JSON") from None
     if not isinstance(data, dict):
         raise RecordError(RecordErrorCode.BAD_RECORD, "the request body is not a JSON object")

@@ -32,7 +32,6 @@ sheet as a PDF with embedded CJK fonts (WeasyPrint).
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -50,7 +49,8 @@ from fxml.display import roc_date, taiwan_text, time_text
 from fxml.errors import FxmlError
 from fxml.platform.bankapi import BankApiError, Fax, FaxCustomer
 from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
-from fxml.web import labels
+from fxml.web import ids, labels
+from fxml.web.body import BadJsonError, parse_json
 from fxml.web.sessions import CsrfError, Session, check_csrf
 
 if TYPE_CHECKING:
@@ -209,8 +209,8 @@ class Wizard:
         token = request.headers.get(CSRF_HEADER, "")
         check_csrf(session, {"csrf_token": token})
         try:
-            body = json.loads(await request.body() or b"{}")
-        except (ValueError, RecursionError):
+            body = parse_json(await request.body() or b"{}")
+        except BadJsonError:
             raise WizardError("BAD_REQUEST", "請求內容不是有效的 JSON。", 400) from None
         if not isinstance(body, dict):
             raise WizardError("BAD_REQUEST", "請求內容須為 JSON 物件。", 400)
@@ -315,10 +315,11 @@ class Wizard:
         return RedirectResponse(f"/proof/{fields.get('serial', '').upper()}", status_code=303)
 
     async def _sheet(self, customer: dict[str, Any], serial: str) -> dict[str, str]:
+        wanted = _serial(serial)
         certificates = await self._certificates(customer)
-        if not any(c.serial == serial.upper() for c in certificates):
-            raise WizardError("PROOF_UNKNOWN_CERTIFICATE", "查無此憑證，請由「憑證證明單列印」重新選擇。", 404)
-        sheet: dict[str, str] = await run_in_threadpool(self.ca.proof_sheet, serial)
+        if not any(c.serial == wanted for c in certificates):
+            raise _unknown_certificate()
+        sheet: dict[str, str] = await run_in_threadpool(self.ca.proof_sheet, wanted)
         return sheet
 
     async def proof_sheet(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
@@ -356,6 +357,7 @@ class Wizard:
         serial = request.path_params["serial"].upper()
         try:
             await self._json_call(request, session)
+            _serial(serial)  # a serial at all, before anything else is asked
             if customer.get("system") != "eoi":
                 raise WizardError("FAX_NOT_NEEDED", "個人網路銀行及企業網路銀行用戶於步驟7完成後即完成憑證更新作業，"
                                   "無須傳真憑證證明單。")
@@ -409,6 +411,19 @@ class Wizard:
             Route("/proof/{serial:str}/fax", page(self.proof_fax), methods=["POST"]),
             Route("/proof/{serial:str}", page(self.proof_sheet), methods=["GET"]),
         ]
+
+
+def _unknown_certificate() -> WizardError:
+    return WizardError("PROOF_UNKNOWN_CERTIFICATE", "查無此憑證，請由「憑證證明單列印」重新選擇。", 404)
+
+
+def _serial(text: str) -> str:
+    """A serial from a URL: ASCII hex digits (fxml.web.ids), in upper case; anything else
+    (a superscript, full-width digits) is no certificate, refused before the CA is asked."""
+    serial = ids.hex_id(text)
+    if serial is None:
+        raise _unknown_certificate()
+    return serial
 
 
 def _actor(customer: dict[str, Any]) -> str:

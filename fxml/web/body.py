@@ -1,13 +1,15 @@
-"""Reading request bodies with a limit, chunked or not."""
+"""Reading request bodies with a limit, chunked or not, and reading them as JSON."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.types import Receive
 
 from fxml.errors import FxmlError
+from fxml.web.ids import number
 
 
 class BodyTooLargeError(FxmlError):
@@ -18,10 +20,32 @@ class BodyTooLargeError(FxmlError):
         super().__init__(f"request body over {limit} bytes")
 
 
+class BadJsonError(FxmlError, ValueError):
+    """A request body that is not one JSON value the server can read; ``reason`` says why (English,
+    for logs and tests; each app answers in its own words)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+def parse_json(raw: bytes) -> Any:
+    """The JSON value of a request body, or :class:`BadJsonError`: not UTF-8, not JSON, or arrays
+    and objects nested deeper than Python's stack (``[`` × 100,000 makes the decoder raise
+    RecursionError, which is no ValueError: caught here once, for every app)."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadJsonError("the body is not UTF-8") from None
+    except RecursionError:
+        raise BadJsonError("the body nests arrays or objects too deep") from None
+    except ValueError:
+        raise BadJsonError("the body is not JSON") from None
+
+
 def declared_length(headers: Any) -> int | None:
     """The Content-Length header as a number (the HTTP parser has checked its form)."""
-    value = headers.get("content-length")
-    return int(value) if value and value.isdigit() else None
+    return number(headers.get("content-length"))
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

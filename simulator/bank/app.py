@@ -36,7 +36,7 @@ from fxml.clock import Clock
 from fxml.platform import bankapi, tickets
 from fxml.web.app import WebSettings, create_app, templates
 from fxml.web.sessions import CookiePolicy, CsrfError, Session, SessionStore, check_csrf
-from simulator.bank.auth import BankError, BankErrorCode, LoggedIn, Logins, check_platform_access
+from simulator.bank.auth import BankError, BankErrorCode, DeviceCookie, LoggedIn, Logins, check_platform_access
 from simulator.bank.branch import PREFIX as BRANCH_PREFIX
 from simulator.bank.branch import BranchOffice
 from simulator.bank.certificates import CertificateChecks
@@ -84,6 +84,9 @@ class BankApp:
                                       clock=lambda: self.clock.now().timestamp())
             for page in SYSTEMS
         }
+        #: Each system's device cookie (auth.DeviceCookie): where a user logged in before.
+        self.devices = {system: DeviceCookie.beside(sessions.policy, f"bank_{system.value}_device")
+                        for system, sessions in self.sessions.items()}
         if checks is None and settings.ca_url:
             checks = CertificateChecks(CaClient(settings.ca_url, actor="bank"))
         self.checks = checks
@@ -151,7 +154,7 @@ class BankApp:
             try:
                 # argon2 takes ~0.1 s by design: in a worker thread, never on the event loop.
                 who = await run_in_threadpool(self.logins.login, page.system, id_number, user_code,
-                                              form.get("password", ""))
+                                              form.get("password", ""), self.devices[page.system].token(request))
             except BankError as exc:
                 return self._render(request, page, "login.html", session, status=exc.status, error=exc,
                                     id_number=id_number, user_code=user_code)
@@ -160,6 +163,8 @@ class BankApp:
             fresh[LOGIN_KEY] = {"id_number": who.customer.id_number, "user_code": who.user.user_code}
             response = RedirectResponse(f"{page.prefix}/menu", status_code=303)
             sessions.save(fresh, response)
+            if who.device is not None:
+                self.devices[page.system].set(response, who.device)
             return response
 
         async def menu(request: Request) -> Response:

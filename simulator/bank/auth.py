@@ -5,10 +5,15 @@ Two sets of rules, both enforced here on the server:
 - **Login** (:class:`Logins`): the id number (身分證字號 or 統一編號) and the
   使用者代號 must be well formed, the customer must belong to the system, the
   password must match its argon2 hash. A wrong password counts; at
-  ``lock_after`` consecutive wrong passwords (3 by default) the user is
-  locked until the branch unlocks it. An unknown customer or user code and a
-  wrong password get the same answer, so the login page cannot be used to
-  find out who banks here.
+  ``lock_after`` consecutive wrong passwords (3 by default) the code is
+  locked until the branch unlocks it. The count is kept per code as typed,
+  whether or not a user has it, and an unknown code has a dummy hash checked:
+  an unknown customer or user code gets the same answers at the same cost as
+  a known one, so the login page cannot be used to find out who banks here.
+  The count is also kept per client: a browser where the user logged in
+  before (its device cookie) counts on its own, so guesses made elsewhere
+  never lock the user out of it (docs/bank.md, *The lockout*). The branch's
+  officers log in through the same mechanism (:mod:`simulator.bank.branch`).
 - **The platform** (:func:`check_platform_access`), the manual's step 1:
   企業網路銀行 客戶別 2 goes in with its one user code, 客戶別 3 only with its
   管理者代號, 客戶別 4 only with SUPER001; any other user of a 客戶別 3 or 4
@@ -23,16 +28,22 @@ message the customer reads.
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
-from dataclasses import dataclass
+import secrets
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from starlette.requests import Request
+from starlette.responses import Response
 
 from fxml.clock import Clock
 from fxml.platform.tickets import System
+from fxml.web.sessions import CookiePolicy
 from simulator.bank.customers import (
     DESCRIBED_CUSTOMER_TYPES,
     SUPER_USER_CODE,
@@ -42,12 +53,14 @@ from simulator.bank.customers import (
     User,
 )
 from simulator.bank.ids import IdNumberError, validate_business_id, validate_national_id
-from simulator.bank.store import BankStore
+from simulator.bank.store import ANY_CLIENT, DEVICE_DAYS, BankStore, Realm
 from simulator.errors import SimulatorError
 
 #: Consecutive wrong passwords that lock a user.
 LOCK_AFTER: Final = 3
 _USER_CODE = re.compile(r"[A-Za-z0-9]{6,16}")
+#: A device cookie's token as the bank makes them (secrets.token_urlsafe(32)); anything else is none.
+_DEVICE_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{43}", re.ASCII)
 
 
 @enum.unique
@@ -132,11 +145,13 @@ def password_hasher(profile: str = "default") -> PasswordHasher:
 
 @dataclass(frozen=True)
 class LoggedIn:
-    """Who logged in: the customer, the user, the system."""
+    """Who logged in: the customer, the user, the system; at login, the device cookie's token the
+    browser keeps."""
 
     system: System
     customer: Customer
     user: User
+    device: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def actor(self) -> str:
@@ -166,6 +181,57 @@ def check_login_form(system: System, id_number: str, user_code: str, password: s
     return id_number, user_code
 
 
+# -- the lockout: per code as typed, per client ---------------------------------------------------------
+def device_id(token: str | None) -> str | None:
+    """What the bank keeps of a device cookie's token (its SHA-256), or None if ``token`` is not
+    one the bank could have made."""
+    if token is None or not _DEVICE_TOKEN.fullmatch(token):
+        return None
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class DeviceCookie:
+    """The cookie that makes a browser one where an account logged in before: a random token (the
+    bank keeps its SHA-256 only), set at every good login, kept :data:`DEVICE_DAYS` days, HttpOnly,
+    SameSite=Strict (only the bank's own login form needs it), scoped to the system's path."""
+
+    name: str
+    path: str
+    secure: bool = False
+
+    def token(self, request: Request) -> str | None:
+        return request.cookies.get(self.name)
+
+    def set(self, response: Response, token: str) -> None:
+        response.set_cookie(self.name, token, max_age=DEVICE_DAYS * 24 * 3600, path=self.path, httponly=True,
+                            samesite="strict", secure=self.secure)
+
+    @classmethod
+    def beside(cls, sessions: CookiePolicy, name: str) -> DeviceCookie:
+        """The device cookie of the app whose session cookie is ``sessions`` (same path and TLS)."""
+        return cls(name, sessions.path, sessions.secure)
+
+
+class Verdict(enum.Enum):
+    RIGHT = "right"
+    WRONG = "wrong"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A login attempt counted on the record of its code as typed and of its client
+    (:meth:`Logins.attempt`), and what it came to."""
+
+    realm: Realm
+    owner: str
+    code: str
+    #: ``""`` (no device of the account) or the device's id.
+    client: str
+    verdict: Verdict
+
+
 class Logins:
     """Password checks and the lockout, over the bank's store."""
 
@@ -174,50 +240,91 @@ class Logins:
         self.clock = clock
         self.hasher = hasher
         self.lock_after = lock_after
+        self._dummy_hash: str | None = None
+        self._dummy_lock = threading.Lock()
+
+    def _dummy(self) -> str:
+        """The hash checked for a code that names no account, made with the hasher's own parameters:
+        an unknown code costs what a known one does (argon2's verify, not a hash of the password).
+        Made at the first attempt after a start, known code or not (a command line that never logs
+        anyone in does not pay for it)."""
+        with self._dummy_lock:
+            if self._dummy_hash is None:
+                self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+            return self._dummy_hash
+
+    def attempt(self, realm: Realm, owner: str, code: str, password: str, password_hash: str | None,
+                device: str | None, now: datetime) -> Attempt:
+        """One attempt on the code as typed, the same steps whether an account has it
+        (``password_hash``) or not (None): the client is the browser's device if it is trusted for
+        this code, else every other client; the attempt is counted on that record before the
+        password is checked (one transaction: a burst checks no more passwords than a sequence);
+        a locked record is answered at once, without a check; otherwise one argon2 verify, of the
+        account's hash or of the dummy one. A right password is then :meth:`succeeded` (or
+        :meth:`released`)."""
+        dummy = self._dummy()
+        client = device if device is not None and self.store.trusted(device, realm, owner, code, now) else ANY_CLIENT
+        counted = self.store.reserve(realm, owner, code, client, self.lock_after, now)
+        if counted is None:
+            return Attempt(realm, owner, code, client, Verdict.LOCKED)
+        right = self.verify(password_hash if password_hash is not None else dummy, password)
+        if right and password_hash is not None:
+            return Attempt(realm, owner, code, client, Verdict.RIGHT)
+        return Attempt(realm, owner, code, client, Verdict.LOCKED if counted.locked else Verdict.WRONG)
+
+    def succeeded(self, attempt: Attempt, now: datetime, password_hash: str, password: str,
+                  token: str | None) -> str:
+        """Record a right password: its record starts again, and the browser is a device of the
+        account under a new token (the accounts its old token was a device of move to the new
+        one, as a session id is rotated at login: a token planted in the browser before is worth
+        nothing after); the new token, for the device cookie."""
+        fresh = secrets.token_urlsafe(32)
+        self.store.succeed(attempt.realm, attempt.owner, attempt.code, attempt.client, now, device=device_id(fresh),
+                           replacing=device_id(token), new_hash=self.rehash(password_hash, password))
+        return fresh
+
+    def released(self, attempt: Attempt) -> None:
+        """A right password that does not log in (another system's customer) is no failure."""
+        self.store.release(attempt.realm, attempt.owner, attempt.code, attempt.client, self.lock_after)
 
     def hash(self, password: str) -> str:
         return self.hasher.hash(password)
 
-    def login(self, system: System, id_number: str, user_code: str, password: str) -> LoggedIn:
-        """The logged-in customer and user, or a :class:`BankError` (recorded in the audit log)."""
+    def login(self, system: System, id_number: str, user_code: str, password: str, device: str | None = None
+              ) -> LoggedIn:
+        """The logged-in customer and user, or a :class:`BankError` (recorded in the audit log).
+        ``device`` is the token of the browser's device cookie, if it sent one."""
         now = self.clock.now()
         try:
             id_number, user_code = check_login_form(system, id_number, user_code, password)
-            return self._login(system, id_number, user_code, password, now)
+            return self._login(system, id_number, user_code, password, device, now)
         except BankError as exc:
             self.store.audit(now, system.value, f"{id_number}:{user_code}"[:80], "登入", exc.code)
             raise
 
-    def _login(self, system: System, id_number: str, user_code: str, password: str, now: datetime) -> LoggedIn:
-        failed = BankError(
-            BankErrorCode.LOGIN_FAILED, f"使用者代號或密碼錯誤；密碼連續錯誤 {self.lock_after} 次將暫停使用。", 401
-        )
+    def _login(self, system: System, id_number: str, user_code: str, password: str, device: str | None,
+               now: datetime) -> LoggedIn:
         customer = self.store.customer(id_number)
         row = self.store.user(id_number, user_code) if customer is not None else None
-        if customer is None or row is None:
-            self._burn_time(password)
-            raise failed
-        # The attempt is counted before the password is checked, in one transaction:
-        # a burst of requests cannot all pass the lock check while the first ones are
-        # still hashing (at most ``lock_after`` passwords are ever checked per lock).
-        attempt = self.store.reserve_attempt(id_number, user_code, self.lock_after, now)
-        if attempt is None:
+        attempt = self.attempt(Realm.USER, id_number, user_code, password, row.password_hash if row else None,
+                               device_id(device), now)
+        if attempt.verdict is Verdict.LOCKED:
             raise self._locked()
-        if not self.verify(row.password_hash, password):
-            if attempt.locked:
-                raise self._locked()
-            raise failed
+        if attempt.verdict is Verdict.WRONG:
+            raise BankError(BankErrorCode.LOGIN_FAILED,
+                            f"使用者代號或密碼錯誤；密碼連續錯誤 {self.lock_after} 次將暫停使用。", 401)
+        assert customer is not None and row is not None
         if customer.system is not system:
             # Said only to whom knows the password (the page tells no one who banks where);
             # a right password is no failure: its attempt is given back.
-            self.store.release_attempt(id_number, user_code, self.lock_after)
+            self.released(attempt)
             raise BankError(BankErrorCode.WRONG_SYSTEM,
                             f"您是{customer.system.label}客戶，請由{customer.system.label}登入。", 403)
-        self.store.record_success(id_number, user_code, now, self.rehash(row.password_hash, password))
+        token = self.succeeded(attempt, now, row.password_hash, password, device)
         user = customer.user(user_code)
         assert user is not None
         self.store.audit(now, system.value, f"{id_number}:{user.user_code}", "登入", "OK")
-        return LoggedIn(system, customer, user)
+        return LoggedIn(system, customer, user, device=token)
 
     def _locked(self) -> BankError:
         return BankError(
@@ -237,10 +344,6 @@ class Logins:
         """After a good password: a new hash if ``password_hash`` was made with other
         parameters than the hasher's (to store instead), else None."""
         return self.hasher.hash(password) if self.hasher.check_needs_rehash(password_hash) else None
-
-    def _burn_time(self, password: str) -> None:
-        # An unknown user costs what a known one does, so timing tells nothing either.
-        self.hasher.hash(password)
 
 
 def check_platform_access(logged_in: LoggedIn) -> None:

@@ -20,7 +20,7 @@ import re
 import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -34,14 +34,15 @@ from fxml.ca.client import CertificateRecord
 from fxml.clock import TAIWAN
 from fxml.display import roc_date, taiwan_text, time_text
 from fxml.platform.tickets import System
+from fxml.web import ids
 from fxml.web.sessions import CookiePolicy, CsrfError, Session, SessionStore, check_csrf
 from simulator.bank import binding
-from simulator.bank.auth import BankError, Logins
+from simulator.bank.auth import BankError, DeviceCookie, Logins, Verdict, device_id
 from simulator.bank.auth import BankErrorCode as Code
 from simulator.bank.certificates import CertificateChecks, ca_unavailable
 from simulator.bank.customers import Company
 from simulator.bank.officers import OFFICER_CODE, OfficerRole
-from simulator.bank.store import STORE_FILE, BankStore
+from simulator.bank.store import STORE_FILE, BankStore, Realm
 
 PREFIX: Final = "/branch"
 TITLE: Final = "分行作業系統"
@@ -60,6 +61,8 @@ class SignedInOfficer:
     officer_code: str
     name: str
     role: OfficerRole
+    #: At login: the device cookie's token the browser keeps.
+    device: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def actor(self) -> str:
@@ -101,21 +104,26 @@ def _fax(row: tuple[Any, ...]) -> FaxRow:
 
 
 class OfficerLogins:
-    """Officers' logins: the customers' rules (argon2, the lockout, one answer for every wrong guess)."""
+    """Officers' logins: the customers' rules and the same lockout (:meth:`Logins.attempt`: per code as
+    typed, per client, argon2 for a known code or not, one answer for every wrong guess)."""
 
     def __init__(self, logins: Logins):
         self.logins = logins
         self.store = logins.store
 
-    def login(self, branch_code: str, officer_code: str, password: str) -> SignedInOfficer:
+    def login(self, branch_code: str, officer_code: str, password: str, device: str | None = None
+              ) -> SignedInOfficer:
+        """The officer, or a :class:`BankError` (recorded in the audit log); ``device`` is the token of
+        the browser's device cookie, if it sent one."""
         now = self.logins.clock.now()
         try:
-            return self._login(branch_code.strip(), officer_code.strip(), password, now)
+            return self._login(branch_code.strip(), officer_code.strip(), password, device, now)
         except BankError as exc:
             self.store.audit(now, SYSTEM, f"{branch_code}:{officer_code}"[:80], "分行經辦登入", exc.code)
             raise
 
-    def _login(self, branch_code: str, officer_code: str, password: str, now: datetime) -> SignedInOfficer:
+    def _login(self, branch_code: str, officer_code: str, password: str, device: str | None, now: datetime
+               ) -> SignedInOfficer:
         for value, label in ((branch_code, "分行代號"), (officer_code, "員工代號"), (password, "密碼")):
             if not value:
                 raise BankError(Code.MISSING_FIELD, f"請輸入{label}。")
@@ -123,26 +131,19 @@ class OfficerLogins:
             raise BankError(Code.BAD_BRANCH_CODE, "分行代號須為 7 位數字（006 開頭）。")
         if not OFFICER_CODE.fullmatch(officer_code):
             raise BankError(Code.BAD_OFFICER_CODE, "員工代號須為 6 至 16 位英文字母或數字。")
-        lock_after = self.logins.lock_after
-        failed = BankError(Code.LOGIN_FAILED, f"員工代號或密碼錯誤；密碼連續錯誤 {lock_after} 次將暫停使用。", 401)
         row = self.store.officer(branch_code, officer_code)
-        if row is None:
-            self.logins.hasher.hash(password)  # an unknown officer costs what a known one does
-            raise failed
-        # As for customers (auth.Logins): the attempt is counted before the password is checked,
-        # in one transaction, so a burst of guesses cannot all pass the lock check while the first
-        # ones are still hashing (at most ``lock_after`` passwords are checked per lock).
-        attempt = self.store.reserve_officer_attempt(branch_code, officer_code, lock_after, now)
-        if attempt is None:
+        attempt = self.logins.attempt(Realm.OFFICER, branch_code, officer_code, password,
+                                      row.password_hash if row else None, device_id(device), now)
+        if attempt.verdict is Verdict.LOCKED:
             raise self._locked()
-        if not self.logins.verify(row.password_hash, password):
-            if attempt.locked:
-                raise self._locked()
-            raise failed
-        self.store.record_officer_success(branch_code, officer_code, now,
-                                          self.logins.rehash(row.password_hash, password))
+        if attempt.verdict is Verdict.WRONG:
+            raise BankError(Code.LOGIN_FAILED,
+                            f"員工代號或密碼錯誤；密碼連續錯誤 {self.logins.lock_after} 次將暫停使用。", 401)
+        assert row is not None
+        token = self.logins.succeeded(attempt, now, row.password_hash, password, device)
         self.store.audit(now, SYSTEM, f"{row.branch_code}:{row.officer_code}", "分行經辦登入", "OK")
-        return SignedInOfficer(row.branch_code, row.branch_name, row.officer_code, row.name, OfficerRole(row.role))
+        return SignedInOfficer(row.branch_code, row.branch_name, row.officer_code, row.name, OfficerRole(row.role),
+                               device=token)
 
     def _locked(self) -> BankError:
         return BankError(Code.USER_LOCKED, f"密碼連續錯誤 {self.logins.lock_after} 次，員工代號已暫停使用，"
@@ -198,8 +199,9 @@ class BranchOffice:
         self.clock = logins.clock
         self.checks = checks
         self.templates = templates
-        self.sessions = SessionStore(state_dir / STORE_FILE, CookiePolicy("bank_branch_session", path=PREFIX),
-                                     clock=lambda: self.clock.now().timestamp())
+        policy = CookiePolicy("bank_branch_session", path=PREFIX)
+        self.sessions = SessionStore(state_dir / STORE_FILE, policy, clock=lambda: self.clock.now().timestamp())
+        self.device = DeviceCookie.beside(policy, "bank_branch_device")
 
     def close(self) -> None:
         self.sessions.close()
@@ -225,8 +227,10 @@ class BranchOffice:
         data = session.get(OFFICER_KEY)
         if not isinstance(data, dict):
             return None
+        # A session stands until logout or idle timeout: a lock that others' guesses set (on the clients
+        # without this officer's device) says nothing of the officer who signed in (docs/bank.md).
         row = self.store.officer(str(data.get("branch_code")), str(data.get("officer_code")))
-        if row is None or row.locked:
+        if row is None:
             return None
         return SignedInOfficer(row.branch_code, row.branch_name, row.officer_code, row.name, OfficerRole(row.role))
 
@@ -250,9 +254,10 @@ class BranchOffice:
     def fax(self, officer: SignedInOfficer, fax_id: str) -> FaxRow:
         """A fax of the officer's branch; another branch's is answered as none at all."""
         found = None
-        if fax_id.isdigit() and len(fax_id) < 12:
+        number = ids.number(fax_id)  # ASCII digits only: a superscript or full-width digits name no fax
+        if number is not None:
             found = self.store.connection().execute(f"{_FAX_SELECT} WHERE f.id = ? AND f.branch_code = ?",
-                                                    (int(fax_id), officer.branch_code)).fetchone()
+                                                    (number, officer.branch_code)).fetchone()
         if found is None:
             raise BankError(Code.FAX_NOT_FOUND, "查無此傳真（本分行的收件匣中沒有這份憑證證明單）。", 404)
         return _fax(found)
@@ -282,7 +287,8 @@ class BranchOffice:
             return self._render(request, "branch_login.html", session, status=403, error=error)
         branch_code, officer_code = fields.get("branch_code", ""), fields.get("officer_code", "")
         try:
-            officer = await run_in_threadpool(self.logins.login, branch_code, officer_code, fields.get("password", ""))
+            officer = await run_in_threadpool(self.logins.login, branch_code, officer_code, fields.get("password", ""),
+                                              self.device.token(request))
         except BankError as exc:
             return self._render(request, "branch_login.html", session, status=exc.status, error=exc,
                                 branch_code=branch_code, officer_code=officer_code)
@@ -291,6 +297,8 @@ class BranchOffice:
         fresh[OFFICER_KEY] = {"branch_code": officer.branch_code, "officer_code": officer.officer_code}
         response = RedirectResponse(f"{PREFIX}/inbox", status_code=303)
         self.sessions.save(fresh, response)
+        if officer.device is not None:
+            self.device.set(response, officer.device)
         return response
 
     async def logout(self, request: Request, session: Session, officer: SignedInOfficer) -> Response:

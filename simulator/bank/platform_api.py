@@ -28,7 +28,7 @@ from fxml.clock import Clock
 from fxml.platform import bankapi
 from fxml.platform.bankapi import BankApiError, Binding, ErrorCode, Fax, FaxReceipt, RenewalNotice
 from fxml.platform.tickets import System
-from fxml.web.body import BodyTooLargeError, read_limited
+from fxml.web.body import BadJsonError, BodyTooLargeError, parse_json, read_limited
 from simulator.bank import binding
 from simulator.bank.auth import BankError
 from simulator.bank.certificates import CertificateChecks
@@ -57,9 +57,9 @@ class PlatformApi:
             lambda nonce, expires: self.store.first_use_nonce(nonce, expires, now),
         )
         try:
-            return json.loads(body)
-        except ValueError:
-            raise BankApiError(ErrorCode.BANK_API_BAD_REQUEST, "the body is not JSON") from None
+            return parse_json(body)
+        except BadJsonError as exc:  # not JSON, or nested too deep to read
+            raise BankApiError(ErrorCode.BANK_API_BAD_REQUEST, exc.reason) from None
 
     def _refused(self, action: str, exc: BankApiError) -> JSONResponse:
         self.store.audit(self.clock.now(), SYSTEM, "fxml-platform", action, exc.code.value, exc.detail[:200])

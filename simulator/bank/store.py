@@ -1,10 +1,9 @@
 """The bank's records in one SQLite file, ``<state_dir>/bank.sqlite3``.
 
 Customers are kept as the model's JSON (:mod:`simulator.bank.customers`)
-without their passwords; each user's login state is a row of its own: the
-argon2 hash of the password, the count of consecutive wrong passwords and
-when the user was locked. Every change is one transaction, and every login,
-refusal and hand-over to the platform is a line of the audit log.
+without their passwords; each user is a row of its own with the argon2 hash
+of the password and the last login. Every change is one transaction, and
+every login, refusal and hand-over to the platform is a line of the audit log.
 
 Schema 2 adds step 9 and the transfers: the branches' officers (their
 logins, as the users'), the faxes in each branch's inbox, the 憑證展期建檔
@@ -18,15 +17,25 @@ Schema 3 keeps the expiry of those nonces as Unix time (an INTEGER): the ISO
 texts of schema 2 carried the clock's UTC offset, and two texts with different
 offsets do not compare as the instants they name. A file of schema 1 or 2 is
 upgraded in place when it is opened (schema 2's nonces converted).
+
+Schema 4 moves the lockout out of the accounts' rows (docs/bank.md, *Logins*):
+``lockouts`` counts wrong passwords per login code **as typed**, whether or not
+such a user or officer exists (so that an unknown code is answered as a known
+one), and per client: the browsers a good login made trusted (``devices``, by the
+SHA-256 of their cookie's token) each have a count of their own, every other
+client shares one (``client`` = ``''``). A file of schema 1 to 3 is upgraded in
+place: the counts and locks of ``users`` and ``officers`` become the shared
+records of ``lockouts``, and those two columns are dropped.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,10 +44,12 @@ from simulator.bank.customers import Company, Customer, Person, customer_from_js
 from simulator.errors import SimulatorError
 
 STORE_FILE = "bank.sqlite3"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Every table of the bank's records (what :meth:`BankStore.dump` compares; sessions are not records).
 TABLES = ("meta", "customers", "users", "audit", "officers", "faxes", "filings", "bindings", "renewal_notices",
-          "transfers", "api_nonces")
+          "transfers", "api_nonces", "lockouts", "devices")
+#: How long a browser stays trusted for an account after its last good login there.
+DEVICE_DAYS: Final = 180
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,8 +68,6 @@ CREATE TABLE IF NOT EXISTS users (
     user_code_key TEXT NOT NULL,
     role TEXT NOT NULL,
     password_hash TEXT NOT NULL,
-    failed_logins INTEGER NOT NULL DEFAULT 0,
-    locked_at TEXT,
     last_login_at TEXT,
     PRIMARY KEY (id_number, user_code_key)
 );
@@ -79,8 +88,6 @@ CREATE TABLE IF NOT EXISTS officers (
     name TEXT NOT NULL,
     role TEXT NOT NULL,
     password_hash TEXT NOT NULL,
-    failed_logins INTEGER NOT NULL DEFAULT 0,
-    locked_at TEXT,
     last_login_at TEXT,
     PRIMARY KEY (branch_code, officer_code_key)
 );
@@ -156,7 +163,30 @@ CREATE TABLE IF NOT EXISTS api_nonces (
     nonce TEXT PRIMARY KEY,
     expires INTEGER NOT NULL  -- Unix time (schema 3; an ISO text in schema 2)
 );
+-- Schema 4: consecutive wrong passwords per login code as typed (an account or not) and per client.
+CREATE TABLE IF NOT EXISTS lockouts (
+    realm TEXT NOT NULL,        -- 'user' (the three systems) or 'officer' (the branch)
+    owner TEXT NOT NULL,        -- the id number or the branch code, as typed
+    code_key TEXT NOT NULL,     -- the user or officer code, as typed, in capitals
+    client TEXT NOT NULL,       -- '' (every client without a device of the account) or a device
+    failed INTEGER NOT NULL,
+    locked_at TEXT,
+    PRIMARY KEY (realm, owner, code_key, client)
+);
+-- The browsers a good login made trusted for an account (the SHA-256 of their cookie's token).
+CREATE TABLE IF NOT EXISTS devices (
+    device TEXT NOT NULL,
+    realm TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    code_key TEXT NOT NULL,
+    trusted_at TEXT NOT NULL,
+    last_login_at TEXT NOT NULL,
+    PRIMARY KEY (device, realm, owner, code_key)
+);
 """
+
+#: The client of every attempt made without a device of the account (``lockouts.client``).
+ANY_CLIENT: Final = ""
 
 
 class BankStoreError(SimulatorError):
@@ -165,6 +195,8 @@ class BankStoreError(SimulatorError):
 
 @dataclass(frozen=True)
 class UserRow:
+    """A user, and the shared lockout record of its code (clients without a device of the user)."""
+
     id_number: str
     user_code: str
     role: str
@@ -180,6 +212,8 @@ class UserRow:
 
 @dataclass(frozen=True)
 class OfficerRow:
+    """An officer, and the shared lockout record of its code (clients without a device of the officer)."""
+
     branch_code: str
     branch_name: str
     officer_code: str
@@ -206,19 +240,37 @@ class AuditRow:
     detail: str
 
 
+class Realm(enum.StrEnum):
+    """Whose logins a lockout record counts: the three systems' users, or the branches' officers."""
+
+    USER = "user"
+    OFFICER = "officer"
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A login attempt counted on its record (:meth:`BankStore.reserve`): the consecutive wrong
+    passwords so far, this one included, and whether this attempt set the lock."""
+
+    failed: int
+    locked: bool
+
+
 @dataclass(frozen=True)
 class _Accounts:
-    """A table of accounts that log in with a password and share one lockout
-    (:meth:`BankStore._reserve`): whose account (``owner``) and its login code in
-    capitals (``key``) name a row."""
+    """A table of accounts that log in with a password: whose account (``owner``) and its login
+    code in capitals (``key``) name a row; ``realm`` names their records in ``lockouts``."""
 
     table: str
     owner: str
     key: str
+    realm: Realm
 
 
-_USERS: Final = _Accounts("users", "id_number", "user_code_key")
-_OFFICERS: Final = _Accounts("officers", "branch_code", "officer_code_key")
+_USERS: Final = _Accounts("users", "id_number", "user_code_key", Realm.USER)
+_OFFICERS: Final = _Accounts("officers", "branch_code", "officer_code_key", Realm.OFFICER)
+_ACCOUNTS: Final = {a.realm: a for a in (_USERS, _OFFICERS)}
+_LOCKOUT: Final = " WHERE realm = ? AND owner = ? AND code_key = ? AND client = ?"
 
 
 class BankStore(SqliteFile):
@@ -234,9 +286,11 @@ class BankStore(SqliteFile):
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
                 if row[0] == "2":
                     expiry_to_unix_time(conn, "api_nonces", "nonce")
-                if row[0] in ("1", "2"):
-                    # Schema 1 had no tables of step 9 and the transfers: the script above made them
-                    # (api_nonces as schema 3 has it).
+                if row[0] in ("1", "2", "3"):
+                    # Schema 1 had no tables of step 9 and the transfers, schema 3 none of the lockout's:
+                    # the script above made them (api_nonces as schema 3 has it).
+                    for accounts in (_USERS, _OFFICERS):
+                        _move_lockout(conn, accounts)
                     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
                     row = (str(SCHEMA_VERSION),)
         except sqlite3.DatabaseError as exc:
@@ -303,72 +357,89 @@ class BankStore(SqliteFile):
 
     # -- users ------------------------------------------------------------------------------
     def user(self, id_number: str, user_code: str) -> UserRow | None:
-        row = self.connection().execute(
-            "SELECT id_number, user_code, role, password_hash, failed_logins, locked_at, last_login_at"
-            " FROM users WHERE id_number = ? AND user_code_key = ?", (id_number, user_code.upper()),
-        ).fetchone()
+        row = self._account(_USERS, "id_number, user_code, role, password_hash", id_number, user_code)
         return UserRow(*row) if row else None
 
-    def reserve_attempt(self, id_number: str, user_code: str, lock_after: int, at: datetime) -> UserRow | None:
-        """Count one login attempt before its password is checked (one transaction).
-
-        None if the user is unknown or locked (the password must not be checked); else
-        the row after counting, locked if this attempt is the ``lock_after``-th in a row.
-        A good password then clears the count and the lock (:meth:`record_success`).
-        """
-        if not self._reserve(_USERS, id_number, user_code, lock_after, at):
-            return None
-        return self.user(id_number, user_code)
-
-    def release_attempt(self, id_number: str, user_code: str, lock_after: int) -> None:
-        """Give back an attempt :meth:`reserve_attempt` counted for a password that was right."""
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE users SET failed_logins = MAX(failed_logins - 1, 0),"
-                " locked_at = CASE WHEN failed_logins - 1 >= ? THEN locked_at ELSE NULL END"
-                " WHERE id_number = ? AND user_code_key = ?",
-                (lock_after, id_number, user_code.upper()),
-            )
-
-    def record_success(self, id_number: str, user_code: str, at: datetime, new_hash: str | None = None) -> None:
-        """A good login: the count of wrong passwords starts again, the lock its own attempt
-        may have set is lifted (and a hash made with weaker parameters is replaced)."""
-        self._succeed(_USERS, id_number, user_code, at, new_hash)
+    def _account(self, accounts: _Accounts, columns: str, owner: str, code: str) -> tuple[Any, ...] | None:
+        """The account's ``columns``, then the count and lock of its code's shared lockout record
+        (clients without a device of the account), then its last login."""
+        a = accounts
+        row: tuple[Any, ...] | None = self.connection().execute(
+            f"SELECT {columns}, COALESCE(l.failed, 0), l.locked_at, a.last_login_at FROM {a.table} a"  # noqa: S608
+            f" LEFT JOIN lockouts l ON l.realm = ? AND l.owner = a.{a.owner} AND l.code_key = a.{a.key}"
+            f" AND l.client = ? WHERE a.{a.owner} = ? AND a.{a.key} = ?",
+            (a.realm.value, ANY_CLIENT, owner, code.upper()),
+        ).fetchone()
+        return row
 
     def unlock(self, id_number: str, user_code: str) -> None:
-        """What the branch does for a locked user (and tests): the count starts again."""
+        """What the branch does for a locked user (and tests): every count of its code starts again."""
         self._unlock(_USERS, id_number, user_code)
 
-    # -- the lockout, one mechanism for users and officers ------------------------------------
-    def _reserve(self, accounts: _Accounts, owner: str, code: str, lock_after: int, at: datetime) -> bool:
-        """Count an attempt on an account that exists and is not locked (False otherwise),
-        locking it at the ``lock_after``-th in a row; one transaction, so parallel attempts
-        are counted one by one."""
-        where = f" WHERE {accounts.owner} = ? AND {accounts.key} = ?"
+    # -- the lockout, one mechanism for users and officers, known codes or not -------------------
+    def reserve(self, realm: Realm, owner: str, code: str, client: str, lock_after: int, at: datetime
+                ) -> Counted | None:
+        """Count a login attempt on the record of the code as typed (an account's or not) and of
+        ``client``, before its password is checked, in one transaction: parallel attempts are
+        counted one by one. None if the record is locked (no password may be checked); else the
+        count, locked if this attempt is the ``lock_after``-th in a row."""
+        key = (realm.value, owner, code.upper(), client)
         with self.transaction() as conn:
-            row = conn.execute(f"SELECT locked_at FROM {accounts.table}{where}",  # noqa: S608 - our names
-                               (owner, code.upper())).fetchone()
-            if row is None or row[0] is not None:
-                return False
+            row = conn.execute(f"SELECT failed, locked_at FROM lockouts{_LOCKOUT}", key).fetchone()  # noqa: S608
+            if row is not None and row[1] is not None:
+                return None
+            failed = (row[0] if row else 0) + 1
+            locked = failed >= lock_after
             conn.execute(
-                f"UPDATE {accounts.table} SET failed_logins = failed_logins + 1,"  # noqa: S608 - our names
-                f" locked_at = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE NULL END{where}",
-                (lock_after, at.isoformat(), owner, code.upper()),
+                "INSERT INTO lockouts(realm, owner, code_key, client, failed, locked_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (realm, owner, code_key, client) DO UPDATE SET failed = excluded.failed,"
+                " locked_at = excluded.locked_at",
+                (*key, failed, at.isoformat() if locked else None),
             )
-        return True
+        return Counted(failed, locked)
 
-    def _succeed(self, accounts: _Accounts, owner: str, code: str, at: datetime, new_hash: str | None) -> None:
+    def release(self, realm: Realm, owner: str, code: str, client: str, lock_after: int) -> None:
+        """Give back an attempt :meth:`reserve` counted for a password that was right."""
+        key = (realm.value, owner, code.upper(), client)
+        with self.transaction() as conn:
+            conn.execute(f"UPDATE lockouts SET failed = failed - 1, locked_at = CASE WHEN failed - 1 >= ?"  # noqa: S608
+                         f" THEN locked_at ELSE NULL END{_LOCKOUT}", (lock_after, *key))
+            conn.execute(f"DELETE FROM lockouts{_LOCKOUT} AND failed <= 0", key)  # noqa: S608
+
+    def succeed(self, realm: Realm, owner: str, code: str, client: str, at: datetime, *,
+                device: str | None = None, replacing: str | None = None, new_hash: str | None = None) -> None:
+        """A good login, in one transaction: the record of its client starts again (a lock the
+        attempts counted with it set is lifted), the account's last login (and a hash made with
+        weaker parameters replaced), and ``device`` (a token's SHA-256) trusted for the account,
+        taking over every account the browser's previous device (``replacing``) was trusted for."""
+        accounts = _ACCOUNTS[realm]
         with self.transaction() as conn:
             conn.execute(
-                f"UPDATE {accounts.table} SET failed_logins = 0, locked_at = NULL, last_login_at = ?,"  # noqa: S608
-                f" password_hash = COALESCE(?, password_hash) WHERE {accounts.owner} = ? AND {accounts.key} = ?",
-                (at.isoformat(), new_hash, owner, code.upper()),
-            )
+                f"UPDATE {accounts.table} SET last_login_at = ?, password_hash = COALESCE(?, password_hash)"  # noqa: S608
+                f" WHERE {accounts.owner} = ? AND {accounts.key} = ?", (at.isoformat(), new_hash, owner, code.upper()))
+            conn.execute(f"DELETE FROM lockouts{_LOCKOUT}", (realm.value, owner, code.upper(), client))  # noqa: S608
+            if device is not None and replacing is not None:
+                conn.execute("UPDATE devices SET device = ? WHERE device = ?", (device, replacing))
+            if device is not None:
+                conn.execute(
+                    "INSERT INTO devices(device, realm, owner, code_key, trusted_at, last_login_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device, realm, owner, code_key)"
+                    " DO UPDATE SET last_login_at = excluded.last_login_at",
+                    (device, realm.value, owner, code.upper(), at.isoformat(), at.isoformat()),
+                )
+
+    def trusted(self, device: str, realm: Realm, owner: str, code: str, now: datetime) -> bool:
+        """Whether ``device`` (a token's SHA-256) had a good login of the account within
+        :data:`DEVICE_DAYS`."""
+        row = self.connection().execute(
+            "SELECT last_login_at FROM devices WHERE device = ? AND realm = ? AND owner = ? AND code_key = ?",
+            (device, realm.value, owner, code.upper())).fetchone()
+        return row is not None and now - datetime.fromisoformat(row[0]) < timedelta(days=DEVICE_DAYS)
 
     def _unlock(self, accounts: _Accounts, owner: str, code: str) -> None:
         with self.transaction() as conn:
-            conn.execute(f"UPDATE {accounts.table} SET failed_logins = 0, locked_at = NULL"  # noqa: S608
-                         f" WHERE {accounts.owner} = ? AND {accounts.key} = ?", (owner, code.upper()))
+            conn.execute("DELETE FROM lockouts WHERE realm = ? AND owner = ? AND code_key = ?",
+                         (accounts.realm.value, owner, code.upper()))
 
     # -- audit ------------------------------------------------------------------------------
     def audit(self, at: datetime, system: str, actor: str, action: str, result: str, detail: str = "") -> None:
@@ -424,11 +495,8 @@ class BankStore(SqliteFile):
         return int(self.connection().execute("SELECT count(*) FROM officers").fetchone()[0])
 
     def officer(self, branch_code: str, officer_code: str) -> OfficerRow | None:
-        row = self.connection().execute(
-            "SELECT branch_code, branch_name, officer_code, name, role, password_hash, failed_logins, locked_at,"
-            " last_login_at FROM officers WHERE branch_code = ? AND officer_code_key = ?",
-            (branch_code, officer_code.upper()),
-        ).fetchone()
+        row = self._account(_OFFICERS, "branch_code, branch_name, officer_code, name, role, password_hash",
+                            branch_code, officer_code)
         return OfficerRow(*row) if row else None
 
     def branch_name(self, branch_code: str) -> str | None:
@@ -436,19 +504,6 @@ class BankStore(SqliteFile):
         row = self.connection().execute("SELECT branch_name FROM officers WHERE branch_code = ? LIMIT 1",
                                    (branch_code,)).fetchone()
         return str(row[0]) if row else None
-
-    def reserve_officer_attempt(self, branch_code: str, officer_code: str, lock_after: int, at: datetime
-                                ) -> OfficerRow | None:
-        """:meth:`reserve_attempt` for an officer: None if unknown or locked, else the row after
-        counting (a good password then calls :meth:`record_officer_success`)."""
-        if not self._reserve(_OFFICERS, branch_code, officer_code, lock_after, at):
-            return None
-        return self.officer(branch_code, officer_code)
-
-    def record_officer_success(self, branch_code: str, officer_code: str, at: datetime,
-                               new_hash: str | None = None) -> None:
-        """:meth:`record_success` for an officer."""
-        self._succeed(_OFFICERS, branch_code, officer_code, at, new_hash)
 
     def unlock_officer(self, branch_code: str, officer_code: str) -> None:
         self._unlock(_OFFICERS, branch_code, officer_code)
@@ -459,6 +514,20 @@ class BankStore(SqliteFile):
 
         Expiry and now are compared as Unix times, whatever UTC offset the clock gave them."""
         return first_use(self, "api_nonces", "nonce", nonce, expires, now)
+
+
+def _move_lockout(conn: sqlite3.Connection, accounts: _Accounts) -> None:
+    """Schema 1-3 to 4: an account's count and lock become the shared record of its code in
+    ``lockouts``, and the two columns that held them go."""
+    columns = {r[1] for r in conn.execute(f"PRAGMA table_info({accounts.table})")}
+    if "failed_logins" not in columns:
+        return
+    conn.execute(
+        f"INSERT INTO lockouts(realm, owner, code_key, client, failed, locked_at) SELECT ?, {accounts.owner},"  # noqa: S608
+        f" {accounts.key}, ?, failed_logins, locked_at FROM {accounts.table}"
+        " WHERE failed_logins > 0 OR locked_at IS NOT NULL", (accounts.realm.value, ANY_CLIENT))
+    conn.execute(f"ALTER TABLE {accounts.table} DROP COLUMN failed_logins")
+    conn.execute(f"ALTER TABLE {accounts.table} DROP COLUMN locked_at")
 
 
 def _customer(text: str) -> Customer:

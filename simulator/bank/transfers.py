@@ -41,6 +41,8 @@ from starlette.routing import BaseRoute, Route
 
 from fxml.clock import TAIWAN
 from fxml.display import roc_date, taiwan_text, time_text
+from fxml.web import ids
+from fxml.web.body import BadJsonError, parse_json
 from fxml.web.sessions import CsrfError, Session, check_csrf
 from simulator.bank import binding
 from simulator.bank.auth import BankError, LoggedIn
@@ -209,8 +211,8 @@ class Transfers:
             transfer_id = "?"
             try:
                 try:
-                    body = json.loads(await request.body() or b"{}")
-                except ValueError:
+                    body = parse_json(await request.body() or b"{}")
+                except BadJsonError:  # not JSON, or nested too deep to read
                     body = None
                 if not isinstance(body, dict):
                     raise BankError(Code.SIGNATURE_MISSING, "請求內容須為已簽章的轉帳（JSON）。", 400)
@@ -229,7 +231,8 @@ class Transfers:
             session = sessions.load(request)
             try:
                 who = self._who(page, session)
-                row = await run_in_threadpool(self._transfer, who, request.path_params["transfer_id"])
+                row = await run_in_threadpool(self._transfer, who,
+                                              ids.matching(request.path_params["transfer_id"], _TRANSFER_ID))
             except BankError as exc:
                 return self.bank._refusal(request, page, session, exc, f"{page.prefix}/menu")
             return self.bank._render(request, page, "transfer_done.html", session, who=who, **row)
@@ -298,8 +301,8 @@ class Transfers:
             raise BankError(Code.TRANSFER_REPLAYED, "此筆轉帳已處理，不得重複送出。", 409) from None
         return {"transfer_id": transfer_id, "serial": record.serial, "binding": bound.source}
 
-    def _transfer(self, who: LoggedIn, transfer_id: str) -> dict[str, Any]:
-        row = self.store.connection().execute(
+    def _transfer(self, who: LoggedIn, transfer_id: str | None) -> dict[str, Any]:
+        row = None if transfer_id is None else self.store.connection().execute(
             "SELECT signed_data, serial, executed_at FROM transfers WHERE transfer_id = ? AND id_number = ?",
             (transfer_id, who.customer.id_number)).fetchone()
         if row is None:

@@ -108,9 +108,13 @@ def test_three_wrong_passwords_lock_the_officer_until_unlocked(bank: Bank) -> No
 
 
 def officer_rows_but(dump: dict[str, list[tuple[Any, ...]]], who: Any = YUNSHAN) -> dict[str, list[tuple[Any, ...]]]:
-    """A dump without the audit log and without ``who``'s row of ``officers``."""
+    """A dump without the audit log and without ``who``'s rows: of ``officers``, and (schema 4) its
+    lockout records and its trusted devices."""
+    key = (who.branch.code, who.officer_code.upper())
     rest = {table: rows for table, rows in dump.items() if table != "audit"}
-    rest["officers"] = [r for r in dump["officers"] if (r[0], r[3]) != (who.branch.code, who.officer_code.upper())]
+    rest["officers"] = [r for r in dump["officers"] if (r[0], r[3]) != key]
+    rest["lockouts"] = [r for r in dump["lockouts"] if (r[0], r[1], r[2]) != ("officer", *key)]
+    rest["devices"] = [r for r in dump["devices"] if (r[1], r[2], r[3]) != ("officer", *key)]
     return rest
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from fxml.clock import TAIWAN
 from simulator import cli
-from simulator.bank.store import BankStore
+from simulator.bank.store import ANY_CLIENT, BankStore, Realm
 
 
 def fxmlsim(home: Path, *argv: str) -> int:
@@ -76,7 +76,7 @@ def test_an_officer_is_unlocked_and_an_inbox_listed(home: Path, capsys: pytest.C
     store = BankStore(home / "bank" / "bank.sqlite3")
     try:
         for _ in range(3):
-            store.reserve_officer_attempt("0060040", "EO004001", 3, datetime(2026, 3, 2, tzinfo=TAIWAN))
+            store.reserve(Realm.OFFICER, "0060040", "EO004001", ANY_CLIENT, 3, datetime(2026, 3, 2, tzinfo=TAIWAN))
         row = store.officer("0060040", "EO004001")
         assert row is not None and row.locked
     finally:

@@ -1,7 +1,9 @@
-"""The bank's file (simulator/bank/store.py) across its schemas: a file of schema 1 or 2 opens and is
-upgraded in place to schema 3, whose nonces of the platform's API expire at a Unix time (schema 2
-kept ISO texts, which do not compare as instants when their UTC offsets differ); nothing else in
-the file changes; a file of a schema this fxmlsim does not know is refused."""
+"""The bank's file (simulator/bank/store.py) across its schemas: a file of schema 1, 2 or 3 opens and
+is upgraded in place to schema 4, whose nonces of the platform's API expire at a Unix time (schema 2
+kept ISO texts, which do not compare as instants when their UTC offsets differ) and whose lockout
+is a table of its own (schema 3 kept a count and a lock in each user's and officer's row: they
+become the shared records of ``lockouts``); nothing else in the file changes; a file of a schema
+this fxmlsim does not know is refused."""
 
 from __future__ import annotations
 
@@ -18,11 +20,13 @@ from simulator.bank.auth import Logins, password_hasher
 from simulator.bank.customers import persona, persona_customers
 from simulator.bank.officers import load_officers
 from simulator.bank.service import open_bank
-from simulator.bank.store import SCHEMA_VERSION, STORE_FILE, TABLES, BankStore, BankStoreError
+from simulator.bank.store import ANY_CLIENT, SCHEMA_VERSION, STORE_FILE, TABLES, BankStore, BankStoreError, Realm
 from tests.support.bank import NOW, seeded_bank
 
 #: Tables schema 2 added to schema 1.
 STEP_9 = ("officers", "faxes", "filings", "bindings", "renewal_notices", "transfers", "api_nonces")
+#: Tables schema 4 added to schema 3.
+LOCKOUT = ("lockouts", "devices")
 
 
 def raw_dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -45,16 +49,28 @@ def expires_type(path: Path) -> str:
         conn.close()
 
 
-def as_schema(path: Path, version: str, nonces: Sequence[tuple[str, str]] = ()) -> None:
-    """Turn a bank file of this fxmlsim into one of an older schema: schema 2's ``api_nonces`` (ISO
-    text expiries, ``nonces``), or schema 1 (none of the tables of step 9 and the transfers)."""
+def as_schema(path: Path, version: str, nonces: Sequence[tuple[str, str]] = (),
+              counts: Sequence[tuple[str, str, str, int, str | None]] = ()) -> None:
+    """Turn a bank file of this fxmlsim into one of an older schema: schema 3's lockout in the
+    accounts' rows (``failed_logins`` and ``locked_at`` added last; ``counts``: table, owner, code,
+    count, lock), schema 2's ``api_nonces`` (ISO text expiries, ``nonces``), or schema 1 (none of
+    the tables of step 9 and the transfers)."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN")
+        for table in LOCKOUT:
+            conn.execute(f"DROP TABLE {table}")
+        for table in ("users", "officers"):
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0")
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN locked_at TEXT")
+        for table, owner, code, failed, locked in counts:
+            key = ("id_number", "user_code_key") if table == "users" else ("branch_code", "officer_code_key")
+            conn.execute(f"UPDATE {table} SET failed_logins = ?, locked_at = ? WHERE {key[0]} = ?"  # noqa: S608
+                         f" AND {key[1]} = ?", (failed, locked, owner, code.upper()))
         if version == "1":
             for table in STEP_9:
                 conn.execute(f"DROP TABLE {table}")
-        else:
+        elif version == "2":
             conn.execute("DROP TABLE api_nonces")
             conn.execute("CREATE TABLE api_nonces (nonce TEXT PRIMARY KEY, expires TEXT NOT NULL)")
             conn.executemany("INSERT INTO api_nonces(nonce, expires) VALUES (?, ?)", nonces)
@@ -70,10 +86,56 @@ def bank_file(tmp_path: Path) -> Path:
     return tmp_path / STORE_FILE
 
 
-def test_a_new_bank_is_of_schema_3_with_nonces_expiring_at_a_unix_time(bank_file: Path) -> None:
-    assert SCHEMA_VERSION == 3
-    assert raw_dump(bank_file)["meta"] == [("schema", "3")]
+def columns(path: Path, table: str) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return [str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})")]
+    finally:
+        conn.close()
+
+
+def test_a_new_bank_is_of_schema_4_with_nonces_expiring_at_a_unix_time(bank_file: Path) -> None:
+    assert SCHEMA_VERSION == 4
+    assert raw_dump(bank_file)["meta"] == [("schema", "4")]
     assert expires_type(bank_file) == "INTEGER"
+    assert "failed_logins" not in columns(bank_file, "users") and "locked_at" not in columns(bank_file, "officers")
+    assert raw_dump(bank_file)["lockouts"] == [] and raw_dump(bank_file)["devices"] == []
+
+
+def without_lockout_columns(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows of ``users`` or ``officers`` made by :func:`as_schema` without the two columns it added last."""
+    return [r[:-2] for r in rows]
+
+
+def test_a_schema_3_file_opens_with_its_counts_and_locks_in_lockouts(bank_file: Path) -> None:
+    """A user locked and one counting, an officer counting: their records become the shared ones
+    (every client without a device) of their codes, the columns go, the lock still holds."""
+    person, eoi = persona("person").customer, persona("eoi").customer
+    officer = load_officers()[0]
+    at = NOW.isoformat()
+    as_schema(bank_file, "3", counts=[("users", person.id_number, person.users[0].user_code, 3, at),
+                                      ("users", eoi.id_number, eoi.users[1].user_code, 1, None),
+                                      ("officers", officer.branch.code, officer.officer_code, 2, None)])
+    before = raw_dump(bank_file)
+    store, logins = open_bank(bank_file.parent, FixedClock(NOW), hash_profile="cheapest")
+    try:
+        after = store.dump()
+        assert after["meta"] == [("schema", "4")]
+        assert sorted(after["lockouts"]) == sorted([
+            ("user", person.id_number, person.users[0].user_code.upper(), ANY_CLIENT, 3, at),
+            ("user", eoi.id_number, eoi.users[1].user_code.upper(), ANY_CLIENT, 1, None),
+            ("officer", officer.branch.code, officer.officer_code.upper(), ANY_CLIENT, 2, None)])
+        for table in ("users", "officers"):
+            assert after[table] == without_lockout_columns(before[table])
+            assert "failed_logins" not in columns(bank_file, table)
+        assert {t: after[t] for t in TABLES if t not in ("meta", "users", "officers", *LOCKOUT)} == \
+            {t: before[t] for t in TABLES if t not in ("meta", "users", "officers", *LOCKOUT)}
+        row = store.user(person.id_number, person.users[0].user_code)
+        assert row is not None and row.locked and row.failed_logins == 3
+        assert store.reserve(Realm.USER, person.id_number, person.users[0].user_code, ANY_CLIENT, 3, NOW) is None
+        assert logins.lock_after == 3
+    finally:
+        store.close()
 
 
 def test_a_schema_2_file_opens_and_its_nonces_are_converted_to_unix_time(bank_file: Path) -> None:
@@ -83,14 +145,16 @@ def test_a_schema_2_file_opens_and_its_nonces_are_converted_to_unix_time(bank_fi
     as_schema(bank_file, "2", [("a" * 32, kept.isoformat()), ("b" * 32, also.isoformat()),
                                ("c" * 32, gone.isoformat()), ("d" * 32, "not a time")])
     before = raw_dump(bank_file)
+    before.update({t: without_lockout_columns(before[t]) for t in ("users", "officers")})
     store = BankStore(bank_file)
     try:
         after = store.dump()
-        assert after["meta"] == [("schema", "3")]
+        assert after["meta"] == [("schema", "4")]
         assert after["api_nonces"] == [("a" * 32, int(kept.timestamp())), ("b" * 32, int(also.timestamp())),
                                        ("c" * 32, int(gone.timestamp()))]
-        assert {t: rows for t, rows in after.items() if t not in ("meta", "api_nonces")} == \
-            {t: rows for t, rows in before.items() if t in TABLES and t not in ("meta", "api_nonces")}
+        assert {t: rows for t, rows in after.items() if t not in ("meta", "api_nonces", *LOCKOUT)} == \
+            {t: rows for t, rows in before.items() if t in TABLES and t not in ("meta", "api_nonces", *LOCKOUT)}
+        assert all(after[t] == [] for t in LOCKOUT)
         assert expires_type(bank_file) == "INTEGER"
         # The converted nonces still stop replays, and expire at their instant.
         now = (NOW + timedelta(seconds=1)).astimezone(UTC)
@@ -101,21 +165,21 @@ def test_a_schema_2_file_opens_and_its_nonces_are_converted_to_unix_time(bank_fi
         store.close()
     again = BankStore(bank_file)  # opening an upgraded file changes nothing
     try:
-        assert again.dump()["meta"] == [("schema", "3")] and len(again.dump()["api_nonces"]) == 2
+        assert again.dump()["meta"] == [("schema", "4")] and len(again.dump()["api_nonces"]) == 2
     finally:
         again.close()
 
 
-def test_a_schema_1_file_opens_with_the_tables_of_schema_3(bank_file: Path) -> None:
+def test_a_schema_1_file_opens_with_the_tables_of_schema_4(bank_file: Path) -> None:
     as_schema(bank_file, "1")
     before = raw_dump(bank_file)
     assert "api_nonces" not in before
     store = BankStore(bank_file)
     try:
         after = store.dump()
-        assert after["meta"] == [("schema", "3")] and all(after[t] == [] for t in STEP_9)
-        assert {t: after[t] for t in ("customers", "users", "audit")} == \
-            {t: before[t] for t in ("customers", "users", "audit")}
+        assert after["meta"] == [("schema", "4")] and all(after[t] == [] for t in (*STEP_9, *LOCKOUT))
+        assert {t: after[t] for t in ("customers", "audit")} == {t: before[t] for t in ("customers", "audit")}
+        assert after["users"] == without_lockout_columns(before["users"])
         assert expires_type(bank_file) == "INTEGER"
     finally:
         store.close()
@@ -124,10 +188,10 @@ def test_a_schema_1_file_opens_with_the_tables_of_schema_3(bank_file: Path) -> N
 def test_a_file_of_an_unknown_schema_is_refused_and_left_alone(bank_file: Path) -> None:
     conn = sqlite3.connect(bank_file)
     with conn:
-        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")
+        conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema'")
     conn.close()
     before = raw_dump(bank_file)
-    with pytest.raises(BankStoreError, match="schema 4, this fxmlsim reads 3"):
+    with pytest.raises(BankStoreError, match="schema 5, this fxmlsim reads 4"):
         BankStore(bank_file)
     assert raw_dump(bank_file) == before
 
@@ -164,10 +228,12 @@ def test_officers_missing_from_a_bank_are_added_at_the_next_open_and_the_others_
         for o in officers[3:]:
             conn.execute("DELETE FROM officers WHERE branch_code = ? AND officer_code_key = ?",
                          (o.branch.code, o.officer_code.upper()))
-        conn.execute("UPDATE officers SET password_hash = ?, failed_logins = 3, locked_at = ?, last_login_at = ?"
-                     " WHERE branch_code = ? AND officer_code_key = ?",
-                     (hasher.hash("Changed99"), NOW.isoformat(), NOW.isoformat(), kept[2].branch.code,
-                      kept[2].officer_code.upper()))
+        conn.execute("UPDATE officers SET password_hash = ?, last_login_at = ? WHERE branch_code = ? AND"
+                     " officer_code_key = ?", (hasher.hash("Changed99"), NOW.isoformat(), kept[2].branch.code,
+                                               kept[2].officer_code.upper()))
+        conn.execute("INSERT INTO lockouts(realm, owner, code_key, client, failed, locked_at)"
+                     " VALUES (?, ?, ?, ?, ?, ?)",
+                     ("officer", kept[2].branch.code, kept[2].officer_code.upper(), ANY_CLIENT, 3, NOW.isoformat()))
     conn.close()
     before = BankStore(bank_file)
     try:
@@ -187,7 +253,7 @@ def test_officers_missing_from_a_bank_are_added_at_the_next_open_and_the_others_
     for o in officers[3:]:
         row = rows[(o.branch.code, o.officer_code.upper())]
         assert row[1:3] == (o.branch.name, o.officer_code) and row[4:6] == (o.name, o.role.value)
-        assert hasher.verify(row[6], o.password) and row[7:] == (0, None, None)
+        assert hasher.verify(row[6], o.password) and row[7:] == (None,)  # never logged in
     assert {t: r for t, r in new.items() if t != "officers"} == {t: r for t, r in old.items() if t != "officers"}
     # A complete bank: the next open adds nothing, and hashes nothing.
     monkeypatch.setattr(Logins, "hash", lambda *_: pytest.fail("a complete bank hashed a password"))
