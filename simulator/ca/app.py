@@ -86,7 +86,7 @@ from fxml.ca.api import (
 )
 from fxml.clock import TAIWAN, ClockError, parse_instant
 from fxml.display import display_name
-from fxml.web import guard
+from fxml.web import guard, ids
 from fxml.web.body import BodyTooLargeError, read_limited, receive_limited
 from simulator.ca import errors
 from simulator.ca.service import CertificateAuthority, Holder, IssuedCertificate
@@ -503,10 +503,9 @@ def _int_param(query: dict[str, str], name: str, default: int, low: int, high: i
     text = query.get(name)
     if text is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise errors.BadRequestError(f"{name} 須為整數。", field=name) from None
+    value = ids.number(text)  # ASCII digits only: int() would read full-width ones
+    if value is None:
+        raise errors.BadRequestError(f"{name} 須為整數。", field=name)
     return max(low, min(value, high))
 
 

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from cryptography import x509
@@ -172,6 +173,13 @@ def test_a_request_the_browser_marks_as_from_another_site_is_refused(ca: Ca, sit
     message = refused(ca.call("GET", f"/certificates?holder_id={HOLDER_ID}", Sec_Fetch_Site=site), 403,
                       "CROSS_SITE_REFUSED")
     assert message == "拒絕連線：其他網站的請求不得呼叫憑證中心。"
+
+
+@pytest.mark.parametrize("limit", ["\uff11\uff12", "\u00b2", "-5", "1_0"])
+def test_a_number_in_the_query_is_ascii_digits(ca: Ca, limit: str) -> None:
+    message = refused(ca.call("GET", f"/certificates?holder_id={HOLDER_ID}&limit={quote(limit)}"), 400,
+                      "BAD_REQUEST")
+    assert message == "limit 須為整數。"
 
 
 @pytest.mark.parametrize("site", ["none", "same-origin"])

@@ -32,6 +32,8 @@ from starlette.testclient import TestClient
 from fxml.agent.api import ErrorCode as AgentCode
 from fxml.agent.app import agent_app
 from fxml.agent.core import AgentSettings, CardAgent
+from fxml.ca import api as ca_api
+from fxml.ca.api import ErrorCode as CaCode
 from fxml.clock import FixedClock
 from fxml.platform import bankapi, tickets
 from fxml.platform.app import Platform, PlatformSettings
@@ -40,8 +42,10 @@ from fxml.renewal.model import RecordErrorCode
 from simulator.bank.auth import BankErrorCode as Code
 from simulator.bank.customers import persona
 from simulator.bank.officers import officer_of
+from simulator.ca.app import Access, CaApp
+from simulator.ca.registry import Registry
 from simulator.ca.service import CertificateAuthority
-from simulator.ca.testing import KeyCache
+from simulator.ca.testing import CN_SUFFIX, HOLDER_ID, KeyCache, make_csr, open_test_ca
 from tests.support.bank import KEY, csrf, open_test_bank
 
 #: The methods whose requests carry a body.
@@ -128,17 +132,26 @@ class Walked:
     unreadable: dict[Route_, str]
     #: Routes whose body is a form (a JSON body is refused before it is read, as a form without its token).
     forms: frozenset[Route_]
-    #: Routes with an id in their path: the code of an id that names nothing.
-    missing: dict[Route_, str]
+    #: Routes with an id in their path: the code of an id that names nothing (by parameter where
+    #: the route's parameters differ: a certificate's serial and its file format).
+    missing: dict[Route_, str | dict[str, str]]
     #: The app's records, which a refusal must leave as they were.
     state: Callable[[], Any]
     #: The app's audit log as (action, result) lines, where it keeps one of refusals.
     audit: Callable[[], list[tuple[str, str]]] | None = None
     #: The form fields a form route needs to be read (its CSRF token), by path.
     form_fields: Callable[[str], dict[str, str]] = field(default=lambda path: {})
+    #: Routes that answer in their own protocol whatever the body or id (OCSP: a DER answer saying
+    #: malformedRequest, status 200, as RFC 6960 has it): the walks check them for no 5xx and no change.
+    opaque: frozenset[Route_] = frozenset()
 
     def routes(self) -> list[Route_]:
         return routes_of(self.app)
+
+    def missing_code(self, route: Route_, param: str) -> str:
+        """What an id that names nothing in ``param`` of ``route`` gets."""
+        code = self.missing[route]
+        return code if isinstance(code, str) else code[param]
 
 
 # -- the bank -----------------------------------------------------------------------------------------------
@@ -276,6 +289,54 @@ def walked_agent() -> Iterator[Walked]:
                      ("GET", "/v1/renewals/{job}"): AgentCode.RENEWAL_NOT_FOUND},
             state=lambda: (sorted(agent.sessions), sorted(agent.jobs)),
         )
+
+
+# -- the CA ---------------------------------------------------------------------------------------------
+CA_PORT = 8470
+CA_TOKEN = "walk-admin-token-" + "0" * 32
+
+
+@contextmanager
+def walked_ca(state: Path, keys: KeyCache, clock: FixedClock) -> Iterator[Walked]:
+    """The simulated CA with one certificate of the fixture holder, called as its admin is (its
+    Host, a JSON body, the admin token), so that every route reads what it is sent."""
+    with open_test_ca(state, keys, clock) as ca:
+        subject = ca.subject_for(HOLDER_ID, CN_SUFFIX)
+        issued = ca.apply("walk-1", HOLDER_ID, make_csr(keys.rsa("holder-1"), subject))
+        app = CaApp(ca, Access.for_url(f"http://127.0.0.1:{CA_PORT}", CA_TOKEN))
+        with TestClient(app, base_url=f"http://127.0.0.1:{CA_PORT}") as client:
+            def headers(method: str, path: str, body: bytes) -> dict[str, str]:
+                kind = "application/ocsp-request" if path.startswith("/ocsp") else "application/json"
+                return {"content-type": kind, "authorization": f"Bearer {CA_TOKEN}"}
+
+            certificate = "/certificates/{serial:ca_serial}"
+            unknown_serial = str(CaCode.UNKNOWN_SERIAL)
+            yield Walked(
+                name="ca", client=client, app=app.starlette, max_body=ca_api.MAX_BODY,
+                params={"serial": issued.serial, "holder_id": HOLDER_ID, "fmt": "cer",
+                        "name": "TWCA-Financial-User-CA.crl", "encoded": "MAA="},
+                headers=headers,
+                unreadable={("POST", p): str(CaCode.BAD_REQUEST) for p in (
+                    "/holders", "/certificates", f"{certificate}/renew", f"{certificate}/suspend",
+                    f"{certificate}/resume", f"{certificate}/revoke")},
+                forms=frozenset(),
+                opaque=frozenset({("POST", "/ocsp"), ("GET", "/ocsp/{encoded:path}")}),
+                missing={
+                    ("GET", "/holders/{holder_id}"): str(CaCode.UNKNOWN_HOLDER),
+                    **{(m, f"{certificate}{p}"): unknown_serial for m, p in (
+                        ("GET", ""), ("GET", "/proof"), ("GET", "/renewal-check"),
+                        ("POST", "/suspend"), ("POST", "/resume"), ("POST", "/revoke"))},
+                    # A renewal reads its request first: the walk's {} lacks its request id.
+                    ("POST", f"{certificate}/renew"): str(CaCode.BAD_REQUEST),
+                    # A format that is none of cer, der, pem matches no route.
+                    ("GET", f"{certificate}.{{fmt:ca_format}}"): {"serial": unknown_serial,
+                                                                  "fmt": str(CaCode.NOT_FOUND)},
+                    ("GET", "/crl/{name:str}"): str(CaCode.NOT_FOUND),
+                    ("GET", "/ca/{name:str}"): str(CaCode.NOT_FOUND),
+                    ("GET", "/ocsp/{encoded:path}"): "",
+                },
+                state=lambda: {t: r for t, r in Registry(state / "ca.sqlite3").dump().items() if t != "audit"},
+            )
 
 
 def deep_json(max_body: int, depth: int = 100_000) -> bytes:
