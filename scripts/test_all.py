@@ -7,14 +7,19 @@
    and the traceability of the manual's steps to the features (docs/traceability.md
    as scripts/traceability.py makes it from the feature files; every instruction covered).
 2. pytest (every group: unit, pcsc, opensc, yubico, integration), JUnit XML in reports/.
-3. The Gherkin features (behave, zh-TW) through chromium: JUnit XML in
+3. The benchmarks' ratio goals, in their quick run (``python -m benchmarks --quick
+   --check-ratios``, under a minute): each ratio goal counts as one test; the absolute
+   goals (times, rates) are measured and printed but not counted: on a shared machine
+   they say more about the machine than about the code (README, Benchmarks).
+   reports/bench.json keeps every goal measured.
+4. The Gherkin features (behave, zh-TW) through chromium: JUnit XML in
    reports/features/, behave's JSON in reports/features.json, the HTML report with
    screenshots in reports/features.html. After a full run, the traceability check again,
    results included: docs/traceability.md must be what this run makes of it (the run's
    own is kept as reports/traceability.md).
 
-The closing line sums the three: each check counts as one test, each pytest
-test as one, each behave scenario as one. Every skipped test is counted and
+The closing line sums them: each check counts as one test, each pytest test as
+one, each enforced benchmark goal as one, each behave scenario as one. Every skipped test is counted and
 listed with its reason. A run fails (exit status 1) if anything failed, and also:
 
 - if pytest or behave ran no test at all (pytest's exit status 5, "no tests
@@ -157,6 +162,40 @@ def run_pytest(args: list[str]) -> Counts:
     return counts
 
 
+#: The benchmarks CI runs: the suites with a ratio goal, short, the ratio goals enforced.
+BENCH = [sys.executable, "-m", "benchmarks", "--quick", "--check-ratios"]
+
+
+def run_bench() -> Counts:
+    """The ratio goals: one test each (benchmarks/__main__.py says which goals are ratios)."""
+    out = REPORTS / "bench.json"
+    out.unlink(missing_ok=True)
+    cmd = [*BENCH, "--json", str(out)]
+    say(f"[bench] {' '.join(cmd[1:])}")
+    started = time.monotonic()
+    done = subprocess.run(cmd, cwd=ROOT)
+    took = time.monotonic() - started
+    counts = Counts()
+    if not out.exists():
+        counts.fail(f"the benchmarks stopped before measuring their goals (exit status {done.returncode})")
+        return counts
+    goals = json.loads(out.read_text(encoding="utf-8"))
+    enforced = [goal for goal in goals if goal["enforced"]]
+    for goal in enforced:
+        if goal["met"]:
+            counts.passed += 1
+        else:
+            counts.fail(f"benchmark goal missed: {goal['name']}: {goal['value']:.3g}, goal {goal['goal']}")
+    if not enforced:
+        counts.fail("the benchmarks measured no goal to enforce")
+    elif done.returncode != 0 and counts.failed == 0:
+        counts.fail(f"the benchmarks exited {done.returncode} with every enforced goal met")
+    reported = len(goals) - len(enforced)
+    say(f"[bench] {counts.passed} of {len(enforced)} enforced goals met; {reported} more reported, "
+        f"not enforced ({took:.0f} s)")
+    return counts
+
+
 def run_features(args: list[str]) -> Counts:
     out = REPORTS / "features"
     out.mkdir(parents=True, exist_ok=True)
@@ -205,6 +244,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-checks", action="store_true")
     parser.add_argument("--no-pytest", action="store_true")
+    parser.add_argument("--no-bench", action="store_true")
     parser.add_argument("--no-features", action="store_true")
     args, pytest_args = parser.parse_known_args()
     args.pytest_args = pytest_args
@@ -214,6 +254,8 @@ def main() -> int:
         parts["checks"] = run_checks()
     if not args.no_pytest:
         parts["pytest"] = run_pytest(args.pytest_args)
+    if not args.no_bench:
+        parts["bench"] = run_bench()
     if not args.no_features:
         # With pytest off, extra arguments are behave's (bash scripts/run features --tags=...).
         behave_args = args.pytest_args if args.no_pytest else []
