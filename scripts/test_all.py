@@ -19,8 +19,9 @@
    own is kept as reports/traceability.md).
 
 The closing line sums them: each check counts as one test, each pytest test as
-one, each enforced benchmark goal as one, each behave scenario as one. Every skipped test is counted and
-listed with its reason. A run fails (exit status 1) if anything failed, and also:
+one, each enforced benchmark goal as one, each behave scenario as one. Every
+skipped test is counted and listed with its reason. A run fails (exit status 1)
+if anything failed, and also:
 
 - if pytest or behave ran no test at all (pytest's exit status 5, "no tests
   collected", or a filter that matched nothing);
@@ -70,7 +71,8 @@ class Counts:
     skipped: int = 0
     #: (test, reason) of each skipped test.
     skips: list[tuple[str, str]] = field(default_factory=list)
-    #: What failed without being a test: nothing collected, a crash, a root test skipped as root.
+    #: What failed that pytest and behave do not report themselves: nothing collected, a crash,
+    #: a root test skipped as root, a benchmark goal missed.
     problems: list[str] = field(default_factory=list)
 
     def add(self, other: Counts) -> None:
@@ -81,7 +83,7 @@ class Counts:
         self.problems += other.problems
 
     def fail(self, problem: str) -> None:
-        """One failure that is not a test's (counted as one failed test)."""
+        """One failure pytest and behave do not report (counted as one failed test)."""
         self.failed += 1
         self.problems.append(problem)
 
@@ -279,7 +281,7 @@ def main() -> int:
         if for_root:
             say(f"  ({for_root} of them need root: CI runs as root, where a skip of them fails)")
     if total.problems:
-        say("failed, besides the tests' own failures:")
+        say("failed, besides the tests pytest and behave report above:")
         for problem in total.problems:
             say(f"  {problem}")
     say(f"{total.passed} passed, {total.failed} failed, {total.skipped} skipped")
