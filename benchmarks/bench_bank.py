@@ -34,7 +34,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from benchmarks.common import ROOT, ok, print_goal_table, run_features, scenario_seconds
+from benchmarks.common import ROOT, Measured, ok, print_goal_table, run_features, scenario_seconds
 from fxml import env
 from fxml.clock import Clock
 from fxml.platform.tickets import System, make_key
@@ -175,7 +175,8 @@ def own_customers(stack: Stack, count: int) -> list[Company]:
     return made
 
 
-def run() -> list[tuple[str, str, str, str]]:
+def run() -> tuple[list[tuple[str, str, str, str]], list[Measured]]:
+    """The table's rows and the goals' measures."""
     who = persona("corporate-4").customer
     user = who.user("SUPER001")
     assert user is not None
@@ -194,8 +195,9 @@ def run() -> list[tuple[str, str, str, str]]:
                          f"{total * 1000:.1f}", "-"))
             rows.append(("  argon2id verify alone (RFC 9106 low-memory, in process), median (ms)", "-",
                          f"{argon * 1000:.1f}", "-"))
-            rows.append(("  everything else: the same with argon2's cheapest profile, median (ms)", "< 5",
-                         f"{rest * 1000:.1f}", ok(rest < 0.005)))
+            cheapest = Measured("bank.login_rest", rest * 1000)
+            rows.append(("  everything else: the same with argon2's cheapest profile, median (ms)",
+                         cheapest.goal.text(), f"{rest * 1000:.1f}", ok(cheapest)))
             done = [0]
             errors: list[BaseException] = []
             # One customer per client (客戶別 2, who go in directly): the same user logging in
@@ -228,13 +230,16 @@ def run() -> list[tuple[str, str, str, str]]:
     total_s, median_s, count = features()
     rows.append((f"step-1 features through chromium, {count} scenarios, total (s)", "-", f"{total_s:.1f}", "-"))
     rows.append(("  median per scenario (s)", "-", f"{median_s:.2f}", "-"))
-    return rows
+    return rows, [cheapest]
 
 
-def main() -> None:
+def suite(quick: bool = False) -> list[Measured]:
+    """``quick`` changes nothing: the bank's goal is absolute (the machine's speed), not a ratio."""
     print(f"Bank (step 1) benchmarks ({os.cpu_count()} CPUs):", flush=True)
-    print_goal_table(run())
+    rows, measured = run()
+    print_goal_table(rows)
+    return measured
 
 
 if __name__ == "__main__":
-    main()
+    suite()

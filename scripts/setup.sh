@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install what fxmlsim needs on Debian 12, idempotently: the Debian packages
 # of the PC/SC stack and OpenSC, and a virtual environment in .venv with the
-# project installed in editable mode. Safe to run again; does little the
-# second time.
+# exact Python packages of requirements.lock (checked by their hashes) and the
+# project in editable mode. Safe to run again; does little the second time, and
+# reinstalls when pyproject.toml or requirements.lock changed (bash scripts/lock.sh
+# refreshes the lock).
 #
 #   bash scripts/setup.sh            Debian packages and .venv
 #   bash scripts/setup.sh --system   Debian packages only (tox makes its own
@@ -57,14 +59,19 @@ if ! .venv/bin/python -c 'import sys' 2>/dev/null; then
   "$PY" -m venv .venv
 fi
 
+# The lock pins every package (pip and the build backend too) with its hashes; the
+# project goes in without its dependencies and without build isolation, so nothing
+# but the lock's packages is installed. The stamp holds both files' hash.
 stamp=.venv/.fxmlsim-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "installing Python dependencies into .venv"
+  say "installing Python dependencies into .venv (requirements.lock)"
   log=.venv/pip-install.log
-  { .venv/bin/python -m pip install -q --upgrade pip \
-    && .venv/bin/python -m pip install -q -e '.[test]'; } >"$log" 2>&1 \
-    || { cat "$log" >&2; die "pip install failed (log above, also in $log)"; }
+  { .venv/bin/python -m pip install -q --require-hashes --no-deps -r requirements.lock \
+    && .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e . \
+    && .venv/bin/python -m pip check \
+    && .venv/bin/python scripts/check_lock.py; } >"$log" 2>&1 \
+    || { cat "$log" >&2; die "installing from requirements.lock failed (log above, also in $log)"; }
   echo "$want" > "$stamp"
 fi
 

@@ -1,4 +1,4 @@
-"""Everything CI runs, in one command, ending with one plain line: ``N passed, N failed``.
+"""Everything CI runs, in one command, ending with one plain line: ``N passed, N failed, N skipped``.
 
     .venv/bin/python scripts/test_all.py            # checks, pytest, the zh-TW features
     .venv/bin/python scripts/test_all.py --no-features
@@ -7,15 +7,29 @@
    and the traceability of the manual's steps to the features (docs/traceability.md
    as scripts/traceability.py makes it from the feature files; every instruction covered).
 2. pytest (every group: unit, pcsc, opensc, yubico, integration), JUnit XML in reports/.
-3. The Gherkin features (behave, zh-TW) through chromium: JUnit XML in
+3. The benchmarks' ratio goals, in their quick run (``python -m benchmarks --quick
+   --check-ratios``, under a minute): each ratio goal counts as one test; the absolute
+   goals (times, rates) are measured and printed but not counted: on a shared machine
+   they say more about the machine than about the code (README, Benchmarks).
+   reports/bench.json keeps every goal measured.
+4. The Gherkin features (behave, zh-TW) through chromium: JUnit XML in
    reports/features/, behave's JSON in reports/features.json, the HTML report with
    screenshots in reports/features.html. After a full run, the traceability check again,
    results included: docs/traceability.md must be what this run makes of it (the run's
    own is kept as reports/traceability.md).
 
-The closing line sums the three: each check counts as one test, each pytest
-test as one, each behave scenario as one. The exit status is 0 only if nothing
-failed. ``reports/summary.json`` keeps the counts.
+The closing line sums them: each check counts as one test, each pytest test as
+one, each enforced benchmark goal as one, each behave scenario as one. Every
+skipped test is counted and listed with its reason. A run fails (exit status 1)
+if anything failed, and also:
+
+- if pytest or behave ran no test at all (pytest's exit status 5, "no tests
+  collected", or a filter that matched nothing);
+- as root (euid 0), if a test that needs root was skipped: tests/conftest.py
+  turns the skip of a test marked ``root`` into an error, and a skip whose
+  reason begins with "needs root" counts as a failure here as well.
+
+``reports/summary.json`` keeps the counts and the skips.
 """
 
 from __future__ import annotations
@@ -27,7 +41,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from report_zh import localize  # beside this script (python puts its folder first on sys.path)
@@ -35,6 +49,9 @@ from report_zh import localize  # beside this script (python puts its folder fir
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 REPORTS = ROOT / "reports"
+
+#: How the reason of a skip for want of root begins (tests/conftest.py: NEEDS_ROOT).
+NEEDS_ROOT = "needs root"
 
 #: The checks, each one command; mypy's targets and strictness are in pyproject.toml.
 CHECKS = {
@@ -52,11 +69,23 @@ class Counts:
     passed: int = 0
     failed: int = 0
     skipped: int = 0
+    #: (test, reason) of each skipped test.
+    skips: list[tuple[str, str]] = field(default_factory=list)
+    #: What failed that pytest and behave do not report themselves: nothing collected, a crash,
+    #: a root test skipped as root, a benchmark goal missed.
+    problems: list[str] = field(default_factory=list)
 
     def add(self, other: Counts) -> None:
         self.passed += other.passed
         self.failed += other.failed
         self.skipped += other.skipped
+        self.skips += other.skips
+        self.problems += other.problems
+
+    def fail(self, problem: str) -> None:
+        """One failure pytest and behave do not report (counted as one failed test)."""
+        self.failed += 1
+        self.problems.append(problem)
 
 
 def say(text: str) -> None:
@@ -80,7 +109,8 @@ def run_checks() -> Counts:
 
 
 def junit_counts(paths: list[Path]) -> Counts:
-    """Counts from JUnit XML files (pytest's one file, behave's one per feature)."""
+    """Counts from JUnit XML files (pytest's one file, behave's one per feature), with
+    each skipped test and its reason."""
     counts = Counts()
     for path in paths:
         root = ET.parse(path).getroot()  # noqa: S314 - our own tools' reports, written by this run
@@ -92,7 +122,27 @@ def junit_counts(paths: list[Path]) -> Counts:
             counts.failed += failed
             counts.skipped += skipped
             counts.passed += tests - failed - skipped
+            for case in suite.iter("testcase"):
+                skip = case.find("skipped")
+                if skip is not None:
+                    name = "::".join(filter(None, (case.get("classname"), case.get("name"))))
+                    counts.skips.append((name, (skip.get("message") or skip.text or "").strip()))
     return counts
+
+
+def root_skips_fail(counts: Counts) -> None:
+    """As root, a skip for want of root is a failure: CI runs as root, and must run them."""
+    if os.geteuid() != 0:
+        return
+    for name, reason in list(counts.skips):
+        if reason.lower().startswith(NEEDS_ROOT):
+            counts.skips.remove((name, reason))
+            counts.skipped -= 1
+            counts.fail(f"{name} was skipped while running as root: {reason}")
+
+
+def ran_nothing(counts: Counts) -> bool:
+    return counts.passed + counts.failed == 0
 
 
 def run_pytest(args: list[str]) -> Counts:
@@ -102,10 +152,49 @@ def run_pytest(args: list[str]) -> Counts:
     say(f"[pytest] {' '.join(cmd[1:])}")
     done = subprocess.run(cmd, cwd=ROOT)
     if not xml.exists():
-        return Counts(failed=1)  # pytest could not even collect
+        counts = Counts()
+        counts.fail(f"pytest wrote no report (exit status {done.returncode})")  # could not even start
+        return counts
     counts = junit_counts([xml])
-    if done.returncode not in (0, 1, 5) and counts.failed == 0:
-        counts.failed += 1  # interrupted or an internal error
+    root_skips_fail(counts)
+    if done.returncode == 5 or ran_nothing(counts):
+        counts.fail(f"pytest ran no test (exit status {done.returncode}; 5 is 'no tests collected')")
+    elif done.returncode not in (0, 1) and counts.failed == 0:
+        counts.fail(f"pytest exited {done.returncode} (interrupted, or an internal or usage error)")
+    return counts
+
+
+#: The benchmarks CI runs: the suites with a ratio goal, short, the ratio goals enforced.
+BENCH = [sys.executable, "-m", "benchmarks", "--quick", "--check-ratios"]
+
+
+def run_bench() -> Counts:
+    """The ratio goals: one test each (benchmarks/__main__.py says which goals are ratios)."""
+    out = REPORTS / "bench.json"
+    out.unlink(missing_ok=True)
+    cmd = [*BENCH, "--json", str(out)]
+    say(f"[bench] {' '.join(cmd[1:])}")
+    started = time.monotonic()
+    done = subprocess.run(cmd, cwd=ROOT)
+    took = time.monotonic() - started
+    counts = Counts()
+    if not out.exists():
+        counts.fail(f"the benchmarks stopped before measuring their goals (exit status {done.returncode})")
+        return counts
+    goals = json.loads(out.read_text(encoding="utf-8"))
+    enforced = [goal for goal in goals if goal["enforced"]]
+    for goal in enforced:
+        if goal["met"]:
+            counts.passed += 1
+        else:
+            counts.fail(f"benchmark goal missed: {goal['name']}: {goal['value']:.3g}, goal {goal['goal']}")
+    if not enforced:
+        counts.fail("the benchmarks measured no goal to enforce")
+    elif done.returncode != 0 and counts.failed == 0:
+        counts.fail(f"the benchmarks exited {done.returncode} with every enforced goal met")
+    reported = len(goals) - len(enforced)
+    say(f"[bench] {counts.passed} of {len(enforced)} enforced goals met; {reported} more reported, "
+        f"not enforced ({took:.0f} s)")
     return counts
 
 
@@ -121,6 +210,8 @@ def run_features(args: list[str]) -> Counts:
         "--format", "json", "--outfile", str(REPORTS / "features.json"),
         "--format", "pretty",
         "--junit", "--junit-directory", str(out),
+        # With a filter (tags, names, files), what it leaves out is not counted as skipped.
+        *(["--no-skipped"] if args else []),
         *args,
     ]
     say(f"[features] {' '.join(cmd[1:])}")
@@ -130,8 +221,11 @@ def run_features(args: list[str]) -> Counts:
     html = REPORTS / "features.html"
     if html.exists():
         html.write_text(localize(html.read_text(encoding="utf-8")), encoding="utf-8")
-    if done.returncode != 0 and counts.failed == 0:
-        counts.failed += 1  # behave stopped before it could report a scenario
+    root_skips_fail(counts)
+    if ran_nothing(counts):
+        counts.fail(f"behave ran no scenario (exit status {done.returncode})")
+    elif done.returncode != 0 and counts.failed == 0:
+        counts.fail(f"behave exited {done.returncode} without a failed scenario")  # stopped before it reported
     return counts
 
 
@@ -152,6 +246,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-checks", action="store_true")
     parser.add_argument("--no-pytest", action="store_true")
+    parser.add_argument("--no-bench", action="store_true")
     parser.add_argument("--no-features", action="store_true")
     args, pytest_args = parser.parse_known_args()
     args.pytest_args = pytest_args
@@ -161,6 +256,8 @@ def main() -> int:
         parts["checks"] = run_checks()
     if not args.no_pytest:
         parts["pytest"] = run_pytest(args.pytest_args)
+    if not args.no_bench:
+        parts["bench"] = run_bench()
     if not args.no_features:
         # With pytest off, extra arguments are behave's (bash scripts/run features --tags=...).
         behave_args = args.pytest_args if args.no_pytest else []
@@ -176,7 +273,18 @@ def main() -> int:
         say(f"  {name}: {counts.passed} passed, {counts.failed} failed, {counts.skipped} skipped")
     if "features" in parts:
         say(f"  the features' HTML report: {REPORTS / 'features.html'}")
-    say(f"{total.passed} passed, {total.failed} failed")
+    if total.skips:
+        say(f"skipped ({len(total.skips)}):")
+        for name, reason in total.skips:
+            say(f"  {name}: {reason}")
+        for_root = sum(1 for _, reason in total.skips if reason.lower().startswith(NEEDS_ROOT))
+        if for_root:
+            say(f"  ({for_root} of them need root: CI runs as root, where a skip of them fails)")
+    if total.problems:
+        say("failed, besides the tests pytest and behave report above:")
+        for problem in total.problems:
+            say(f"  {problem}")
+    say(f"{total.passed} passed, {total.failed} failed, {total.skipped} skipped")
     return 0 if total.failed == 0 else 1
 
 

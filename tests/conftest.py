@@ -4,11 +4,18 @@ Test groups by what they need (markers in pyproject.toml): unit tests need
 nothing; ``pcsc`` tests start a private pcscd + vpcd stack (their fixtures are
 in tests/pcsc/conftest.py); ``opensc`` tests also run OpenSC's tools against it.
 Helpers live in tests/support/.
+
+A test that needs root says so with ``@pytest.mark.root("why")``, never with a
+``skipif`` on the effective uid (tests/unit/test_root_marker.py checks): without
+root it is skipped, its reason starting with :data:`NEEDS_ROOT`; as root, a skip
+of such a test (for any reason) is an error, so a run as root, which is what CI
+does, cannot lose a root-only test without failing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +24,31 @@ from fxml.clock import FixedClock
 from simulator.ca.service import CertificateAuthority
 from simulator.ca.testing import KeyCache, key_cache, open_test_ca
 from tests.support.ca import FIRST_ISSUE
+
+#: How the reason of a skip for want of root begins (scripts/test_all.py looks for it).
+NEEDS_ROOT = "needs root (euid 0)"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if os.geteuid() == 0:
+        return
+    for item in items:
+        marker = item.get_closest_marker("root")
+        if marker is not None:
+            why = marker.args[0] if marker.args else ""
+            item.add_marker(pytest.mark.skip(reason=f"{NEEDS_ROOT}: {why}" if why else NEEDS_ROOT))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
+                                                                                           pytest.TestReport]:
+    report = yield
+    if report.skipped and os.geteuid() == 0 and item.get_closest_marker("root") is not None:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = (f"{item.nodeid} needs root and was skipped while running as root ({reason}): "
+                           "a run as root must run every root test")
+    return report
 
 
 @pytest.fixture(scope="session")

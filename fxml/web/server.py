@@ -23,6 +23,13 @@ What uvicorn leaves to us, :class:`GuardedProtocol` adds:
 - ``TCP_NODELAY`` set on every accepted socket (without it, small answers
   wait for the peer's delayed ACK: ~40 ms each);
 - log lines about misbehaving clients rate-limited (:class:`OncePerInterval`).
+
+:class:`GuardedProtocol` subclasses uvicorn's private ``HttpToolsProtocol`` and
+uses its internals (its parser callbacks, ``cycle``, ``pipeline``,
+``connections``): uvicorn does not promise them from one release to the next.
+requirements.lock pins uvicorn, and tests/unit/test_uvicorn_private.py fails on
+any release not in :data:`TESTED_UVICORN`, naming each private name this module
+relies on and checking it is still there with the same signature.
 """
 
 from __future__ import annotations
@@ -51,6 +58,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from fxml.errors import FxmlError
 
 log = logging.getLogger(__name__)
+
+#: The uvicorn releases GuardedProtocol was tested with, the whole of
+#: tests/integration/test_web_server.py passing. A new one goes here only after
+#: reading its httptools_impl.py against the names tests/unit/test_uvicorn_private.py lists.
+TESTED_UVICORN = ("0.55.0",)
 
 
 class ListenError(FxmlError, OSError):

@@ -6,7 +6,6 @@ home's own permissions stand between them."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 import subprocess
@@ -21,7 +20,7 @@ from tests.support.paths import ROOT
 
 pytestmark = [
     pytest.mark.pcsc,
-    pytest.mark.skipif(os.geteuid() != 0, reason="runs a client as another user (nobody): needs root"),
+    pytest.mark.root("runs a client as another user (nobody)"),
 ]
 
 PROFILE = ROOT / "fixtures" / "cards" / "personal-small.json"

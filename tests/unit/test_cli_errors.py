@@ -92,7 +92,8 @@ def test_a_home_on_a_virtual_file_system_is_one_line() -> None:
     assert_one_line(done, "/proc/fxmlsim-home")
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="mounts a read-only tmpfs as root")
+@pytest.mark.root("mounts a read-only tmpfs")
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
 def test_a_home_on_a_read_only_file_system_is_one_line(tmp_path: Path) -> None:
     mount = tmp_path / "ro"
     mount.mkdir()
@@ -137,7 +138,7 @@ def test_a_home_others_may_write_to_is_refused(tmp_path: Path, where: str) -> No
         Home(home).make_private()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="gives a folder to another user")
+@pytest.mark.root("gives a folder to another user")
 def test_a_home_another_user_owns_is_refused(tmp_path: Path) -> None:
     home = tmp_path / "theirs"
     home.mkdir(mode=0o700)

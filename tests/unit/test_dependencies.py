@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 
 from tests.support.paths import repo_path
 
@@ -23,3 +25,10 @@ def test_the_engine_uses_cryptography_not_pycryptodome() -> None:
     modules = imported_modules("fxml")
     assert "cryptography" in {m.split(".")[0] for m in modules}
     assert not {m for m in modules if m.split(".")[0] == "Crypto"}
+
+
+def test_the_installed_packages_are_the_locks_versions() -> None:
+    """scripts/setup.sh and tox install requirements.lock; what runs the tests is what it pins."""
+    done = subprocess.run([sys.executable, str(repo_path("scripts/check_lock.py"))],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
