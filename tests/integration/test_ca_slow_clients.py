@@ -45,7 +45,8 @@ class Ca:
     def get_info(self) -> tuple[int, dict[str, object]]:
         """GET / as a normal client: the whole request at once, a 5 s budget."""
         with self.connect() as sock:
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: ca\r\nConnection: close\r\n\r\n")
+            # The CA answers its own Host only (docs/ca.md, "Who may call the CA").
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % self.port)
             answer = b""
             while chunk := sock.recv(65536):
                 answer += chunk
