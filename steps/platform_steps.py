@@ -12,6 +12,7 @@ from pages import BankMenu, Message, Platform
 
 from fxml import env
 from fxml.web import labels
+from simulator import procedure
 
 
 def _platform(context: Context) -> Platform:
@@ -22,7 +23,8 @@ def _platform(context: Context) -> Platform:
 def platform_menu(context: Context, items: str) -> None:
     platform = _platform(context)
     assert platform.is_shown(), f"未進入憑證管理平台：{context.page.url}"
-    assert context.page.get_by_test_id("platform-menu").get_by_role("heading").inner_text() == labels.PLATFORM_TITLE
+    heading = context.page.get_by_test_id("platform-menu").get_by_role("heading").inner_text()
+    assert heading == procedure.FRAME[-1], f"左方選單的標題應為「{procedure.FRAME[-1]}」，畫面為「{heading}」"
     expected = items.split("、")
     assert platform.menu() == expected, f"左方選單應為 {expected}，實際為 {platform.menu()}"
 

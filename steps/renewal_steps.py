@@ -255,7 +255,6 @@ def like_the_manual(context: Context, step: int) -> None:
     if step == 9:
         labels = [label for label, _value in Proof(page).sheet_rows()]
         assert labels == list(procedure.PROOF_LABELS), f"證明單欄位應為 {list(procedure.PROOF_LABELS)}，畫面為 {labels}"
-        _illustrates(context, 9)
 
 
 @then("畫面於表格下方說明")
@@ -534,7 +533,9 @@ def proof_preselected(context: Context, cn: str) -> None:
 
 @when("於憑證證明單列印點選「確定」")
 def proof_confirm(context: Context) -> None:
+    """[確定] on the list, its choice kept: the proof sheet with [列印] (step 9's screen)."""
     Proof(context.page).confirm()
+    _illustrates(context, 9)
 
 
 @when("改選憑證「{cn}」後點選「確定」")
