@@ -82,6 +82,7 @@ def before_scenario(context: Context, scenario: Scenario) -> None:
 def before_step(context: Context, step: Step) -> None:
     # A step acting in another browser (a branch officer's) shows that browser in its screenshot.
     context.shown_page = None
+    context.illustrates = None  # a step whose screen is the manual's step-N screen sets N (steps/renewal_steps.py)
 
 
 def after_step(context: Context, step: Step) -> None:

@@ -132,12 +132,19 @@ class Screen:
     #: 查詢日期 and 查詢時間 as the screenshot shows them (民國 date), if it shows them.
     query_date: str | None = None
     query_time: str | None = None
+    #: What follows 查詢日期 and 查詢時間 on this screenshot: ": " (steps 3 and 4), "：" (step 8).
+    query_colon: str = ": "
+
+    def query_line(self, date: str | None = None, time: str | None = None) -> tuple[str, str]:
+        """(查詢日期…, 查詢時間…) as this screenshot writes them, with its date and time or the ones given."""
+        return (f"查詢日期{self.query_colon}{date or self.query_date}",
+                f"查詢時間{self.query_colon}{time or self.query_time}")
 
 
 SCREENS: Final[dict[int, Screen]] = {
     3: Screen(3, "憑證更新", (
         "請確認憑證的相關資訊，點選最下方「確定」按鈕。", *PROGRESS,
-        "查詢日期", "查詢時間", "Common Name", "憑證儲存媒體", "憑證載具密碼",
+        "查詢日期", "查詢時間", "Common Name :", "憑證儲存媒體", "憑證載具密碼",
         "1. 插入憑證載具後，輸入[憑證載具密碼]。", "2. 點選[確定]。",
     ), "112/04/17", "11:13:42"),
     4: Screen(4, "憑證晶片卡憑證更新", (*PROGRESS, "查詢日期", "查詢時間", "用戶約定條款"), "112/04/17", "11:24:39"),
@@ -145,12 +152,17 @@ SCREENS: Final[dict[int, Screen]] = {
         "請確認憑證的相關資訊，點選最下方「確定」按鈕。", "請選擇", "憑證 Common Name",
         "查詢日期：112/04/17", "查詢時間：11:38:36", "確定", "回憑證管理",
         "1. 點選[憑證證明單列印]，系統會自動選取最新憑證資料。", "2. 點選[確定]，進行憑證資料列印。",
-    ), "112/04/17", "11:38:36"),
+    ), "112/04/17", "11:38:36", "："),
     9: Screen(9, "憑證列印頁", (
         "合作金庫憑證管理平台", "憑證證明單", "證明單申請日期：", "簽章憑證序號", "主旨(使用者識別名稱)",
         "憑證發行者", "憑證生效日", "憑證到期日", "憑證狀態", "列印",
     )),
 }
+
+#: Step 3's two notes under the table, in the manual's words and order.
+STEP3_NOTES: Final = ("1. 插入憑證載具後，輸入[憑證載具密碼]。", "2. 點選[確定]。")
+#: Step 8's two notes under [確定] and [回憑證管理].
+STEP8_NOTES: Final = ("1. 點選[憑證證明單列印]，系統會自動選取最新憑證資料。", "2. 點選[確定]，進行憑證資料列印。")
 
 #: The labels of the proof sheet (憑證證明單) exactly as the manual writes them, in its order.
 PROOF_LABELS: Final = (

@@ -22,11 +22,14 @@ from cryptography.x509.oid import NameOID
 from fxml.card.client import CardCertificate, PivCardClient
 from fxml.card.errors import PinBlockedError, WrongPinError
 from fxml.card.pcsc import PcscConnection, wait_for_card
-from fxml.card.piv import KeyRef
 from fxml.display import display_name, taiwan_text
 from simulator.home import Home
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cards"
+#: The card a scenario makes, by the 憑證儲存媒體 it names (the feature names no file).
+CARDS = {"大卡": "eoi-large", "小卡": "personal-small"}
+#: A 憑證載具密碼 that is not the card's.
+WRONG_PIN = "Wrong123"
 
 
 def _home(context: Context) -> Home:
@@ -62,14 +65,15 @@ def _reinsert(context: Context) -> None:
     home.stack.insert(context.image, context.reader_index)
 
 
-@given("虛擬讀卡機已啟動")
+@given("讀卡機已就緒")
 def stack_is_up(context: Context) -> None:
-    assert _home(context).stack.running(), "虛擬讀卡機未啟動"
+    assert _home(context).stack.running(), "讀卡機未就緒（模擬的讀卡機服務未啟動）"
 
 
-@given("已依「{profile}」製作憑證載具")
-def card_made(context: Context, profile: str) -> None:
-    path = FIXTURES / f"{profile}.json"
+@given("已製作一張憑證晶片卡({carrier})")
+def card_made(context: Context, carrier: str) -> None:
+    assert carrier in CARDS, f"沒有「憑證晶片卡({carrier})」（可用：{'、'.join(CARDS)}）"
+    path = FIXTURES / f"{CARDS[carrier]}.json"
     context.profile = json.loads(path.read_text(encoding="utf-8"))
     context.image = _home(context).create_card(path, replace=True)
 
@@ -121,7 +125,6 @@ def chain_on_card(context: Context) -> None:
         child.verify_directly_issued_by(parent)
 
 
-@when("輸入憑證載具密碼「{pin}」")
 def enter_pin(context: Context, pin: str) -> None:
     context.pin_error = None
     try:
@@ -135,10 +138,16 @@ def enter_right_pin(context: Context) -> None:
     enter_pin(context, context.profile["pin"])
 
 
+@when("輸入錯誤的憑證載具密碼")
+def enter_wrong_pin(context: Context) -> None:
+    assert context.profile["pin"] != WRONG_PIN
+    enter_pin(context, WRONG_PIN)
+
+
 @when("連續 {count:d} 次輸入錯誤的憑證載具密碼")
 def enter_wrong_pins(context: Context, count: int) -> None:
     for _ in range(count):
-        enter_pin(context, "Wrong123")
+        enter_wrong_pin(context)
         assert isinstance(context.pin_error, WrongPinError), "錯誤的憑證載具密碼未被拒絕"
 
 
@@ -176,11 +185,13 @@ def still_blocked_after_reinsert(context: Context) -> None:
     pin_blocked(context)
 
 
-@when("以金鑰容器 {container} 簽署「{text}」")
-def sign_text(context: Context, container: str, text: str) -> None:
+@when("以卡片內憑證的私密金鑰簽署「{text}」")
+def sign_text(context: Context, text: str) -> None:
+    """The key of the card's only certificate (PIV's 9A, the one a renewal starts from)."""
+    container = _only_certificate(context).container
     context.signed = text.encode("utf-8")
-    context.signature = _client(context).sign(KeyRef(int(container, 16)), context.signed)
-    context.signed_container = KeyRef(int(container, 16))
+    context.signature = _client(context).sign(container, context.signed)
+    context.signed_container = container
 
 
 @then("簽章可用卡片內憑證的公開金鑰驗證")

@@ -1,8 +1,10 @@
 """Page objects: one class per screen, methods named after what a person does.
 
 The steps (steps/*_steps.py) read like the manual because they call these;
-a changed selector is mended here, once. Labels come from the same tables the
-pages are rendered from (fxml.web.labels, simulator.bank.systems).
+a changed selector is mended here, once. Buttons and menu items are found by
+the labels the pages are rendered from (fxml.web.labels, simulator.bank.systems);
+what a page *says* is read here as the page shows it, and the steps compare it
+with the manual (simulator.procedure) or with the feature's own words.
 """
 
 from __future__ import annotations
@@ -117,23 +119,66 @@ class Renewal:
         self.page.get_by_test_id("renew-select").click()
         self.page.wait_for_load_state()
 
+    def chosen(self) -> str:
+        """選擇更新清單: the Common Name of the certificate chosen."""
+        return str(self.page.locator('input[name="serial"]:checked').get_attribute("aria-label") or "")
+
     def shown(self, testid: str) -> str:
         return str(self.page.get_by_test_id(testid).inner_text()).strip()
 
-    def query_time(self) -> tuple[str, str]:
-        return self.shown("query-date"), self.shown("query-clock")
+    def query_line(self) -> str:
+        """The line with 查詢日期 and 查詢時間, as the page writes it."""
+        return str(self.page.get_by_test_id("query-time").inner_text()).strip()
 
-    def wait_for_carrier(self) -> str:
-        """The 憑證儲存媒體 the card agent reported for the inserted card."""
+    def carrier(self) -> str:
+        return self.shown("carrier")
+
+    def wait_for_carrier(self, expected: str | None = None) -> str:
+        """The 憑證儲存媒體 the card agent reported for the inserted card (or, given, that text)."""
         carrier = self.page.get_by_test_id("carrier")
-        self.page.wait_for_function(
-            "el => !el.textContent.startsWith('（')", arg=carrier.element_handle(), timeout=15_000)
-        return str(carrier.inner_text()).strip()
+        if expected is None:
+            self.page.wait_for_function(
+                "el => !el.textContent.startsWith('（')", arg=carrier.element_handle(), timeout=15_000)
+        else:
+            self.page.wait_for_function(
+                "([el, text]) => el.textContent.trim() === text", arg=[carrier.element_handle(), expected],
+                timeout=15_000)
+        return self.carrier()
+
+    def notes(self) -> list[str]:
+        """確認更新資訊's numbered notes under the table, as the page shows them."""
+        items = self.page.get_by_test_id("renew-confirm-notes").locator("li")
+        return [str(t).strip() for t in items.all_inner_texts()]
+
+    def fill_pin(self, pin: str) -> None:
+        self.page.get_by_label("憑證載具密碼").fill(pin)
+
+    def confirm(self) -> None:
+        self.page.get_by_test_id("renew-confirm-button").click()
 
     def enter_pin_and_confirm(self, pin: str) -> None:
         """確認更新資訊: the 憑證載具密碼 (to the card agent only), [確定]."""
-        self.page.get_by_label("憑證載具密碼").fill(pin)
-        self.page.get_by_test_id("renew-confirm-button").click()
+        self.fill_pin(pin)
+        self.confirm()
+
+    def nothing_below(self, testid: str) -> list[str]:
+        """What the page shows below the element ``testid`` (its top under that element's bottom)."""
+        found: list[str] = self.page.evaluate(
+            """(testid) => {
+                 const mark = document.querySelector(`[data-testid="${testid}"]`).getBoundingClientRect();
+                 const main = document.querySelector("main.content");
+                 return Array.from(main.querySelectorAll("*"))
+                   .filter((el) => el.offsetParent !== null && el.getClientRects().length > 0)
+                   .filter((el) => el.getBoundingClientRect().top >= mark.bottom - 1)
+                   .filter((el) => (el.innerText || el.value || "").trim() !== "")
+                   .map((el) => (el.innerText || el.value).trim());
+               }""", testid)
+        return found
+
+    def alerts(self) -> list[str]:
+        """The page's visible alerts (refusals and warnings) in the content, in page order."""
+        boxes = self.page.locator('main.content [role="alert"]:visible')
+        return [str(t).strip() for t in boxes.all_inner_texts()]
 
     def error(self, timeout: float = 15_000) -> tuple[str, str]:
         box = self.page.get_by_test_id("renew-error")
@@ -141,8 +186,33 @@ class Renewal:
         return str(box.inner_text()).strip(), box.get_attribute("data-code") or ""
 
     def update(self) -> None:
-        """更新約定條款: [更新] (the prompt that follows is answered by the dialog handler)."""
+        """更新約定條款: [更新] (the page's prompt follows)."""
         self.page.get_by_test_id("renew-update-button").click()
+
+    def prompt(self) -> str:
+        """Step 5: the page's prompt, once it shows."""
+        box = self.page.get_by_test_id("renew-prompt")
+        box.wait_for(state="visible")
+        return str(self.page.get_by_test_id("renew-prompt-text").inner_text()).strip()
+
+    def answer_prompt(self, ok: bool) -> None:
+        self.page.get_by_test_id("renew-prompt-ok" if ok else "renew-prompt-cancel").click()
+        self.page.get_by_test_id("renew-prompt").wait_for(state="hidden")
+
+    def downloaded(self, timeout: float = 60_000) -> str:
+        """Step 6: the page's message at the end of the renewal, once it shows."""
+        self.page.get_by_test_id("renew-downloaded").wait_for(state="visible", timeout=timeout)
+        return str(self.page.get_by_test_id("renew-downloaded-text").inner_text()).strip()
+
+    def close_downloaded(self) -> None:
+        """Step 6: the message's [確定], which opens the 憑證下載 page."""
+        self.page.get_by_test_id("renew-downloaded-ok").click()
+        self.page.wait_for_url("**/done", timeout=30_000)
+
+    def new_certificate(self) -> dict[str, str]:
+        """憑證下載: the new certificate's table, by the labels the page shows."""
+        rows = self.page.get_by_test_id("new-certificate").locator("tr").all()
+        return {str(r.locator("th").inner_text()).strip(): str(r.locator("td").inner_text()).strip() for r in rows}
 
 
 @dataclass
@@ -155,13 +225,34 @@ class Proof:
         radio = self.page.locator('input[name="serial"]:checked')
         return str(radio.get_attribute("aria-label") or "")
 
+    def rows(self) -> list[str]:
+        """The list's Common Names, in the page's order, as the rows show them."""
+        cells = self.page.get_by_test_id("proof-list").locator("tr td:nth-child(2)")
+        return [str(t).strip() for t in cells.all_inner_texts()]
+
+    def choose(self, common_name: str) -> None:
+        self.page.get_by_test_id("proof-list").get_by_role("radio", name=common_name, exact=True).check()
+
     def confirm(self) -> None:
         self.page.get_by_test_id("proof-ok").click()
         self.page.wait_for_load_state()
 
+    def sheet_rows(self) -> list[tuple[str, str]]:
+        """The sheet's lines as the page shows them: (its label, its value), in order."""
+        rows = self.page.get_by_test_id("proof-sheet").locator("tr").all()
+        return [(str(r.locator("th").inner_text()).strip(), str(r.locator("td").inner_text()).strip()) for r in rows]
+
     def sheet(self) -> dict[str, str]:
+        """The sheet's values by the CA's field names (for the steps of step 9)."""
         cells = self.page.get_by_test_id("proof-sheet").locator("td[data-label]").all()
         return {str(c.get_attribute("data-label")): str(c.inner_text()).strip() for c in cells}
+
+    def watch_printing(self) -> None:
+        """Count the page's calls to the browser's print (headless chromium prints nothing itself)."""
+        self.page.evaluate("() => { window.fxmlPrinted = 0; window.print = () => { window.fxmlPrinted += 1; }; }")
+
+    def printed(self) -> int:
+        return int(self.page.evaluate("() => window.fxmlPrinted || 0"))
 
     def print_and_fax(self) -> tuple[str, str]:
         """[列印]: for an EOI customer the sheet is faxed first; (what the page says, its error code)."""

@@ -12,6 +12,7 @@ from pages import BankMenu, Message, Platform
 
 from fxml import env
 from fxml.web import labels
+from simulator import procedure
 
 
 def _platform(context: Context) -> Platform:
@@ -22,7 +23,8 @@ def _platform(context: Context) -> Platform:
 def platform_menu(context: Context, items: str) -> None:
     platform = _platform(context)
     assert platform.is_shown(), f"未進入憑證管理平台：{context.page.url}"
-    assert context.page.get_by_test_id("platform-menu").get_by_role("heading").inner_text() == labels.PLATFORM_TITLE
+    heading = context.page.get_by_test_id("platform-menu").get_by_role("heading").inner_text()
+    assert heading == procedure.FRAME[-1], f"左方選單的標題應為「{procedure.FRAME[-1]}」，畫面為「{heading}」"
     expected = items.split("、")
     assert platform.menu() == expected, f"左方選單應為 {expected}，實際為 {platform.menu()}"
 
@@ -41,9 +43,26 @@ def not_in_platform(context: Context) -> None:
     assert home.status == 401, f"瀏覽器不應持有憑證管理平台的工作階段（HTTP {home.status}）"
 
 
+#: The manual's step whose screen a platform menu item opens (the living manual's screenshots).
+ILLUSTRATES = {labels.MENU_RENEW: 2, labels.MENU_PROOF: 8}
+
+
 @when("點選憑證管理平台的「{item}」")
 def choose_platform_item(context: Context, item: str) -> None:
     _platform(context).choose(item)
+    if item in ILLUSTRATES:
+        context.illustrates = ILLUSTRATES[item]
+
+
+@when("點選「{group}」>「{item}」，進入憑證管理平台")
+def into_the_platform(context: Context, group: str, item: str) -> None:
+    """Step 1's menu item of the customer's system: the platform's first page (step 1's screen)."""
+    system = context.system
+    assert (group, item) == (system.platform_group, system.platform_item), \
+        f"{system.title}進入憑證管理平台的路徑是「{system.platform_group}」>「{system.platform_item}」"
+    BankMenu(context.page, system).choose(group, item)
+    assert _platform(context).is_shown(), f"未進入憑證管理平台：{context.page.url}"
+    context.illustrates = 1
 
 
 @when("登入連結於 {seconds:d} 秒後才送達憑證管理平台")

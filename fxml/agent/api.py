@@ -397,7 +397,7 @@ MESSAGES: Final[dict[ErrorCode, str]] = {
     ),
     ErrorCode.RENEWAL_FAILED: "憑證更新未完成，原憑證仍可正常使用，請稍後再試。",
     ErrorCode.INTERNAL_ERROR: "憑證元件發生內部錯誤，請稍後再試。",
-    ErrorCode.AGENT_UNREACHABLE: "無法連線至憑證元件，請確認憑證元件已啟動（python -m fxml.agent serve）。",
+    ErrorCode.AGENT_UNREACHABLE: "無法連線至本機的憑證元件，請確認憑證元件已啟動後再試。",
     ErrorCode.AGENT_BAD_RESPONSE: "憑證元件的回應無法辨識。",
 }
 

@@ -15,18 +15,26 @@
   browser's own prompt, [確定]: the platform notes the terms accepted and
   hands the page a renewal token (``POST /renew/{id}/accept``), which the
   page gives the agent with its card session; the agent runs the engine and
-  the page shows its progress, then 「憑證下載成功!」.
-- ``GET /renew/{id}/done``: 憑證下載 — 憑證下載成功 and the new certificate.
+  the page shows its progress, then 「憑證下載成功!」. The prompt (step 5) and
+  the message (step 6) are windows of the page itself, not the browser's
+  dialogs, so that they look like the bank's pages and can be seen in a
+  screenshot.
+- ``GET /renew/{id}/done``: 憑證下載 — 憑證下載成功, the new certificate, and the
+  manual's note for this customer: complete (個人網路銀行, 企業網路銀行), or go on
+  with step 8 (EOI).
 
 The platform keeps the authoritative record of each renewal (its state, its
 request id at the CA); every move is a compare-and-set, so a double click,
 a second tab, the back button or a reload cannot make a second renewal.
 
 憑證證明單列印: ``GET /proof`` lists the customer's certificates by Common Name
-with the newest preselected; [確定] shows the proof sheet (憑證列印頁) with the
-CA's values; [列印] prints it — for an EOI customer after faxing it (its fields and its
-PDF) to the 申辦分行 through the bank's API (``POST /proof/{serial}/fax``,
-step 9, fxml/platform/bankapi.py) — and ``/proof/{serial}.pdf`` is the same
+(of each name the newest, neither replaced by a renewal nor revoked) with the newest
+preselected; [確定] shows the proof sheet (憑證列印頁) with the CA's values — of
+another certificate than the newest, with a warning that it is not the one to
+file (the manual's 此部份請勿更改) and, for an EOI customer, no [列印]. [列印]
+prints it — for an EOI customer after faxing it (its fields and its PDF) to the
+申辦分行 through the bank's API (``POST /proof/{serial}/fax``, step 9,
+fxml/platform/bankapi.py) — and ``/proof/{serial}.pdf`` is the same
 sheet as a PDF with embedded CJK fonts (WeasyPrint).
 """
 
@@ -64,13 +72,25 @@ HERE = Path(__file__).resolve().parent
 STAGES: Final = ("選擇更新清單", "確認更新資訊", "更新約定條款", "更新送審結果")
 INSTRUCTION: Final = "請確認憑證的相關資訊，點選最下方「確定」按鈕。"
 TERMS_TITLE: Final = "用戶約定條款"
-#: The browser's own prompt before the renewal starts (step 5) and its end (step 6).
+#: The page's prompt before the renewal starts (step 5) and its message at the end (step 6).
 CONFIRM_PROMPT: Final = "即將進行憑證更新作業，更新過程中請勿移除憑證載具，並請耐心等待一分鐘。確定要更新嗎？"
 DOWNLOADED: Final = "憑證下載成功!"
 DOWNLOAD_PAGE: Final = "憑證下載成功"
+#: [取消] on the prompt: nothing started, nothing changed.
+CANCELLED: Final = "您已取消憑證更新作業，原憑證未變更，仍可正常使用。如需更新，請再點選[更新]。"
+#: The card agent does not answer: what the customer can do (no developer's commands on a customer's page).
+AGENT_MISSING: Final = ("無法連線至本機的憑證元件（讀取憑證載具的程式），因此無法讀取憑證載具。"
+                        "請確認憑證元件已啟動後，再重新整理本頁；如仍無法使用，請洽客服中心。")
+#: The manual's notes after step 7, as the 憑證下載 page says them to each customer.
+NEXT_STEP_DONE: Final = "您已完成憑證更新作業，無須列印憑證證明單或執行其他步驟，即可使用新憑證。"
+NEXT_STEP_EOI: Final = ("EOI 用戶請繼續執行以下步驟：點選畫面左方之[憑證證明單列印]，列印憑證證明單並傳真至申辦分行，"
+                        "辦理憑證展期建檔。")
 PROOF_TITLE: Final = "憑證列印頁"
 PROOF_PLATFORM: Final = "合作金庫憑證管理平台"
 PROOF_SHEET: Final = "憑證證明單"
+#: The sheet of a certificate other than the newest (the manual: 此部份請勿更改).
+NOT_NEWEST: Final = ("您選擇的憑證 {chosen} 不是最新憑證，其憑證證明單不能用於憑證展期建檔。"
+                     "請回[憑證證明單列印]，保留系統自動選取的最新憑證 {newest}，直接點選[確定]。")
 CSRF_HEADER: Final = "x-csrf-token"
 #: Step 9, after the fax reached the branch: what the customer does next (the manual's words).
 FAX_NEXT: Final = ("請電話告知分行電金/EOI經辦需執行憑證展期建檔；"
@@ -200,10 +220,11 @@ class Wizard:
                   "state_label": record.state.label}
         if record.state is State.SELECTED:
             return self._render(request, "renew_confirm.html", session, customer, stage=2,
-                                instruction=INSTRUCTION, **common)
+                                instruction=INSTRUCTION, agent_missing=AGENT_MISSING, **common)
         return self._render(request, "renew_terms.html", session, customer, stage=3, terms_title=TERMS_TITLE,
-                            terms=terms_text(), prompt=CONFIRM_PROMPT, downloaded=DOWNLOADED,
-                            started=record.state.rank > State.TERMS_ACCEPTED.rank, **common)
+                            terms=terms_text(), prompt=CONFIRM_PROMPT, downloaded=DOWNLOADED, cancelled=CANCELLED,
+                            agent_missing=AGENT_MISSING, started=record.state.rank > State.TERMS_ACCEPTED.rank,
+                            **common)
 
     async def _json_call(self, request: Request, session: Session) -> dict[str, Any]:
         token = request.headers.get(CSRF_HEADER, "")
@@ -291,13 +312,15 @@ class Wizard:
             return self._refuse(request, session, customer, exc)
         if record.state is not State.DONE:
             return RedirectResponse(f"/renew/{record.renewal_id}", status_code=303)
+        next_step = NEXT_STEP_EOI if customer.get("system") == "eoi" else NEXT_STEP_DONE
         return self._render(request, "renew_done.html", session, customer, stage=4, record=record,
-                            message=DOWNLOAD_PAGE, certificate=_certificate_facts(record))
+                            message=DOWNLOAD_PAGE, certificate=_certificate_facts(record), next_step=next_step)
 
     # -- 8 憑證證明單列印 --------------------------------------------------------------------------
     async def proof_list(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
+        """The customer's certificates by Common Name (:func:`_printable`), the newest last, preselected."""
         try:
-            certificates = await self._certificates(customer)
+            certificates = _printable(await self._certificates(customer))
         except CaError as exc:
             return self._refuse(request, session, customer, exc, title=labels.MENU_PROOF, back="/")
         newest = certificates[-1].serial if certificates else None
@@ -314,23 +337,31 @@ class Wizard:
                                 title=labels.MENU_PROOF, back="/proof")
         return RedirectResponse(f"/proof/{fields.get('serial', '').upper()}", status_code=303)
 
-    async def _sheet(self, customer: dict[str, Any], serial: str) -> dict[str, str]:
+    async def _sheet(self, customer: dict[str, Any], serial: str) -> tuple[dict[str, str], str | None]:
+        """The proof sheet of the customer's certificate ``serial``, and what it says when that is
+        not the newest certificate (the one the list preselects, the one a branch files: the
+        manual's 此部份請勿更改), or None."""
         wanted = _serial(serial)
         certificates = await self._certificates(customer)
-        if not any(c.serial == wanted for c in certificates):
+        chosen = next((c for c in certificates if c.serial == wanted), None)
+        if chosen is None:
             raise _unknown_certificate()
         sheet: dict[str, str] = await run_in_threadpool(self.ca.proof_sheet, wanted)
-        return sheet
+        current = _printable(certificates)
+        newest = current[-1] if current else chosen
+        warning = None if newest.serial == chosen.serial else NOT_NEWEST.format(chosen=chosen.cn, newest=newest.cn)
+        return sheet, warning
 
     async def proof_sheet(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
+        serial = request.path_params["serial"].upper()
         try:
-            sheet = await self._sheet(customer, request.path_params["serial"])
+            sheet, not_newest = await self._sheet(customer, serial)
         except (WizardError, CaError) as exc:
             return self._refuse(request, session, customer, exc, title=labels.MENU_PROOF, back="/proof")
-        return self._render(request, "proof_sheet.html", session, customer, sheet=sheet,
-                            serial=request.path_params["serial"].upper(), title=PROOF_TITLE,
-                            platform_name=PROOF_PLATFORM, sheet_title=PROOF_SHEET,
-                            fax=customer.get("system") == "eoi")
+        eoi = customer.get("system") == "eoi"
+        return self._render(request, "proof_sheet.html", session, customer, sheet=sheet, serial=serial,
+                            title=PROOF_TITLE, platform_name=PROOF_PLATFORM, sheet_title=PROOF_SHEET,
+                            fax=eoi, not_newest=not_newest, can_print=not (eoi and not_newest))
 
     async def _pdf(self, customer: dict[str, Any], sheet: dict[str, str]) -> bytes:
         html = self.platform.templates.get_template("proof_print.html").render(
@@ -340,7 +371,7 @@ class Wizard:
 
     async def proof_pdf(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
         try:
-            sheet = await self._sheet(customer, request.path_params["serial"])
+            sheet, _warning = await self._sheet(customer, request.path_params["serial"])
         except (WizardError, CaError) as exc:
             return self._refuse(request, session, customer, exc, title=labels.MENU_PROOF, back="/proof")
         pdf = await self._pdf(customer, sheet)
@@ -364,7 +395,9 @@ class Wizard:
             if self.platform.bank is None:
                 raise WizardError("FAX_UNAVAILABLE", "憑證管理平台未設定銀行位址，無法傳真憑證證明單，"
                                   "請洽系統管理員。", 503)
-            sheet = await self._sheet(customer, serial)
+            sheet, not_newest = await self._sheet(customer, serial)
+            if not_newest is not None:
+                raise WizardError("PROOF_NOT_NEWEST", not_newest)
             fax = Fax(
                 fax_id=f"F{uuid.uuid4().hex}", sent_at=self.clock.now().isoformat(),
                 customer=FaxCustomer(system=str(customer["system"]), customer_id=str(customer["customer_id"]),
@@ -424,6 +457,15 @@ def _serial(text: str) -> str:
     if serial is None:
         raise _unknown_certificate()
     return serial
+
+
+def _printable(certificates: list[CertificateRecord]) -> list[CertificateRecord]:
+    """The certificates 憑證證明單列印 offers, in the CA's issuance order: of each Common Name the
+    newest that is neither replaced by a renewal nor revoked (廢止), so that a customer tells the rows
+    apart by their names (the manual's two rows, -00-2012 and -00-2015)."""
+    kept = [c for c in certificates if c.renewed_by is None and c.status != "已廢止"]
+    newest = {c.cn: c.serial for c in kept}  # the last of each CN wins
+    return [c for c in kept if newest[c.cn] == c.serial]
 
 
 def _actor(customer: dict[str, Any]) -> str:

@@ -40,3 +40,16 @@ LOGIN: Final = "登入"
 LOGOUT: Final = "登出"
 QUERY_DATE: Final = "查詢日期"
 QUERY_TIME: Final = "查詢時間"
+
+# -- the platform's 憑證證明單 (憑證列印頁 and its PDF) ------------------------------------------
+#: Each line of the proof sheet by the CA's field name (fxml.ca.api.PROOF_FIELDS), labelled as the
+#: manual's screenshot prints it: a colon after 證明單申請日期 only, an asterisk before 簽章憑證序號.
+PROOF_LABELS: Final = {
+    "證明單申請日期": "證明單申請日期：",
+    "簽章憑證序號": "* 簽章憑證序號",
+    "主旨(使用者識別名稱)": "主旨(使用者識別名稱)",
+    "憑證發行者": "憑證發行者",
+    "憑證生效日": "憑證生效日",
+    "憑證到期日": "憑證到期日",
+    "憑證狀態": "憑證狀態",
+}

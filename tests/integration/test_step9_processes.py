@@ -286,6 +286,34 @@ def test_only_an_eoi_customers_print_faxes(stack: Stack) -> None:
         assert db.execute("SELECT count(*) FROM faxes WHERE serial = ?", (serial(cert),)).fetchone() == (0,)
 
 
+def test_the_sheet_of_a_certificate_other_than_the_newest_warns_and_is_not_faxed(stack: Stack) -> None:
+    """The manual's 此部份請勿更改: the list offers each Common Name's newest certificate only; the sheet
+    of another (here the one the renewal replaced, asked for by its address) says so, and an EOI
+    customer gets no [列印] for it, nor a fax."""
+    who = persona("eoi").customer
+    old_key, old = stack.apply(who, "it-eoi-not-newest")
+    _key, new = stack.renew(old_key, old, "it-eoi-not-newest-renewed")
+    with httpx2.Client(base_url=stack.urls["platform"]) as platform:
+        platform_session(platform, stack, who, tickets.System.EOI)
+        listing = platform.get("/proof").text
+        assert f'value="{serial(new)}" id="p1" aria-label="{new_cn(new)}" checked' in listing
+        assert serial(old) not in listing
+        sheet = platform.get(f"/proof/{serial(old)}")
+        assert sheet.status_code == 200 and 'data-testid="proof-not-newest"' in sheet.text
+        assert "不是最新憑證，其憑證證明單不能用於憑證展期建檔" in sheet.text
+        assert 'data-testid="proof-print"' not in sheet.text
+        asked = platform.post(f"/proof/{serial(old)}/fax", headers={"x-csrf-token": token_in(sheet.text)}, json={})
+        newest = platform.get(f"/proof/{serial(new)}")
+        assert 'data-testid="proof-print"' in newest.text and "proof-not-newest" not in newest.text
+    assert asked.status_code == 409 and asked.json()["error"]["code"] == "PROOF_NOT_NEWEST"
+    with stack.bank_db() as db:
+        assert db.execute("SELECT count(*) FROM faxes WHERE serial = ?", (serial(old),)).fetchone() == (0,)
+
+
+def new_cn(cert: x509.Certificate) -> str:
+    return str(cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
+
+
 def test_a_fax_the_bank_does_not_receive_is_said_and_nothing_printed(stack: Stack, tmp_path: Path) -> None:
     """A platform whose bank does not answer (nothing listens on its port)."""
     nowhere = f"http://127.0.0.1:{free_port()}"

@@ -10,12 +10,19 @@ const meta = (name) => {
 };
 
 async function fax(url) {
-  const response = await fetch(url, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "content-type": "application/json", "x-csrf-token": meta("csrf-token") },
-    body: "{}",
-  });
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/json", "x-csrf-token": meta("csrf-token") },
+      body: "{}",
+    });
+  } catch (error) {
+    // The browser's own words ("Failed to fetch") are no message for a customer.
+    throw Object.assign(new Error("無法連線至憑證管理平台，憑證證明單未能傳真至申辦分行，請稍後再點選[列印]。"),
+      { code: "PLATFORM_UNREACHABLE" });
+  }
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = data.error || { code: "FAX_FAILED", message: "憑證證明單未能傳真至申辦分行，請稍後再點選[列印]。" };

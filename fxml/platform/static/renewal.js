@@ -5,10 +5,14 @@
 // 憑證儲存媒體); [確定] gives the PIN to the agent, which verifies it on the card
 // and keeps that card session; the page forgets the PIN and tells the platform
 // which card holds the certificate.
-// Stage 3 (更新約定條款): [更新], the browser's own prompt, [確定]: the platform
+// Stage 3 (更新約定條款): [更新], the page's prompt (step 5), [確定]: the platform
 // notes the terms accepted and hands back a renewal token, which the page gives
 // the agent with its card session; the agent runs the renewal and the page
-// shows its progress, then 「憑證下載成功!」, then the 憑證下載 page.
+// shows its progress, then its message 「憑證下載成功!」 (step 6), whose [確定]
+// opens the 憑證下載 page. [取消] on the prompt starts nothing and says so.
+// The prompt and the message are windows of the page (<dialog>), in the bank's
+// style, not the browser's confirm() and alert(): they can be seen and captured
+// like the rest of the page.
 //
 // The agent's card-session id (never the PIN) is kept in sessionStorage for the
 // tab, so a reload between the stages need not ask for the PIN again while the
@@ -51,13 +55,21 @@ function agentMissing(error) {
   return false;
 }
 
+const PLATFORM_UNREACHABLE = "無法連線至憑證管理平台，請稍後再試。";
+
 async function platform(path, body) {
-  const response = await fetch(path, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "content-type": "application/json", "x-csrf-token": csrf },
-    body: JSON.stringify(body || {}),
-  });
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/json", "x-csrf-token": csrf },
+      body: JSON.stringify(body || {}),
+    });
+  } catch (error) {
+    // The browser's own words ("Failed to fetch") are no message for a customer.
+    throw new AgentError("PLATFORM_UNREACHABLE", PLATFORM_UNREACHABLE, 0);
+  }
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = data.error || { code: "PLATFORM_ERROR", message: "憑證管理平台無法處理此請求，請稍後再試。" };
@@ -146,6 +158,29 @@ async function confirmStage() {
   }, () => {});
 }
 
+// -- the page's windows: step 5's prompt, step 6's message ---------------------------------------
+// Shows the <dialog> modally and resolves with true for its [確定], false for [取消] or Esc.
+function ask(dialog) {
+  return new Promise((resolve) => {
+    const buttons = Array.from(dialog.querySelectorAll("button[value]"));
+    const answer = (value) => {
+      buttons.forEach((button) => { button.onclick = null; });
+      dialog.onclose = null;
+      if (dialog.open) {
+        dialog.close();
+      }
+      resolve(value === "ok");
+    };
+    buttons.forEach((button) => { button.onclick = () => answer(button.value); });
+    dialog.onclose = () => answer("cancel");
+    dialog.showModal();
+    const ok = buttons.find((button) => button.value === "ok");
+    if (ok) {
+      ok.focus();
+    }
+  });
+}
+
 // -- stage 3: 更新約定條款, then the renewal -----------------------------------------------------
 async function liveSession() {
   const id = sessionStorage.getItem(sessionKey);
@@ -223,8 +258,10 @@ async function termsStage() {
         session = await openCardSession();
         pinAgain.hidden = true;
       }
-      // Step 5: the browser's own prompt; [確定] starts the renewal.
-      if (!window.confirm(root.dataset.prompt)) {
+      // Step 5: the page's prompt; [確定] starts the renewal, [取消] nothing.
+      $("renew-cancelled").hidden = true;
+      if (!(await ask($("renew-prompt")))) {
+        $("renew-cancelled").hidden = false;
         button.disabled = false;
         return;
       }
@@ -239,8 +276,8 @@ async function termsStage() {
       // The card is the customer's again: the agent's card session ends here.
       await agent.closeSession(session.session).catch(() => {});
       sessionStorage.removeItem(sessionKey);
-      // Step 6: 「憑證下載成功!」, then [確定].
-      window.alert(root.dataset.downloaded);
+      // Step 6: 「憑證下載成功!」 in the page's window; its [確定] opens the 憑證下載 page.
+      await ask($("renew-downloaded"));
       window.location.assign(`/renew/${renewalId}/done`);
     } catch (error) {
       if (!agentMissing(error)) {

@@ -41,7 +41,7 @@ export const EVENT_TYPES = Object.freeze([
 
 // The codes this module raises itself (the agent sends every other one).
 export const CLIENT_ERRORS = Object.freeze({
-  AGENT_UNREACHABLE: "無法連線至憑證元件，請確認憑證元件已啟動（python -m fxml.agent serve）。",
+  AGENT_UNREACHABLE: "無法連線至本機的憑證元件，請確認憑證元件已啟動後再試。",
   AGENT_BAD_RESPONSE: "憑證元件的回應無法辨識。",
 });
 
