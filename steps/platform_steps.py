@@ -44,6 +44,7 @@ def not_in_platform(context: Context) -> None:
 @when("點選憑證管理平台的「{item}」")
 def choose_platform_item(context: Context, item: str) -> None:
     _platform(context).choose(item)
+    context.illustrates = {"憑證更新": 2, "憑證證明單列印": 8}.get(item)
 
 
 @when("登入連結於 {seconds:d} 秒後才送達憑證管理平台")

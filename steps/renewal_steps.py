@@ -138,6 +138,7 @@ def choose(context: Context) -> None:
             radio.check()
             break
     Renewal(context.page).choose_and_confirm()
+    context.illustrates = 3
 
 
 @then("畫面說明「{text}」")
@@ -165,6 +166,7 @@ def pin_and_confirm(context: Context) -> None:
     Renewal(context.page).enter_pin_and_confirm(context.card["pin"])
     # The same URL shows the next stage: wait for the terms page itself.
     context.page.get_by_test_id("terms").wait_for()
+    context.illustrates = 4
 
 
 @when("於確認更新資訊輸入憑證載具密碼「{pin}」並點選「確定」")
@@ -240,6 +242,7 @@ def alert_said(context: Context, message: str) -> None:
 def download_page(context: Context, message: str) -> None:
     shown = Renewal(context.page).shown("download-result")
     assert shown == message, f"憑證下載頁應顯示「{message}」，實際為「{shown}」"
+    context.illustrates = 7
 
 
 @then("憑證載具內有憑證中心簽發的新憑證，舊憑證仍可簽章")
@@ -282,6 +285,7 @@ def proof_preselected(context: Context, cn: str) -> None:
 @when("於憑證證明單列印點選「確定」")
 def proof_confirm(context: Context) -> None:
     Proof(context.page).confirm()
+    context.illustrates = 9
 
 
 @then("憑證證明單顯示")
