@@ -33,7 +33,7 @@ from fxml import env
 from fxml.clock import FileClock
 from simulator import browser
 from simulator.home import Home
-from simulator.reporting.manifest import Recorder
+from simulator.reporting import manifest
 
 ROOT = Path(__file__).resolve().parent
 SCREENSHOTS = ROOT / "reports" / "screenshots"
@@ -49,7 +49,7 @@ def before_all(context: Context) -> None:
     os.environ.update(context.stack_env)
     # Set at the root layer: attributes set in a scenario's hooks vanish with it.
     context.chromium = {}
-    context.recorder = Recorder(SCREENSHOTS)
+    context.recorder = manifest.Recorder(SCREENSHOTS)
     context.recorder.begin_run()
 
 
@@ -67,9 +67,7 @@ def _browser(context: Context) -> Any:
 def before_scenario(context: Context, scenario: Scenario) -> None:
     context.clock.write()  # real time unless the scenario sets it
     context.page = None
-    context.illustrates = None
-    context.outer_illustrates = []
-    context.recorder.begin_scenario(str(context.feature.location), str(scenario.location), scenario.name)
+    manifest.scenario_started(context, scenario)
     if "browser" in scenario.effective_tags:
         browser_context = _browser(context).new_context(
             locale="zh-TW", timezone_id="Asia/Taipei", viewport={"width": 1280, "height": 900},
@@ -88,14 +86,10 @@ def before_scenario(context: Context, scenario: Scenario) -> None:
 def before_step(context: Context, step: Step) -> None:
     # A step acting in another browser (a branch officer's) shows that browser in its screenshot.
     context.shown_page = None
-    # A step run inside another (execute_steps) keeps the outer step's illustrates for it.
-    context.outer_illustrates.append(context.illustrates)
-    context.illustrates = None
-    context.recorder.begin_step(len(getattr(context, "dialogs", None) or ()))
+    manifest.step_started(context)
 
 
 def after_step(context: Context, step: Step) -> None:
-    shows, context.illustrates = context.illustrates, context.outer_illustrates.pop()
     page = getattr(context, "shown_page", None) or getattr(context, "page", None)
     shot = None
     if page is not None and not page.is_closed() and page.url != "about:blank":
@@ -103,15 +97,11 @@ def after_step(context: Context, step: Step) -> None:
             shot = page.screenshot(full_page=True, type="jpeg", quality=70)
         except Exception as exc:  # noqa: BLE001 - a screenshot must never hide the step's own result
             print(f"(no screenshot after {step.name}: {exc})")
-    context.recorder.end_step(step.keyword, step.name, image=shot, illustrates=shows,
-                              dialogs=getattr(context, "dialogs", None) or (), clock=context.clock.now())
+    manifest.step_ended(context, step, shot, context.clock.now())
 
 
 def after_scenario(context: Context, scenario: Scenario) -> None:
-    system = getattr(context, "system", None)
-    customer_type = getattr(getattr(context, "customer", None), "customer_type", None)
-    context.recorder.end_scenario(system=getattr(system, "title", None),
-                                  kind=f"客戶別 {customer_type}" if customer_type else None)
+    manifest.scenario_ended(context)
     browser_context = getattr(context, "browser_context", None)
     if browser_context is not None:
         browser_context.close()

@@ -142,6 +142,38 @@ class Recorder:
         tmp.replace(self.folder / MANIFEST)
 
 
+# -- behave's hooks (environment.py calls these; so does the tests' small run of behave) ---------------
+def scenario_started(context: Any, scenario: Any) -> None:
+    """``before_scenario``: ``context.illustrates`` exists (None) from here on."""
+    context.illustrates = None
+    context.outer_illustrates = []
+    context.recorder.begin_scenario(str(context.feature.location), str(scenario.location), scenario.name)
+
+
+def step_started(context: Any) -> None:
+    """``before_step``: a step starts with ``context.illustrates`` None; a step run inside another
+    (``execute_steps``) gives the outer step's value back when it ends."""
+    context.outer_illustrates.append(context.illustrates)
+    context.illustrates = None
+    context.recorder.begin_step(len(getattr(context, "dialogs", None) or ()))
+
+
+def step_ended(context: Any, step: Any, image: bytes | None, clock: datetime | None,
+               suffix: str = ".jpg") -> None:
+    """``after_step``: the screen after ``step`` (None: no page) and what the step said it shows."""
+    shows, context.illustrates = context.illustrates, context.outer_illustrates.pop()
+    context.recorder.end_step(step.keyword, step.name, image=image, illustrates=shows, suffix=suffix,
+                              dialogs=getattr(context, "dialogs", None) or (), clock=clock)
+
+
+def scenario_ended(context: Any) -> None:
+    """``after_scenario``: the system the scenario's customer logged in to (``context.system.title``)
+    and their 客戶別 (``context.customer.customer_type``), which group the scenario in the report."""
+    system = getattr(getattr(context, "system", None), "title", None)
+    customer_type = getattr(getattr(context, "customer", None), "customer_type", None)
+    context.recorder.end_scenario(system=system, kind=f"客戶別 {customer_type}" if customer_type else None)
+
+
 def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from simulator.procedure import TITLE
-from simulator.reporting.images import Picture, Pictures, full_uri
+from simulator.reporting.images import Picture, Pictures
 from simulator.reporting.render import Notes, render, write_pdf
 from simulator.reporting.results import Run, Scenario, Shot, Step, load
 from simulator.reporting.sections import SECTIONS, Section
@@ -26,7 +26,7 @@ from simulator.reporting.words import FAILED, NOT_RUN, PASSED, duration_text, en
 
 REPORT_TITLE = f"{TITLE} 行為規格報告"
 #: behave's prefix of an assertion's message.
-_ASSERTION = re.compile(r"^Assertion Failed:\s*")
+_ASSERTION = re.compile(r"^(?:ASSERT FAILED|Assertion Failed):\s*")
 #: The order of the groups inside a part: the manual's systems, 客戶別 in order, then the rest.
 _GROUP_ORDER = ("個人網路銀行", "企業網路銀行", "EOI 系統")
 NO_LOGIN = "不經客戶登入"
@@ -98,8 +98,21 @@ class PartView:
 class Failure:
     view: ScenarioView
     step: StepView | None
-    picture: str | None
+    #: The screen after the failed step (or the last one before it): shown wide, from the page's store.
+    picture: Picture | None
     caption: Markup
+
+
+@dataclass
+class FeatureView:
+    """A feature file as the officer reads it: its name and its description."""
+
+    anchor: str
+    name: Markup
+    description: list[Markup]
+    scenarios: int
+    notes: Notes
+    location: str
 
 
 @dataclass
@@ -115,6 +128,7 @@ class ReportModel:
     steps_total: int
     shots_total: int
     views: list[ScenarioView] = field(default_factory=list)
+    features: list[FeatureView] = field(default_factory=list)
 
 
 def group_key(label: str) -> tuple[int, str]:
@@ -182,7 +196,7 @@ def _groups(views: list[ScenarioView]) -> list[Group]:
 def _failure(view: ScenarioView) -> Failure:
     failed = next((s for s in view.steps if s.result == FAILED), None)
     shots = [shot for s in view.steps[: view.steps.index(failed) + 1] for shot in s.shots] if failed else []
-    picture = full_uri(shots[-1].path) if shots else None
+    picture = shots[-1].picture if shots else None
     caption = shots[-1].caption if shots else Markup("此步驟沒有畫面。")
     return Failure(view, failed, picture, caption)
 
@@ -210,9 +224,15 @@ def build(run: Run) -> ReportModel:
         other = Section("other", "其他", "未對應操作手冊步驟的場景", ())
         unmapped = PartView(other, "part-other", _groups(rest), [])
     failures = [_failure(v) for v in views if v.result == FAILED]
+    features = []
+    for index, feature in enumerate(run.features, 1):
+        notes = Notes()
+        features.append(FeatureView(f"f{index}", notes.officer(feature.name),
+                                    [notes.officer(line) for line in feature.description],
+                                    len(feature.scenarios), notes, feature.location))
     return ReportModel(
         REPORT_TITLE, run, parts, unmapped, failures, pictures, run.counts(), roc_datetime(datetime.now()),
-        sum(len(s.steps) for s in run.scenarios), sum(len(s.shots) for s in run.scenarios), views,
+        sum(len(s.steps) for s in run.scenarios), sum(len(s.shots) for s in run.scenarios), views, features,
     )
 
 

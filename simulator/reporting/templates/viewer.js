@@ -3,6 +3,11 @@
   "use strict";
   var storeElement = document.getElementById("full-images");
   var store = storeElement ? JSON.parse(storeElement.textContent) : {};
+  // The failures' screens are drawn wide: their full image, which the store holds once.
+  document.querySelectorAll("img[data-wide]").forEach(function (wide) {
+    var full = store[wide.getAttribute("data-full")];
+    if (full) { wide.src = full; }
+  });
   var viewer = document.getElementById("viewer");
   if (!viewer) { return; }
   var image = viewer.querySelector("img");
