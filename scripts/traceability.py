@@ -8,10 +8,10 @@ checks that the committed file is what this makes.
 
 The mapping comes from the feature files alone: a scenario covers an instruction when it carries the
 instruction's tag (on the scenario, its feature, its outline or its Examples block). The manual's
-instructions are :data:`MANUAL` below, in the manual's words; a step of the manual (tag ``@步驟N``) is
-covered by the scenarios of its own tag and of its instructions' tags. The results come from behave's JSON report
-of the last run (``reports/features.json``, which ``scripts/test_all.py`` writes), matched by the
-scenario's place in its file.
+instructions are ``MANUAL`` of simulator/procedure.py, in the manual's words; a step of the manual
+(tag ``@步驟N``) is covered by the scenarios of its own tag and of its instructions' tags. The results
+come from behave's JSON report of the last run (``reports/features.json``, which ``scripts/test_all.py``
+writes), matched by the scenario's place in its file.
 
 It fails (exit 1) when an instruction has no scenario, when a feature carries a tag that looks like
 an instruction's but is none (a typo would silently drop a scenario), and, with ``--check``, when

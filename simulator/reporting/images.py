@@ -40,7 +40,6 @@ class Picture:
 class Pictures:
     """The distinct screenshots of a document, by the hash of their bytes."""
 
-    with_full: bool = True
     by_hash: dict[str, Picture] = field(default_factory=dict)
     missing: list[Path] = field(default_factory=list)
 
@@ -61,8 +60,8 @@ class Pictures:
             thumb.thumbnail((THUMB_WIDTH, THUMB_WIDTH * 4))
             out = io.BytesIO()
             thumb.save(out, "JPEG", quality=THUMB_QUALITY, optimize=True)
-        picture = Picture(f"p{digest}", data_uri(out.getvalue(), "image/jpeg"),
-                          data_uri(data, _mime(path)) if self.with_full else "", width, height)
+        picture = Picture(f"p{digest}", data_uri(out.getvalue(), "image/jpeg"), data_uri(data, _mime(path)),
+                          width, height)
         self.by_hash[digest] = picture
         return picture
 

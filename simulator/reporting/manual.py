@@ -80,6 +80,8 @@ class Item:
     #: What the manual's own screenshot of this part shows, or None if it has none.
     manual_screen: list[str] | None
     verify: list[tuple[str, list[Row]]]
+    #: The scenarios of the other systems and 客戶別 that verify the part too: how many, how many failed.
+    others: tuple[int, int] = (0, 0)
 
     @property
     def missing(self) -> bool:
@@ -146,22 +148,37 @@ def _manual_screen(section: Section) -> list[str] | None:
     return said
 
 
+def on_path(scenario: Scenario, path: ManualPath) -> bool:
+    """Whether the scenario's customer logged in to this path's system (and 客戶別), or to none."""
+    if scenario.system is None:
+        return True
+    if scenario.system != path.system:
+        return False
+    return path.kind is None or scenario.kind is None or scenario.kind == path.kind
+
+
 def _verify(section: Section, path: ManualPath, run: Run, anchors: dict[str, str],
-            notes: Notes) -> list[tuple[str, list[Row]]]:
-    """The scenarios that verify ``section`` for ``path``: under each instruction of the part they
-    carry the tag of, else under the part's whole sentence. Step 1 leaves out the other paths' ones."""
+            notes: Notes) -> tuple[list[tuple[str, list[Row]]], tuple[int, int]]:
+    """The scenarios of this path that verify ``section``: under each instruction of the part they
+    carry the tag of, else under the part's whole sentence (step 1 leaves out the ones tagged for
+    another path's way in); and the count of the others, and of those that failed."""
     foreign = step1_foreign_tags(path) if section.step == 1 else frozenset()
     whole = f"步驟{section.step}" if section.step else None
     specific = [i for i in section.instructions if i.tag != whole and i.tag not in foreign]
     lists: dict[str, list[Row]] = {section.words: []}
     lists.update({i.words: [] for i in specific})
+    others = failed = 0
     for scenario in run.scenarios:
-        if not section.proves(scenario.tags) or scenario.tags & foreign:
+        if not section.proves(scenario.tags):
+            continue
+        if scenario.tags & foreign or not on_path(scenario, path):
+            others += 1
+            failed += scenario.result == FAILED
             continue
         carried = [i.words for i in specific if i.tag in scenario.tags] or [section.words]
         for words in carried:
             lists[words].append(_row(scenario, anchors, notes))
-    return [(words, rows) for words, rows in lists.items() if rows or words != section.words]
+    return [(words, rows) for words, rows in lists.items() if rows or words != section.words], (others, failed)
 
 
 def _figures(section: Section, golden: list[Scenario], notes: Notes) -> tuple[list[Figure], list[Problem]]:
@@ -206,8 +223,9 @@ def build_document(path: ManualPath, run: Run, anchors: dict[str, str]) -> Docum
         applies = path.applies(section)
         figures, trouble = _figures(section, golden, notes) if applies else ([], [])
         problems += trouble
+        verify, others = _verify(section, path, run, anchors, notes) if applies else ([], (0, 0))
         item = Item(section, applies, section.key in path.required, entry if section.step == 1 else [],
-                    figures, _manual_screen(section), _verify(section, path, run, anchors, notes) if applies else [])
+                    figures, _manual_screen(section), verify, others)
         if item.missing and golden:  # no golden scenario at all is said once, above
             problems.append(Problem(
                 f"沒有「{section.heading}」的黃金畫面",

@@ -68,8 +68,9 @@ class ScenarioView:
     duration: str
     steps: list[StepView]
     notes: Notes
-    #: The part whose page shows this scenario's steps (the first part it proves).
+    #: The part whose page shows this scenario's steps (the first part it proves), and its heading.
     home: str | None = None
+    home_heading: str = ""
 
 
 @dataclass
@@ -210,18 +211,19 @@ def build(run: Run) -> ReportModel:
         mine = [v for v in views if section.proves(v.scenario.tags)]
         for view in mine:
             if view.home is None:
-                view.home = section.key
+                view.home, view.home_heading = section.key, section.heading
         placed |= {v.anchor for v in mine}
         instructions = []
-        if len(section.instructions) > 1:
-            instructions = [(i.words, sum(i.tag in v.scenario.tags for v in views)) for i in section.instructions]
+        if len(section.instructions) > 1:  # steps 1 and 9: each instruction, but the step's own sentence
+            instructions = [(i.words, sum(i.tag in v.scenario.tags for v in views))
+                            for i in section.instructions if i.words != section.words]
         parts.append(PartView(section, f"part-{section.key}", _groups(mine), instructions))
     rest = [v for v in views if v.anchor not in placed]
     unmapped = None
     if rest:
-        for view in rest:
-            view.home = "other"
         other = Section("other", "其他", "未對應操作手冊步驟的場景", ())
+        for view in rest:
+            view.home, view.home_heading = other.key, other.heading
         unmapped = PartView(other, "part-other", _groups(rest), [])
     failures = [_failure(v) for v in views if v.result == FAILED]
     features = []

@@ -11,7 +11,6 @@ customer's data, not English, and stay.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Final
@@ -52,7 +51,7 @@ def _without_allowed(run: str) -> str:
 
 @dataclass(frozen=True)
 class Part:
-    """A piece of a sentence: plain text, or a technical stretch (``note`` is its text)."""
+    """A piece of a sentence: plain text, or a technical stretch (which a note stands for)."""
 
     text: str
     technical: bool = False
@@ -133,6 +132,3 @@ def scenario_name(name: str) -> ScenarioName:
         return ScenarioName(name.strip())
     return ScenarioName(match["title"].strip(), (match["examples"] or "").strip(), int(match["row"]))
 
-
-def iter_technical(parts: list[Part]) -> Iterator[str]:
-    yield from (p.text for p in parts if p.technical)
