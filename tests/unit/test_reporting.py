@@ -283,7 +283,9 @@ def test_the_manual_pdfs_embed_their_fonts_and_the_index_links_them(manual: Path
     pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert int(_group(r"Pages:\s+(\d+)", pages)) >= 11  # a page per part of the manual, and the cover
     index, _ = visible((manual / "index.html").read_text(encoding="utf-8"))
-    assert latin_words(index) == [] and "EOI 系統" in index and "不完整" in index and "完整" in index
+    assert latin_words(index) == [] and "EOI 系統" in index and "完整" in index
+    assert "不完整：缺少 1 個部分的黃金畫面" in index  # 客戶別 2's step 5
+    assert "不完整：缺少 8 個部分的黃金畫面" in index  # no golden run at all
 
 
 # -- the manifest and its contract -------------------------------------------------------------------
@@ -344,6 +346,13 @@ def test_a_report_cut_short_is_read_to_where_it_stops(fixture_run: FixtureRun, t
     html = tmp_path / "r.html"
     write_report(cut, fixture_run.screenshots, html, None)
     assert "本次執行未正常結束" in html.read_text(encoding="utf-8")
+
+
+def test_fxmlsim_report_writes_the_html_and_the_pdf(fixture_run: FixtureRun, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert cli.main(["report", "--reports", str(fixture_run.folder / "reports"), "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert out.with_suffix(".pdf").read_bytes().startswith(b"%PDF-")
 
 
 def test_no_run_gives_a_report_that_says_so(tmp_path: Path) -> None:
