@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from simulator.errors import SimulatorError
 from simulator.procedure import AFTER_STEP_7, MANUAL
 
 MANIFEST: Final = "manifest.json"
@@ -39,7 +40,7 @@ NOTE_TAGS: Final = tuple(i.tag for i in MANUAL if i.words in AFTER_STEP_7)
 DIALOG_KINDS: Final = {"confirm": "提示訊息", "alert": "訊息視窗", "prompt": "輸入視窗", "beforeunload": "離開頁面提示"}
 
 
-class IllustrationError(ValueError):
+class IllustrationError(SimulatorError, ValueError):
     """``context.illustrates`` names no screen of the manual."""
 
 
