@@ -8,16 +8,19 @@ stopped at the end, whatever happened.
 
 Features tagged ``@browser`` get Debian's chromium through Playwright: one
 browser for the run, a fresh context (no cookies) per scenario. After every
-step of such a scenario a screenshot is taken and embedded in the HTML report
-(behave-html-pretty-formatter) and kept in ``reports/screenshots/``: of the
+step of such a scenario a screenshot is kept in ``reports/screenshots/`` with
+an entry in its ``manifest.json`` (simulator/reporting/manifest.py): of the
 customer's page, or of the page a step names in ``context.shown_page`` (a
-branch officer's, in a browser context of its own).
+branch officer's, in a browser context of its own). A step may set
+``context.illustrates`` (a step of the manual, 1 to 9, or a note's tag) to say
+that its screen is that screen of the manual; the living manual shows it
+(docs/reports.md). ``fxmlsim report`` and ``fxmlsim manual`` read the manifest
+and behave's JSON.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -30,6 +33,7 @@ from fxml import env
 from fxml.clock import FileClock
 from simulator import browser
 from simulator.home import Home
+from simulator.reporting import manifest
 
 ROOT = Path(__file__).resolve().parent
 SCREENSHOTS = ROOT / "reports" / "screenshots"
@@ -45,8 +49,8 @@ def before_all(context: Context) -> None:
     os.environ.update(context.stack_env)
     # Set at the root layer: attributes set in a scenario's hooks vanish with it.
     context.chromium = {}
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)
+    context.recorder = manifest.Recorder(SCREENSHOTS)
+    context.recorder.begin_run()
 
 
 def _browser(context: Context) -> Any:
@@ -63,7 +67,7 @@ def _browser(context: Context) -> Any:
 def before_scenario(context: Context, scenario: Scenario) -> None:
     context.clock.write()  # real time unless the scenario sets it
     context.page = None
-    context.step_index = 0
+    manifest.scenario_started(context, scenario)
     if "browser" in scenario.effective_tags:
         browser_context = _browser(context).new_context(
             locale="zh-TW", timezone_id="Asia/Taipei", viewport={"width": 1280, "height": 900},
@@ -82,29 +86,22 @@ def before_scenario(context: Context, scenario: Scenario) -> None:
 def before_step(context: Context, step: Step) -> None:
     # A step acting in another browser (a branch officer's) shows that browser in its screenshot.
     context.shown_page = None
-    context.illustrates = None  # a step whose screen is the manual's step-N screen sets N (steps/renewal_steps.py)
+    manifest.step_started(context)
 
 
 def after_step(context: Context, step: Step) -> None:
     page = getattr(context, "shown_page", None) or getattr(context, "page", None)
-    if page is None or page.is_closed():
-        return
-    context.step_index += 1
-    try:
-        shot = page.screenshot(full_page=True, type="jpeg", quality=70)
-    except Exception as exc:  # noqa: BLE001 - a screenshot must never hide the step's own result
-        print(f"(no screenshot after {step.name}: {exc})")
-        return
-    scenario = re.sub(r"[^\w]+", "_", context.scenario.name)[:60]
-    folder = SCREENSHOTS / re.sub(r"[^\w]+", "_", context.feature.name)[:60]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{scenario}-{context.step_index:02d}.jpg").write_bytes(shot)
-    for formatter in getattr(context._runner, "formatters", []):
-        if getattr(formatter, "name", "") == "html-pretty":
-            formatter.embed(mime_type="image/jpeg", data=shot, caption=f"畫面：{step.keyword} {step.name}")
+    shot = None
+    if page is not None and not page.is_closed() and page.url != "about:blank":
+        try:
+            shot = page.screenshot(full_page=True, type="jpeg", quality=70)
+        except Exception as exc:  # noqa: BLE001 - a screenshot must never hide the step's own result
+            print(f"(no screenshot after {step.name}: {exc})")
+    manifest.step_ended(context, step, shot, context.clock.now())
 
 
 def after_scenario(context: Context, scenario: Scenario) -> None:
+    manifest.scenario_ended(context)
     browser_context = getattr(context, "browser_context", None)
     if browser_context is not None:
         browser_context.close()
@@ -118,6 +115,7 @@ def after_scenario(context: Context, scenario: Scenario) -> None:
 
 
 def after_all(context: Context) -> None:
+    context.recorder.write(finished=True)
     try:
         held = context.chromium
         if "browser" in held:

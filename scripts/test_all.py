@@ -13,10 +13,12 @@
    they say more about the machine than about the code (README, Benchmarks).
    reports/bench.json keeps every goal measured.
 4. The Gherkin features (behave, zh-TW) through chromium: JUnit XML in
-   reports/features/, behave's JSON in reports/features.json, the HTML report with
-   screenshots in reports/features.html. After a full run, the traceability check again,
-   results included: docs/traceability.md must be what this run makes of it (the run's
-   own is kept as reports/traceability.md).
+   reports/features/, behave's JSON in reports/features.json, the screenshots and their
+   manifest in reports/screenshots/; from those, the report for the bank's staff
+   (reports/features.html and .pdf, ``fxmlsim report``) and the living manual
+   (reports/manual/, ``fxmlsim manual``). After a full run, two checks: the traceability
+   with results (docs/traceability.md must be what this run makes of it; the run's own is
+   kept as reports/traceability.md), and the living manual (every path's golden screens).
 
 The closing line sums them: each check counts as one test, each pytest test as
 one, each enforced benchmark goal as one, each behave scenario as one. Every
@@ -43,8 +45,6 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-from report_zh import localize  # beside this script (python puts its folder first on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -206,7 +206,6 @@ def run_features(args: list[str]) -> Counts:
     cmd = [
         str(VENV_BIN / "behave"), "--no-color",
         # behave pairs --outfile with the --format before it; the rest print.
-        "--format", "html-pretty", "--outfile", str(REPORTS / "features.html"),
         "--format", "json", "--outfile", str(REPORTS / "features.json"),
         "--format", "pretty",
         "--junit", "--junit-directory", str(out),
@@ -218,14 +217,31 @@ def run_features(args: list[str]) -> Counts:
     env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
     done = subprocess.run(cmd, cwd=ROOT, env=env)
     counts = junit_counts(sorted(out.glob("TESTS-*.xml")))
-    html = REPORTS / "features.html"
-    if html.exists():
-        html.write_text(localize(html.read_text(encoding="utf-8")), encoding="utf-8")
     root_skips_fail(counts)
     if ran_nothing(counts):
         counts.fail(f"behave ran no scenario (exit status {done.returncode})")
     elif done.returncode != 0 and counts.failed == 0:
         counts.fail(f"behave exited {done.returncode} without a failed scenario")  # stopped before it reported
+    return counts
+
+
+def run_documents(whole: bool) -> Counts:
+    """The report and the living manual from this run's results (``fxmlsim report``, ``fxmlsim manual``):
+    one check each. The manual's check is whether every path has its golden screens, after a whole run
+    only; after a part of the features it is written and not counted."""
+    counts = Counts()
+    for name in ("report", "manual"):
+        cmd = [str(VENV_BIN / "fxmlsim"), name, "--reports", str(REPORTS)]
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        said = (done.stdout + done.stderr).rstrip()
+        if name == "manual" and not whole and done.returncode == 1:
+            say(f"[features] {said.splitlines()[0]} (a part of the features: not checked)")
+        elif done.returncode == 0:
+            counts.passed += 1
+            say(f"[check] {name}: ok ({said.splitlines()[0] if said else ''})")
+        else:
+            counts.fail(f"fxmlsim {name}: {said.splitlines()[0] if said else f'exit status {done.returncode}'}")
+            say(f"[check] {name}: FAILED\n{said}")
     return counts
 
 
@@ -264,6 +280,7 @@ def main() -> int:
         parts["features"] = run_features(behave_args)
         if not behave_args:  # a whole run: its results are the ones docs/traceability.md must show
             parts["traceability"] = run_traceability()
+        parts["documents"] = run_documents(whole=not behave_args)
     total = Counts()
     for counts in parts.values():
         total.add(counts)
@@ -272,7 +289,8 @@ def main() -> int:
     for name, counts in parts.items():
         say(f"  {name}: {counts.passed} passed, {counts.failed} failed, {counts.skipped} skipped")
     if "features" in parts:
-        say(f"  the features' HTML report: {REPORTS / 'features.html'}")
+        say(f"  the features' report: {REPORTS / 'features.html'} (and .pdf); the living manual: "
+            f"{REPORTS / 'manual' / 'index.html'}")
     if total.skips:
         say(f"skipped ({len(total.skips)}):")
         for name, reason in total.skips:

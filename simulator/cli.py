@@ -186,6 +186,35 @@ def _renew_reader(home: home_mod.Home, args: argparse.Namespace) -> str:
     return str(with_cards[0]["name"])
 
 
+# -- the documents of a run of the features ----------------------------------------
+def cmd_report(args: argparse.Namespace) -> int:
+    """The features' report (HTML and PDF) from the last run's results."""
+    from simulator.reporting.report import write_report
+
+    reports = Path(args.reports)
+    html = Path(args.out) if args.out else reports / "features.html"
+    done = write_report(reports / "features.json", reports / "screenshots", html,
+                        None if args.no_pdf else html.with_suffix(".pdf"))
+    made = f"{done.html}" + (f" and {done.pdf}" if done.pdf else "")
+    print(f"fxmlsim: the report of {done.scenarios} scenarios and {done.shots} screenshots: {made}"
+          f" ({done.seconds:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def cmd_manual(args: argparse.Namespace) -> int:
+    """The living manual (HTML and PDF per path) from the last run's results; 1 if a path lacks a screen."""
+    from simulator.reporting.manual import write_manual
+
+    reports = Path(args.reports)
+    done = write_manual(reports / "features.json", reports / "screenshots",
+                        Path(args.out) if args.out else reports / "manual", pdf=not args.no_pdf)
+    print(f"fxmlsim: the living manual, {len(done.documents)} documents in {done.folder}"
+          f" ({done.seconds:.1f} s)", file=sys.stderr)
+    for problem in done.problems:
+        print(f"fxmlsim: {problem}", file=sys.stderr)
+    return EXIT_USER_ERROR if done.problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fxmlsim",
@@ -254,6 +283,17 @@ def build_parser() -> argparse.ArgumentParser:
     renew.add_argument("--pin", nargs="?", action=RefusePinOption, help=argparse.SUPPRESS)
     renew.add_argument("--proof", help="also print the 憑證證明單 (step 8) to this PDF file")
     renew.set_defaults(func=cmd_renew)
+
+    for name, func, what in (
+        ("report", cmd_report, "the features' report for the bank's staff (HTML and PDF) from the last run"),
+        ("manual", cmd_manual, "the living manual: the bank's procedure with the golden run's screens, per path"),
+    ):
+        doc = sub.add_parser(name, help=what)
+        doc.add_argument("--reports", default="reports",
+                         help="the run's folder: features.json and screenshots/ (default: reports)")
+        doc.add_argument("--out", help="where to write (default: reports/features.html, reports/manual/)")
+        doc.add_argument("--no-pdf", action="store_true", help="HTML only")
+        doc.set_defaults(func=func)
     return parser
 
 

@@ -84,6 +84,10 @@ AFTER_STEP_7: Final = (
 )
 
 
+#: What step 1 writes before the systems' menu paths.
+ENTRY_LABEL: Final = "進入路徑："
+
+
 @dataclass(frozen=True)
 class System:
     """One of the three systems a customer starts from, as step 1 names it."""

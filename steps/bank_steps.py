@@ -85,6 +85,7 @@ def choose_menu(context: Context, group: str, item: str) -> None:
         group == g.title and item in g.items for g in system.menu
     ), f"{system.title}的選單沒有「{group}」>「{item}」"
     BankMenu(context.page, system).choose(group, item)
+    context.illustrates = 1 if (group, item) == (system.platform_group, system.platform_item) else None
 
 
 @then("畫面顯示「{message}」")

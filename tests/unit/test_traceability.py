@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -74,12 +75,12 @@ def test_results_come_from_behaves_json_report_by_place(tmp_path: Path) -> None:
         {"type": "scenario", "location": found[1].location, "status": "failed"},
     ]}]), encoding="utf-8")
     doc = trace.render(found, trace.results(report))
-    assert f"| `{found[0].location}` | 乙 | passed |" in doc
-    assert f"| `{found[1].location}` | 丙 | FAILED |" in doc
+    assert f"| `{found[0].location}` | 乙 | 通過 |" in doc
+    assert f"| `{found[1].location}` | 丙 | 失敗 |" in doc
     assert "| `@步驟9-傳真` | 1 | 1 | 0 | 0 |" in doc and "| `@步驟9-轉帳` | 1 | 0 | 1 | 0 |" in doc
     assert "| 步驟9 | 2 | 1 | 1 | 0 |" in doc
     assert trace.mapping_part(doc) == trace.render(found, None)
-    assert "\"not run\"" in trace.render(found, {})
+    assert "以下結果皆為「未執行」" in trace.render(found, {})
 
 
 def test_check_fails_on_a_drift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,3 +92,16 @@ def test_check_fails_on_a_drift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert trace.main(["--check", "--mapping-only", "--out", str(out)]) == 1
     drifted.write_text(out.read_text(encoding="utf-8"), encoding="utf-8")
     assert trace.main(["--check", "--mapping-only"]) == 0
+
+
+def test_the_document_speaks_traditional_chinese_and_names_the_golden_runs() -> None:
+    doc = trace.render(trace.scenarios(), {})
+    for line in doc.splitlines():
+        if line.startswith(("#", "| ---", "| 步驟 |", "| 標籤 |")):
+            words = [w for w in re.findall(r"[A-Za-z]{2,}", line) if w != "EOI"]
+            assert words == [], line
+    assert " -- @" not in doc  # outline rows by their Examples' names
+    assert "（例子「EOI 系統的使用者」第 2 列）" in doc
+    golden = "依操作手冊的畫面，EOI 客戶於民國112年4月17日更新憑證並列印憑證證明單"
+    assert f"| EOI 系統 | `@操作手冊-EOI系統` | {golden} |" in doc
+    assert trace.problems(trace.scenarios()) == []  # the golden runs' tags are known, not typos
