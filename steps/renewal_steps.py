@@ -34,6 +34,7 @@ from fxml.card.client import PivCardClient
 from fxml.card.pcsc import PcscConnection
 from fxml.clock import TAIWAN
 from fxml.display import display_name, roc_date, taiwan_text, time_text
+from fxml.platform.tickets import System
 from simulator import procedure
 from simulator.bank.cards import card_profile, earlier_card_profile
 from simulator.bank.customers import persona
@@ -458,6 +459,9 @@ def download_page(context: Context, message: str) -> None:
 def download_next(context: Context, message: str) -> None:
     shown = Renewal(context.page).shown("renew-next")
     assert shown == message, f"憑證下載頁應說明「{message}」，實際為「{shown}」"
+    # The screen of the manual's note after step 7 for this customer's system (the living manual).
+    eoi = getattr(context, "system", None) is not None and context.system.system is System.EOI
+    context.illustrates = "EOI繼續步驟8" if eoi else "步驟7-個人企業完成"
 
 
 @then("憑證下載頁顯示新憑證的憑證生效日「{start}」、憑證到期日「{end}」")
