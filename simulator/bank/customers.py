@@ -987,13 +987,19 @@ def save_personas(path: str | Path, personas: Iterable[Persona]) -> None:
 
 
 def persona(name: str, path: str | Path | None = None) -> Persona:
-    """The persona called ``name`` (its slug or its zh-TW title) in ``path``
-    (default ``fixtures/bank/personas.json``); :class:`UnknownPersonaError` otherwise."""
+    """The persona called ``name`` in ``path`` (default ``fixtures/bank/personas.json``):
+    its slug, its zh-TW title, or its title and a part of the customer's name, as a feature
+    names who it is (``EOI 企業客戶 虛構雲杉企業``, ``個人網路銀行客戶 王小明``);
+    :class:`UnknownPersonaError` otherwise."""
     personas = load_personas(path)
     if name in personas:
         return personas[name]
     for item in personas.values():
         if item.title == name:
+            return item
+    for item in personas.values():
+        rest = name.removeprefix(f"{item.title} ").strip()
+        if rest != name and rest and rest in item.customer.name:
             return item
     raise UnknownPersonaError(name, [f"{p.name} ({p.title})" for p in personas.values()])
 

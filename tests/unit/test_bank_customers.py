@@ -552,6 +552,15 @@ def test_personas_load_by_name_or_title() -> None:
     assert "person (個人網路銀行客戶)" in caught.value.known
 
 
+def test_personas_load_by_title_and_name_as_features_say_who_they_are() -> None:
+    assert persona("EOI 企業客戶 虛構雲杉企業") == persona("eoi")
+    assert persona("個人網路銀行客戶 王小明") == persona("person")
+    assert persona("企業網路銀行客戶別 3 虛構松竹科技") == persona("corporate-3")
+    for wrong in ("EOI 企業客戶 虛構松竹科技", "EOI 企業客戶 ", "虛構雲杉企業"):
+        with pytest.raises(UnknownPersonaError):
+            persona(wrong)
+
+
 def test_the_person_persona_holds_the_personal_card_fixture() -> None:
     card = json.loads((REPO / "fixtures" / "cards" / "personal-small.json").read_text(encoding="utf-8"))
     customer = persona("person").customer
