@@ -113,6 +113,10 @@ class BankApp:
         self.sessions[page.system].save(session, response)
         return response
 
+    def _not_logged_in(self, request: Request, page: SystemPage, session: Session) -> Response:
+        error = BankError(BankErrorCode.NOT_LOGGED_IN, f"請先登入{page.title}。", 401)
+        return self._refusal(request, page, session, error, f"{page.prefix}/login")
+
     def _logged_in(self, page: SystemPage, session: Session) -> LoggedIn | None:
         data = session.get(LOGIN_KEY)
         if not isinstance(data, dict):
@@ -178,8 +182,7 @@ class BankApp:
             session = sessions.load(request)
             who = self._logged_in(page, session)
             if who is None:
-                error = BankError(BankErrorCode.NOT_LOGGED_IN, f"請先登入{page.title}。", 401)
-                return self._refusal(request, page, session, error, f"{page.prefix}/login")
+                return self._not_logged_in(request, page, session)
             try:
                 await self._form(request, session)
                 check_platform_access(who)
@@ -211,14 +214,21 @@ class BankApp:
             session = sessions.load(request)
             who = self._logged_in(page, session)
             if who is None:
-                error = BankError(BankErrorCode.NOT_LOGGED_IN, f"請先登入{page.title}。", 401)
-                return self._refusal(request, page, session, error, f"{page.prefix}/login")
+                return self._not_logged_in(request, page, session)
             try:
                 check_platform_access(who)
             except BankError as exc:
                 self.store.audit(self.clock.now(), page.system.value, who.actor, "進入憑證管理平台", exc.code)
                 return self._refusal(request, page, session, exc, f"{page.prefix}/menu")
             return self._render(request, page, "menu.html", session, who=who)
+
+        async def users(request: Request) -> Response:
+            """使用者管理 / 使用者維護: the company's user codes (read only), as the bank keeps them."""
+            session = sessions.load(request)
+            who = self._logged_in(page, session)
+            if who is None:
+                return self._not_logged_in(request, page, session)
+            return self._render(request, page, "users.html", session, who=who)
 
         async def logout(request: Request) -> Response:
             session = sessions.load(request)
@@ -240,6 +250,7 @@ class BankApp:
             Route("/fxml", to_platform, methods=["POST"]),
             Route("/fxml", platform_page, methods=["GET"]),
             Route("/logout", logout, methods=["POST"]),
+            *([Route("/users", users, methods=["GET"])] if page.users_item else []),
             *self.transfers.routes(page),
         ]
 
