@@ -315,7 +315,10 @@ def test_a_burst_of_logins_checks_at_most_three_passwords(bank_dir: Path, tmp_pa
         t.join()
     store_row = store.user(id_number, user_code)
     store.close()
-    assert len(checked) <= 3, f"{len(checked)} passwords were checked"
+    # As in a sequence: at most three passwords checked per run of failures. A right password checked
+    # before the lock is a login, which starts its record again (docs/bank.md, The lockout, rule 5), so
+    # then at most three more: six at the most, the right one among them.
+    assert len(checked) <= (6 if password in checked else 3), f"{len(checked)} passwords were checked: {checked}"
     assert outcomes.count("OK") <= (1 if password in checked else 0)
     assert store_row is not None and (store_row.locked or "OK" in outcomes)
 
