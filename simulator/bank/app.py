@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 LOGIN_KEY: Final = "login"
+#: The headings of refusal pages: what happened, in the customer's words.
+NOT_LOGGED_IN_HEADING: Final = "尚未登入"
+PLATFORM_REFUSED: Final = "無法進入憑證管理平台"
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,12 @@ class BankApp:
         return response
 
     def _refusal(self, request: Request, page: SystemPage, session: Session, error: BankError,
-                 back: str | None = None) -> Response:
+                 back: str | None = None, heading: str | None = None) -> Response:
+        """The refusal's page: what happened as its heading (``heading``, else 尚未登入 or the system's
+        name), the message the customer reads, the code only in small print; the system in the header."""
+        title = heading or (NOT_LOGGED_IN_HEADING if error.code is BankErrorCode.NOT_LOGGED_IN else page.title)
         response = self.templates.TemplateResponse(request, "message.html", {
-            "title": page.title, "message": error.message, "code": error.code, "kind": "error",
+            "title": title, "system": page.title, "message": error.message, "code": error.code, "kind": "error",
             "back_url": back, "back_label": "回上頁",
         }, status_code=error.status)
         self.sessions[page.system].save(session, response)
@@ -189,10 +195,10 @@ class BankApp:
             except CsrfError as exc:
                 error = BankError(BankErrorCode.CSRF_FAILED, exc.message, 403)
                 self.store.audit(self.clock.now(), page.system.value, who.actor, "進入憑證管理平台", error.code)
-                return self._refusal(request, page, session, error, f"{page.prefix}/menu")
+                return self._refusal(request, page, session, error, f"{page.prefix}/menu", PLATFORM_REFUSED)
             except BankError as exc:
                 self.store.audit(self.clock.now(), page.system.value, who.actor, "進入憑證管理平台", exc.code)
-                return self._refusal(request, page, session, exc, f"{page.prefix}/menu")
+                return self._refusal(request, page, session, exc, f"{page.prefix}/menu", PLATFORM_REFUSED)
             ticket = tickets.Ticket(
                 system=page.system,
                 customer_id=who.customer.id_number,
@@ -219,7 +225,7 @@ class BankApp:
                 check_platform_access(who)
             except BankError as exc:
                 self.store.audit(self.clock.now(), page.system.value, who.actor, "進入憑證管理平台", exc.code)
-                return self._refusal(request, page, session, exc, f"{page.prefix}/menu")
+                return self._refusal(request, page, session, exc, f"{page.prefix}/menu", PLATFORM_REFUSED)
             return self._render(request, page, "menu.html", session, who=who)
 
         async def users(request: Request) -> Response:

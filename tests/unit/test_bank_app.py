@@ -361,3 +361,14 @@ def test_the_user_list_needs_a_login_and_a_person_has_none(bank: Bank) -> None:
     page, id_number, user_code, password = who("person")
     bank.login(page, id_number, user_code, password)
     assert bank.client.get(f"{page.prefix}/users").status_code == 404
+
+
+def test_a_refusal_page_says_what_happened_and_its_code_only_in_small_print(bank: Bank) -> None:
+    page, id_number, user_code, password = who("corporate-3", 1)
+    bank.login(page, id_number, user_code, password)
+    status, _location, html = bank.to_platform(page)
+    assert status == 403 and "<h1>無法進入憑證管理平台</h1>" in html
+    assert '<div class="bank-system">企業網路銀行</div>' in html
+    assert '<p class="message-code">錯誤代碼：<code>PLATFORM_ADMIN_ONLY</code></p>' in html
+    bank.client.cookies.clear()
+    assert "<h1>尚未登入</h1>" in bank.client.get(f"{page.prefix}/users").text

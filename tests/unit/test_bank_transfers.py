@@ -86,6 +86,8 @@ def test_the_sign_page_asks_the_card_agent_and_allows_it_in_its_policy(bank: Ban
     assert '<meta name="fxml-agent" content="http://127.0.0.1:8604">' in page.text
     assert "connect-src 'self' http://127.0.0.1:8604" in page.headers["content-security-policy"]
     assert 'name="pin"' not in page.text  # the PIN box has no name: it is never part of a form sent to the bank
+    # An agent that does not answer is explained in the customer's words, with no developer's command.
+    assert "無法連線至本機的憑證元件" in page.text and "python -m" not in page.text and "<code>" not in page.text
 
 
 # -- the form ----------------------------------------------------------------------------------------------
