@@ -9,35 +9,29 @@ report (``context.shown_page``). What the bank recorded is read from its records
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
-from bank_support import bank_store, remember_bank
-from behave import then, when
+from bank_support import as_customer, bank_store, in_peoples_words, new_browser, remember_bank
+from behave import given, then, when
 from behave.runner import Context
-from pages import Branch, Message
+from pages import Branch, Message, Screen
 
 from fxml import env
 from fxml.display import roc_date, time_text
+from simulator import procedure
+from simulator.bank.customers import persona
 from simulator.bank.officers import load_officers
+from simulator.bank.systems import BY_SYSTEM
 
 
-def _new_browser(context: Context) -> Any:
-    """A page in a new browser context (no cookies), closed with the scenario."""
-    browser_context = context.chromium["browser"].new_context(
-        locale="zh-TW", timezone_id="Asia/Taipei", viewport={"width": 1280, "height": 900})
-    browser_context.set_default_timeout(15_000)
-    context.add_cleanup(browser_context.close)
-    if getattr(context, "customer_page", None) is None:
-        context.customer_page = context.page
-    return browser_context.new_page()
-
-
-def _officer(branch: str, role: str, code: str) -> Any:
+def _officer(branch: str, role: str, name: str) -> Any:
+    """An officer of the bank (fixtures/bank/officers.json) by branch, kind and name, as a feature names them."""
     for item in load_officers():
-        if item.branch.name == f"{branch}分行" and item.role.label == f"{role}經辦" and item.officer_code == code:
+        if item.branch.name == f"{branch}分行" and item.role.label == f"{role}經辦" and item.name == name:
             return item
-    raise AssertionError(f"{branch}分行沒有{role}經辦「{code}」")
+    raise AssertionError(f"{branch}分行沒有{role}經辦{name}")
 
 
 def _branch(context: Context, page: Any = None) -> Branch:
@@ -50,10 +44,10 @@ def _serial(context: Context) -> str:
     return f"{context.new_certificate.serial_number:X}"
 
 
-@when("{branch}分行{role}經辦「{code}」登入分行作業系統")
-def officer_logs_in(context: Context, branch: str, role: str, code: str) -> None:
-    officer = _officer(branch, role, code)
-    context.officer_page = _new_browser(context)
+@when("{branch}分行的{role}經辦{name}登入分行作業系統")
+def officer_logs_in(context: Context, branch: str, role: str, name: str) -> None:
+    officer = _officer(branch, role, name)
+    context.officer_page = new_browser(context)
     office = _branch(context)
     office.log_in(officer.branch.code, officer.officer_code, officer.password)
     assert office.page.url.endswith("/branch/inbox"), f"經辦未能登入：{office.page.url}"
@@ -72,10 +66,10 @@ def in_inbox(context: Context, status: str) -> None:
     assert rows[0]["狀態"] == status, rows[0]
 
 
-@then("{branch}分行{role}經辦「{code}」的收件匣沒有此憑證證明單")
-def not_in_other_inbox(context: Context, branch: str, role: str, code: str) -> None:
-    officer = _officer(branch, role, code)
-    page = _new_browser(context)
+@then("{branch}分行的{role}經辦{name}的收件匣沒有此憑證證明單")
+def not_in_other_inbox(context: Context, branch: str, role: str, name: str) -> None:
+    officer = _officer(branch, role, name)
+    page = new_browser(context)
     office = _branch(context, page)
     office.log_in(officer.branch.code, officer.officer_code, officer.password)
     serials = [r["簽章憑證序號"] for r in office.inbox()]
@@ -107,12 +101,23 @@ def file(context: Context) -> None:
     _branch(context).file()
 
 
-@when("輸入關係戶之用戶代碼「{codes}」並點選「憑證展期建檔」")
-def file_with_codes(context: Context, codes: str) -> None:
+def _file_with(context: Context, codes: list[str]) -> None:
     remember_bank(context)
-    _branch(context).file(codes.split("、"))
+    _branch(context).file(codes)
     if context.officer_page.get_by_test_id("message").count():
         context.shown_message, context.shown_code = Message(context.officer_page).text()
+
+
+@when("輸入關係戶之用戶代碼「{codes}」並點選「憑證展期建檔」")
+def file_with_codes(context: Context, codes: str) -> None:
+    _file_with(context, codes.split("、"))
+
+
+@when("未輸入關係戶之用戶代碼即點選「憑證展期建檔」")
+def file_without_codes(context: Context) -> None:
+    boxes = _branch(context).page.get_by_test_id("relationship-code")
+    assert boxes.count() > 0, "此憑證證明單沒有關係戶之用戶代碼的欄位"
+    _file_with(context, [])
 
 
 @then("分行作業系統顯示「憑證展期建檔完成」")
@@ -127,6 +132,19 @@ def filed(context: Context) -> None:
     assert row == ("憑證展期建檔",), f"新憑證未綁定客戶：{row}"
 
 
+@then("分行作業系統顯示建檔經辦為「{who}」")
+def filed_by(context: Context, who: str) -> None:
+    """The filing page names the officer who filed, and so do the bank's records (filing and audit line)."""
+    shown = _branch(context).filing().get("經辦")
+    assert shown == who, f"建檔經辦應為「{who}」，畫面為「{shown}」"
+    with bank_store(context) as store:
+        row = store.connection().execute("SELECT branch_code, officer_code FROM filings WHERE serial = ?",
+                                         (_serial(context),)).fetchone()
+        audited = [a.actor for a in store.audit_log(20) if a.action == "憑證展期建檔" and a.result == "OK"]
+    assert row is not None and who.endswith(f"（{row[1]}）"), f"銀行紀錄的建檔經辦為 {row}"
+    assert audited and audited[-1] == f"{row[0]}:{row[1]}", audited
+
+
 @then("建檔的關係戶之用戶代碼為「{codes}」")
 def filed_codes(context: Context, codes: str) -> None:
     with bank_store(context) as store:
@@ -137,7 +155,9 @@ def filed_codes(context: Context, codes: str) -> None:
 
 @then("分行作業系統拒絕建檔，顯示「{message}」")
 def filing_refused(context: Context, message: str) -> None:
-    _branch(context)
+    office = _branch(context)
+    assert office.page.get_by_test_id("filing-done").count() == 0, "不應完成憑證展期建檔"
+    in_peoples_words(Screen(office.page).main_text())
     assert context.shown_message == message, f"應顯示「{message}」，實際為「{context.shown_message}」"
 
 
@@ -155,6 +175,39 @@ def inbox_without_login(context: Context) -> None:
 
 @then("分行作業系統顯示「{message}」")
 def branch_says(context: Context, message: str) -> None:
-    text, code = Message(context.shown_page or context.page).text()
+    page = context.shown_page or context.page
+    text, code = Message(page).text()
+    in_peoples_words(Screen(page).main_text())
     assert text == message, f"應顯示「{message}」，實際為「{text}」"
     context.shown_code = code
+
+
+# -- before the branch: the customer's part of step 9, and what the customer is told ------------------------
+@given("「{customer}」已更新憑證，並將憑證證明單傳真至申辦分行「{branch}」")
+def renewed_and_faxed(context: Context, customer: str, branch: str) -> None:
+    """Steps 1 to 8 and step 9's [列印], as the scenarios before show them one by one."""
+    who = persona(customer).customer
+    system = BY_SYSTEM[who.system]
+    context.execute_steps(f"""
+        假設 「{customer}」的憑證載具已插入讀卡機，憑證於 27 天後到期
+        而且 「{customer}」以使用者代號「{who.users[0].user_code}」登入{system.title}
+        而且 點選「{system.platform_group}」>「{system.platform_item}」
+        而且 完成線上憑證更新（步驟2至7）
+        當 點選憑證管理平台的「憑證證明單列印」
+        而且 於憑證證明單列印點選「確定」
+        而且 於憑證證明單點選「列印」
+        那麼 畫面顯示憑證資料已傳真至申辦分行「{branch}」及收件時間
+    """)
+
+
+@then("畫面依操作手冊步驟9提醒：{said}")
+def told_as_the_manual_says(context: Context, said: str) -> None:
+    """Each quoted sentence is the manual's own (simulator/procedure.py, to the character but for the
+    comma or full stop that ends it there), and the customer's page says it."""
+    sentences = re.findall(r"「([^」]+)」", said)
+    assert sentences, f"請以「」列出操作手冊的句子：{said}"
+    manual = [i.words.rstrip("，。") for i in procedure.instructions_of(9)]
+    shown = Screen(as_customer(context)).main_text()
+    for sentence in sentences:
+        assert sentence in manual, f"「{sentence}」不是操作手冊步驟9的句子：{manual}"
+        assert sentence in shown, f"畫面應提醒「{sentence}」，畫面為「{shown}」"

@@ -75,6 +75,37 @@ class Message:
 
 
 @dataclass
+class Screen:
+    """Any page, as a person reads it."""
+
+    page: Page
+
+    def main_text(self) -> str:
+        """The visible text of the page's content (not its frame), without the small print of an
+        error's code (``.message-code``): what a person reads as what the page says."""
+        main = self.page.locator("main.content")
+        text = str(main.inner_text())
+        for small in main.locator(".message-code").all_inner_texts():
+            text = text.replace(str(small), "")
+        return text.strip()
+
+
+@dataclass
+class BankUsers:
+    """使用者管理 (企業網路銀行) / 使用者維護 (EOI 系統): the company's user codes."""
+
+    page: Page
+
+    def rows(self) -> list[list[str]]:
+        """The list's rows (使用者代號, 姓名, 身分), as the page shows them."""
+        return [[str(t).strip() for t in row.locator("td").all_inner_texts()]
+                for row in self.page.get_by_test_id("user-row").all()]
+
+    def count(self) -> str:
+        return str(self.page.get_by_test_id("user-count").inner_text()).strip()
+
+
+@dataclass
 class Platform:
     """The FXML 憑證管理 platform's frame: title, left menu, who is signed in."""
 
@@ -345,6 +376,11 @@ class Branch:
         rows = self.page.get_by_test_id("fax-check").locator("tr[data-label]").all()
         return {str(r.get_attribute("data-label")): str(r.get_by_test_id("check-result").inner_text()).strip()
                 for r in rows}
+
+    def filing(self) -> dict[str, str]:
+        """憑證展期建檔完成: the filing's facts by label (建檔編號, 新憑證序號, 經辦 ...)."""
+        cells = self.page.get_by_test_id("filing-facts").locator("td[data-label]").all()
+        return {str(c.get_attribute("data-label")): str(c.inner_text()).strip() for c in cells}
 
     def file(self, codes: list[str] | None = None) -> None:
         """憑證展期建檔, with the relationship customers' 用戶代碼 in the boxes, in order."""

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from typing import Any
 
-from bank_support import as_customer, bank_store, remember_bank
-from behave import then, when
+from bank_support import as_customer, bank_store, in_peoples_words, remember_bank
+from behave import given, then, when
 from behave.runner import Context
+from clock_support import set_now
 from cryptography import x509
-from pages import BankMenu, Platform, Transfer
+from pages import BankMenu, Platform, Screen, Transfer
 
 from fxml import env
 from fxml.card.client import PivCardClient
 from fxml.card.pcsc import PcscConnection
+from fxml.clock import TAIWAN
 
 
 def _transfer(context: Context) -> Transfer:
@@ -134,18 +137,31 @@ def paid_by(context: Context, payer: str) -> None:
     assert context.transfer_shown.get("付款戶") == payer, f"付款戶應為「{payer}」，畫面為 {context.transfer_shown}"
 
 
+def _not_done(context: Context) -> None:
+    page = as_customer(context)
+    assert page.get_by_test_id("transfer-done").count() == 0, "轉帳不應成功"
+    in_peoples_words(Screen(page).main_text())
+
+
 @then("轉帳被拒絕，畫面提示「{message}」")
 def refused(context: Context, message: str) -> None:
     shown = getattr(context, "shown_message", None)
     assert shown == message, f"畫面應提示「{message}」，實際為「{shown}」"
-    assert context.page.get_by_test_id("transfer-done").count() == 0
+    _not_done(context)
 
 
 @then("轉帳被拒絕，畫面提示以「{prefix}」開頭的訊息")
 def refused_with(context: Context, prefix: str) -> None:
     shown = getattr(context, "shown_message", None) or ""
     assert shown.startswith(prefix), f"畫面應提示以「{prefix}」開頭的訊息，實際為「{shown}」"
-    assert context.page.get_by_test_id("transfer-done").count() == 0
+    _not_done(context)
+
+
+@given("已過了憑證到期日")
+def after_expiry(context: Context) -> None:
+    """The stack's clock on the day after the card's certificate expired."""
+    ends = context.card["before"][0][1].not_valid_after_utc
+    set_now(context, (ends + timedelta(days=1)).astimezone(TAIWAN))
 
 
 @when("簽章於送往銀行途中遭竄改")

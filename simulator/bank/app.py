@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 LOGIN_KEY: Final = "login"
+#: The headings of refusal pages: what happened, in the customer's words.
+NOT_LOGGED_IN_HEADING: Final = "尚未登入"
+PLATFORM_REFUSED: Final = "無法進入憑證管理平台"
 
 
 @dataclass(frozen=True)
@@ -105,13 +108,20 @@ class BankApp:
         return response
 
     def _refusal(self, request: Request, page: SystemPage, session: Session, error: BankError,
-                 back: str | None = None) -> Response:
+                 back: str | None = None, heading: str | None = None) -> Response:
+        """The refusal's page: what happened as its heading (``heading``, else 尚未登入 or the system's
+        name), the message the customer reads, the code only in small print; the system in the header."""
+        title = heading or (NOT_LOGGED_IN_HEADING if error.code is BankErrorCode.NOT_LOGGED_IN else page.title)
         response = self.templates.TemplateResponse(request, "message.html", {
-            "title": page.title, "message": error.message, "code": error.code, "kind": "error",
+            "title": title, "system": page.title, "message": error.message, "code": error.code, "kind": "error",
             "back_url": back, "back_label": "回上頁",
         }, status_code=error.status)
         self.sessions[page.system].save(session, response)
         return response
+
+    def _not_logged_in(self, request: Request, page: SystemPage, session: Session) -> Response:
+        error = BankError(BankErrorCode.NOT_LOGGED_IN, f"請先登入{page.title}。", 401)
+        return self._refusal(request, page, session, error, f"{page.prefix}/login")
 
     def _logged_in(self, page: SystemPage, session: Session) -> LoggedIn | None:
         data = session.get(LOGIN_KEY)
@@ -178,18 +188,17 @@ class BankApp:
             session = sessions.load(request)
             who = self._logged_in(page, session)
             if who is None:
-                error = BankError(BankErrorCode.NOT_LOGGED_IN, f"請先登入{page.title}。", 401)
-                return self._refusal(request, page, session, error, f"{page.prefix}/login")
+                return self._not_logged_in(request, page, session)
             try:
                 await self._form(request, session)
                 check_platform_access(who)
             except CsrfError as exc:
                 error = BankError(BankErrorCode.CSRF_FAILED, exc.message, 403)
                 self.store.audit(self.clock.now(), page.system.value, who.actor, "進入憑證管理平台", error.code)
-                return self._refusal(request, page, session, error, f"{page.prefix}/menu")
+                return self._refusal(request, page, session, error, f"{page.prefix}/menu", PLATFORM_REFUSED)
             except BankError as exc:
                 self.store.audit(self.clock.now(), page.system.value, who.actor, "進入憑證管理平台", exc.code)
-                return self._refusal(request, page, session, exc, f"{page.prefix}/menu")
+                return self._refusal(request, page, session, exc, f"{page.prefix}/menu", PLATFORM_REFUSED)
             ticket = tickets.Ticket(
                 system=page.system,
                 customer_id=who.customer.id_number,
@@ -211,14 +220,21 @@ class BankApp:
             session = sessions.load(request)
             who = self._logged_in(page, session)
             if who is None:
-                error = BankError(BankErrorCode.NOT_LOGGED_IN, f"請先登入{page.title}。", 401)
-                return self._refusal(request, page, session, error, f"{page.prefix}/login")
+                return self._not_logged_in(request, page, session)
             try:
                 check_platform_access(who)
             except BankError as exc:
                 self.store.audit(self.clock.now(), page.system.value, who.actor, "進入憑證管理平台", exc.code)
-                return self._refusal(request, page, session, exc, f"{page.prefix}/menu")
+                return self._refusal(request, page, session, exc, f"{page.prefix}/menu", PLATFORM_REFUSED)
             return self._render(request, page, "menu.html", session, who=who)
+
+        async def users(request: Request) -> Response:
+            """使用者管理 / 使用者維護: the company's user codes (read only), as the bank keeps them."""
+            session = sessions.load(request)
+            who = self._logged_in(page, session)
+            if who is None:
+                return self._not_logged_in(request, page, session)
+            return self._render(request, page, "users.html", session, who=who)
 
         async def logout(request: Request) -> Response:
             session = sessions.load(request)
@@ -240,6 +256,7 @@ class BankApp:
             Route("/fxml", to_platform, methods=["POST"]),
             Route("/fxml", platform_page, methods=["GET"]),
             Route("/logout", logout, methods=["POST"]),
+            *([Route("/users", users, methods=["GET"])] if page.users_item else []),
             *self.transfers.routes(page),
         ]
 

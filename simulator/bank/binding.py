@@ -94,15 +94,23 @@ def check(store: BankStore, customer: Customer, record: CertificateRecord, payer
     found = bound(store, customer, record)
     if found is None:
         if customer.system is System.EOI:
-            raise BankError(Code.CERT_NOT_FILED, "此憑證尚未完成憑證展期建檔，無法使用轉帳功能。請將憑證證明單傳真至"
-                            f"申辦分行 {customer.branch.display}，並電話告知分行電金/EOI經辦執行憑證展期建檔；"
-                            "待分行完成憑證資料更新作業後，即可正常使用轉帳功能。", 403)
+            raise BankError(Code.CERT_NOT_FILED, not_filed_message(customer), 403)
         raise BankError(Code.CERT_NOT_BOUND, "銀行尚未收到此憑證的憑證更新完成通知，暫時無法以此憑證交易，"
                         "請稍後再試或洽客服中心。", 403)
     if payer_code is not None and (found.relationship_codes is None or payer_code not in found.relationship_codes):
         raise BankError(Code.PAYER_NOT_BOUND, f"關係戶（用戶代碼 {payer_code}）未綁定此憑證，無法代為轉帳；"
                         "請洽申辦分行於憑證展期建檔時告知此關係戶之用戶代碼(12位數)。", 403)
     return found
+
+
+def not_filed_message(customer: Customer) -> str:
+    """What an EOI customer reads when the renewed certificate signs before 憑證展期建檔: step 9 of the
+    manual in its own words (to phone the 電金/EOI經辦, and the relationship customers' 用戶代碼 for a
+    shared certificate), with the customer's 申辦分行."""
+    shared = "若有申辦共用憑證，則須另外告知分行關係戶之用戶代碼(12位數)；" if all_codes(customer) is not None else ""
+    return ("此憑證尚未完成憑證展期建檔，無法使用轉帳功能。請將憑證證明單傳真至"
+            f"申辦分行 {customer.branch.display}，並電話告知分行電金/EOI經辦需執行憑證展期建檔；{shared}"
+            "待分行完成憑證資料更新作業後，即可正常使用轉帳功能。")
 
 
 def move(conn: sqlite3.Connection, customer: Customer, new: CertificateRecord, source: str, ref: str,

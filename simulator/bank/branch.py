@@ -46,6 +46,8 @@ from simulator.bank.store import STORE_FILE, BankStore, Realm
 
 PREFIX: Final = "/branch"
 TITLE: Final = "分行作業系統"
+#: The heading of a refused 憑證展期建檔.
+FILING_REFUSED: Final = "無法完成憑證展期建檔"
 SYSTEM: Final = "branch"
 OFFICER_KEY: Final = "officer"
 _BRANCH_CODE: Final = re.compile(r"006\d{4}", re.ASCII)
@@ -215,9 +217,13 @@ class BranchOffice:
         self.sessions.save(session, response)
         return response
 
-    def _refusal(self, request: Request, session: Session, error: BankError, back: str | None) -> Response:
+    def _refusal(self, request: Request, session: Session, error: BankError, back: str | None,
+                 heading: str | None = None) -> Response:
+        """The refusal's page: what happened as its heading (``heading``, else 尚未登入 or the back
+        office's name), the message the officer reads, the code only in small print."""
+        title = heading or ("尚未登入" if error.code is Code.NOT_LOGGED_IN else TITLE)
         response = self.templates.TemplateResponse(request, "message.html", {
-            "title": TITLE, "message": error.message, "code": error.code, "kind": "error",
+            "title": title, "system": TITLE, "message": error.message, "code": error.code, "kind": "error",
             "back_url": back, "back_label": "回上頁",
         }, status_code=error.status)
         self.sessions.save(session, response)
@@ -377,11 +383,11 @@ class BranchOffice:
             codes = [v for v in form.getlist("relationship_code") if isinstance(v, str)]
             filing = await run_in_threadpool(self._file, officer, fax, codes)
         except CsrfError as exc:
-            return self._refusal(request, session, BankError(Code.CSRF_FAILED, exc.message, 403), back)
+            return self._refusal(request, session, BankError(Code.CSRF_FAILED, exc.message, 403), back, FILING_REFUSED)
         except BankError as exc:
             self.store.audit(self.clock.now(), SYSTEM, officer.actor, "憑證展期建檔", exc.code,
                              request.path_params["fax"][:20])
-            return self._refusal(request, session, exc, back)
+            return self._refusal(request, session, exc, back, FILING_REFUSED)
         return self._render(request, "branch_filed.html", session, officer=officer, fax=fax, **filing)
 
     def _file(self, officer: SignedInOfficer, fax: FaxRow, entered: list[str]) -> dict[str, Any]:

@@ -34,6 +34,9 @@ class SystemPage:
     #: The menu group and item of 臺幣轉帳 (signed on the card; simulator/bank/transfers.py).
     transfer_group: str = ""
     transfer_item: str = "臺幣轉帳"
+    #: The menu group and item of the company's list of its users (企業網路銀行, EOI 系統; none for a person).
+    users_group: str = ""
+    users_item: str = ""
 
     @property
     def transfer_path(self) -> str:
@@ -64,6 +67,8 @@ CORPORATE = SystemPage(
         MenuGroup("管理設定", ("使用者管理", "憑證管理平台")),
     ),
     transfer_group="轉帳",
+    users_group="管理設定",
+    users_item="使用者管理",
 )
 EOI = SystemPage(
     System.EOI, "/eoi", "EOI 系統", "統一編號", "系統管理", "憑證管理作業",
@@ -73,6 +78,8 @@ EOI = SystemPage(
         MenuGroup("系統管理", ("使用者維護", "憑證管理作業")),
     ),
     transfer_group="付款作業",
+    users_group="系統管理",
+    users_item="使用者維護",
 )
 
 SYSTEMS: Final = (PERSONAL, CORPORATE, EOI)

@@ -315,7 +315,10 @@ def test_a_burst_of_logins_checks_at_most_three_passwords(bank_dir: Path, tmp_pa
         t.join()
     store_row = store.user(id_number, user_code)
     store.close()
-    assert len(checked) <= 3, f"{len(checked)} passwords were checked"
+    # As in a sequence: at most three passwords checked per run of failures. A right password checked
+    # before the lock is a login, which starts its record again (docs/bank.md, The lockout, rule 5), so
+    # then at most three more: six at the most, the right one among them.
+    assert len(checked) <= (6 if password in checked else 3), f"{len(checked)} passwords were checked: {checked}"
     assert outcomes.count("OK") <= (1 if password in checked else 0)
     assert store_row is not None and (store_row.locked or "OK" in outcomes)
 
@@ -329,3 +332,43 @@ def test_the_way_back_never_comes_from_the_host_header(bank: Bank) -> None:
     text_ticket = parse_qs(urlsplit(answer.headers["location"]).query)["ticket"][0]
     ticket = tickets.verify(text_ticket, KEY, bank.clock, first_use=lambda *_: True)
     assert "evil.example" not in ticket.return_url and ticket.return_url.startswith("http://127.0.0.1")
+
+
+# -- 使用者管理 / 使用者維護: a company's user codes ----------------------------------------------------------
+@pytest.mark.parametrize(("name", "item", "codes"), [
+    ("corporate-2", "使用者管理", ["qingchuan01"]),  # 客戶別 2: 僅一個使用者代號
+    ("corporate-3", "使用者管理", ["ADMIN003", "USER0031"]),
+    ("corporate-4", "使用者管理", ["SUPER001", "CLERK004", "CHIEF004", "USER0041"]),
+    ("eoi", "使用者維護", ["EOIADMIN05", "EOIUSER051"]),
+])
+def test_a_company_sees_its_user_codes_in_its_menu(bank: Bank, name: str, item: str, codes: list[str]) -> None:
+    page, id_number, user_code, password = who(name)
+    assert bank.login(page, id_number, user_code, password)[0] == 303
+    menu = bank.client.get(f"{page.prefix}/menu").text
+    assert f'href="{page.prefix}/users" data-testid="users-link">{item}</a>' in menu
+    before = bank.store.dump()
+    html = bank.client.get(f"{page.prefix}/users").text
+    rows = re.findall(r'<tr data-testid="user-row"><td>([^<]+)</td>', html)
+    assert rows == codes and f'<span data-testid="user-count">{len(codes)}</span>' in html
+    assert password not in html
+    assert bank.store.dump() == before  # read only
+
+
+def test_the_user_list_needs_a_login_and_a_person_has_none(bank: Bank) -> None:
+    for system in (tickets.System.CORPORATE, tickets.System.EOI):
+        answer = bank.client.get(f"{BY_SYSTEM[system].prefix}/users", follow_redirects=False)
+        assert answer.status_code == 401 and code_of(answer.text) == BankErrorCode.NOT_LOGGED_IN
+    page, id_number, user_code, password = who("person")
+    bank.login(page, id_number, user_code, password)
+    assert bank.client.get(f"{page.prefix}/users").status_code == 404
+
+
+def test_a_refusal_page_says_what_happened_and_its_code_only_in_small_print(bank: Bank) -> None:
+    page, id_number, user_code, password = who("corporate-3", 1)
+    bank.login(page, id_number, user_code, password)
+    status, _location, html = bank.to_platform(page)
+    assert status == 403 and "<h1>無法進入憑證管理平台</h1>" in html
+    assert '<div class="bank-system">企業網路銀行</div>' in html
+    assert '<p class="message-code">錯誤代碼：<code>PLATFORM_ADMIN_ONLY</code></p>' in html
+    bank.client.cookies.clear()
+    assert "<h1>尚未登入</h1>" in bank.client.get(f"{page.prefix}/users").text

@@ -16,7 +16,7 @@ import pytest
 from fxml.clock import FixedClock
 from simulator.bank.auth import BankError
 from simulator.bank.auth import BankErrorCode as Code
-from simulator.bank.officers import load_officers, officer, officer_of
+from simulator.bank.officers import OfficerRole, load_officers, officer, officer_of
 from tests.support.bank import (
     NOW,
     Bank,
@@ -288,6 +288,32 @@ def test_filing_binds_the_renewed_certificate_and_the_old_one_stops_signing(bank
     assert done.status_code == 201 and done.json()["transfer"]["binding"] == "憑證展期建檔"
     stale = bank.transfer(prefix, who, old).json()["error"]
     assert stale["code"] == Code.CERT_SUPERSEDED and new.serial in stale["message"]
+
+
+@pytest.mark.parametrize("role", [OfficerRole.EOI, OfficerRole.E_BANKING])
+def test_either_kind_of_officer_files_the_renewal(bank: Bank, role: OfficerRole) -> None:
+    """Step 9 has the customer phone 「分行電金/EOI經辦」: an EOI經辦 or a 電金經辦 of the branch files,
+    and the filing, its page and its audit line name who did."""
+    clerk = officer_of("雲杉分行", role)
+    _old, new = renewed(bank, "eoi")
+    fax = faxed(bank, "eoi", new)
+    logged_in(bank, clerk)
+    answer = file(bank, fax)
+    assert answer.status_code == 200 and "憑證展期建檔完成" in answer.text
+    assert f"{role.label} {clerk.name}（{clerk.officer_code}）" in answer.text
+    filed = bank.store.connection().execute("SELECT officer_code FROM filings WHERE serial = ?", (new.serial,))
+    assert filed.fetchone() == (clerk.officer_code,) and bank.store.audit_log()[-1].actor == clerk.actor
+
+
+def test_a_refused_filing_says_so_in_words_and_its_code_only_in_small_print(bank: Bank) -> None:
+    _old, new = renewed(bank, "shared-certificate")
+    fax = faxed(bank, "shared-certificate", new)
+    logged_in(bank, MOON_LAKE)
+    page = bank.client.get(f"/branch/fax/{fax}").text
+    answer = bank.client.post(f"/branch/fax/{fax}/file", data={"csrf_token": csrf(page)})
+    assert "<h1>無法完成憑證展期建檔</h1>" in answer.text
+    assert '<p class="message-code">錯誤代碼：<code>REL_CODE_REQUIRED</code></p>' in answer.text
+    assert answer.text.count("REL_CODE_REQUIRED") == 2  # the small print, and the attribute the tests read
 
 
 def test_filing_twice_is_refused(bank: Bank) -> None:

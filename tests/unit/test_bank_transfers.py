@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from fxml.clock import FixedClock
+from simulator import procedure
 from simulator.bank.auth import BankErrorCode as Code
 from tests.support.bank import (
     NOW,
@@ -85,6 +86,8 @@ def test_the_sign_page_asks_the_card_agent_and_allows_it_in_its_policy(bank: Ban
     assert '<meta name="fxml-agent" content="http://127.0.0.1:8604">' in page.text
     assert "connect-src 'self' http://127.0.0.1:8604" in page.headers["content-security-policy"]
     assert 'name="pin"' not in page.text  # the PIN box has no name: it is never part of a form sent to the bank
+    # An agent that does not answer is explained in the customer's words, with no developer's command.
+    assert "無法連線至本機的憑證元件" in page.text and "python -m" not in page.text and "<code>" not in page.text
 
 
 # -- the form ----------------------------------------------------------------------------------------------
@@ -298,6 +301,24 @@ def test_the_eoi_system_refuses_the_renewed_certificate_until_the_branch_files_i
     message = refused(bank, prefix, token, {"transfer_id": transfer_id, "signature": new.sign(data),
                                             "certificate": new.pem}, Code.CERT_NOT_FILED, 403)
     assert message.startswith("此憑證尚未完成憑證展期建檔") and "0060040 雲杉分行" in message
-    assert "電話告知分行電金/EOI經辦執行憑證展期建檔" in message
+    told = [i.words.rstrip("，。") for i in procedure.instructions_of(9) if i.tag != "步驟9-關係戶用戶代碼"][1:]
+    assert all(words in message for words in told), message  # the manual's words, the phone call and the transfer
+    assert "關係戶" not in message  # no shared certificate: nothing to say of relationship customers
     assert bank.submit(prefix, token, {"transfer_id": transfer_id, "signature": old.sign(data),
                                        "certificate": old.pem}).status_code == 201  # the old one, before the filing
+
+
+def test_a_shared_certificate_customer_is_also_told_to_give_the_relationship_codes(bank: Bank) -> None:
+    """The refusal before 憑證展期建檔 says step 9 of the manual in its words, the relationship customers'
+    用戶代碼 included when the customer has a shared certificate (simulator/procedure.py)."""
+    who = customer("shared-certificate")
+    old = bank.apply(who)
+    new = bank.renew(old, "shared-renewed")
+    bank.notify(who, old, new)
+    prefix = bank.log_in(who)
+    transfer_id, data, token = bank.fill(prefix, who)
+    message = refused(bank, prefix, token, {"transfer_id": transfer_id, "signature": new.sign(data),
+                                            "certificate": new.pem}, Code.CERT_NOT_FILED, 403)
+    for instruction in procedure.instructions_of(9)[1:]:  # all but the fax: the phone call, the codes, the transfer
+        assert instruction.words.rstrip("，。") in message, (instruction.words, message)
+    assert "0060051 月湖分行" in message
