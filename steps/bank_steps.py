@@ -213,11 +213,6 @@ def page_says(context: Context, message: str) -> None:
     context.shown_code = code
 
 
-@then("錯誤代碼為「{code}」")
-def error_code_is(context: Context, code: str) -> None:
-    assert context.shown_code == code, f"錯誤代碼應為 {code}，畫面為 {context.shown_code}"
-
-
 @then("回到{system}的選單")
 @then("進入{system}的選單")
 def back_at_menu(context: Context, system: str) -> None:

@@ -627,14 +627,6 @@ def faxed(context: Context, branch: str) -> None:
     assert branch.startswith(row[0])
 
 
-@then("畫面提醒電話告知分行電金/EOI經辦需執行憑證展期建檔")
-def fax_next(context: Context) -> None:
-    shown = context.page.get_by_test_id("proof-fax-next").inner_text().strip()
-    words = [i.words for i in procedure.instructions_of(9) if i.tag != "步驟9-傳真"]
-    for said in words:
-        assert said.rstrip("，") in shown, f"畫面應提醒「{said}」，實際為「{shown}」"
-
-
 def _pdf_lines(pdf: bytes, where: Path) -> list[str]:
     where.write_bytes(pdf)
     text = subprocess.run(["pdftotext", "-layout", str(where), "-"], capture_output=True, text=True, check=True).stdout
