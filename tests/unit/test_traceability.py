@@ -101,7 +101,7 @@ def test_the_document_speaks_traditional_chinese_and_names_the_golden_runs() -> 
             words = [w for w in re.findall(r"[A-Za-z]{2,}", line) if w != "EOI"]
             assert words == [], line
     assert " -- @" not in doc  # outline rows by their Examples' names
-    assert "（例子「EOI 系統的使用者」第 2 列）" in doc
-    golden = "依操作手冊的畫面，EOI 客戶於民國112年4月17日更新憑證並列印憑證證明單"
+    assert "（例子「EOI 系統：點選「系統管理」>「憑證管理作業」」第 2 列）" in doc
+    golden = "依操作手冊，EOI 企業客戶 虛構雲杉企業於民國112年4月17日更新憑證並列印憑證證明單"
     assert f"| EOI 系統 | `@操作手冊-EOI系統` | {golden} |" in doc
     assert trace.problems(trace.scenarios()) == []  # the golden runs' tags are known, not typos
