@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, Self, TypeVar, dataclass_transform, overload
 
 import pydantic.dataclasses
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, AliasChoices, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 #: pydantic's error type of a refusal by one of our rules.
@@ -50,6 +51,21 @@ def rule(message: str) -> PydanticCustomError:
     return PydanticCustomError(RULE, message)
 
 
+def passes(check: Callable[[Any], object], *errors: type[Exception],
+           said: Callable[[Any], str] = str) -> AfterValidator:
+    """A field's rule that ``check(value)`` states (what it returns is ignored): one of
+    ``errors`` raised by it refuses the value, in the words ``said(error)``."""
+
+    def validate(value: _T) -> _T:
+        try:
+            check(value)
+        except errors as error:
+            raise rule(said(error)) from None
+        return value
+
+    return AfterValidator(validate)
+
+
 def refuse(problems: Iterable[tuple[Loc, str]]) -> None:
     """Raise every problem at once, each at its path (relative to the model being
     validated: pydantic prefixes the path of the model within its container);
@@ -73,15 +89,27 @@ def refusals(error: ValidationError, positional: Sequence[str] = ()) -> list[Ref
 
 def field_path(loc: Loc, skip: Iterable[str] = ()) -> str:
     """``customers[2].users[0].user_code``: keys joined by dots, indexes in brackets;
-    keys in ``skip`` (a discriminated union's tags, which are no fields) left out."""
+    keys in ``skip`` (a discriminated union's tags, which are no fields) and pydantic's
+    ``[key]`` (the key of a mapping's entry rather than its value) left out."""
     hidden = set(skip)
     parts: list[str] = []
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item not in hidden:
+        elif item not in hidden and item != "[key]":
             parts.append(f".{item}" if parts else item)
     return "".join(parts)
+
+
+def json_keys(kind: type) -> list[str]:
+    """The keys a model's JSON may have, in its fields' order (a field's validation alias, if it has one)."""
+    fields: dict[str, FieldInfo] = getattr(kind, "__pydantic_fields__", {})
+    keys = []
+    for name, info in fields.items():
+        alias = info.validation_alias
+        first = alias.choices[0] if isinstance(alias, AliasChoices) else alias
+        keys.append(first if isinstance(first, str) else name)
+    return keys
 
 
 _ADAPTERS: dict[object, TypeAdapter[Any]] = {}

@@ -17,7 +17,7 @@ from fxml.platform.tickets import System
 from simulator.bank.customers.errors import said
 from simulator.bank.ids import IdNumberError, validate_business_id, validate_national_id
 from simulator.card.image import Carrier
-from simulator.schema import rule
+from simulator.schema import passes, rule
 
 #: Taiwan Cooperative Bank's 3-digit bank code: every branch code starts with it.
 BANK_CODE: Final = "006"
@@ -63,14 +63,7 @@ def _text(label: str, limit: int) -> AfterValidator:
 
 
 def _id_number(validate: Callable[[object], str]) -> AfterValidator:
-    def check(value: str) -> str:
-        try:
-            validate(value)
-        except IdNumberError as error:
-            raise rule(f"{error.message} ({error.reason}) [{error.code}]") from None
-        return value
-
-    return AfterValidator(check)
+    return passes(validate, IdNumberError, said=lambda error: f"{error.message} ({error.reason}) [{error.code}]")
 
 
 def choice(zh: str, en: str, members: Collection[object] = ()) -> WrapValidator:
