@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, Self, TypeVar, dataclass_transform, overload
 
 import pydantic.dataclasses
-from pydantic import AfterValidator, AliasChoices, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, AliasChoices, ConfigDict, Field, TypeAdapter, ValidationError, WrapValidator
 from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 #: pydantic's error type of a refusal by one of our rules.
 RULE: Final = "fxmlsim_rule"
@@ -64,6 +65,19 @@ def passes(check: Callable[[Any], object], *errors: type[Exception],
         return value
 
     return AfterValidator(validate)
+
+
+def refused_as(said: Callable[[Any], str]) -> WrapValidator:
+    """A field whose own validation (an enumeration's, a literal's, a type's) refuses
+    in the words ``said(value)`` instead of pydantic's."""
+
+    def validate(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise rule(said(value)) from None
+
+    return WrapValidator(validate)
 
 
 def refuse(problems: Iterable[tuple[Loc, str]]) -> None:

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import PlainValidator, ValidationError, WrapValidator
-from pydantic_core.core_schema import ValidatorFunctionWrapHandler
+from pydantic import PlainValidator
 
 from simulator.errors import SimulatorError
-from simulator.schema import Model, Refusal, field_path, json_keys, model, passes, rule
+from simulator.schema import Model, Refusal, field_path, json_keys, model, passes, refused_as, rule
 
 CONFIG_FILE = "config.json"
 
@@ -43,13 +42,6 @@ def _count(value: object) -> int:
     return value
 
 
-def _durability(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-    try:
-        return handler(value)
-    except ValidationError:
-        raise rule(f"must be 'full' or 'normal', not {value!r}") from None
-
-
 #: A number of days, hours or seconds.
 Count = Annotated[int, PlainValidator(_count)]
 
@@ -72,7 +64,9 @@ class CaConfig(Model):
     ocsp_cache_seconds: Count = 60
     #: SQLite synchronous mode: "full" (each commit reaches the disk) or "normal"
     #: (safe against a crash of the process, not of the machine).
-    durability: Annotated[Literal["full", "normal"], WrapValidator(_durability)] = "full"
+    durability: Annotated[
+        Literal["full", "normal"], refused_as(lambda value: f"must be 'full' or 'normal', not {value!r}")
+    ] = "full"
 
     @classmethod
     def refused(cls, refusals: list[Refusal]) -> Exception:

@@ -35,16 +35,13 @@ from pydantic import (
     Strict,
     StrictInt,
     StrictStr,
-    ValidationError,
-    WrapValidator,
     model_validator,
 )
-from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from fxml.card.piv import PIN_MAX, PIN_MIN, SIGNATURE_CONTAINERS, Algorithm
 from simulator.card.keys import MANAGEMENT_ALGORITHMS, load_private_key
 from simulator.errors import SimulatorError
-from simulator.schema import Model, Refusal, field_path, model, passes, refuse, rule
+from simulator.schema import Model, Refusal, field_path, model, passes, refuse, refused_as, rule
 
 FORMAT = "fxmlsim.card-image"
 VERSION = 1
@@ -211,15 +208,10 @@ ObjectTag = Annotated[int, BeforeValidator(_hex_key("[0-9A-F]{2,6}")),
                       PlainSerializer(lambda tag: f"{tag:X}", when_used="json")]
 
 
-def _carrier(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-    try:
-        return handler(value)
-    except ValidationError:
-        raise rule(f"must be one of {[c.value for c in Carrier]}, not {value!r}") from None
-
-
 #: The carrier, written as 大卡 or 小卡.
-CarrierField = Annotated[Carrier, WrapValidator(_carrier)]
+CarrierField = Annotated[
+    Carrier, refused_as(lambda value: f"must be one of {[c.value for c in Carrier]}, not {value!r}")
+]
 
 
 def _image_version(version: int) -> int:

@@ -7,17 +7,16 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Annotated, Final
 
-from pydantic import AfterValidator, Strict, ValidationError, WrapValidator
-from pydantic_core.core_schema import ValidatorFunctionWrapHandler
+from pydantic import AfterValidator, Strict, WrapValidator
 
 from fxml.platform.tickets import System
 from simulator.bank.customers.errors import said
 from simulator.bank.ids import IdNumberError, validate_business_id, validate_national_id
 from simulator.card.image import Carrier
-from simulator.schema import passes, rule
+from simulator.schema import passes, refused_as, rule
 
 #: Taiwan Cooperative Bank's 3-digit bank code: every branch code starts with it.
 BANK_CODE: Final = "006"
@@ -66,19 +65,15 @@ def _id_number(validate: Callable[[object], str]) -> AfterValidator:
     return passes(validate, IdNumberError, said=lambda error: f"{error.message} ({error.reason}) [{error.code}]")
 
 
-def choice(zh: str, en: str, members: Collection[object] = ()) -> WrapValidator:
-    """An enumeration's field (only ``members``, if given): anything else refused in these words."""
+def choice(zh: str, en: str) -> WrapValidator:
+    """An enumeration's field: anything but one of its members (or their values) refused in these words."""
+    return refused_as(lambda _value: said(f"{zh}，值不在允許範圍內", en))
 
-    def check(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-        try:
-            member = handler(value)
-        except ValidationError:
-            member = None
-        if member is None or (members and member not in members):
-            raise rule(said(f"{zh}，值不在允許範圍內", en))
-        return member
 
-    return WrapValidator(check)
+def _company_system(system: System) -> System:
+    if system not in (System.CORPORATE, System.EOI):
+        raise rule(_COMPANY_SYSTEM)
+    return system
 
 
 def _password(value: str) -> str:
@@ -170,6 +165,5 @@ class AccountKind(enum.StrEnum):
 RoleField = Annotated[Role, choice("使用者角色錯誤", f"must be one of {[r.value for r in Role]}")]
 AccountKindField = Annotated[AccountKind, choice("存款種類錯誤", f"must be one of {[k.value for k in AccountKind]}")]
 CarrierField = Annotated[Carrier, choice("憑證儲存媒體須為大卡或小卡", "must be 大卡 or 小卡")]
-CompanySystem = Annotated[System, choice(
-    "公司戶的系統須為 corporate 或 eoi", "a company's system is corporate or eoi", (System.CORPORATE, System.EOI)
-)]
+_COMPANY_SYSTEM = said("公司戶的系統須為 corporate 或 eoi，值不在允許範圍內", "a company's system is corporate or eoi")
+CompanySystem = Annotated[System, refused_as(lambda _value: _COMPANY_SYSTEM), AfterValidator(_company_system)]
