@@ -157,8 +157,8 @@ class HolderRegistration:
 
 # -- customers ---------------------------------------------------------------------------
 def _without_derived(data: dict[str, Any]) -> tuple[dict[str, Any], object, dict[int, object]]:
-    """A customer's JSON without ``holder_id``, that, and the certificates' ``cn`` by index
-    (a certificate leaves its ``cn`` out itself)."""
+    """A customer's JSON without its ``holder_id``, then that ``holder_id`` and the
+    certificates' ``cn`` by index (a certificate leaves its ``cn`` out itself)."""
     fields = dict(data)
     holder_id = fields.pop("holder_id", None)
     certificates = fields.get("certificates")
@@ -196,7 +196,7 @@ class _CustomerBase(CustomerDataModel):
         if isinstance(data, dict):
             data, holder_id, cns = _without_derived(data)
         made = handler(data)
-        refuse([*made.problems(), *made._derived_problems(holder_id, cns)])
+        refuse([*made._problems(), *made._derived_problems(holder_id, cns)])
         return made
 
     def _derived_problems(self, holder_id: object, cns: dict[int, object]) -> Problems:
@@ -213,7 +213,7 @@ class _CustomerBase(CustomerDataModel):
                     "the CN is <holder id>-00-<cn_suffix>",
                 )
 
-    def problems(self) -> Problems:
+    def _problems(self) -> Problems:
         """Every rule of a customer this one breaks, its fields being valid."""
         for name, label in (("accounts", "帳戶"), ("users", "使用者"), ("certificates", "憑證")):
             if not getattr(self, name):
