@@ -19,23 +19,36 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Self, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    Strict,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from fxml.card.piv import PIN_MAX, PIN_MIN, SIGNATURE_CONTAINERS, Algorithm
 from simulator.card.keys import MANAGEMENT_ALGORITHMS, load_private_key
 from simulator.errors import SimulatorError
+from simulator.schema import Model, Refusal, field_path, model, passes, refuse, refused_as, rule
 
 FORMAT = "fxmlsim.card-image"
 VERSION = 1
 FILE_MODE = 0o600
 #: 63Cx can only count to 15.
 MAX_TRIES = 15
+_V = TypeVar("_V")
 
 _PIN_RE = re.compile(r"[A-Za-z0-9]{%d,%d}" % (PIN_MIN, PIN_MAX))  # noqa: UP031 - a regex's braces read better than {{ }}
 
@@ -81,40 +94,166 @@ def pin_policy_ok(value: str) -> bool:
     return bool(_PIN_RE.fullmatch(value))
 
 
-@dataclass(frozen=True)
-class Secret:
+class ImageModel(Model):
+    """A part of a card image: refused with a ValueError that names each field."""
+
+    @classmethod
+    def refused(cls, refusals: list[Refusal]) -> Exception:
+        return ValueError("; ".join(_said(r) for r in refusals))
+
+
+_TYPES = {"string_type": "a string", "int_type": "an integer", "dict_type": "an object",
+          "dataclass_type": "an object", "bytes_type": "bytes"}
+
+
+def _said(refusal: Refusal) -> str:
+    path = field_path(refusal.loc)
+    if refusal.type == "missing":
+        return f"missing field {path!r}"
+    if refusal.type in ("unexpected_keyword_argument", "extra_forbidden"):
+        return f"unknown field {path!r}"
+    if refusal.type in _TYPES:
+        return f"field {path!r} must be {_TYPES[refusal.type]}"
+    return f"{path}: {refusal.message}" if path else refusal.message
+
+
+def _pin(value: str) -> str:
+    if not pin_policy_ok(value):
+        raise rule(f"must be {PIN_MIN} to {PIN_MAX} ASCII letters or digits")
+    return value
+
+
+def _hex(value: object) -> object:
+    """Bytes from the file's hexadecimal (bytes in Python stay as they are)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise rule("is not hexadecimal") from None
+
+
+def _algorithm(value: object) -> object:
+    """A management-key algorithm from its name in the file (3DES, AES128, AES256)."""
+    if isinstance(value, str):
+        if value not in MANAGEMENT_ALGORITHM_NAMES:
+            raise rule(f"must be one of {sorted(MANAGEMENT_ALGORITHM_NAMES)}, not {value!r}")
+        return MANAGEMENT_ALGORITHM_NAMES[value]
+    return value
+
+
+def _managed(algorithm: Algorithm) -> Algorithm:
+    if algorithm not in MANAGEMENT_ALGORITHMS:
+        raise rule(f"unsupported management key algorithm {int(algorithm):02X}")
+    return algorithm
+
+
+def _certificate(value: object) -> object:
+    """A certificate's DER from the file's PEM (DER in Python stays as it is)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return x509.load_pem_x509_certificate(value.encode("ascii")).public_bytes(serialization.Encoding.DER)
+    except ValueError as exc:
+        raise rule(f"is not a PEM X.509 certificate: {exc}") from None
+
+
+def _pem_cert(der: bytes) -> str:
+    body = base64.encodebytes(der).decode("ascii").replace("\n", "")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+
+def _hex_key(pattern: str) -> Callable[[object], object]:
+    """A mapping's key from the file's hexadecimal (``9A``, ``5FC102``); ints in Python stay."""
+
+    def parse(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not re.fullmatch(pattern, value):
+            raise rule(f"{value!r} is not a hexadecimal tag")
+        return int(value, 16)
+
+    return parse
+
+
+def _sorted(mapping: Mapping[int, _V]) -> dict[int, _V]:
+    return dict(sorted(mapping.items()))
+
+
+def _signature_containers(containers: dict[int, KeyContainer]) -> dict[int, KeyContainer]:
+    """Exactly the card's signature key containers (9A and 9C), in order."""
+    wanted = {int(r) for r in SIGNATURE_CONTAINERS}
+    missing = [((f"{ref:02X}",), "missing: the card has containers 9A and 9C") for ref in wanted - set(containers)]
+    unknown = [((f"{ref:02X}",), "unknown: the card has containers 9A and 9C") for ref in set(containers) - wanted]
+    refuse(sorted(missing) + sorted(unknown))
+    return _sorted(containers)
+
+
+#: A PIN or PUK value.
+PinValue = Annotated[str, Strict(), AfterValidator(_pin)]
+#: Bytes written as upper-case hexadecimal.
+HexBytes = Annotated[bytes, BeforeValidator(_hex), PlainSerializer(lambda b: b.hex().upper(), when_used="json")]
+ManagementAlgorithm = Annotated[
+    Algorithm, BeforeValidator(_algorithm), AfterValidator(_managed),
+    PlainSerializer(lambda a: next(k for k, v in MANAGEMENT_ALGORITHM_NAMES.items() if v == a), when_used="json"),
+]
+PrivateKeyPem = Annotated[str, Strict(), passes(
+    load_private_key, ValueError, TypeError, said=lambda exc: f"is not a PKCS#8 PEM RSA-2048 key: {exc}"
+)]
+CertificateDer = Annotated[bytes, BeforeValidator(_certificate), PlainSerializer(_pem_cert, when_used="json")]
+ContainerRef = Annotated[int, BeforeValidator(_hex_key("[0-9A-F]{2}")),
+                         PlainSerializer(lambda ref: f"{ref:02X}", when_used="json")]
+ObjectTag = Annotated[int, BeforeValidator(_hex_key("[0-9A-F]{2,6}")),
+                      PlainSerializer(lambda tag: f"{tag:X}", when_used="json")]
+
+
+#: The carrier, written as 大卡 or 小卡.
+CarrierField = Annotated[
+    Carrier, refused_as(lambda value: f"must be one of {[c.value for c in Carrier]}, not {value!r}")
+]
+
+
+def _image_version(version: int) -> int:
+    if version != VERSION:
+        raise rule(f"unsupported image version {version} (this fxmlsim reads version {VERSION})")
+    return version
+
+
+@model
+class Secret(ImageModel):
     """A PIN or PUK with its persistent retry counter."""
 
-    value: str = field(repr=False)
-    tries_left: int
-    max_tries: int = 3
+    value: PinValue = field(repr=False)
+    tries_left: StrictInt
+    max_tries: StrictInt = 3
 
-    def __post_init__(self) -> None:
-        if not pin_policy_ok(self.value):
-            raise ValueError(f"must be {PIN_MIN} to {PIN_MAX} ASCII letters or digits")
+    @model_validator(mode="after")
+    def _counts(self) -> Self:
         if not 1 <= self.max_tries <= MAX_TRIES:
-            raise ValueError(f"max_tries must be 1..{MAX_TRIES}, not {self.max_tries}")
+            refuse([(("max_tries",), f"must be 1..{MAX_TRIES}, not {self.max_tries}")])
         if not 0 <= self.tries_left <= self.max_tries:
-            raise ValueError(f"tries_left must be 0..{self.max_tries}, not {self.tries_left}")
+            refuse([(("tries_left",), f"must be 0..{self.max_tries}, not {self.tries_left}")])
+        return self
 
     @property
     def blocked(self) -> bool:
         return self.tries_left == 0
 
 
-@dataclass(frozen=True)
-class ManagementKey:
+@model
+class ManagementKey(ImageModel):
     """The card administration key (key reference 9B)."""
 
-    algorithm: Algorithm = Algorithm.TDEA_3KEY
-    key: bytes = field(default=DEFAULT_MANAGEMENT_KEY, repr=False)
+    algorithm: ManagementAlgorithm = Algorithm.TDEA_3KEY
+    key: HexBytes = field(default=DEFAULT_MANAGEMENT_KEY, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.algorithm not in MANAGEMENT_ALGORITHMS:
-            raise ValueError(f"unsupported management key algorithm {int(self.algorithm):02X}")
+    @model_validator(mode="after")
+    def _key_length(self) -> Self:
         want = MANAGEMENT_ALGORITHMS[self.algorithm][1]
         if len(self.key) != want:
-            raise ValueError(f"{self.algorithm.name} key must be {want} bytes, not {len(self.key)}")
+            refuse([(("key",), f"{self.algorithm.name} key must be {want} bytes, not {len(self.key)}")])
+        return self
 
     @property
     def block_size(self) -> int:
@@ -125,42 +264,48 @@ class ManagementKey:
         return next(k for k, v in MANAGEMENT_ALGORITHM_NAMES.items() if v == self.algorithm)
 
 
-@dataclass(frozen=True)
-class KeyContainer:
-    """One signature key container: its on-card private key and certificate object."""
+@model
+class KeyContainer(ImageModel):
+    """One signature key container: its on-card private key and certificate object
+    (in the file: ``private_key`` as PKCS#8 PEM, ``certificate`` as PEM)."""
 
-    private_key_pem: str | None = field(default=None, repr=False)
-    certificate_der: bytes | None = None
+    private_key_pem: PrivateKeyPem | None = Field(
+        default=None, repr=False, validation_alias=AliasChoices("private_key", "private_key_pem"),
+        serialization_alias="private_key",
+    )
+    certificate_der: CertificateDer | None = Field(
+        default=None, validation_alias=AliasChoices("certificate", "certificate_der"), serialization_alias="certificate"
+    )
 
     @property
     def empty(self) -> bool:
         return self.private_key_pem is None and self.certificate_der is None
 
 
-@dataclass(frozen=True)
-class CardImage:
-    """The persistent state of one card. Change it with :func:`dataclasses.replace`
-    or the ``with_*`` helpers; never in place."""
+def _empty_containers() -> dict[int, KeyContainer]:
+    return {int(ref): KeyContainer() for ref in SIGNATURE_CONTAINERS}
 
-    card_serial: str
-    carrier: Carrier
-    holder_id: str
-    holder_name: str
+
+@model(kw_only=True)
+class CardImage(ImageModel):
+    """The persistent state of one card. Change it with :func:`dataclasses.replace`
+    or the ``with_*`` helpers; never in place. Fields in the file's order."""
+
+    version: Annotated[StrictInt, AfterValidator(_image_version)] = VERSION
+    card_serial: StrictStr
+    carrier: CarrierField
+    holder_id: StrictStr
+    holder_name: StrictStr
+    profile_version: StrictStr = "1"
     pin: Secret
     puk: Secret
     management_key: ManagementKey = field(default_factory=ManagementKey)
     #: Key containers by key reference (0x9A, 0x9C).
-    containers: Mapping[int, KeyContainer] = field(
-        default_factory=lambda: {int(ref): KeyContainer() for ref in SIGNATURE_CONTAINERS}
+    containers: Annotated[Mapping[ContainerRef, KeyContainer], AfterValidator(_signature_containers)] = field(
+        default_factory=_empty_containers
     )
     #: Other data objects by tag (CHUID, CCC, ...), each the content of its 53 wrapper.
-    objects: Mapping[int, bytes] = field(default_factory=dict)
-    profile_version: str = "1"
-    version: int = VERSION
-
-    def __post_init__(self) -> None:
-        if set(self.containers) != {int(r) for r in SIGNATURE_CONTAINERS}:
-            raise ValueError("containers must be exactly " + ", ".join(f"{int(r):02X}" for r in SIGNATURE_CONTAINERS))
+    objects: Annotated[Mapping[ObjectTag, HexBytes], AfterValidator(_sorted)] = field(default_factory=dict)
 
     def with_container(self, ref: int, container: KeyContainer) -> CardImage:
         return replace(self, containers={**self.containers, ref: container})
@@ -180,106 +325,15 @@ class CardImage:
             if der is not None:
                 yield x509.load_der_x509_certificate(der)
 
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document the file holds: the format marker, then every field."""
+        return {"format": FORMAT, **super().to_json()}
+
 
 # -- JSON ----------------------------------------------------------------------
-def _pem_cert(der: bytes) -> str:
-    body = base64.encodebytes(der).decode("ascii").replace("\n", "")
-    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
-
-
 def image_to_json(image: CardImage) -> dict[str, Any]:
     """The image as the JSON document the file holds."""
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "card_serial": image.card_serial,
-        "carrier": image.carrier.value,
-        "holder_id": image.holder_id,
-        "holder_name": image.holder_name,
-        "profile_version": image.profile_version,
-        "pin": {"value": image.pin.value, "tries_left": image.pin.tries_left, "max_tries": image.pin.max_tries},
-        "puk": {"value": image.puk.value, "tries_left": image.puk.tries_left, "max_tries": image.puk.max_tries},
-        "management_key": {
-            "algorithm": image.management_key.algorithm_name,
-            "key": image.management_key.key.hex().upper(),
-        },
-        "containers": {
-            f"{ref:02X}": {
-                "private_key": c.private_key_pem,
-                "certificate": _pem_cert(c.certificate_der) if c.certificate_der is not None else None,
-            }
-            for ref, c in sorted(image.containers.items())
-        },
-        "objects": {f"{tag:X}": content.hex().upper() for tag, content in sorted(image.objects.items())},
-    }
-
-
-class _Reader:
-    """Typed field access that turns every schema violation into one message."""
-
-    def __init__(self, data: Any, where: str):
-        if not isinstance(data, dict):
-            raise ValueError(f"{where or 'the document'} must be a JSON object, not {type(data).__name__}")
-        self.data = data
-        self.where = where
-        self.seen: set[str] = set()
-
-    def _name(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def get(self, key: str, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
-        self.seen.add(key)
-        if key not in self.data:
-            if optional:
-                return None
-            raise ValueError(f"missing field {self._name(key)!r}")
-        value = self.data[key]
-        if optional and value is None:
-            return None
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            raise ValueError(f"field {self._name(key)!r} must be {names}, not {type(value).__name__}")
-        return value
-
-    def child(self, key: str) -> _Reader:
-        return _Reader(self.get(key, dict), self._name(key))
-
-    def done(self) -> None:
-        extra = sorted(set(self.data) - self.seen)
-        if extra:
-            raise ValueError(f"unknown field {self._name(extra[0])!r}")
-
-
-def _secret(r: _Reader) -> Secret:
-    secret = Secret(r.get("value", str), r.get("tries_left", int), r.get("max_tries", int))
-    r.done()
-    return secret
-
-
-def _hex(text: str, what: str) -> bytes:
-    try:
-        return bytes.fromhex(text)
-    except ValueError as exc:
-        raise ValueError(f"{what} is not hexadecimal") from exc
-
-
-def _container(r: _Reader) -> KeyContainer:
-    pem = r.get("private_key", str, optional=True)
-    cert_pem = r.get("certificate", str, optional=True)
-    r.done()
-    if pem is not None:
-        try:
-            load_private_key(pem)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{r.where}.private_key is not a PKCS#8 PEM RSA-2048 key: {exc}") from exc
-    der = None
-    if cert_pem is not None:
-        try:
-            der = x509.load_pem_x509_certificate(cert_pem.encode("ascii")).public_bytes(serialization.Encoding.DER)
-        except ValueError as exc:
-            raise ValueError(f"{r.where}.certificate is not a PEM X.509 certificate: {exc}") from exc
-    return KeyContainer(pem, der)
+    return image.to_json()
 
 
 def image_from_json(data: Any) -> CardImage:
@@ -290,55 +344,7 @@ def image_from_json(data: Any) -> CardImage:
             hint = " (it looks like a card profile: create a card from it with 'fxmlsim card create')"
         found = data.get("format") if isinstance(data, dict) else None
         raise ValueError(f"not an fxmlsim card image: format marker is {found!r}, expected {FORMAT!r}{hint}")
-    r = _Reader(data, "")
-    r.get("format", str)
-    version = r.get("version", int)
-    if version != VERSION:
-        raise ValueError(f"unsupported image version {version} (this fxmlsim reads version {VERSION})")
-    carrier_text = r.get("carrier", str)
-    try:
-        carrier = Carrier(carrier_text)
-    except ValueError:
-        raise ValueError(f"field 'carrier' must be one of {[c.value for c in Carrier]}, not {carrier_text!r}") from None
-    try:
-        pin = _secret(r.child("pin"))
-    except ValueError as exc:
-        raise ValueError(f"pin: {exc}") from exc
-    try:
-        puk = _secret(r.child("puk"))
-    except ValueError as exc:
-        raise ValueError(f"puk: {exc}") from exc
-    mk = r.child("management_key")
-    alg_name = mk.get("algorithm", str)
-    if alg_name not in MANAGEMENT_ALGORITHM_NAMES:
-        names = sorted(MANAGEMENT_ALGORITHM_NAMES)
-        raise ValueError(f"management_key.algorithm must be one of {names}, not {alg_name!r}")
-    mkey = ManagementKey(MANAGEMENT_ALGORITHM_NAMES[alg_name], _hex(mk.get("key", str), "management_key.key"))
-    mk.done()
-    cr = r.child("containers")
-    containers = {}
-    for ref in SIGNATURE_CONTAINERS:
-        containers[int(ref)] = _container(cr.child(f"{int(ref):02X}"))
-    cr.done()
-    objects: dict[int, bytes] = {}
-    for tag_text, value in r.get("objects", dict).items():
-        if not re.fullmatch(r"[0-9A-F]{2,6}", tag_text) or not isinstance(value, str):
-            raise ValueError(f"objects entry {tag_text!r} must map a hex tag to a hex string")
-        objects[int(tag_text, 16)] = _hex(value, f"objects.{tag_text}")
-    image = CardImage(
-        card_serial=r.get("card_serial", str),
-        carrier=carrier,
-        holder_id=r.get("holder_id", str),
-        holder_name=r.get("holder_name", str),
-        profile_version=r.get("profile_version", str),
-        pin=pin,
-        puk=puk,
-        management_key=mkey,
-        containers=containers,
-        objects=objects,
-    )
-    r.done()
-    return image
+    return CardImage.from_json({k: v for k, v in data.items() if k != "format"})
 
 
 # -- files ---------------------------------------------------------------------

@@ -13,25 +13,19 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fxml.card.piv import PIN_MAX, PIN_MIN, SIGNATURE_CONTAINERS, Algorithm, Obj
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, Strict, StrictInt, StrictStr
+
+from fxml.card.piv import SIGNATURE_CONTAINERS, Algorithm, Obj
 from fxml.card.tlv import tlv
 from fxml.clock import ClockError, parse_instant
-from simulator.card.image import (
-    DEFAULT_MANAGEMENT_KEY,
-    MANAGEMENT_ALGORITHM_NAMES,
-    MAX_TRIES,
-    CardImage,
-    Carrier,
-    ManagementKey,
-    Secret,
-    pin_policy_ok,
-)
+from simulator.card.image import MAX_TRIES, CardImage, CarrierField, ManagementKey, PinValue, Secret
 from simulator.errors import SimulatorError
+from simulator.schema import Model, Refusal, field_path, json_keys, model, passes, rule
 
 
 class ProfileError(SimulatorError, ValueError):
@@ -51,142 +45,121 @@ _SUFFIX_RE = re.compile(r"[A-Za-z0-9]{1,16}")
 GUID_NAMESPACE = uuid.UUID("6f0d6a52-3c43-5b0e-9a57-5457434146ff")
 
 
-@dataclass(frozen=True)
-class CertificateSpec:
+class ProfileModel(Model):
+    """A card profile or a part of it: refused with a ValueError naming the key (``certificates[0].'container'``)."""
+
+    @classmethod
+    def refused(cls, refusals: list[Refusal]) -> Exception:
+        return ValueError("; ".join(_said(r) for r in refusals))
+
+
+_TYPES = {"string_type": "a string", "int_type": "an integer", "list_type": "a list", "tuple_type": "a list",
+          "dataclass_type": "an object", "dict_type": "an object", "date_type": "a date (YYYY-MM-DD)"}
+
+
+def _said(refusal: Refusal) -> str:
+    *where, key = refusal.loc or ("",)
+    prefix = field_path(tuple(where))
+    name = f"{prefix}." if prefix and isinstance(key, str) else prefix
+    name += f"[{key}]" if isinstance(key, int) else repr(key)
+    if refusal.type in ("unexpected_keyword_argument", "extra_forbidden"):
+        inside = CertificateSpec if where[:1] == ["certificates"] else ManagementKey if where else CardProfile
+        return f"unknown key {name} (allowed: {', '.join(sorted(json_keys(inside)))})"
+    if refusal.type in ("missing", "missing_argument"):
+        return f"{name} is missing"
+    if refusal.type in _TYPES:
+        return f"{name} must be {_TYPES[refusal.type]}"
+    return f"{name}: {refusal.message}"
+
+
+def _matching(pattern: re.Pattern[str]) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise rule(f"value {value!r} does not match {pattern.pattern}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _container(value: str) -> str:
+    if value.upper() not in _CONTAINER_NAMES:
+        raise rule(f"must be one of {sorted(_CONTAINER_NAMES)}, not {value.upper()!r}")
+    return value.upper()
+
+
+def _tries(value: int) -> int:
+    if not 1 <= value <= MAX_TRIES:
+        raise rule(f"must be an integer from 1 to {MAX_TRIES}")
+    return value
+
+
+def _iso_date(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise rule(f"must be YYYY-MM-DD: {exc}") from None
+
+
+Instant = Annotated[str, Strict(), passes(parse_instant, ClockError)]
+Tries = Annotated[StrictInt, AfterValidator(_tries)]
+
+
+@model
+class CertificateSpec(ProfileModel):
     """One certificate the card bureau issues onto the card."""
 
-    container: str  # "9A" or "9C"
-    cn_suffix: str
-    not_after: str | None = None
-    issued_at: str | None = None
+    container: Annotated[str, Strict(), AfterValidator(_container)]  # "9A" or "9C"
+    cn_suffix: Annotated[str, Strict(), _matching(_SUFFIX_RE)]
+    not_after: Instant | None = None
+    issued_at: Instant | None = None
 
     @property
     def key_ref(self) -> int:
         return _CONTAINER_NAMES[self.container]
 
 
-@dataclass(frozen=True)
-class CardProfile:
-    holder_id: str
-    holder_name: str
-    card_serial: str
-    carrier: Carrier
-    pin: str = field(repr=False)
-    puk: str = field(repr=False)
-    pin_tries: int = 3
-    puk_tries: int = 3
-    management_algorithm: Algorithm = Algorithm.TDEA_3KEY
-    management_key: bytes = field(default=DEFAULT_MANAGEMENT_KEY, repr=False)
-    card_expires: date = date(2035, 12, 31)
-    certificates: tuple[CertificateSpec, ...] = field(default=())
+def _one_per_container(certificates: tuple[CertificateSpec, ...]) -> tuple[CertificateSpec, ...]:
+    containers = [c.container for c in certificates]
+    if len(set(containers)) != len(containers):
+        raise rule("two certificates name the same container")
+    return certificates
 
 
-_FIELDS = {
-    "holder_id", "holder_name", "card_serial", "carrier", "pin", "puk", "pin_tries", "puk_tries",
-    "management_key", "card_expires", "certificates",
-}
-_CERT_FIELDS = {"container", "cn_suffix", "not_after", "issued_at"}
-_MK_FIELDS = {"algorithm", "key"}
+@model
+class CardProfile(ProfileModel):
+    """Who holds the card and how it is personalized (the file's ``management_key`` is
+    ``{algorithm, key}``, here :attr:`management`); the certificates it gets."""
 
+    holder_id: Annotated[str, Strict(), _matching(_HOLDER_RE)]
+    holder_name: StrictStr
+    card_serial: Annotated[str, Strict(), _matching(_SERIAL_RE)]
+    carrier: CarrierField
+    pin: PinValue = field(repr=False)
+    puk: PinValue = field(repr=False)
+    pin_tries: Tries = 3
+    puk_tries: Tries = 3
+    management: ManagementKey = Field(
+        default_factory=ManagementKey, repr=False, validation_alias=AliasChoices("management_key", "management")
+    )
+    card_expires: Annotated[date, Strict(), BeforeValidator(_iso_date)] = date(2035, 12, 31)
+    certificates: Annotated[tuple[CertificateSpec, ...], AfterValidator(_one_per_container)] = ()
 
-def _str(data: dict[str, Any], key: str, where: str, pattern: re.Pattern[str] | None = None) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise ValueError(f"{where}{key!r} must be a string")
-    if pattern is not None and not pattern.fullmatch(value):
-        raise ValueError(f"{where}{key!r} value {value!r} does not match {pattern.pattern}")
-    return value
+    @property
+    def management_algorithm(self) -> Algorithm:
+        return self.management.algorithm
 
-
-def _tries(data: dict[str, Any], key: str) -> int:
-    value = data.get(key, 3)
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_TRIES:
-        raise ValueError(f"{key!r} must be an integer from 1 to {MAX_TRIES}")
-    return value
-
-
-def _unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:
-    extra = sorted(set(data) - allowed)
-    if extra:
-        raise ValueError(f"unknown key {where}{extra[0]!r} (allowed: {', '.join(sorted(allowed))})")
-
-
-def _certificate(data: Any, index: int) -> CertificateSpec:
-    where = f"certificates[{index}]."
-    if not isinstance(data, dict):
-        raise ValueError(f"certificates[{index}] must be an object")
-    _unknown(data, _CERT_FIELDS, where)
-    container = _str(data, "container", where).upper()
-    if container not in _CONTAINER_NAMES:
-        raise ValueError(f"{where}'container' must be one of {sorted(_CONTAINER_NAMES)}, not {container!r}")
-    spec = CertificateSpec(container, _str(data, "cn_suffix", where, _SUFFIX_RE))
-    for key in ("not_after", "issued_at"):
-        if key in data:
-            text = _str(data, key, where)
-            try:
-                parse_instant(text)
-            except ClockError as exc:
-                raise ValueError(f"{where}{key!r}: {exc}") from exc
-            spec = replace(spec, **{key: text})
-    return spec
+    @property
+    def management_key(self) -> bytes:
+        return self.management.key
 
 
 def profile_from_json(data: Any) -> CardProfile:
     """Build a profile from its JSON document; ValueError says what is wrong."""
     if not isinstance(data, dict):
         raise ValueError("a card profile must be a JSON object")
-    _unknown(data, _FIELDS, "")
-    carrier_text = _str(data, "carrier", "")
-    try:
-        carrier = Carrier(carrier_text)
-    except ValueError:
-        raise ValueError(f"'carrier' must be one of {[c.value for c in Carrier]}, not {carrier_text!r}") from None
-    pin, puk = _str(data, "pin", ""), _str(data, "puk", "")
-    for name, value in (("pin", pin), ("puk", puk)):
-        if not pin_policy_ok(value):
-            raise ValueError(f"{name!r} must be {PIN_MIN} to {PIN_MAX} ASCII letters or digits")
-    algorithm, key = Algorithm.TDEA_3KEY, DEFAULT_MANAGEMENT_KEY
-    if "management_key" in data:
-        mk = data["management_key"]
-        if not isinstance(mk, dict):
-            raise ValueError("'management_key' must be an object {algorithm, key}")
-        _unknown(mk, _MK_FIELDS, "management_key.")
-        name = _str(mk, "algorithm", "management_key.")
-        if name not in MANAGEMENT_ALGORITHM_NAMES:
-            raise ValueError(f"management_key.'algorithm' must be one of {sorted(MANAGEMENT_ALGORITHM_NAMES)}")
-        algorithm = MANAGEMENT_ALGORITHM_NAMES[name]
-        try:
-            key = bytes.fromhex(_str(mk, "key", "management_key."))
-            ManagementKey(algorithm, key)
-        except ValueError as exc:
-            raise ValueError(f"management_key.'key': {exc}") from exc
-    expires = date(2035, 12, 31)
-    if "card_expires" in data:
-        try:
-            expires = date.fromisoformat(_str(data, "card_expires", ""))
-        except ValueError as exc:
-            raise ValueError(f"'card_expires' must be YYYY-MM-DD: {exc}") from exc
-    certs_data = data.get("certificates", [])
-    if not isinstance(certs_data, list):
-        raise ValueError("'certificates' must be a list")
-    certs = tuple(_certificate(c, i) for i, c in enumerate(certs_data))
-    containers = [c.container for c in certs]
-    if len(set(containers)) != len(containers):
-        raise ValueError("two certificates name the same container")
-    return CardProfile(
-        holder_id=_str(data, "holder_id", "", _HOLDER_RE),
-        holder_name=_str(data, "holder_name", ""),
-        card_serial=_str(data, "card_serial", "", _SERIAL_RE),
-        carrier=carrier,
-        pin=pin,
-        puk=puk,
-        pin_tries=_tries(data, "pin_tries"),
-        puk_tries=_tries(data, "puk_tries"),
-        management_algorithm=algorithm,
-        management_key=key,
-        card_expires=expires,
-        certificates=certs,
-    )
+    return CardProfile.from_json(data)
 
 
 def load_profile(path: Path | str) -> CardProfile:
@@ -265,6 +238,6 @@ def blank_image(profile: CardProfile) -> CardImage:
         holder_name=profile.holder_name,
         pin=Secret(profile.pin, profile.pin_tries, profile.pin_tries),
         puk=Secret(profile.puk, profile.puk_tries, profile.puk_tries),
-        management_key=ManagementKey(profile.management_algorithm, profile.management_key),
+        management_key=profile.management,
         objects={Obj.CHUID: chuid(profile.card_serial, profile.card_expires)},
     )

@@ -27,7 +27,7 @@ from fxml.card.errors import (
     WrongPukError,
 )
 from fxml.card.piv import Algorithm, KeyRef, Obj
-from simulator.card.image import Carrier, load_image, save_image
+from simulator.card.image import Carrier, ManagementKey, load_image, save_image
 from simulator.card.os import InProcessConnection, TwcaCardOS
 from simulator.card.profile import CardProfile, blank_image
 from tests.support.card import fixed_key, issue, name
@@ -183,7 +183,7 @@ def test_wrong_management_key_is_refused(card: Card) -> None:
 
 
 def test_aes_management_key(tmp_path: Path) -> None:
-    aes = make_card(tmp_path, replace(PROFILE, management_algorithm=Algorithm.AES_128, management_key=AES_KEY))
+    aes = make_card(tmp_path, replace(PROFILE, management=ManagementKey(Algorithm.AES_128, AES_KEY)))
     with pytest.raises(CardError, match="not TDEA_3KEY") as refused:
         aes.client.authenticate(MANAGEMENT_KEY)
     assert refused.value.sw == 0x6A86

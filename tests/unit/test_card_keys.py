@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from fxml.card.piv import Algorithm, Obj
 from fxml.card.tlv import parse_tlv, tlv, unpack
+from simulator.card.image import ManagementKey
 from simulator.card.keys import encrypt_block
 from tests.support.card import fixed_key, issue
 from tests.support.card_os import MANAGEMENT_KEY, PROFILE, Card, public_key_of
@@ -108,7 +109,7 @@ def test_management_p1_00_is_the_deprecated_name_of_3des(card: Card) -> None:
 
 @pytest.mark.parametrize(("alg", "key"), [(Algorithm.AES_128, bytes(range(16))), (Algorithm.AES_256, bytes(range(32)))])
 def test_aes_management_keys(tmp_path: Path, alg: Algorithm, key: bytes) -> None:
-    card = Card(tmp_path / "aes.json", replace(PROFILE, management_algorithm=alg, management_key=key))
+    card = Card(tmp_path / "aes.json", replace(PROFILE, management=ManagementKey(alg, key)))
     r = card.cmd(0x87, alg, 0x9B, tlv(0x7C, tlv(0x81, b"")))
     assert len(parse_tlv(unpack(0x7C, r.data))[0x81]) == 16
     assert card.admin(key=key, alg=alg).sw == 0x9000
