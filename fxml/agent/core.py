@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -47,6 +47,7 @@ from fxml.agent.api import (
     CardJson,
     CertificateJson,
     ErrorCode,
+    ErrorJson,
     EventType,
     JobStatus,
     ProgressJson,
@@ -82,7 +83,7 @@ from fxml.card.pcsc import NoCardError, PcscConnection, PcscError, PcscUnavailab
 from fxml.card.piv import KeyRef
 from fxml.clock import TAIWAN, Clock
 from fxml.errors import FxmlError
-from fxml.renewal.model import RenewalRecord, State
+from fxml.renewal.model import RecordError, RenewalRecord, State
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +186,9 @@ def translate(exc: BaseException) -> AgentError:
         return AgentError(ErrorCode.CARD_ERROR, details={"sw": f"{exc.sw:04X}", "reason": str(exc)})
     code, message = getattr(exc, "code", None), getattr(exc, "message", None)
     if isinstance(code, str) and isinstance(message, str):
-        # The CA's, the platform's or the engine's own refusal: passed on as it is.
-        status = getattr(exc, "status", None)
+        # The CA's, the platform's or the engine's own refusal: passed on as it is (the platform's
+        # record refusals with 502: a refusal of the agent's upstream, not of the page's request).
+        status = None if isinstance(exc, RecordError) else getattr(exc, "status", None)
         extra = getattr(exc, "details", None)
         details: dict[str, Any] = {"source": type(exc).__module__, **(extra if isinstance(extra, dict) else {})}
         retryable = getattr(exc, "retryable", None)
@@ -267,7 +269,7 @@ class Job:
             "label": self.state.label if self.state else None,
             "progress": list(self.progress),
             "record": self.record.to_json() if self.record else None,
-            "error": self.error.to_json() if self.error else None,
+            "error": cast(ErrorJson, self.error.to_json()) if self.error else None,
         }
 
 
@@ -422,7 +424,7 @@ class CardAgent:
             try:
                 answer["card"] = await slot.run(functools.partial(self._read_reader, slot.name))
             except AgentError as exc:
-                answer["error"] = exc.to_json()
+                answer["error"] = cast(ErrorJson, exc.to_json())
             if slot.session is not None:  # a session opened meanwhile, and holds the card
                 answer.update(card=slot.session.card, error=None, in_session=True)
         return answer

@@ -13,9 +13,9 @@ moves it over HTTP (:mod:`fxml.renewal.records`). Both import this module.
 Every call carries ``Authorization: Bearer <renewal token>``: a token the
 platform signed for this renewal and its holder (audience
 :data:`TOKEN_AUDIENCE`, valid :data:`TOKEN_MAX_AGE` seconds) and handed to the
-page, which hands it to the card agent. A refusal is
-``{"error": {"code", "message", "status", "renewal"?}}`` with the HTTP status
-of :data:`STATUS`; ``renewal`` is the record as it is when the refusal is
+page, which hands it to the card agent. A refusal is the project's JSON error
+``{"error": {"code", "status", "message", "details", "renewal"?}}`` with the HTTP
+status of :data:`STATUS`; ``renewal`` is the record as it is when the refusal is
 ``RENEWAL_STALE`` (or another move refused on a known record).
 """
 
@@ -25,7 +25,7 @@ from typing import Any, Final, TypedDict
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from fxml.renewal.model import RecordErrorCode
+from fxml.renewal.model import RECORD_STATUS
 
 #: Who a renewal token is for.
 TOKEN_AUDIENCE: Final = "fxml-renewal"  # noqa: S105 - an audience name, not a secret
@@ -48,14 +48,7 @@ class Paths:
 
 
 #: The HTTP status of each refusal.
-STATUS: Final[dict[RecordErrorCode, int]] = {
-    RecordErrorCode.STALE: 409,
-    RecordErrorCode.BAD_TRANSITION: 409,
-    RecordErrorCode.UNKNOWN: 404,
-    RecordErrorCode.BAD_RECORD: 400,
-    RecordErrorCode.BAD_TOKEN: 401,
-    RecordErrorCode.UNREACHABLE: 503,
-}
+STATUS: Final = RECORD_STATUS
 
 
 class AdvanceJson(TypedDict):
@@ -71,8 +64,9 @@ class FailJson(TypedDict):
 
 class ErrorJson(TypedDict, total=False):
     code: str
-    message: str
     status: int
+    message: str
+    details: dict[str, Any]
     renewal: dict[str, Any]
 
 
