@@ -16,11 +16,20 @@ and the zh-TW page of every app from this alone (:mod:`fxml.web.errors`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypedDict
 
 
 class FxmlError(Exception):
     """An error of the engine's that carries a message meant for a person."""
+
+
+class ErrorJson(TypedDict):
+    """The ``error`` object of the project's JSON error body (the wire shape every part answers)."""
+
+    code: str
+    status: int
+    message: str
+    details: dict[str, Any]
 
 
 class CodedError(FxmlError):
@@ -59,7 +68,7 @@ class CodedError(FxmlError):
         """One line for a log or a command line: ``[CODE] message``."""
         return f"[{self.code}] {self.message}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ErrorJson:
         """The error as the JSON answer's ``error`` object: code, status, message, details."""
         return {"code": str(self.code), "status": self.status, "message": self.message, "details": self.details}
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Final, NotRequired, TypedDict
 
-from fxml.errors import CodedError
+from fxml.errors import CodedError, ErrorJson
 
 #: The agent's port on 127.0.0.1 unless told otherwise (``--port``).
 DEFAULT_PORT: Final = 61081
@@ -115,13 +115,6 @@ class CardJson(TypedDict):
     pin_tries_left: int | None
     pin_verified: bool
     pin_blocked: bool
-
-
-class ErrorJson(TypedDict):
-    code: str
-    status: int
-    message: str
-    details: dict[str, Any]
 
 
 class ReaderJson(TypedDict):

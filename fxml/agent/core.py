@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -47,7 +47,6 @@ from fxml.agent.api import (
     CardJson,
     CertificateJson,
     ErrorCode,
-    ErrorJson,
     EventType,
     JobStatus,
     ProgressJson,
@@ -269,7 +268,7 @@ class Job:
             "label": self.state.label if self.state else None,
             "progress": list(self.progress),
             "record": self.record.to_json() if self.record else None,
-            "error": cast(ErrorJson, self.error.to_json()) if self.error else None,
+            "error": self.error.to_json() if self.error else None,
         }
 
 
@@ -424,7 +423,7 @@ class CardAgent:
             try:
                 answer["card"] = await slot.run(functools.partial(self._read_reader, slot.name))
             except AgentError as exc:
-                answer["error"] = cast(ErrorJson, exc.to_json())
+                answer["error"] = exc.to_json()
             if slot.session is not None:  # a session opened meanwhile, and holds the card
                 answer.update(card=slot.session.card, error=None, in_session=True)
         return answer

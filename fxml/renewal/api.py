@@ -21,11 +21,11 @@ status of :data:`STATUS`; ``renewal`` is the record as it is when the refusal is
 
 from __future__ import annotations
 
-from typing import Any, Final, TypedDict
+from typing import Final, TypedDict
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from fxml.renewal.model import RECORD_STATUS
+from fxml.renewal.model import RECORD_STATUS, RecordErrorJson
 
 #: Who a renewal token is for.
 TOKEN_AUDIENCE: Final = "fxml-renewal"  # noqa: S105 - an audience name, not a secret
@@ -47,6 +47,8 @@ class Paths:
     FAIL: Final = "/api/renewals/{renewal_id}/fail"
 
 
+#: A refusal's ``error`` object.
+ErrorJson = RecordErrorJson
 #: The HTTP status of each refusal.
 STATUS: Final = RECORD_STATUS
 
@@ -60,14 +62,6 @@ class AdvanceJson(TypedDict):
 class FailJson(TypedDict):
     code: str
     message: str
-
-
-class ErrorJson(TypedDict, total=False):
-    code: str
-    status: int
-    message: str
-    details: dict[str, Any]
-    renewal: dict[str, Any]
 
 
 def bearer(token: str) -> str:

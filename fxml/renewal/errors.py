@@ -15,7 +15,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any, Final
 
-from fxml.errors import CodedError
+from fxml.errors import CodedError, ErrorJson
 from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord
 
 
@@ -90,6 +90,12 @@ RETRYABLE: Final = frozenset({
 })
 
 
+class RenewalErrorJson(ErrorJson):
+    """A renewal's refusal as JSON: with whether running it again can complete it."""
+
+    retryable: bool
+
+
 class RenewalError(CodedError):
     """A renewal that stopped; what to tell the customer and whether a retry can help.
 
@@ -111,8 +117,8 @@ class RenewalError(CodedError):
     def retryable(self) -> bool:
         return self.code in RETRYABLE
 
-    def to_json(self) -> dict[str, Any]:
-        return {**super().to_json(), "retryable": self.retryable}
+    def to_json(self) -> RenewalErrorJson:
+        return RenewalErrorJson(**super().to_json(), retryable=self.retryable)
 
 
 class PinNotVerifiedError(RenewalError):

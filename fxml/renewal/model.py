@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-from fxml.errors import CodedError
+from fxml.errors import CodedError, ErrorJson
 
 
 @enum.unique
@@ -161,6 +161,12 @@ RECORD_STATUS: Final[dict[RecordErrorCode, int]] = {
 }
 
 
+class RecordErrorJson(ErrorJson, total=False):
+    """A record API refusal's ``error`` object: with the record as it is, when it concerns a known one."""
+
+    renewal: dict[str, Any]
+
+
 class RecordError(CodedError):
     """The record store refused a move, or cannot be asked; ``record`` is the record as it is
     when the refusal concerns a known one (a STALE move's, say)."""
@@ -172,9 +178,11 @@ class RecordError(CodedError):
         self.record = record
         super().__init__(code, message)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> RecordErrorJson:
         """The JSON error, with ``renewal``: the record as it is (never for a refused token)."""
-        answer = super().to_json()
+        base = super().to_json()
+        answer = RecordErrorJson(code=base["code"], status=base["status"], message=base["message"],
+                                 details=base["details"])
         if self.record is not None and self.code != RecordErrorCode.BAD_TOKEN:
             answer["renewal"] = self.record.to_json()
         return answer
