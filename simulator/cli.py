@@ -215,15 +215,8 @@ def cmd_manual(args: argparse.Namespace) -> int:
     return EXIT_USER_ERROR if done.problems else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="fxmlsim",
-        description="Virtual TWCA chip cards, a simulated TWCA CA and the FXML renewal harness.",
-    )
-    parser.add_argument("--home", type=Path, help="state folder (default: $FXMLSIM_HOME or ~/.fxmlsim)")
-    parser.add_argument("-v", "--verbose", action="count", default=0)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_stack(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``up``, ``down``, ``status``: the private PC/SC stack and the services."""
     up = sub.add_parser("up", help="start the private PC/SC stack and the CA service")
     up.add_argument("--readers", type=int, default=8, help="number of virtual readers (default 8)")
     up.add_argument("--trace", action="store_true", help="log every APDU to run/apdu.log (secrets redacted)")
@@ -239,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("down", help="stop everything 'up' started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)
 
+
+def _add_cards(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``card create|insert|remove|list|show``: the virtual TWCA chip cards."""
     card = sub.add_parser("card", help="virtual TWCA chip cards").add_subparsers(
         dest="card_command", required=True, metavar="CARD_COMMAND"
     )
@@ -259,6 +255,19 @@ def build_parser() -> argparse.ArgumentParser:
     show = card.add_parser("show", help="what a card holds (no secrets)")
     show.add_argument("card")
     show.set_defaults(func=cmd_card_show)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fxmlsim",
+        description="Virtual TWCA chip cards, a simulated TWCA CA and the FXML renewal harness.",
+    )
+    parser.add_argument("--home", type=Path, help="state folder (default: $FXMLSIM_HOME or ~/.fxmlsim)")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_stack(sub)
+    _add_cards(sub)
 
     try:
         from simulator.ca.cli import register as register_ca

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Final, NotRequired, TypedDict
 
-from fxml.errors import FxmlError
+from fxml.errors import CodedError, ErrorJson
 
 #: The agent's port on 127.0.0.1 unless told otherwise (``--port``).
 DEFAULT_PORT: Final = 61081
@@ -115,13 +115,6 @@ class CardJson(TypedDict):
     pin_tries_left: int | None
     pin_verified: bool
     pin_blocked: bool
-
-
-class ErrorJson(TypedDict):
-    code: str
-    status: int
-    message: str
-    details: dict[str, Any]
 
 
 class ReaderJson(TypedDict):
@@ -402,61 +395,27 @@ MESSAGES: Final[dict[ErrorCode, str]] = {
 }
 
 
-def message_for(code: ErrorCode, details: dict[str, Any] | None = None) -> str:
-    """The zh-TW message of ``code``, its ``{fields}`` filled from ``details``."""
-    template = MESSAGES[code]
-    try:
-        return template.format(**(details or {}))
-    except (KeyError, IndexError, ValueError):
-        return template
-
-
-def _known(code: str) -> ErrorCode | None:
-    try:
-        return ErrorCode(code)
-    except ValueError:
-        return None
-
-
-class AgentError(FxmlError):
+class AgentError(CodedError):
     """A refusal of the agent's, as it goes over the wire.
 
     ``code`` is stable (an :class:`ErrorCode`, or a code of the CA's or the
-    platform's for a renewal that failed there), ``message`` is for the
-    customer (zh-TW), ``details`` the data behind it.
+    platform's for a renewal that failed there: 502 and, without a message of
+    its own, RENEWAL_FAILED's), ``message`` is for the customer (zh-TW),
+    ``details`` the data behind it.
     """
 
-    def __init__(
-        self,
-        code: ErrorCode | str,
-        message: str | None = None,
-        *,
-        status: int | None = None,
-        details: dict[str, Any] | None = None,
-    ):
-        self.code = str(code)
-        self.details = dict(details or {})
-        known = _known(self.code)
-        self.status = status if status is not None else (STATUS[known] if known else 502)
-        self.message = message if message is not None else (
-            message_for(known, self.details) if known else MESSAGES[ErrorCode.RENEWAL_FAILED]
-        )
-        super().__init__(f"[{self.code}] {self.message}")
+    STATUS = STATUS
+    MESSAGES = MESSAGES
+    default_status = 502
+    default_message = MESSAGES[ErrorCode.RENEWAL_FAILED]
 
-    def to_json(self) -> ErrorJson:
-        return {"code": self.code, "status": self.status, "message": self.message, "details": self.details}
+    def __init__(self, code: ErrorCode | str, message: str | None = None, *, status: int | None = None,
+                 details: dict[str, Any] | None = None):
+        super().__init__(str(code), message, status, details=details)
 
     @classmethod
     def from_json(cls, data: Any, status: int = 0) -> AgentError:
         """The error an answer's ``{"error": {...}}`` carries; AGENT_BAD_RESPONSE if it is not one."""
-        error = data.get("error") if isinstance(data, dict) else None
-        if not isinstance(error, dict) or not isinstance(error.get("code"), str):
-            return cls(ErrorCode.AGENT_BAD_RESPONSE, details={"status": status})
-        details = error.get("details")
-        message = error.get("message")
-        return cls(
-            error["code"],
-            message if isinstance(message, str) else None,
-            status=int(error.get("status") or status),
-            details=details if isinstance(details, dict) else {},
-        )
+        found = super().from_json(data, status)
+        return found if found is not None else cls(ErrorCode.AGENT_BAD_RESPONSE, details={"status": status})
+

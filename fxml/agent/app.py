@@ -27,7 +27,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -44,7 +43,7 @@ from fxml.agent.api import (
 from fxml.agent.core import CardAgent
 from fxml.agent.guard import Guard
 from fxml.web.app import WebSettings, create_app
-from fxml.web.body import BadJsonError, BodyTooLargeError, parse_json, read_limited
+from fxml.web.body import BadJsonError, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +56,6 @@ def answer(status: int, data: Any, headers: dict[str, str] | None = None) -> Res
     return Response(body, status, headers={"cache-control": "no-store", **(headers or {})}, media_type=JSON_TYPE)
 
 
-def error_answer(error: AgentError) -> Response:
-    return answer(error.status, {"error": error.to_json()})
-
-
 def _origin(request: Request) -> str | None:
     """The page's origin (the guard has checked it is an allowed one), or None for a local program."""
     return request.headers.get(Headers.ORIGIN)
@@ -68,11 +63,7 @@ def _origin(request: Request) -> str | None:
 
 async def _body(request: Request) -> dict[str, Any]:
     try:
-        raw = await read_limited(request, MAX_BODY)
-    except BodyTooLargeError:
-        raise AgentError(ErrorCode.PAYLOAD_TOO_LARGE, details={"limit": MAX_BODY}) from None
-    try:
-        data = parse_json(raw)
+        data = parse_json(await request.body())  # at most MAX_BODY bytes: the app's body limit
     except BadJsonError:
         raise AgentError(ErrorCode.BAD_JSON) from None
     if not isinstance(data, dict):
@@ -173,24 +164,11 @@ class AgentApi:
         )
 
 
-async def _agent_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AgentError)
-    return error_answer(exc)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 400
-    code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 413: ErrorCode.PAYLOAD_TOO_LARGE}.get(
+def _http_error(request: Request, status: int) -> AgentError:
+    """Starlette's refusals (no such path, another method) and a bug's 500, in the agent's words."""
+    code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 500: ErrorCode.INTERNAL_ERROR}.get(
         status, ErrorCode.BAD_REQUEST)
-    response = error_answer(AgentError(code, details={"path": request.url.path} if status == 404 else {}))
-    if status == 413:
-        response.headers["connection"] = "close"
-    return response
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return error_answer(AgentError(ErrorCode.INTERNAL_ERROR))
+    return AgentError(code, details={"path": request.url.path} if status == 404 else {})
 
 
 def agent_app(agent: CardAgent, *, monitor: bool = True) -> ASGIApp:
@@ -206,8 +184,7 @@ def agent_app(agent: CardAgent, *, monitor: bool = True) -> ASGIApp:
 
     app = create_app(
         AgentApi(agent).routes(),
-        settings=WebSettings(max_body=MAX_BODY),
+        settings=WebSettings(max_body=MAX_BODY, pages=False, http_errors=_http_error),
         lifespan=lifespan,
-        exception_handlers={AgentError: _agent_error, HTTPException: _http_error, Exception: _unexpected},
     )
     return Guard(app, origins=agent.settings.origins, port=agent.settings.port)

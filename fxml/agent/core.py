@@ -82,7 +82,7 @@ from fxml.card.pcsc import NoCardError, PcscConnection, PcscError, PcscUnavailab
 from fxml.card.piv import KeyRef
 from fxml.clock import TAIWAN, Clock
 from fxml.errors import FxmlError
-from fxml.renewal.model import RenewalRecord, State
+from fxml.renewal.model import RecordError, RenewalRecord, State
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +185,9 @@ def translate(exc: BaseException) -> AgentError:
         return AgentError(ErrorCode.CARD_ERROR, details={"sw": f"{exc.sw:04X}", "reason": str(exc)})
     code, message = getattr(exc, "code", None), getattr(exc, "message", None)
     if isinstance(code, str) and isinstance(message, str):
-        # The CA's, the platform's or the engine's own refusal: passed on as it is.
-        status = getattr(exc, "status", None)
+        # The CA's, the platform's or the engine's own refusal: passed on as it is (the platform's
+        # record refusals with 502: a refusal of the agent's upstream, not of the page's request).
+        status = None if isinstance(exc, RecordError) else getattr(exc, "status", None)
         extra = getattr(exc, "details", None)
         details: dict[str, Any] = {"source": type(exc).__module__, **(extra if isinstance(extra, dict) else {})}
         retryable = getattr(exc, "retryable", None)

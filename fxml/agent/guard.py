@@ -32,7 +32,6 @@ and ``Vary: Origin``; no credentials are ever allowed (the agent uses no cookies
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 
@@ -47,6 +46,7 @@ from fxml.agent.api import (
     Headers,
 )
 from fxml.web import guard
+from fxml.web.errors import error_body
 from fxml.web.guard import is_json, loopback_hosts, normalize_origin
 
 __all__ = ["PREFLIGHT_MAX_AGE", "Guard", "allowed_hosts", "normalize_origin", "refusal"]
@@ -71,7 +71,7 @@ def allowed_hosts(port: int) -> frozenset[str]:
 
 
 def refusal(error: AgentError, extra: Iterable[tuple[bytes, bytes]] = ()) -> tuple[list[tuple[bytes, bytes]], bytes]:
-    body = json.dumps({"error": error.to_json()}, ensure_ascii=False).encode("utf-8")
+    body = error_body(error)
     headers = [
         (b"content-type", JSON_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),

@@ -185,13 +185,6 @@ class HolderJson(TypedDict):
     registered_at: str
 
 
-class ErrorJson(TypedDict):
-    code: str
-    status: int
-    message: str
-    details: dict[str, object]
-
-
 #: The keys of a proof sheet (憑證證明單), in the manual's order and words.
 PROOF_FIELDS: Final = (
     "證明單申請日期",

@@ -36,7 +36,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from fxml.ca.api import ENV_TOKEN_FILE, ENV_URL, MAX_PAGE, OCSP_REQUEST_TYPE, PROOF_FIELD, PROOF_KEY, ErrorCode, Paths
-from fxml.errors import FxmlError
+from fxml.errors import CodedError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ UNREACHABLE = ErrorCode.CA_UNREACHABLE
 BAD_RESPONSE = ErrorCode.CA_BAD_RESPONSE
 
 
-class CaError(FxmlError):
+class CaError(CodedError):
     """The CA refused a request, or could not be asked.
 
     ``status`` is the HTTP status (0 when no answer came), ``code`` the CA's
@@ -53,11 +53,7 @@ class CaError(FxmlError):
     """
 
     def __init__(self, status: int, code: str, message: str, details: Mapping[str, Any] | None = None):
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = dict(details or {})
-        super().__init__(f"[{code}] {message}")
+        super().__init__(code, message, status, details=details)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from http.client import HTTPException
 from typing import Any, Final
 
 from fxml.clock import Clock
-from fxml.errors import FxmlError
+from fxml.errors import CodedError
 from fxml.web.ids import number
 
 log = logging.getLogger(__name__)
@@ -128,23 +128,26 @@ RETRYABLE: Final = frozenset({
 })
 
 
-class BankApiError(FxmlError):
-    """A refusal of the bank's API, or no answer: a stable ``code``, a zh-TW ``message``."""
+class BankApiError(CodedError):
+    """A refusal of the bank's API, or no answer: a stable ``code``, a zh-TW ``message``, and in
+    ``detail`` (``details["detail"]``) what was wrong, in English, for the logs of both sides."""
+
+    STATUS = STATUS
+    MESSAGES = MESSAGES
 
     def __init__(self, code: ErrorCode, detail: str = "", status: int | None = None):
-        self.code = code
-        self.message = MESSAGES[code]
-        self.status = STATUS[code] if status is None else status
-        self.detail = detail
-        super().__init__(f"[{code}] {self.message}" + (f" ({detail})" if detail else ""))
+        super().__init__(code, status=status, details={"detail": detail} if detail else {})
+
+    @property
+    def detail(self) -> str:
+        return str(self.details.get("detail", ""))
+
+    def summary(self) -> str:
+        return super().summary() + (f" ({self.detail})" if self.detail else "")
 
     @property
     def retryable(self) -> bool:
         return self.code in RETRYABLE or self.status >= 500
-
-    def to_json(self) -> dict[str, Any]:
-        return {"error": {"code": self.code.value, "status": self.status, "message": self.message,
-                          "detail": self.detail}}
 
 
 # -- the key and the signature ---------------------------------------------------------------------
@@ -395,8 +398,8 @@ class BankApiClient:
 def _refusal(status: int, content: bytes) -> BankApiError:
     try:
         error = json.loads(content)["error"]
-        return BankApiError(ErrorCode(error["code"]), str(error.get("detail", "")), status)
-    except (ValueError, KeyError, TypeError):
+        return BankApiError(ErrorCode(error["code"]), str((error.get("details") or {}).get("detail", "")), status)
+    except (ValueError, KeyError, TypeError, AttributeError):
         return BankApiError(ErrorCode.BANK_BAD_RESPONSE, f"HTTP {status}", status)
 
 

@@ -27,6 +27,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,7 +44,8 @@ from fxml.platform.store import STORE_FILE, PlatformStore
 from fxml.renewal import api
 from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
 from fxml.renewal.rules import FIELDS, apply_failure, apply_move
-from fxml.web.body import BadJsonError, BodyTooLargeError, parse_json, read_limited
+from fxml.web.body import BadJsonError, parse_json
+from fxml.web.handlers import Door, principal
 
 log = logging.getLogger(__name__)
 
@@ -333,13 +335,11 @@ class BookRecords:
 
 
 # -- the record API ---------------------------------------------------------------------------------
-def _error(exc: RecordError) -> JSONResponse:
-    status = api.STATUS.get(exc.code, 400)
-    body: dict[str, Any] = {"code": exc.code.value, "message": exc.message, "status": status}
-    if exc.record is not None and exc.code != RecordErrorCode.BAD_TOKEN:
-        body["renewal"] = exc.record.to_json()
-    headers = {"WWW-Authenticate": f'{api.SCHEME} realm="{api.TOKEN_AUDIENCE}"'} if status == 401 else None
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+@dataclass(frozen=True)
+class RenewalGrant:
+    """The record API's principal: a renewal token's bearer, for the one renewal it names."""
+
+    renewal_id: str
 
 
 def _answer(record: RenewalRecord) -> JSONResponse:
@@ -348,9 +348,7 @@ def _answer(record: RenewalRecord) -> JSONResponse:
 
 async def _json_body(request: Request) -> Mapping[str, Any]:
     try:
-        data = parse_json(await read_limited(request, api.MAX_BODY))
-    except BodyTooLargeError:
-        raise RecordError(RecordErrorCode.BAD_RECORD, f"the request body is over {api.MAX_BODY} bytes") from None
+        data = parse_json(await request.body())  # at most api.MAX_BODY: the platform's body limit
     except BadJsonError:
         raise RecordError(RecordErrorCode.BAD_RECORD, "the request body is not JSON") from None
     if not isinstance(data, dict):
@@ -370,55 +368,49 @@ ALL_FIELDS: Final = frozenset().union(*FIELDS.values())
 
 
 def renewal_routes(book: RenewalBook, check: MoveCheck | None = None) -> list[Route]:
-    """The record API's routes (:mod:`fxml.renewal.api`), for ``PlatformSettings.extra_routes``."""
+    """The record API's routes (:mod:`fxml.renewal.api`), for ``PlatformSettings.extra_routes``: each
+    behind a door whose principal is the renewal token's grant (a refused token: RENEWAL_BAD_TOKEN, 401)."""
 
-    async def authorized(request: Request) -> str:
-        renewal_id = request.path_params["renewal_id"]
-        token = api.token_from_header(request.headers.get(api.HEADER))
-        await run_in_threadpool(book.check_token, token, renewal_id)
-        return str(renewal_id)
+    def grant(request: Request, _session: object) -> RenewalGrant:
+        renewal_id = str(request.path_params["renewal_id"])
+        book.check_token(api.token_from_header(request.headers.get(api.HEADER)), renewal_id)
+        return RenewalGrant(renewal_id)
+
+    door: Door[RenewalGrant] = Door(
+        identify=grant, stranger=lambda request: RecordError(RecordErrorCode.BAD_TOKEN, "no renewal token"),
+        challenge=f'{api.SCHEME} realm="{api.TOKEN_AUDIENCE}"')
 
     async def get(request: Request) -> Response:
-        try:
-            renewal_id = await authorized(request)
-            return _answer(await run_in_threadpool(book.get, renewal_id))
-        except RecordError as exc:
-            return _error(exc)
+        return _answer(await run_in_threadpool(book.get, principal(request, RenewalGrant).renewal_id))
 
     async def advance(request: Request) -> Response:
-        try:
-            renewal_id = await authorized(request)
-            body = await _json_body(request)
-            fields = body.get("fields") or {}
-            if not isinstance(fields, dict) or not all(isinstance(k, str) for k in fields):
-                raise RecordError(RecordErrorCode.BAD_RECORD, "'fields' must be an object")
-            unknown = sorted(set(fields) - ALL_FIELDS)
-            if unknown:
-                raise RecordError(RecordErrorCode.BAD_RECORD, f"no move sets {unknown[0]!r}")
-            expected, to = _state(body.get("expected"), "expected"), _state(body.get("to"), "to")
+        renewal_id = principal(request, RenewalGrant).renewal_id
+        body = await _json_body(request)
+        fields = body.get("fields") or {}
+        if not isinstance(fields, dict) or not all(isinstance(k, str) for k in fields):
+            raise RecordError(RecordErrorCode.BAD_RECORD, "'fields' must be an object")
+        unknown = sorted(set(fields) - ALL_FIELDS)
+        if unknown:
+            raise RecordError(RecordErrorCode.BAD_RECORD, f"no move sets {unknown[0]!r}")
+        expected, to = _state(body.get("expected"), "expected"), _state(body.get("to"), "to")
 
-            def move() -> RenewalRecord:
-                if check is not None:
-                    check(book.get(renewal_id), to, fields)
-                return book.advance(renewal_id, expected, to, **fields)
+        def move() -> RenewalRecord:
+            if check is not None:
+                check(book.get(renewal_id), to, fields)
+            return book.advance(renewal_id, expected, to, **fields)
 
-            return _answer(await run_in_threadpool(move))
-        except RecordError as exc:
-            return _error(exc)
+        return _answer(await run_in_threadpool(move))
 
     async def fail(request: Request) -> Response:
-        try:
-            renewal_id = await authorized(request)
-            body = await _json_body(request)
-            code, message = body.get("code"), body.get("message")
-            if not isinstance(code, str) or not isinstance(message, str):
-                raise RecordError(RecordErrorCode.BAD_RECORD, "'code' and 'message' must be text")
-            return _answer(await run_in_threadpool(book.fail, renewal_id, code, message))
-        except RecordError as exc:
-            return _error(exc)
+        renewal_id = principal(request, RenewalGrant).renewal_id
+        body = await _json_body(request)
+        code, message = body.get("code"), body.get("message")
+        if not isinstance(code, str) or not isinstance(message, str):
+            raise RecordError(RecordErrorCode.BAD_RECORD, "'code' and 'message' must be text")
+        return _answer(await run_in_threadpool(book.fail, renewal_id, code, message))
 
     return [
-        Route(api.Paths.RENEWAL, get, methods=["GET"]),
-        Route(api.Paths.ADVANCE, advance, methods=["POST"]),
-        Route(api.Paths.FAIL, fail, methods=["POST"]),
+        Route(api.Paths.RENEWAL, door.json(get), methods=["GET"]),
+        Route(api.Paths.ADVANCE, door.json(advance), methods=["POST"]),
+        Route(api.Paths.FAIL, door.json(fail), methods=["POST"]),
     ]

@@ -25,7 +25,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.timed import TimestampSigner
 
 from fxml.clock import Clock
-from fxml.errors import FxmlError
+from fxml.errors import CodedError, FxmlError
 
 #: Seconds a ticket stays valid after it is issued.
 MAX_AGE: Final = 30
@@ -74,13 +74,15 @@ _MESSAGES: Final = {
 }
 
 
-class TicketError(FxmlError):
-    """A ticket the platform refuses; ``code`` is stable, ``message`` is for the customer."""
+class TicketError(CodedError):
+    """A ticket the platform refuses (403); ``code`` is stable, ``message`` is for the customer. The
+    platform's pages say TICKET_MISSING with 401 to whoever comes without a platform session."""
 
-    def __init__(self, code: TicketErrorCode):
-        self.code = code
-        self.message = _MESSAGES[code]
-        super().__init__(f"[{code}] {self.message}")
+    MESSAGES = _MESSAGES
+    default_status = 403
+
+    def __init__(self, code: TicketErrorCode, status: int | None = None):
+        super().__init__(code, status=status)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,16 @@ class Ticket:
     #: The ticket's own id (single use).
     ticket_id: str = ""
     audience: str = AUDIENCE
+
+    @property
+    def system_label(self) -> str:
+        """The system's name on the bank's pages."""
+        return self.system.label
+
+    @property
+    def actor(self) -> str:
+        """Who acts on the platform, for its audit log: ``system:customer:user``."""
+        return f"{self.system}:{self.customer_id}:{self.user_code}"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -40,9 +40,9 @@ sheet as a PDF with embedded CJK fonts (WeasyPrint).
 
 from __future__ import annotations
 
+import enum
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -53,61 +53,81 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from fxml.ca.client import CaClient, CaError, CertificateRecord
+from fxml.clock import Clock
 from fxml.display import roc_date, taiwan_text, time_text
-from fxml.errors import FxmlError
+from fxml.errors import CodedError
 from fxml.platform.bankapi import BankApiError, Fax, FaxCustomer
+from fxml.platform.pages import PlatformPages
+from fxml.platform.store import PlatformStore
+from fxml.platform.tickets import System, Ticket
 from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
 from fxml.web import ids, labels
 from fxml.web.body import BadJsonError, parse_json
-from fxml.web.sessions import CsrfError, Session, check_csrf
+from fxml.web.handlers import csrf_header, form, principal, texts
 
 if TYPE_CHECKING:
-    from fxml.platform.app import Platform
+    from fxml.platform.banklink import BankLink
     from fxml.platform.renewals import RenewalBook
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-#: The wizard's four stages, in the manual's words.
-STAGES: Final = ("選擇更新清單", "確認更新資訊", "更新約定條款", "更新送審結果")
-INSTRUCTION: Final = "請確認憑證的相關資訊，點選最下方「確定」按鈕。"
-TERMS_TITLE: Final = "用戶約定條款"
-#: The page's prompt before the renewal starts (step 5) and its message at the end (step 6).
-CONFIRM_PROMPT: Final = "即將進行憑證更新作業，更新過程中請勿移除憑證載具，並請耐心等待一分鐘。確定要更新嗎？"
-DOWNLOADED: Final = "憑證下載成功!"
-DOWNLOAD_PAGE: Final = "憑證下載成功"
-#: [取消] on the prompt: nothing started, nothing changed.
-CANCELLED: Final = "您已取消憑證更新作業，原憑證未變更，仍可正常使用。如需更新，請再點選[更新]。"
-#: The card agent does not answer: what the customer can do (no developer's commands on a customer's page).
-AGENT_MISSING: Final = ("無法連線至本機的憑證元件（讀取憑證載具的程式），因此無法讀取憑證載具。"
-                        "請確認憑證元件已啟動後，再重新整理本頁；如仍無法使用，請洽客服中心。")
-#: The manual's notes after step 7, as the 憑證下載 page says them to each customer.
-NEXT_STEP_DONE: Final = "您已完成憑證更新作業，無須列印憑證證明單或執行其他步驟，即可使用新憑證。"
-NEXT_STEP_EOI: Final = ("EOI 用戶請繼續執行以下步驟：點選畫面左方之[憑證證明單列印]，列印憑證證明單並傳真至申辦分行，"
-                        "辦理憑證展期建檔。")
-PROOF_TITLE: Final = "憑證列印頁"
-PROOF_PLATFORM: Final = "合作金庫憑證管理平台"
-PROOF_SHEET: Final = "憑證證明單"
-#: The sheet of a certificate other than the newest (the manual: 此部份請勿更改).
-NOT_NEWEST: Final = ("您選擇的憑證 {chosen} 不是最新憑證，其憑證證明單不能用於憑證展期建檔。"
-                     "請回[憑證證明單列印]，保留系統自動選取的最新憑證 {newest}，直接點選[確定]。")
-CSRF_HEADER: Final = "x-csrf-token"
-#: Step 9, after the fax reached the branch: what the customer does next (the manual's words).
-FAX_NEXT: Final = ("請電話告知分行電金/EOI經辦需執行憑證展期建檔；"
-                   "若有申辦共用憑證，則須另外告知分行關係戶之用戶代碼(12位數)。"
-                   "待分行完成憑證資料更新作業後，即可正常使用轉帳功能。")
-
-Page = Callable[[Request, Session, dict[str, Any]], Awaitable[Response]]
 
 
-class WizardError(FxmlError):
-    """A refusal of the wizard's: a stable code, the zh-TW message, an HTTP status."""
+@enum.unique
+class WizardErrorCode(enum.StrEnum):
+    """The wizard's refusals (a renewal's record and the CA refuse with their own codes)."""
 
-    def __init__(self, code: str, message: str, status: int = 409):
-        self.code = code
-        self.message = message
-        self.status = status
-        super().__init__(f"[{code}] {message}")
+    BAD_REQUEST = "BAD_REQUEST"
+    CA_NOT_CONFIGURED = "CA_NOT_CONFIGURED"
+    RENEWAL_UNKNOWN = "RENEWAL_UNKNOWN"
+    RENEWAL_NOT_SELECTED = "RENEWAL_NOT_SELECTED"
+    RENEWAL_CANCELLED = "RENEWAL_CANCELLED"
+    RENEWAL_STALE = "RENEWAL_STALE"
+    CARD_NOT_HOLDING_CERTIFICATE = "CARD_NOT_HOLDING_CERTIFICATE"
+    PROOF_UNKNOWN_CERTIFICATE = "PROOF_UNKNOWN_CERTIFICATE"
+    PROOF_NOT_NEWEST = "PROOF_NOT_NEWEST"
+    FAX_NOT_NEEDED = "FAX_NOT_NEEDED"
+    FAX_UNAVAILABLE = "FAX_UNAVAILABLE"
+    FAX_FAILED = "FAX_FAILED"
+
+
+Code = WizardErrorCode
+
+#: The HTTP status of each code (409 unless said otherwise).
+STATUS: Final = {
+    Code.BAD_REQUEST: 400,
+    Code.CA_NOT_CONFIGURED: 503,
+    Code.RENEWAL_UNKNOWN: 404,
+    Code.RENEWAL_NOT_SELECTED: 400,
+    Code.PROOF_UNKNOWN_CERTIFICATE: 404,
+    Code.FAX_UNAVAILABLE: 503,
+    Code.FAX_FAILED: 502,
+}
+#: What the customer reads, per code; ``{fields}`` come from the error's details.
+MESSAGES: Final = {
+    Code.BAD_REQUEST: "請求格式錯誤。",
+    Code.CA_NOT_CONFIGURED: "憑證管理平台未設定憑證中心位址，請洽系統管理員。",
+    Code.RENEWAL_UNKNOWN: "查無此筆憑證更新作業，請由「憑證更新」重新辦理。",
+    Code.RENEWAL_NOT_SELECTED: "請選擇欲更新的憑證。",
+    Code.RENEWAL_CANCELLED: "此筆憑證更新作業已取消，請由「憑證更新」重新辦理。",
+    Code.RENEWAL_STALE: "此筆憑證更新作業的狀態已改變，請重新整理頁面。",
+    Code.CARD_NOT_HOLDING_CERTIFICATE: "插入的憑證載具內沒有欲更新的憑證（{cn}），請確認插入的是您的憑證載具。",
+    Code.PROOF_UNKNOWN_CERTIFICATE: "查無此憑證，請由「憑證證明單列印」重新選擇。",
+    Code.PROOF_NOT_NEWEST: labels.NOT_NEWEST,
+    Code.FAX_NOT_NEEDED: "個人網路銀行及企業網路銀行用戶於步驟7完成後即完成憑證更新作業，無須傳真憑證證明單。",
+    Code.FAX_UNAVAILABLE: "憑證管理平台未設定銀行位址，無法傳真憑證證明單，請洽系統管理員。",
+    Code.FAX_FAILED: "憑證證明單未能傳真至申辦分行（{reason}），請稍後再點選[列印]。",
+}
+
+
+class WizardError(CodedError):
+    """A refusal of the wizard's: a :class:`WizardErrorCode` (or the CA's, passed on), the zh-TW
+    message, an HTTP status (409 unless the code says otherwise)."""
+
+    STATUS = STATUS
+    MESSAGES = MESSAGES
+    default_status = 409
 
 
 def terms_text() -> list[str]:
@@ -118,226 +138,194 @@ def terms_text() -> list[str]:
 def container_for(record: RenewalRecord, card_certificates: Any) -> str:
     """The container the new key goes to: the one that does not hold the certificate being renewed."""
     if not isinstance(card_certificates, list) or not all(isinstance(c, dict) for c in card_certificates):
-        raise WizardError("BAD_REQUEST", "憑證載具資料格式錯誤。", 400)
+        raise WizardError(Code.BAD_REQUEST, "憑證載具資料格式錯誤。")
     holding = [c.get("container") for c in card_certificates if str(c.get("serial", "")).upper() == record.old_serial]
     if not holding:
-        raise WizardError("CARD_NOT_HOLDING_CERTIFICATE",
-                          f"插入的憑證載具內沒有欲更新的憑證（{record.old_cn}），請確認插入的是您的憑證載具。")
+        raise WizardError(Code.CARD_NOT_HOLDING_CERTIFICATE, details={"cn": record.old_cn})
     return "9C" if str(holding[0]).upper() == "9A" else "9A"
 
 
 class Wizard:
-    """憑證更新 and 憑證證明單列印 on a :class:`fxml.platform.app.Platform`."""
+    """憑證更新 and 憑證證明單列印, behind the platform's door (:class:`~fxml.platform.pages.PlatformPages`)."""
 
-    def __init__(self, platform: Platform):
-        self.platform = platform
-        self.book: RenewalBook = platform.book
-        self.clock = platform.clock
+    def __init__(self, pages: PlatformPages, book: RenewalBook, store: PlatformStore, clock: Clock, *,
+                 ca: CaClient | None = None, bank: BankLink | None = None, agent_url: str = ""):
+        self.pages = pages
+        self.book = book
+        self.store = store
+        self.clock = clock
+        self._ca = ca
+        self.bank = bank
+        self.agent_url = agent_url
+
+    def routes(self) -> list[BaseRoute]:
+        door = self.pages.door
+        renew: dict[str, Any] = {"back": "/renew", "title": labels.MENU_RENEW}
+        proof: dict[str, Any] = {"back": "/proof", "title": labels.MENU_PROOF}
+        return [
+            Route("/renew", door.page(self.renew_list, back="/", title=labels.MENU_RENEW), methods=["GET"]),
+            Route("/renew", door.page(self.renew_select, **renew), methods=["POST"]),
+            Route("/renew/{renewal_id:str}", door.page(self.renew_page, **renew), methods=["GET"]),
+            Route("/renew/{renewal_id:str}/confirm", door.json(self.renew_confirm), methods=["POST"]),
+            Route("/renew/{renewal_id:str}/accept", door.json(self.renew_accept), methods=["POST"]),
+            Route("/renew/{renewal_id:str}/status", door.json(self.renew_status), methods=["GET"]),
+            Route("/renew/{renewal_id:str}/cancel", door.page(self.renew_cancel, **renew), methods=["POST"]),
+            Route("/renew/{renewal_id:str}/done", door.page(self.renew_done, **renew), methods=["GET"]),
+            Route("/proof", door.page(self.proof_list, back="/", title=labels.MENU_PROOF), methods=["GET"]),
+            Route("/proof", door.page(self.proof_choose, **proof), methods=["POST"]),
+            Route("/proof/{serial:str}.pdf", door.page(self.proof_pdf, **proof), methods=["GET"]),
+            Route("/proof/{serial:str}/fax", door.json(self.proof_fax), methods=["POST"]),
+            Route("/proof/{serial:str}", door.page(self.proof_sheet, **proof), methods=["GET"]),
+        ]
 
     # -- helpers -------------------------------------------------------------------------------
     @property
     def ca(self) -> CaClient:
-        if self.platform.ca is None:
-            raise WizardError("CA_NOT_CONFIGURED", "憑證管理平台未設定憑證中心位址，請洽系統管理員。", 503)
-        return self.platform.ca
+        if self._ca is None:
+            raise WizardError(Code.CA_NOT_CONFIGURED)
+        return self._ca
 
-    def _render(self, request: Request, name: str, session: Session, customer: dict[str, Any], *,
-                status: int = 200, **context: Any) -> Response:
-        return self.platform.render(request, name, status=status, customer=customer, session=session,
-                                    stages=STAGES, csrf_token=session.csrf_token, **context)
+    def _render(self, request: Request, name: str, *, status: int = 200, **context: Any) -> Response:
+        return self.pages.render(request, name, status=status, stages=labels.RENEWAL_STAGES, **context)
 
-    def _refuse(self, request: Request, session: Session, customer: dict[str, Any], error: WizardError | CaError
-                | RecordError, title: str = labels.MENU_RENEW, back: str = "/renew") -> Response:
-        code = str(error.code)
-        message = error.message
-        status = getattr(error, "status", 409) or 409
-        return self._render(request, "refusal.html", session, customer, status=status, title=title,
-                            message=message, code=code, back_url=back)
-
-    def _record(self, customer: dict[str, Any], renewal_id: str) -> RenewalRecord:
+    def _record(self, customer: Ticket, renewal_id: str) -> RenewalRecord:
         try:
             record = self.book.get(renewal_id)
         except RecordError:
-            raise WizardError("RENEWAL_UNKNOWN", "查無此筆憑證更新作業，請由「憑證更新」重新辦理。", 404) from None
-        if record.holder_id != customer["holder_id"]:
+            raise WizardError(Code.RENEWAL_UNKNOWN) from None
+        if record.holder_id != customer.holder_id:
             # Another customer's renewal: the same answer as none, so ids tell nothing.
-            raise WizardError("RENEWAL_UNKNOWN", "查無此筆憑證更新作業，請由「憑證更新」重新辦理。", 404)
+            raise WizardError(Code.RENEWAL_UNKNOWN)
         return record
 
-    async def _certificates(self, customer: dict[str, Any]) -> list[CertificateRecord]:
-        records = await run_in_threadpool(self.ca.query, customer["holder_id"])
+    async def _certificates(self, customer: Ticket) -> list[CertificateRecord]:
+        records = await run_in_threadpool(self.ca.query, customer.holder_id)
         return list(records)
 
+    def _audit(self, customer: Ticket, action: str, detail: str) -> None:
+        self.store.audit(self.clock.now(), customer.actor, action, "OK", detail)
+
     # -- 1 選擇更新清單 -----------------------------------------------------------------------------
-    async def renew_list(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
-        try:
-            certificates = await self._certificates(customer)
-        except CaError as exc:
-            return self._refuse(request, session, customer, exc, back="/")
+    async def renew_list(self, request: Request) -> Response:
+        customer = principal(request, Ticket)
+        certificates = await self._certificates(customer)
         current = [c for c in certificates if c.renewed_by is None]
         renewable = [c for c in current if c.status == "正常"]
         chosen = renewable[-1].serial if renewable else None
-        open_renewals = {r.old_serial: r for r in self.book.for_holder(customer["holder_id"])
+        open_renewals = {r.old_serial: r for r in self.book.for_holder(customer.holder_id)
                          if r.state not in (State.DONE, State.CANCELLED)}
-        return self._render(request, "renew_list.html", session, customer, stage=1, certificates=current,
-                            chosen=chosen, open_renewals=open_renewals, taiwan_text=taiwan_text)
+        return self._render(request, "renew_list.html", stage=1, certificates=current, chosen=chosen,
+                            open_renewals=open_renewals, taiwan_text=taiwan_text)
 
-    async def renew_select(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
-        form = await request.form(max_files=0, max_fields=10)
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        try:
-            check_csrf(session, fields)
-        except CsrfError as exc:
-            return self._refuse(request, session, customer, WizardError(exc.code, exc.message, 403))
-        serial = fields.get("serial", "").upper()
-        try:
-            certificates = await self._certificates(customer)
-            chosen = next((c for c in certificates if c.serial == serial), None)
-            if chosen is None:
-                raise WizardError("RENEWAL_NOT_SELECTED", "請選擇欲更新的憑證。", 400)
-            open_one = self.book.open_for(customer["holder_id"], serial)
-            if open_one is None:
-                await run_in_threadpool(self.ca.renewal_check, serial)  # the CA's own refusal, if any
-            record = self.book.create(customer["holder_id"], serial, chosen.cn)
-        except (WizardError, CaError) as exc:
-            return self._refuse(request, session, customer, exc)
-        self.platform.store.audit(self.clock.now(), _actor(customer), "憑證更新：選擇更新清單", "OK",
-                                  record.renewal_id)
+    async def renew_select(self, request: Request) -> Response:
+        customer = principal(request, Ticket)
+        serial = texts(await form(request, max_fields=10)).get("serial", "").upper()
+        certificates = await self._certificates(customer)
+        chosen = next((c for c in certificates if c.serial == serial), None)
+        if chosen is None:
+            raise WizardError(Code.RENEWAL_NOT_SELECTED)
+        if self.book.open_for(customer.holder_id, serial) is None:
+            await run_in_threadpool(self.ca.renewal_check, serial)  # the CA's own refusal, if any
+        record = self.book.create(customer.holder_id, serial, chosen.cn)
+        self._audit(customer, "憑證更新：選擇更新清單", record.renewal_id)
         return RedirectResponse(f"/renew/{record.renewal_id}", status_code=303)
 
     # -- 2 確認更新資訊, 3 更新約定條款, 4 更新送審結果 ---------------------------------------------
-    async def renew_page(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
-        try:
-            record = self._record(customer, request.path_params["renewal_id"])
-        except WizardError as exc:
-            return self._refuse(request, session, customer, exc)
+    async def renew_page(self, request: Request) -> Response:
+        record = self._record(principal(request, Ticket), request.path_params["renewal_id"])
         if record.state is State.DONE:
             return RedirectResponse(f"/renew/{record.renewal_id}/done", status_code=303)
         if record.state is State.CANCELLED:
-            return self._refuse(request, session, customer,
-                                WizardError("RENEWAL_CANCELLED", "此筆憑證更新作業已取消，請由「憑證更新」重新辦理。"))
-        common: dict[str, Any] = {"record": record, "agent_url": self.platform.settings.agent_origin or "",
-                  "state_label": record.state.label}
+            raise WizardError(Code.RENEWAL_CANCELLED)
+        common: dict[str, Any] = {"record": record, "agent_url": self.agent_url, "state_label": record.state.label,
+                                  "agent_missing": labels.AGENT_MISSING}
         if record.state is State.SELECTED:
-            return self._render(request, "renew_confirm.html", session, customer, stage=2,
-                                instruction=INSTRUCTION, agent_missing=AGENT_MISSING, **common)
-        return self._render(request, "renew_terms.html", session, customer, stage=3, terms_title=TERMS_TITLE,
-                            terms=terms_text(), prompt=CONFIRM_PROMPT, downloaded=DOWNLOADED, cancelled=CANCELLED,
-                            agent_missing=AGENT_MISSING, started=record.state.rank > State.TERMS_ACCEPTED.rank,
-                            **common)
+            return self._render(request, "renew_confirm.html", stage=2, instruction=labels.RENEWAL_INSTRUCTION,
+                                **common)
+        return self._render(request, "renew_terms.html", stage=3, terms_title=labels.TERMS_TITLE,
+                            terms=terms_text(), prompt=labels.CONFIRM_PROMPT, downloaded=labels.DOWNLOADED,
+                            cancelled=labels.RENEWAL_CANCELLED,
+                            started=record.state.rank > State.TERMS_ACCEPTED.rank, **common)
 
-    async def _json_call(self, request: Request, session: Session) -> dict[str, Any]:
-        token = request.headers.get(CSRF_HEADER, "")
-        check_csrf(session, {"csrf_token": token})
+    async def _json_call(self, request: Request) -> dict[str, Any]:
+        """A page's script call: its CSRF header, then its JSON object."""
+        csrf_header(request)
         try:
             body = parse_json(await request.body() or b"{}")
         except BadJsonError:
-            raise WizardError("BAD_REQUEST", "請求內容不是有效的 JSON。", 400) from None
+            raise WizardError(Code.BAD_REQUEST, "請求內容不是有效的 JSON。") from None
         if not isinstance(body, dict):
-            raise WizardError("BAD_REQUEST", "請求內容須為 JSON 物件。", 400)
+            raise WizardError(Code.BAD_REQUEST, "請求內容須為 JSON 物件。")
         return body
 
-    def _json_error(self, error: WizardError | RecordError | CsrfError) -> JSONResponse:
-        status = getattr(error, "status", 409)
-        if isinstance(error, CsrfError):
-            status = 403
-        return JSONResponse({"error": {"code": str(error.code), "message": error.message}}, status_code=status)
-
-    async def renew_confirm(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
+    async def renew_confirm(self, request: Request) -> Response:
         """確認更新資訊 done: the page says which card (the agent read it) holds the certificate."""
-        try:
-            body = await self._json_call(request, session)
-            record = self._record(customer, request.path_params["renewal_id"])
-            card = body.get("card")
-            if not isinstance(card, dict) or not isinstance(card.get("card_serial"), str):
-                raise WizardError("BAD_REQUEST", "缺少憑證載具資料。", 400)
-            if record.state is not State.SELECTED:
-                if record.card_serial == card["card_serial"]:
-                    return JSONResponse({"record": record.to_json()})  # a repeated click: already confirmed
-                raise WizardError("RENEWAL_STALE", "此筆憑證更新作業已進行至下一步驟，請重新整理頁面。")
-            container = container_for(record, card.get("certificates"))
-            record = self.book.advance(record.renewal_id, State.SELECTED, State.CONFIRMED,
-                                       card_serial=card["card_serial"], container=container)
-        except (WizardError, RecordError, CsrfError) as exc:
-            return self._json_error(exc)
-        self.platform.store.audit(self.clock.now(), _actor(customer), "憑證更新：確認更新資訊", "OK",
-                                  record.renewal_id)
+        customer = principal(request, Ticket)
+        body = await self._json_call(request)
+        record = self._record(customer, request.path_params["renewal_id"])
+        card = body.get("card")
+        if not isinstance(card, dict) or not isinstance(card.get("card_serial"), str):
+            raise WizardError(Code.BAD_REQUEST, "缺少憑證載具資料。")
+        if record.state is not State.SELECTED:
+            if record.card_serial == card["card_serial"]:
+                return JSONResponse({"record": record.to_json()})  # a repeated click: already confirmed
+            raise WizardError(Code.RENEWAL_STALE, "此筆憑證更新作業已進行至下一步驟，請重新整理頁面。")
+        container = container_for(record, card.get("certificates"))
+        record = self.book.advance(record.renewal_id, State.SELECTED, State.CONFIRMED,
+                                   card_serial=card["card_serial"], container=container)
+        self._audit(customer, "憑證更新：確認更新資訊", record.renewal_id)
         return JSONResponse({"record": record.to_json()})
 
-    async def renew_accept(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
+    async def renew_accept(self, request: Request) -> Response:
         """更新約定條款 accepted ([更新], then [確定] on the prompt): a renewal token for the agent."""
+        customer = principal(request, Ticket)
+        await self._json_call(request)
+        record = self._record(customer, request.path_params["renewal_id"])
         try:
-            await self._json_call(request, session)
-            record = self._record(customer, request.path_params["renewal_id"])
             if record.state is State.CONFIRMED:
                 record = self.book.advance(record.renewal_id, State.CONFIRMED, State.TERMS_ACCEPTED)
-                self.platform.store.audit(self.clock.now(), _actor(customer), "憑證更新：同意約定條款", "OK",
-                                          record.renewal_id)
+                self._audit(customer, "憑證更新：同意約定條款", record.renewal_id)
             elif record.state.rank < State.TERMS_ACCEPTED.rank or record.state in (State.DONE, State.CANCELLED):
-                raise WizardError("RENEWAL_STALE", "此筆憑證更新作業的狀態已改變，請重新整理頁面。")
-            token = self.book.token(record.renewal_id)
+                raise WizardError(Code.RENEWAL_STALE)
         except RecordError as exc:
-            if exc.code is RecordErrorCode.STALE:  # a double click: the other one moved it
-                record = self.book.get(request.path_params["renewal_id"])
-                return JSONResponse({"record": record.to_json(), "renewal_token": self.book.token(record.renewal_id)})
-            return self._json_error(exc)
-        except (WizardError, CsrfError) as exc:
-            return self._json_error(exc)
-        return JSONResponse({"record": record.to_json(), "renewal_token": token})
+            if exc.code != RecordErrorCode.STALE:
+                raise
+            record = self.book.get(record.renewal_id)  # a double click: the other one moved it
+        return JSONResponse({"record": record.to_json(), "renewal_token": self.book.token(record.renewal_id)})
 
-    async def renew_status(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
-        try:
-            record = self._record(customer, request.path_params["renewal_id"])
-        except WizardError as exc:
-            return self._json_error(exc)
+    async def renew_status(self, request: Request) -> Response:
+        record = self._record(principal(request, Ticket), request.path_params["renewal_id"])
         return JSONResponse({"record": record.to_json(), "label": record.state.label})
 
-    async def renew_cancel(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
-        form = await request.form(max_files=0, max_fields=10)
-        try:
-            check_csrf(session, {k: v for k, v in form.items() if isinstance(v, str)})
-            record = self._record(customer, request.path_params["renewal_id"])
-            if record.state.rank < State.KEY_PENDING.rank:
-                self.book.advance(record.renewal_id, record.state, State.CANCELLED)
-        except (WizardError, RecordError) as exc:
-            return self._refuse(request, session, customer, exc)
-        except CsrfError as exc:
-            return self._refuse(request, session, customer, WizardError(exc.code, exc.message, 403))
+    async def renew_cancel(self, request: Request) -> Response:
+        customer = principal(request, Ticket)
+        await form(request, max_fields=10)
+        record = self._record(customer, request.path_params["renewal_id"])
+        if record.state.rank < State.KEY_PENDING.rank:
+            self.book.advance(record.renewal_id, record.state, State.CANCELLED)
         return RedirectResponse("/renew", status_code=303)
 
-    async def renew_done(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
-        try:
-            record = self._record(customer, request.path_params["renewal_id"])
-        except WizardError as exc:
-            return self._refuse(request, session, customer, exc)
+    async def renew_done(self, request: Request) -> Response:
+        customer = principal(request, Ticket)
+        record = self._record(customer, request.path_params["renewal_id"])
         if record.state is not State.DONE:
             return RedirectResponse(f"/renew/{record.renewal_id}", status_code=303)
-        next_step = NEXT_STEP_EOI if customer.get("system") == "eoi" else NEXT_STEP_DONE
-        return self._render(request, "renew_done.html", session, customer, stage=4, record=record,
-                            message=DOWNLOAD_PAGE, certificate=_certificate_facts(record), next_step=next_step)
+        next_step = labels.NEXT_STEP_EOI if customer.system is System.EOI else labels.NEXT_STEP_DONE
+        return self._render(request, "renew_done.html", stage=4, record=record, message=labels.DOWNLOAD_PAGE,
+                            certificate=_certificate_facts(record), next_step=next_step)
 
     # -- 8 憑證證明單列印 --------------------------------------------------------------------------
-    async def proof_list(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
+    async def proof_list(self, request: Request) -> Response:
         """The customer's certificates by Common Name (:func:`_printable`), the newest last, preselected."""
-        try:
-            certificates = _printable(await self._certificates(customer))
-        except CaError as exc:
-            return self._refuse(request, session, customer, exc, title=labels.MENU_PROOF, back="/")
+        certificates = _printable(await self._certificates(principal(request, Ticket)))
         newest = certificates[-1].serial if certificates else None
-        return self._render(request, "proof_list.html", session, customer, certificates=certificates,
-                            chosen=newest)
+        return self._render(request, "proof_list.html", certificates=certificates, chosen=newest)
 
-    async def proof_choose(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
-        form = await request.form(max_files=0, max_fields=10)
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        try:
-            check_csrf(session, fields)
-        except CsrfError as exc:
-            return self._refuse(request, session, customer, WizardError(exc.code, exc.message, 403),
-                                title=labels.MENU_PROOF, back="/proof")
-        return RedirectResponse(f"/proof/{fields.get('serial', '').upper()}", status_code=303)
+    async def proof_choose(self, request: Request) -> Response:
+        serial = texts(await form(request, max_fields=10)).get("serial", "").upper()
+        return RedirectResponse(f"/proof/{serial}", status_code=303)
 
-    async def _sheet(self, customer: dict[str, Any], serial: str) -> tuple[dict[str, str], str | None]:
+    async def _sheet(self, customer: Ticket, serial: str) -> tuple[dict[str, str], str | None]:
         """The proof sheet of the customer's certificate ``serial``, and what it says when that is
         not the newest certificate (the one the list preselects, the one a branch files: the
         manual's 此部份請勿更改), or None."""
@@ -345,109 +333,80 @@ class Wizard:
         certificates = await self._certificates(customer)
         chosen = next((c for c in certificates if c.serial == wanted), None)
         if chosen is None:
-            raise _unknown_certificate()
+            raise WizardError(Code.PROOF_UNKNOWN_CERTIFICATE)
         sheet: dict[str, str] = await run_in_threadpool(self.ca.proof_sheet, wanted)
         current = _printable(certificates)
         newest = current[-1] if current else chosen
-        warning = None if newest.serial == chosen.serial else NOT_NEWEST.format(chosen=chosen.cn, newest=newest.cn)
+        warning = None if newest.serial == chosen.serial else labels.NOT_NEWEST.format(chosen=chosen.cn,
+                                                                                        newest=newest.cn)
         return sheet, warning
 
-    async def proof_sheet(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
+    async def proof_sheet(self, request: Request) -> Response:
+        customer = principal(request, Ticket)
         serial = request.path_params["serial"].upper()
-        try:
-            sheet, not_newest = await self._sheet(customer, serial)
-        except (WizardError, CaError) as exc:
-            return self._refuse(request, session, customer, exc, title=labels.MENU_PROOF, back="/proof")
-        eoi = customer.get("system") == "eoi"
-        return self._render(request, "proof_sheet.html", session, customer, sheet=sheet, serial=serial,
-                            title=PROOF_TITLE, platform_name=PROOF_PLATFORM, sheet_title=PROOF_SHEET,
-                            fax=eoi, not_newest=not_newest, can_print=not (eoi and not_newest))
+        sheet, not_newest = await self._sheet(customer, serial)
+        eoi = customer.system is System.EOI
+        return self._render(request, "proof_sheet.html", sheet=sheet, serial=serial, title=labels.PROOF_TITLE,
+                            platform_name=labels.PROOF_PLATFORM, sheet_title=labels.PROOF_SHEET, fax=eoi,
+                            not_newest=not_newest, can_print=not (eoi and not_newest))
 
-    async def _pdf(self, customer: dict[str, Any], sheet: dict[str, str]) -> bytes:
-        html = self.platform.templates.get_template("proof_print.html").render(
-            sheet=sheet, platform_name=PROOF_PLATFORM, sheet_title=PROOF_SHEET, customer=customer, L=labels)
+    async def _pdf(self, customer: Ticket, sheet: dict[str, str]) -> bytes:
+        html = self.pages.templates.get_template("proof_print.html").render(
+            sheet=sheet, platform_name=labels.PROOF_PLATFORM, sheet_title=labels.PROOF_SHEET, customer=customer,
+            L=labels)
         pdf: bytes = await run_in_threadpool(render_pdf, html)
         return pdf
 
-    async def proof_pdf(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
-        try:
-            sheet, _warning = await self._sheet(customer, request.path_params["serial"])
-        except (WizardError, CaError) as exc:
-            return self._refuse(request, session, customer, exc, title=labels.MENU_PROOF, back="/proof")
+    async def proof_pdf(self, request: Request) -> Response:
+        customer = principal(request, Ticket)
+        sheet, _warning = await self._sheet(customer, request.path_params["serial"])
         pdf = await self._pdf(customer, sheet)
         serial = request.path_params["serial"].upper()
-        self.platform.store.audit(self.clock.now(), _actor(customer), "憑證證明單列印", "OK", serial)
+        self._audit(customer, "憑證證明單列印", serial)
         return Response(pdf, media_type="application/pdf", headers={
             "content-disposition": f'inline; filename="proof-{serial}.pdf"',
         })
 
-    async def proof_fax(self, request: Request, session: Session, customer: dict[str, Any]) -> Response:
+    async def proof_fax(self, request: Request) -> Response:
         """Step 9: [列印] faxes the sheet (fields and PDF) to the customer's 申辦分行, then the page prints.
 
         EOI customers only: for 個人網路銀行 and 企業網路銀行 the renewal is complete at step 7."""
+        customer = principal(request, Ticket)
         serial = request.path_params["serial"].upper()
+        await self._json_call(request)
+        _serial(serial)  # a serial at all, before anything else is asked
+        if customer.system is not System.EOI:
+            raise WizardError(Code.FAX_NOT_NEEDED)
+        if self.bank is None:
+            raise WizardError(Code.FAX_UNAVAILABLE)
         try:
-            await self._json_call(request, session)
-            _serial(serial)  # a serial at all, before anything else is asked
-            if customer.get("system") != "eoi":
-                raise WizardError("FAX_NOT_NEEDED", "個人網路銀行及企業網路銀行用戶於步驟7完成後即完成憑證更新作業，"
-                                  "無須傳真憑證證明單。")
-            if self.platform.bank is None:
-                raise WizardError("FAX_UNAVAILABLE", "憑證管理平台未設定銀行位址，無法傳真憑證證明單，"
-                                  "請洽系統管理員。", 503)
             sheet, not_newest = await self._sheet(customer, serial)
-            if not_newest is not None:
-                raise WizardError("PROOF_NOT_NEWEST", not_newest)
-            fax = Fax(
-                fax_id=f"F{uuid.uuid4().hex}", sent_at=self.clock.now().isoformat(),
-                customer=FaxCustomer(system=str(customer["system"]), customer_id=str(customer["customer_id"]),
-                                     customer_name=str(customer["customer_name"]),
-                                     user_code=str(customer["user_code"]), holder_id=str(customer["holder_id"])),
-                serial=serial, sheet=sheet, pdf=await self._pdf(customer, sheet),
-            )
-            receipt = await run_in_threadpool(self.platform.bank.client.send_fax, fax)
+        except CaError as exc:  # the CA's refusal, as the page shows it (no answer: 502)
+            raise WizardError(exc.code, exc.message, exc.status or 502) from exc
+        if not_newest is not None:
+            raise WizardError(Code.PROOF_NOT_NEWEST, not_newest)
+        fax = Fax(
+            fax_id=f"F{uuid.uuid4().hex}", sent_at=self.clock.now().isoformat(),
+            customer=FaxCustomer(system=str(customer.system), customer_id=customer.customer_id,
+                                 customer_name=customer.customer_name, user_code=customer.user_code,
+                                 holder_id=customer.holder_id),
+            serial=serial, sheet=sheet, pdf=await self._pdf(customer, sheet),
+        )
+        try:
+            receipt = await run_in_threadpool(self.bank.client.send_fax, fax)
         except BankApiError as exc:
             log.warning("fax of %s not delivered: %s", serial, exc)
-            self.platform.store.audit(self.clock.now(), _actor(customer), "憑證證明單傳真", str(exc.code), serial)
-            return self._json_error(WizardError("FAX_FAILED", f"憑證證明單未能傳真至申辦分行（{exc.message}），"
-                                                "請稍後再點選[列印]。", 502))
-        except (WizardError, CaError, CsrfError) as exc:
-            if isinstance(exc, CaError):
-                exc = WizardError(exc.code, exc.message, exc.status or 502)
-            return self._json_error(exc)
+            self.store.audit(self.clock.now(), customer.actor, "憑證證明單傳真", str(exc.code), serial)
+            raise WizardError(Code.FAX_FAILED, details={"reason": exc.message}) from exc
         received = datetime.fromisoformat(receipt.received_at)
-        self.platform.store.audit(self.clock.now(), _actor(customer), "憑證證明單傳真", "OK",
-                                  f"{serial} {receipt.branch_code} {fax.fax_id}")
+        self._audit(customer, "憑證證明單傳真", f"{serial} {receipt.branch_code} {fax.fax_id}")
         return JSONResponse({"fax": {
             "fax_id": receipt.fax_id, "branch_code": receipt.branch_code, "branch_name": receipt.branch_name,
             "received_at": receipt.received_at,
-            "message": f"憑證資料已傳真至申辦分行 {receipt.branch_code} {receipt.branch_name}"
-                       f"（收件時間 {roc_date(received)} {time_text(received)}）。",
-            "next": FAX_NEXT,
+            "message": labels.FAX_SENT.format(branch_code=receipt.branch_code, branch_name=receipt.branch_name,
+                                              received=f"{roc_date(received)} {time_text(received)}"),
+            "next": labels.FAX_NEXT,
         }})
-
-    # -- routes ------------------------------------------------------------------------------------
-    def routes(self) -> list[BaseRoute]:
-        page = self.platform.page
-        return [
-            Route("/renew", page(self.renew_list), methods=["GET"]),
-            Route("/renew", page(self.renew_select), methods=["POST"]),
-            Route("/renew/{renewal_id:str}", page(self.renew_page), methods=["GET"]),
-            Route("/renew/{renewal_id:str}/confirm", page(self.renew_confirm), methods=["POST"]),
-            Route("/renew/{renewal_id:str}/accept", page(self.renew_accept), methods=["POST"]),
-            Route("/renew/{renewal_id:str}/status", page(self.renew_status), methods=["GET"]),
-            Route("/renew/{renewal_id:str}/cancel", page(self.renew_cancel), methods=["POST"]),
-            Route("/renew/{renewal_id:str}/done", page(self.renew_done), methods=["GET"]),
-            Route("/proof", page(self.proof_list), methods=["GET"]),
-            Route("/proof", page(self.proof_choose), methods=["POST"]),
-            Route("/proof/{serial:str}.pdf", page(self.proof_pdf), methods=["GET"]),
-            Route("/proof/{serial:str}/fax", page(self.proof_fax), methods=["POST"]),
-            Route("/proof/{serial:str}", page(self.proof_sheet), methods=["GET"]),
-        ]
-
-
-def _unknown_certificate() -> WizardError:
-    return WizardError("PROOF_UNKNOWN_CERTIFICATE", "查無此憑證，請由「憑證證明單列印」重新選擇。", 404)
 
 
 def _serial(text: str) -> str:
@@ -455,9 +414,8 @@ def _serial(text: str) -> str:
     (a superscript, full-width digits) is no certificate, refused before the CA is asked."""
     serial = ids.hex_id(text)
     if serial is None:
-        raise _unknown_certificate()
+        raise WizardError(Code.PROOF_UNKNOWN_CERTIFICATE)
     return serial
-
 
 def _printable(certificates: list[CertificateRecord]) -> list[CertificateRecord]:
     """The certificates 憑證證明單列印 offers, in the CA's issuance order: of each Common Name the
@@ -466,10 +424,6 @@ def _printable(certificates: list[CertificateRecord]) -> list[CertificateRecord]
     kept = [c for c in certificates if c.renewed_by is None and c.status != "已廢止"]
     newest = {c.cn: c.serial for c in kept}  # the last of each CN wins
     return [c for c in kept if newest[c.cn] == c.serial]
-
-
-def _actor(customer: dict[str, Any]) -> str:
-    return f"{customer.get('system')}:{customer.get('customer_id')}:{customer.get('user_code')}"
 
 
 def _certificate_facts(record: RenewalRecord) -> dict[str, str]:
@@ -503,4 +457,4 @@ def render_pdf(html: str) -> bytes:
     return pdf
 
 
-__all__ = ["DOWNLOADED", "STAGES", "Wizard", "WizardError", "roc_date", "time_text"]
+__all__ = ["Wizard", "WizardError", "WizardErrorCode", "container_for", "render_pdf", "terms_text"]

@@ -13,19 +13,19 @@ moves it over HTTP (:mod:`fxml.renewal.records`). Both import this module.
 Every call carries ``Authorization: Bearer <renewal token>``: a token the
 platform signed for this renewal and its holder (audience
 :data:`TOKEN_AUDIENCE`, valid :data:`TOKEN_MAX_AGE` seconds) and handed to the
-page, which hands it to the card agent. A refusal is
-``{"error": {"code", "message", "status", "renewal"?}}`` with the HTTP status
-of :data:`STATUS`; ``renewal`` is the record as it is when the refusal is
+page, which hands it to the card agent. A refusal is the project's JSON error
+``{"error": {"code", "status", "message", "details", "renewal"?}}`` with the HTTP
+status of :data:`STATUS`; ``renewal`` is the record as it is when the refusal is
 ``RENEWAL_STALE`` (or another move refused on a known record).
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, TypedDict
+from typing import Final, TypedDict
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from fxml.renewal.model import RecordErrorCode
+from fxml.renewal.model import RECORD_STATUS, RecordErrorJson
 
 #: Who a renewal token is for.
 TOKEN_AUDIENCE: Final = "fxml-renewal"  # noqa: S105 - an audience name, not a secret
@@ -47,15 +47,10 @@ class Paths:
     FAIL: Final = "/api/renewals/{renewal_id}/fail"
 
 
+#: A refusal's ``error`` object.
+ErrorJson = RecordErrorJson
 #: The HTTP status of each refusal.
-STATUS: Final[dict[RecordErrorCode, int]] = {
-    RecordErrorCode.STALE: 409,
-    RecordErrorCode.BAD_TRANSITION: 409,
-    RecordErrorCode.UNKNOWN: 404,
-    RecordErrorCode.BAD_RECORD: 400,
-    RecordErrorCode.BAD_TOKEN: 401,
-    RecordErrorCode.UNREACHABLE: 503,
-}
+STATUS: Final = RECORD_STATUS
 
 
 class AdvanceJson(TypedDict):
@@ -67,13 +62,6 @@ class AdvanceJson(TypedDict):
 class FailJson(TypedDict):
     code: str
     message: str
-
-
-class ErrorJson(TypedDict, total=False):
-    code: str
-    message: str
-    status: int
-    renewal: dict[str, Any]
 
 
 def bearer(token: str) -> str:

@@ -15,7 +15,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any, Final
 
-from fxml.errors import FxmlError
+from fxml.errors import CodedError, ErrorJson
 from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord
 
 
@@ -90,25 +90,35 @@ RETRYABLE: Final = frozenset({
 })
 
 
-class RenewalError(FxmlError):
-    """A renewal that stopped; what to tell the customer and whether a retry can help."""
+class RenewalErrorJson(ErrorJson):
+    """A renewal's refusal as JSON: with whether running it again can complete it."""
+
+    retryable: bool
+
+
+class RenewalError(CodedError):
+    """A renewal that stopped; what to tell the customer and whether a retry can help.
+
+    No HTTP status of its own (0): whoever answers it over HTTP (the card agent) gives it theirs."""
+
+    MESSAGES = MESSAGES
+    default_status = 0
+    default_message = "憑證更新發生錯誤，請稍後再試。"
+    record: RenewalRecord | None = None
 
     def __init__(
         self, code: str, message: str | None = None, *, record: RenewalRecord | None = None,
         details: Mapping[str, Any] | None = None,
     ):
-        self.code = str(code)
-        self.message = message or MESSAGES.get(code, "憑證更新發生錯誤，請稍後再試。")
         self.record = record
-        self.details = dict(details or {})
-        super().__init__(f"[{self.code}] {self.message}")
+        super().__init__(str(code), message or None, details=details)
 
     @property
     def retryable(self) -> bool:
         return self.code in RETRYABLE
 
-    def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "retryable": self.retryable, "details": self.details}
+    def to_json(self) -> RenewalErrorJson:
+        return RenewalErrorJson(**super().to_json(), retryable=self.retryable)
 
 
 class PinNotVerifiedError(RenewalError):

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-from fxml.errors import FxmlError
+from fxml.errors import CodedError, ErrorJson
 
 
 @enum.unique
@@ -150,14 +150,42 @@ class RecordErrorCode(enum.StrEnum):
     UNREACHABLE = "PLATFORM_UNREACHABLE"
 
 
-class RecordError(FxmlError):
-    """The record store refused a move, or cannot be asked."""
+#: The HTTP status of each refusal of the record API (fxml.renewal.api).
+RECORD_STATUS: Final[dict[RecordErrorCode, int]] = {
+    RecordErrorCode.STALE: 409,
+    RecordErrorCode.BAD_TRANSITION: 409,
+    RecordErrorCode.UNKNOWN: 404,
+    RecordErrorCode.BAD_RECORD: 400,
+    RecordErrorCode.BAD_TOKEN: 401,
+    RecordErrorCode.UNREACHABLE: 503,
+}
+
+
+class RecordErrorJson(ErrorJson, total=False):
+    """A record API refusal's ``error`` object: with the record as it is, when it concerns a known one."""
+
+    renewal: dict[str, Any]
+
+
+class RecordError(CodedError):
+    """The record store refused a move, or cannot be asked; ``record`` is the record as it is
+    when the refusal concerns a known one (a STALE move's, say)."""
+
+    STATUS = RECORD_STATUS
+    record: RenewalRecord | None = None
 
     def __init__(self, code: RecordErrorCode, message: str, record: RenewalRecord | None = None):
-        self.code = code
-        self.message = message
         self.record = record
-        super().__init__(f"[{code}] {message}")
+        super().__init__(code, message)
+
+    def to_json(self) -> RecordErrorJson:
+        """The JSON error, with ``renewal``: the record as it is (never for a refused token)."""
+        base = super().to_json()
+        answer = RecordErrorJson(code=base["code"], status=base["status"], message=base["message"],
+                                 details=base["details"])
+        if self.record is not None and self.code != RecordErrorCode.BAD_TOKEN:
+            answer["renewal"] = self.record.to_json()
+        return answer
 
 
 #: The moves allowed: from a state to the states that may follow it.

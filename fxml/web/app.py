@@ -20,20 +20,46 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fxml.display import roc_date, time_text
+from fxml.errors import CodedError
 from fxml.web import labels
+from fxml.web.body import BodyLimit
+from fxml.web.errors import WebError, WebErrorCode, error_page, error_response
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
+
+
+def wants_json(request: Request) -> bool:
+    """Whether an app with pages answers this request's errors as JSON (its APIs, or a client
+    that asks for JSON) rather than as a page."""
+    path = request.url.path
+    return path.startswith(("/api/", "/v1/")) or "application/json" in request.headers.get("accept", "")
+
+
+#: Starlette's own refusals by status (no route, another method), in the web layer's words.
+_HTTP_CODES: dict[int, WebErrorCode] = {
+    404: WebErrorCode.NOT_FOUND,
+    405: WebErrorCode.METHOD_NOT_ALLOWED,
+    413: WebErrorCode.PAYLOAD_TOO_LARGE,
+    500: WebErrorCode.INTERNAL_ERROR,
+}
+
+
+def web_refusal(request: Request, status: int) -> CodedError:
+    """The web layer's error for a refusal of Starlette's (404, 405 ...) or a bug's 500; any other
+    status (a form Starlette could not read) is BAD_REQUEST with that status."""
+    code = _HTTP_CODES.get(status)
+    return WebError(code) if code is not None else WebError(WebErrorCode.BAD_REQUEST, status=status)
 
 
 @dataclass(frozen=True)
@@ -48,6 +74,13 @@ class WebSettings:
     max_body: int = 64 * 1024
     #: Folders searched for templates before the shared ones.
     template_dirs: tuple[Path, ...] = field(default=())
+    #: Whether the app serves pages: its errors are pages unless a request asks for JSON. An API
+    #: without pages (the CA, the card agent) answers every error as JSON.
+    pages: bool = True
+    #: Whether the app serves the shared static files under ``/static`` (agent.js, the frame's CSS).
+    static: bool = True
+    #: The app's error for a refusal of Starlette's by status (404, 405 ...) and for a bug (500).
+    http_errors: Callable[[Request, int], CodedError] = web_refusal
 
 
 def templates(dirs: Sequence[Path] = ()) -> Jinja2Templates:
@@ -101,38 +134,6 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class BodyLimit:
-    """Request bodies over ``max_body`` are refused (413, in the project's words): a
-    declared length at once, a chunked body as it passes the limit."""
-
-    def __init__(self, app: ASGIApp, max_body: int):
-        self.app = app
-        self.max_body = max_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_body:
-            response = await _http_error(Request(scope), HTTPException(413))
-            response.headers["connection"] = "close"
-            await response(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise HTTPException(413)
-            return message
-
-        await self.app(scope, counted, send)
-
-
 class _App(Starlette):
     """Starlette with the security headers outside everything, error pages included
     (Starlette's own error middleware is otherwise the outermost layer)."""
@@ -143,57 +144,52 @@ class _App(Starlette):
         return SecurityHeaders(super().build_middleware_stack(), self.web_settings)
 
 
-def _wants_json(request: Request) -> bool:
-    path = request.url.path
-    return path.startswith(("/api/", "/v1/")) or "application/json" in request.headers.get("accept", "")
-
-
-def _error_answer(request: Request, status: int, code: str, message: str) -> Response:
-    if _wants_json(request):
-        return JSONResponse({"error": {"code": code, "status": status, "message": message, "details": {}}},
-                            status_code=status)
-    return _PAGES.TemplateResponse(request, "message.html", {
-        "title": labels.BANK_NAME, "message": message, "code": code, "kind": "error",
-        "back_url": None, "back_label": labels.OK,
-    }, status_code=status)
-
-
-#: Starlette's own refusals (no route, another method, a body over the limit), in the project's words.
-_HTTP_ERRORS: dict[int, tuple[str, str]] = {
-    404: ("NOT_FOUND", "查無此頁面。"),
-    405: ("METHOD_NOT_ALLOWED", "此頁面不接受此操作方式。"),
-    413: ("PAYLOAD_TOO_LARGE", "請求內容過大。"),
-}
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 400
-    code, message = _HTTP_ERRORS.get(status, ("BAD_REQUEST", "請求格式錯誤。"))
-    return _error_answer(request, status, code, message)
-
-
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return _error_answer(request, 500, "INTERNAL_ERROR", "系統發生錯誤，請稍後再試。")
-
-
 def create_app(
     routes: Sequence[BaseRoute],
     *,
     settings: WebSettings | None = None,
     lifespan: Callable[[Starlette], Any] | None = None,
-    exception_handlers: dict[Any, Any] | None = None,
+    front: Sequence[Middleware] = (),
+    inner: Sequence[Middleware] = (),
 ) -> Starlette:
-    """A Starlette app: ``routes``, the shared ``/static`` files, body limit, security
-    headers on every answer, errors (404, 405, 413, 500) as JSON for APIs and the
-    bank's message page otherwise."""
+    """A Starlette app: ``routes`` (and the shared ``/static`` files unless told not to), the
+    body limit, security headers on every answer, and every error answered one way: a
+    :class:`~fxml.errors.CodedError` raised anywhere (and Starlette's 404, 405, a bug's 500, in the
+    app's words: ``settings.http_errors``) as JSON for an API (:func:`wants_json`, or an app without
+    pages) and as the bank's message page otherwise.
+
+    ``front`` are ASGI middleware before the body limit (a service's front door, which refuses
+    before a byte of the body is read), ``inner`` middleware behind it (a path that skips the router).
+    """
     chosen = settings or WebSettings()
-    handlers: dict[Any, Any] = {HTTPException: _http_error, Exception: _internal_error, **(exception_handlers or {})}
+
+    async def answer(request: Request, error: CodedError) -> Response:
+        if not chosen.pages or wants_json(request):
+            response = error_response(error)
+        else:
+            response = error_page(_PAGES, request, error, title=labels.BANK_NAME, back_label=labels.OK)
+        if error.status == 413:
+            response.headers["connection"] = "close"  # the rest of the body is never read
+        return response
+
+    async def coded(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, CodedError)
+        return await answer(request, exc)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 400
+        return await answer(request, chosen.http_errors(request, status))
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return await answer(request, chosen.http_errors(request, 500))
+
+    static = [Mount("/static", StaticFiles(directory=STATIC), name="static")] if chosen.static else []
     app = _App(
-        routes=[*routes, Mount("/static", StaticFiles(directory=STATIC), name="static")],
-        middleware=[Middleware(BodyLimit, max_body=chosen.max_body)],
+        routes=[*routes, *static],
+        middleware=[*front, Middleware(BodyLimit, max_body=chosen.max_body, answer=answer), *inner],
         lifespan=lifespan,
-        exception_handlers=handlers,
+        exception_handlers={CodedError: coded, HTTPException: http_error, Exception: internal_error},
     )
     app.web_settings = chosen
     return app

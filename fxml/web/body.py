@@ -1,23 +1,28 @@
-"""Reading request bodies with a limit, chunked or not, and reading them as JSON."""
+"""Request bodies: the one limit every app's bodies are read under, and reading them as JSON.
+
+:class:`BodyLimit` is the only place a body's size is checked: every app made by
+:func:`fxml.web.app.create_app` has it, with its own limit as data
+(``WebSettings.max_body``). A ``Content-Length`` over the limit is answered at once,
+before a byte of the body is read (and before ``100 Continue`` is sent); a chunked body
+is counted as it arrives and refused as it passes the limit. Below it a handler simply
+reads the body (``await request.body()``, or :func:`read_body` for a bare ASGI callable).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.types import Receive
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fxml.errors import FxmlError
+from fxml.errors import CodedError, FxmlError
+from fxml.web.errors import BodyTooLargeError
 from fxml.web.ids import number
 
-
-class BodyTooLargeError(FxmlError):
-    """The request's body is over the server's limit."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        super().__init__(f"request body over {limit} bytes")
+__all__ = ["BadJsonError", "BodyLimit", "BodyTooLargeError", "declared_length", "parse_json", "read_body"]
 
 
 class BadJsonError(FxmlError, ValueError):
@@ -48,41 +53,52 @@ def declared_length(headers: Any) -> int | None:
     return number(headers.get("content-length"))
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The whole body of ``request``, refused as soon as it passes ``limit`` bytes.
+Answer = Callable[[Request, CodedError], Awaitable[Response]]
 
-    A Content-Length over the limit is refused before a byte of the body is
-    read (and before ``100 Continue`` is sent); a chunked body is counted as
-    it arrives.
-    """
-    length = declared_length(request.headers)
-    if length is not None and length > limit:
-        raise BodyTooLargeError(limit)
+
+class BodyLimit:
+    """Request bodies over ``max_body`` bytes are refused (:class:`BodyTooLargeError`, 413): a
+    declared length at once, answered with ``answer`` (the app's way of answering an error); a
+    chunked body as it passes the limit, raised from ``receive`` to the app's error handlers. The
+    connection closes after either answer (the rest of the body is never read)."""
+
+    def __init__(self, app: ASGIApp, max_body: int, answer: Answer):
+        self.app = app
+        self.max_body = max_body
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = declared_length({k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])
+                                    if k == b"content-length"})
+        if declared is not None and declared > self.max_body:
+            response = await self.answer(Request(scope), BodyTooLargeError(self.max_body))
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise BodyTooLargeError(self.max_body)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole body of a request, from a bare ASGI ``receive`` (under :class:`BodyLimit`, which
+    counts it); ConnectionResetError if the client goes away first."""
     chunks: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise BodyTooLargeError(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def receive_limited(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
-    """The same for a bare ASGI callable (no Starlette request around it)."""
-    raw = headers.get(b"content-length")
-    if raw is not None and raw.isdigit() and int(raw) > limit:
-        raise BodyTooLargeError(limit)
-    chunks: list[bytes] = []
-    total = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ConnectionResetError("the client went away before sending its body")
-        chunk = message.get("body", b"")
-        total += len(chunk)
-        if total > limit:
-            raise BodyTooLargeError(limit)
-        chunks.append(chunk)
+        chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)

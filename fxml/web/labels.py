@@ -53,3 +53,92 @@ PROOF_LABELS: Final = {
     "憑證到期日": "憑證到期日",
     "憑證狀態": "憑證狀態",
 }
+
+# -- the platform's 憑證更新 (steps 2 to 7) ---------------------------------------------------------------
+#: The wizard's four stages, in the manual's words.
+RENEWAL_STAGES: Final = ("選擇更新清單", "確認更新資訊", "更新約定條款", "更新送審結果")
+RENEWAL_INSTRUCTION: Final = "請確認憑證的相關資訊，點選最下方「確定」按鈕。"
+TERMS_TITLE: Final = "用戶約定條款"
+#: The page's prompt before the renewal starts (step 5) and its message at the end (step 6).
+CONFIRM_PROMPT: Final = "即將進行憑證更新作業，更新過程中請勿移除憑證載具，並請耐心等待一分鐘。確定要更新嗎？"
+DOWNLOADED: Final = "憑證下載成功!"
+DOWNLOAD_PAGE: Final = "憑證下載成功"
+#: [取消] on the prompt: nothing started, nothing changed.
+RENEWAL_CANCELLED: Final = "您已取消憑證更新作業，原憑證未變更，仍可正常使用。如需更新，請再點選[更新]。"
+#: The card agent does not answer: what the customer can do (no developer's commands on a customer's page).
+AGENT_MISSING: Final = ("無法連線至本機的憑證元件（讀取憑證載具的程式），因此無法讀取憑證載具。"
+                        "請確認憑證元件已啟動後，再重新整理本頁；如仍無法使用，請洽客服中心。")
+#: The manual's notes after step 7, as the 憑證下載 page says them to each customer.
+NEXT_STEP_DONE: Final = "您已完成憑證更新作業，無須列印憑證證明單或執行其他步驟，即可使用新憑證。"
+NEXT_STEP_EOI: Final = ("EOI 用戶請繼續執行以下步驟：點選畫面左方之[憑證證明單列印]，列印憑證證明單並傳真至申辦分行，"
+                        "辦理憑證展期建檔。")
+RENEWAL_TERMS_PAGE: Final = "憑證晶片卡憑證更新"
+CHOOSE: Final = "請選擇"
+COMMON_NAME: Final = "憑證 Common Name"
+NOT_AFTER: Final = "憑證到期日"
+CERT_STATUS: Final = "憑證狀態"
+RENEWAL_OPEN: Final = "（更新作業進行中）"
+CHOOSE_RENEWAL: Final = "請選擇欲更新的憑證，點選「確定」按鈕。"
+NO_CERTIFICATES: Final = "查無可更新的憑證。"
+CARRIER: Final = "憑證儲存媒體"
+PIN: Final = "憑證載具密碼"
+INSERT_CARD: Final = "（請插入憑證載具）"
+CANCEL: Final = "取消"
+UPDATE: Final = "更新"
+CONTINUE_UPDATE: Final = "繼續更新"
+PIN_AGAIN: Final = "為保護您的憑證載具，請再次輸入憑證載具密碼後繼續。"
+RENEWAL_IN_PROGRESS: Final = "憑證更新作業進行中，請勿移除憑證載具，並請耐心等待一分鐘。"
+RENEWAL_RESUME: Final = "此筆憑證更新作業尚未完成（{state}），請點選[繼續更新]完成更新。"
+CONFIRM_NOTES: Final = ("1. 插入憑證載具後，輸入[憑證載具密碼]。", "2. 點選[確定]。")
+BACK: Final = "回上頁"
+ERROR_CODE: Final = "錯誤代碼："
+
+# -- the platform's 憑證證明單列印 (step 8) and its fax (step 9) ---------------------------------------------
+PROOF_TITLE: Final = "憑證列印頁"
+PROOF_PLATFORM: Final = "合作金庫憑證管理平台"
+PROOF_SHEET: Final = "憑證證明單"
+#: The sheet of a certificate other than the newest (the manual: 此部份請勿更改).
+NOT_NEWEST: Final = ("您選擇的憑證 {chosen} 不是最新憑證，其憑證證明單不能用於憑證展期建檔。"
+                     "請回[憑證證明單列印]，保留系統自動選取的最新憑證 {newest}，直接點選[確定]。")
+#: Step 9, after the fax reached the branch: what the customer does next (the manual's words).
+FAX_NEXT: Final = ("請電話告知分行電金/EOI經辦需執行憑證展期建檔；"
+                   "若有申辦共用憑證，則須另外告知分行關係戶之用戶代碼(12位數)。"
+                   "待分行完成憑證資料更新作業後，即可正常使用轉帳功能。")
+FAX_SENT: Final = "憑證資料已傳真至申辦分行 {branch_code} {branch_name}（收件時間 {received}）。"
+PRINT: Final = "列印"
+DOWNLOAD_PDF: Final = "下載 PDF"
+PRINT_HINT: Final = "點選[列印]後，憑證資料傳真至申辦分行。"
+BACK_TO_PLATFORM: Final = "回憑證管理"
+PROOF_NOTES: Final = ("1. 點選[憑證證明單列印]，系統會自動選取最新憑證資料。", "2. 點選[確定]，進行憑證資料列印。")
+
+#: The words the pages' scripts (the platform's renewal.js and proof.js, the bank's transfer.js) show,
+#: given to them as a JSON block the pages embed (templates/_words.html: ``<script type="application/json"
+#: id="fxml-words">``, data that never runs): a page and its script cannot disagree.
+SCRIPT_WORDS: Final = {
+    "PLATFORM_UNREACHABLE": "無法連線至憑證管理平台，請稍後再試。",
+    "PLATFORM_ERROR": "憑證管理平台無法處理此請求，請稍後再試。",
+    "PIN_MISSING": "請輸入憑證載具密碼。",
+    "CARD_NOT_HOLDING_CERTIFICATE": "插入的憑證載具內沒有欲更新的憑證，請確認插入的是您的憑證載具。",
+    "NO_CARD": "請插入憑證載具。",
+    "CARRIER_DEFAULT": "憑證晶片卡",
+    "CARD_WITHOUT_CERTIFICATE": "（插入的憑證載具內沒有此憑證）",
+    "INSERT_CARD": INSERT_CARD,
+    "RENEWAL_FAILED": "憑證更新失敗。",
+    "CONTINUE_UPDATE": CONTINUE_UPDATE,
+    "FAX_UNREACHABLE": "無法連線至憑證管理平台，憑證證明單未能傳真至申辦分行，請稍後再點選[列印]。",
+    "FAX_FAILED": "憑證證明單未能傳真至申辦分行，請稍後再點選[列印]。",
+    # the bank's 臺幣轉帳 (transfer.js)
+    "BANK_ERROR": "銀行無法處理此筆轉帳，請稍後再試。",
+    "CERTIFICATE_OPTION": "{cn}（序號 {serial}，到期日 {until}）",
+}
+
+# -- the platform's home and its pages not simulated ------------------------------------------------------
+HOME_HINT: Final = "請由左方選單選擇作業。"
+SIGNED_IN_SYSTEM: Final = "登入系統"
+NATIONAL_ID: Final = "身分證字號"
+BUSINESS_ID: Final = "統一編號"
+ACCOUNT_NAME: Final = "戶名"
+USER_CODE: Final = "使用者代號"
+CUSTOMER_TYPE: Final = "客戶別"
+NOT_SIMULATED: Final = "「{title}」功能於 fxmlsim 模擬環境尚未提供。"
+BACK_TO: Final = "回{page}"

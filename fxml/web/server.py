@@ -40,7 +40,6 @@ import contextlib
 import dataclasses
 import errno
 import ipaddress
-import json
 import logging
 import resource
 import signal
@@ -56,6 +55,7 @@ from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from fxml.errors import FxmlError
+from fxml.web.errors import WebError, WebErrorCode, error_body
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +93,6 @@ class Limits:
     keep_alive_seconds: int = 60
     #: Seconds to finish answering in-flight requests at shutdown.
     graceful_seconds: int = 10
-
-
-def error_body(status: int, code: str, message: str) -> bytes:
-    """The project's JSON error shape, for answers the HTTP layer itself gives."""
-    return json.dumps(
-        {"error": {"code": code, "status": status, "message": message, "details": {}}},
-        ensure_ascii=False,
-    ).encode("utf-8")
 
 
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 503: b"Service Unavailable"}
@@ -271,7 +263,7 @@ class GuardedProtocol(HttpToolsProtocol):
         super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
         if len(self.connections) > self.limits.max_connections and not self._make_room():
             log.warning("connection limit (%d) reached; answering 503", self.limits.max_connections)
-            self._refuse(503, "BUSY", "服務忙碌中，請稍後再試。")
+            self._refuse(WebError(WebErrorCode.BUSY))
             return
         self._start_head()
 
@@ -287,7 +279,7 @@ class GuardedProtocol(HttpToolsProtocol):
                     self.limits.max_connections)
         if victim._in_head or victim._deadline is not None:
             # Its descriptor is needed now: no lingering for the rest of its body.
-            victim._refuse(408, "REQUEST_TIMEOUT", "請求傳送逾時。", linger=False)
+            victim._refuse(WebError(WebErrorCode.REQUEST_TIMEOUT), linger=False)
         else:
             victim.transport.close()  # idle between requests: nothing to answer
         return True
@@ -351,7 +343,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self.transport.close()
             return
         log.info("a client took too long to send its %s; closing", what)
-        self._refuse(408, "REQUEST_TIMEOUT", "請求傳送逾時。")
+        self._refuse(WebError(WebErrorCode.REQUEST_TIMEOUT))
 
     def data_received(self, data: bytes) -> None:
         if self._draining:
@@ -363,7 +355,7 @@ class GuardedProtocol(HttpToolsProtocol):
         super().data_received(data)
         if self._in_head and self._head_bytes > self.limits.max_head and not self.transport.is_closing():
             # A head that never ends: refused before httptools buffers more of it.
-            self._refuse(400, "BAD_REQUEST", "請求標頭過大。")
+            self._refuse(WebError(WebErrorCode.BAD_REQUEST, "請求標頭過大。"))
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -396,16 +388,16 @@ class GuardedProtocol(HttpToolsProtocol):
     # -- answers the protocol gives itself --------------------------------------------------------
     def send_400_response(self, msg: str) -> None:
         if self._head_too_large:
-            self._refuse(400, "BAD_REQUEST", "請求標頭過大。")
+            self._refuse(WebError(WebErrorCode.BAD_REQUEST, "請求標頭過大。"))
             return
         log.warning("a malformed HTTP request: %s", msg)
-        self._refuse(400, "BAD_REQUEST", "HTTP 請求格式錯誤。")
+        self._refuse(WebError(WebErrorCode.BAD_REQUEST, "HTTP 請求格式錯誤。"))
 
-    def _refuse(self, status: int, code: str, message: str, *, linger: bool = True) -> None:
+    def _refuse(self, error: WebError, *, linger: bool = True) -> None:
         self._cancel_deadline()
         self._stop_waiting()
-        body = error_body(status, code, message)
-        head = b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])
+        body = error_body(error)
+        head = b"HTTP/1.1 %d %s\r\n" % (error.status, _REASONS[error.status])
         head += b"content-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n"
         head += b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
         if not self.transport.is_closing():

@@ -25,7 +25,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fxml.errors import FxmlError
+from fxml.web.errors import WebError, WebErrorCode
 from fxml.web.sqlite import SqliteFile
 
 CSRF_FIELD = "csrf_token"
@@ -39,19 +39,17 @@ CREATE TABLE IF NOT EXISTS web_sessions (
 """
 
 
-class CsrfError(FxmlError):
-    """A form without its session's CSRF token (or with another one)."""
-
-    code = "CSRF_FAILED"
-    message = "表單已失效或來源不明，請重新操作。"
+class CsrfError(WebError):
+    """A form without its session's CSRF token (or with another one): CSRF_FAILED, 403."""
 
     def __init__(self) -> None:
-        super().__init__(self.message)
+        super().__init__(WebErrorCode.CSRF_FAILED)
 
 
 @dataclass
 class Session:
-    """One browser's session: its id, its data, and whether it changed."""
+    """One browser's session: its id, its data, whether it is stored yet (``new``: not) and whether
+    its data changed since it was loaded (``dirty``: :meth:`SessionStore.save` writes it then)."""
 
     id: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -113,15 +111,22 @@ class SessionStore(SqliteFile):
         return Session(secrets.token_urlsafe(32), new=True)
 
     def save(self, session: Session, response: Response) -> None:
-        """Store the session (if it has data) and set its cookie, renewing the idle timeout."""
+        """Set the session's cookie, renewing its idle timeout; its data is written when it changed
+        (or is not stored yet). A session without data is neither stored nor given a cookie."""
         if not session.data:
             return
         now = self._clock()
-        self.connection().execute(
-            "INSERT INTO web_sessions(id, data, created, expires) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(id) DO UPDATE SET data = excluded.data, expires = excluded.expires",
-            (session.id, json.dumps(session.data, ensure_ascii=False), now, now + self.policy.max_age),
-        )
+        expires = now + self.policy.max_age
+        conn = self.connection()
+        touched = not (session.dirty or session.new) and conn.execute(
+            "UPDATE web_sessions SET expires = ? WHERE id = ?", (expires, session.id)).rowcount == 1
+        if not touched:
+            conn.execute(
+                "INSERT INTO web_sessions(id, data, created, expires) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET data = excluded.data, expires = excluded.expires",
+                (session.id, json.dumps(session.data, ensure_ascii=False), now, expires),
+            )
+            session.new = session.dirty = False
         self._set_cookie(response, session.id)
 
     def rotate(self, session: Session) -> Session:

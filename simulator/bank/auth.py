@@ -42,6 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fxml.clock import Clock
+from fxml.errors import CodedError
 from fxml.platform.tickets import System
 from fxml.web.sessions import CookiePolicy
 from simulator.bank.customers import (
@@ -123,14 +124,12 @@ class BankErrorCode(enum.StrEnum):
     PAYER_NOT_BOUND = "PAYER_NOT_BOUND"
 
 
-class BankError(SimulatorError):
-    """A refusal of the bank's: a stable ``code`` and the ``message`` the customer reads."""
+class BankError(CodedError, SimulatorError):
+    """A refusal of the bank's: a stable ``code``, the ``message`` the customer reads (the bank's
+    messages name the case: the field, the system, the limit) and the HTTP status it is answered with."""
 
     def __init__(self, code: BankErrorCode, message: str, status: int = 400):
-        self.code = code
-        self.message = message
-        self.status = status
-        super().__init__(f"[{code}] {message}")
+        super().__init__(code, message, status)
 
 
 def password_hasher(profile: str = "default") -> PasswordHasher:

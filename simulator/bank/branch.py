@@ -19,7 +19,7 @@ import json
 import re
 import secrets
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,9 +33,12 @@ from starlette.routing import BaseRoute, Route
 from fxml.ca.client import CertificateRecord
 from fxml.clock import TAIWAN
 from fxml.display import roc_date, taiwan_text, time_text
+from fxml.errors import CodedError
 from fxml.platform.tickets import System
-from fxml.web import ids
-from fxml.web.sessions import CookiePolicy, CsrfError, Session, SessionStore, check_csrf
+from fxml.web import ids, labels
+from fxml.web.errors import error_page
+from fxml.web.handlers import Door, form, principal, session, texts
+from fxml.web.sessions import CookiePolicy, CsrfError, Session, SessionStore
 from simulator.bank import binding
 from simulator.bank.auth import BankError, DeviceCookie, Logins, Verdict, device_id
 from simulator.bank.auth import BankErrorCode as Code
@@ -192,7 +195,7 @@ def check_codes(customer: Company, given: list[str], others: Mapping[str, Compan
 
 
 class BranchOffice:
-    """The pages of ``/branch``."""
+    """The pages of ``/branch``, behind the back office's door (its principal: the officer)."""
 
     def __init__(self, store: BankStore, logins: Logins, checks: CertificateChecks | None, state_dir: Path,
                  templates: Any):
@@ -204,33 +207,43 @@ class BranchOffice:
         policy = CookiePolicy("bank_branch_session", path=PREFIX)
         self.sessions = SessionStore(state_dir / STORE_FILE, policy, clock=lambda: self.clock.now().timestamp())
         self.device = DeviceCookie.beside(policy, "bank_branch_device")
+        self.door: Door[SignedInOfficer] = Door(identify=self._officer, stranger=self._stranger,
+                                                refuse=self._refusal, sessions=self.sessions,
+                                                login_url=f"{PREFIX}/login")
 
     def close(self) -> None:
         self.sessions.close()
 
+    def routes(self) -> list[BaseRoute]:
+        door, inbox = self.door, f"{PREFIX}/inbox"
+        return [
+            Route("/", door.page(self.root, anyone=True), methods=["GET"]),
+            Route("/login", door.page(self.login_page, anyone=True), methods=["GET"]),
+            Route("/login", door.page(self.login, anyone=True), methods=["POST"]),
+            Route("/logout", door.page(self.logout, back=inbox), methods=["POST"]),
+            Route("/inbox", door.page(self.inbox_page), methods=["GET"]),
+            Route("/fax/{fax:str}.pdf", door.page(self.fax_pdf, back=inbox), methods=["GET"]),
+            Route("/fax/{fax:str}", door.page(self.fax_page, back=inbox), methods=["GET"]),
+            Route("/fax/{fax:str}/file", door.page(self.file, back=PREFIX + "/fax/{fax}", title=FILING_REFUSED),
+                  methods=["POST"]),
+        ]
+
     # -- pieces ---------------------------------------------------------------------------------------
-    def _render(self, request: Request, name: str, session: Session, status: int = 200, **context: Any) -> Response:
-        response = self.templates.TemplateResponse(
-            request, name, {"title": TITLE, "prefix": PREFIX, "csrf_token": session.csrf_token, **context},
+    def _render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        return self.templates.TemplateResponse(
+            request, name, {"title": TITLE, "prefix": PREFIX, "csrf_token": session(request).csrf_token, **context},
             status_code=status,
         )
-        self.sessions.save(session, response)
-        return response
 
-    def _refusal(self, request: Request, session: Session, error: BankError, back: str | None,
-                 heading: str | None = None) -> Response:
-        """The refusal's page: what happened as its heading (``heading``, else 尚未登入 or the back
+    def _refusal(self, request: Request, error: CodedError, *, back: str | None, title: str | None) -> Response:
+        """The refusal's page: what happened as its heading (``title``, else 尚未登入 or the back
         office's name), the message the officer reads, the code only in small print."""
-        title = heading or ("尚未登入" if error.code is Code.NOT_LOGGED_IN else TITLE)
-        response = self.templates.TemplateResponse(request, "message.html", {
-            "title": title, "system": TITLE, "message": error.message, "code": error.code, "kind": "error",
-            "back_url": back, "back_label": "回上頁",
-        }, status_code=error.status)
-        self.sessions.save(session, response)
-        return response
+        heading = title or ("尚未登入" if error.code == Code.NOT_LOGGED_IN else TITLE)
+        return error_page(self.templates, request, error, title=heading, system=TITLE, back_url=back,
+                          back_label=labels.BACK)
 
-    def _officer(self, session: Session) -> SignedInOfficer | None:
-        data = session.get(OFFICER_KEY)
+    def _officer(self, request: Request, found: Session | None) -> SignedInOfficer | None:
+        data = found.get(OFFICER_KEY) if found is not None else None
         if not isinstance(data, dict):
             return None
         # A session stands until logout or idle timeout: a lock that others' guesses set (on the clients
@@ -240,22 +253,11 @@ class BranchOffice:
             return None
         return SignedInOfficer(row.branch_code, row.branch_name, row.officer_code, row.name, OfficerRole(row.role))
 
-    def _page(self, handler: Callable[[Request, Session, SignedInOfficer], Awaitable[Response]]
-              ) -> Callable[[Request], Awaitable[Response]]:
-        """A page for signed-in officers only; anyone else is refused (nothing of a branch is shown)."""
-
-        async def endpoint(request: Request) -> Response:
-            session = self.sessions.load(request)
-            officer = self._officer(session)
-            if officer is None:
-                error = BankError(Code.NOT_LOGGED_IN, "請先以分行經辦的員工代號登入分行作業系統。", 401)
-                self.store.audit(self.clock.now(), SYSTEM, "?", f"{request.method} {request.url.path}"[:80],
-                                 error.code)
-                return self._refusal(request, session, error, f"{PREFIX}/login")
-            return await handler(request, session, officer)
-
-        endpoint.__name__ = handler.__name__
-        return endpoint
+    def _stranger(self, request: Request) -> BankError:
+        """A page for signed-in officers only; anyone else is refused (nothing of a branch is shown), and audited."""
+        error = BankError(Code.NOT_LOGGED_IN, "請先以分行經辦的員工代號登入分行作業系統。", 401)
+        self.store.audit(self.clock.now(), SYSTEM, "?", f"{request.method} {request.url.path}"[:80], error.code)
+        return error
 
     def fax(self, officer: SignedInOfficer, fax_id: str) -> FaxRow:
         """A fax of the officer's branch; another branch's is answered as none at all."""
@@ -275,67 +277,50 @@ class BranchOffice:
 
     # -- login ----------------------------------------------------------------------------------------
     async def root(self, request: Request) -> Response:
-        session = self.sessions.load(request)
-        target = "inbox" if self._officer(session) else "login"
+        target = "inbox" if request.state.principal else "login"
         return RedirectResponse(f"{PREFIX}/{target}", status_code=303)
 
     async def login_page(self, request: Request) -> Response:
-        return self._render(request, "branch_login.html", self.sessions.load(request))
+        return self._render(request, "branch_login.html")
 
     async def login(self, request: Request) -> Response:
-        session = self.sessions.load(request)
-        form = await request.form(max_files=0, max_fields=10)
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
         try:
-            check_csrf(session, fields)
+            fields = texts(await form(request, max_fields=10))
         except CsrfError as exc:
-            error = BankError(Code.CSRF_FAILED, exc.message, 403)
-            return self._render(request, "branch_login.html", session, status=403, error=error)
+            return self._render(request, "branch_login.html", status=403, error=exc)
         branch_code, officer_code = fields.get("branch_code", ""), fields.get("officer_code", "")
         try:
             officer = await run_in_threadpool(self.logins.login, branch_code, officer_code, fields.get("password", ""),
                                               self.device.token(request))
         except BankError as exc:
-            return self._render(request, "branch_login.html", session, status=exc.status, error=exc,
+            return self._render(request, "branch_login.html", status=exc.status, error=exc,
                                 branch_code=branch_code, officer_code=officer_code)
-        fresh = self.sessions.rotate(session)
-        fresh.data.clear()
-        fresh[OFFICER_KEY] = {"branch_code": officer.branch_code, "officer_code": officer.officer_code}
+        self.door.rotate(request)[OFFICER_KEY] = {"branch_code": officer.branch_code,
+                                                  "officer_code": officer.officer_code}
         response = RedirectResponse(f"{PREFIX}/inbox", status_code=303)
-        self.sessions.save(fresh, response)
         if officer.device is not None:
             self.device.set(response, officer.device)
         return response
 
-    async def logout(self, request: Request, session: Session, officer: SignedInOfficer) -> Response:
-        form = await request.form(max_files=0, max_fields=10)
-        try:
-            check_csrf(session, {k: v for k, v in form.items() if isinstance(v, str)})
-        except CsrfError as exc:
-            return self._refusal(request, session, BankError(Code.CSRF_FAILED, exc.message, 403), f"{PREFIX}/inbox")
-        self.sessions.delete(session)
+    async def logout(self, request: Request) -> Response:
+        await form(request, max_fields=10)
         response = RedirectResponse(f"{PREFIX}/login", status_code=303)
-        self.sessions.clear_cookie(response)
+        self.door.end(request, response)
         return response
 
     # -- the inbox and a sheet --------------------------------------------------------------------------
-    async def inbox_page(self, request: Request, session: Session, officer: SignedInOfficer) -> Response:
-        return self._render(request, "branch_inbox.html", session, officer=officer,
-                            faxes=self.inbox(officer.branch_code))
+    async def inbox_page(self, request: Request) -> Response:
+        officer = principal(request, SignedInOfficer)
+        return self._render(request, "branch_inbox.html", officer=officer, faxes=self.inbox(officer.branch_code))
 
-    async def fax_page(self, request: Request, session: Session, officer: SignedInOfficer) -> Response:
-        try:
-            fax = self.fax(officer, request.path_params["fax"])
-            facts = await run_in_threadpool(self._facts, fax)
-        except BankError as exc:
-            return self._refusal(request, session, exc, f"{PREFIX}/inbox")
-        return self._render(request, "branch_fax.html", session, officer=officer, fax=fax, **facts)
+    async def fax_page(self, request: Request) -> Response:
+        officer = principal(request, SignedInOfficer)
+        fax = self.fax(officer, request.path_params["fax"])
+        facts = await run_in_threadpool(self._facts, fax)
+        return self._render(request, "branch_fax.html", officer=officer, fax=fax, **facts)
 
-    async def fax_pdf(self, request: Request, session: Session, officer: SignedInOfficer) -> Response:
-        try:
-            fax = self.fax(officer, request.path_params["fax"])
-        except BankError as exc:
-            return self._refusal(request, session, exc, f"{PREFIX}/inbox")
+    async def fax_pdf(self, request: Request) -> Response:
+        fax = self.fax(principal(request, SignedInOfficer), request.path_params["fax"])
         pdf = self.store.connection().execute("SELECT pdf FROM faxes WHERE id = ?", (fax.id,)).fetchone()[0]
         return Response(bytes(pdf), media_type="application/pdf",
                         headers={"content-disposition": f'inline; filename="fax-{fax.id}-{fax.serial}.pdf"'})
@@ -374,23 +359,28 @@ class BranchOffice:
                 "codes": json.loads(row[3]) if row[3] else None, "filed_at": f"{roc_date(at)} {time_text(at)}"}
 
     # -- 憑證展期建檔 -----------------------------------------------------------------------------------------
-    async def file(self, request: Request, session: Session, officer: SignedInOfficer) -> Response:
-        form = await request.form(max_files=0, max_fields=40)
-        back = f"{PREFIX}/fax/{request.path_params['fax']}"
+    async def file(self, request: Request) -> Response:
+        officer = principal(request, SignedInOfficer)
+        data = await form(request, max_fields=40)
         try:
-            check_csrf(session, {k: v for k, v in form.items() if isinstance(v, str)})
             fax = self.fax(officer, request.path_params["fax"])
-            codes = [v for v in form.getlist("relationship_code") if isinstance(v, str)]
+            codes = [v for v in data.getlist("relationship_code") if isinstance(v, str)]
             filing = await run_in_threadpool(self._file, officer, fax, codes)
-        except CsrfError as exc:
-            return self._refusal(request, session, BankError(Code.CSRF_FAILED, exc.message, 403), back, FILING_REFUSED)
         except BankError as exc:
             self.store.audit(self.clock.now(), SYSTEM, officer.actor, "憑證展期建檔", exc.code,
                              request.path_params["fax"][:20])
-            return self._refusal(request, session, exc, back, FILING_REFUSED)
-        return self._render(request, "branch_filed.html", session, officer=officer, fax=fax, **filing)
+            raise
+        return self._render(request, "branch_filed.html", officer=officer, fax=fax, **filing)
 
     def _file(self, officer: SignedInOfficer, fax: FaxRow, entered: list[str]) -> dict[str, Any]:
+        """憑證展期建檔 of the sheet ``fax``: checked (:meth:`_fileable`), then one transaction."""
+        customer, record, codes = self._fileable(fax, entered)
+        return self._record_filing(officer, fax, customer, record, codes)
+
+    def _fileable(self, fax: FaxRow, entered: list[str]
+                  ) -> tuple[Company, CertificateRecord, tuple[str, ...] | None]:
+        """The customer, the CA's record and the relationship codes of a filing of ``fax``, or the
+        refusal that says why it cannot be filed."""
         customer = self.store.customer(fax.id_number)
         if customer is None or not isinstance(customer, Company) or customer.system is not System.EOI:
             raise BankError(Code.FILING_NOT_EOI, "個人網路銀行及企業網路銀行客戶於憑證更新完成（步驟7）時即生效，"
@@ -428,6 +418,10 @@ class BranchOffice:
             latest = f"（最新為 {newest.serial}）" if newest else ""
             raise BankError(Code.CERT_NOT_NEWEST, f"此證明單的憑證（序號 {record.serial}）不是客戶最新的憑證{latest}，"
                             "請客戶重新列印最新憑證的憑證證明單。", 409)
+        return customer, record, codes
+
+    def _record_filing(self, officer: SignedInOfficer, fax: FaxRow, customer: Company, record: CertificateRecord,
+                       codes: tuple[str, ...] | None) -> dict[str, Any]:
         now = self.clock.now()
         filing_id = f"E{now.astimezone(TAIWAN).strftime('%Y%m%d')}{secrets.token_hex(4).upper()}"
         try:
@@ -457,18 +451,6 @@ class BranchOffice:
                             409) from None
         return {"filing_id": filing_id, "customer": customer, "record": record, "codes": codes,
                 "filed_at": f"{roc_date(now)} {time_text(now)}"}
-
-    def routes(self) -> list[BaseRoute]:
-        return [
-            Route("/", self.root, methods=["GET"]),
-            Route("/login", self.login_page, methods=["GET"]),
-            Route("/login", self.login, methods=["POST"]),
-            Route("/logout", self._page(self.logout), methods=["POST"]),
-            Route("/inbox", self._page(self.inbox_page), methods=["GET"]),
-            Route("/fax/{fax:str}.pdf", self._page(self.fax_pdf), methods=["GET"]),
-            Route("/fax/{fax:str}", self._page(self.fax_page), methods=["GET"]),
-            Route("/fax/{fax:str}/file", self._page(self.file), methods=["POST"]),
-        ]
 
 
 def _ca_values(record: CertificateRecord) -> dict[str, str]:

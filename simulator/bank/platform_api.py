@@ -10,7 +10,10 @@
 
 Both refuse anything not signed with the shared key, out of time or
 replayed (:func:`fxml.platform.bankapi.verify`), and answer a message sent
-again with the answer it got the first time.
+again with the answer it got the first time. They are plain endpoints (the
+caller is known by the message's signature, not by a session): a refusal is a
+:class:`~fxml.platform.bankapi.BankApiError`, audited, raised and answered by
+the web layer (JSON).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from fxml.clock import Clock
 from fxml.platform import bankapi
 from fxml.platform.bankapi import BankApiError, Binding, ErrorCode, Fax, FaxReceipt, RenewalNotice
 from fxml.platform.tickets import System
-from fxml.web.body import BadJsonError, BodyTooLargeError, parse_json, read_limited
+from fxml.web.body import BadJsonError, parse_json
 from simulator.bank import binding
 from simulator.bank.auth import BankError
 from simulator.bank.certificates import CertificateChecks
@@ -46,24 +49,26 @@ class PlatformApi:
         self.key = key
         self.checks = checks
 
-    async def _authenticated(self, request: Request) -> Any:
-        try:
-            body = await read_limited(request, bankapi.MAX_BODY)
-        except BodyTooLargeError:
-            raise BankApiError(ErrorCode.BANK_API_BAD_REQUEST, "the body is too large", 413) from None
+    async def _authenticated(self, action: str, request: Request) -> Any:
+        """The request's JSON body, once its signature says it is the platform's (fresh, not
+        replayed); a refusal is audited under ``action`` and raised (the web layer answers it)."""
+        body = await request.body()  # at most bankapi.MAX_BODY: the bank app's body limit
         now = self.clock.now()
-        await run_in_threadpool(
-            bankapi.verify, self.key, request.method, request.url.path, body, request.headers, self.clock,
-            lambda nonce, expires: self.store.first_use_nonce(nonce, expires, now),
-        )
         try:
-            return parse_json(body)
-        except BadJsonError as exc:  # not JSON, or nested too deep to read
-            raise BankApiError(ErrorCode.BANK_API_BAD_REQUEST, exc.reason) from None
+            await run_in_threadpool(
+                bankapi.verify, self.key, request.method, request.url.path, body, request.headers, self.clock,
+                lambda nonce, expires: self.store.first_use_nonce(nonce, expires, now),
+            )
+            try:
+                return parse_json(body)
+            except BadJsonError as exc:  # not JSON, or nested too deep to read
+                raise BankApiError(ErrorCode.BANK_API_BAD_REQUEST, exc.reason) from None
+        except BankApiError as exc:
+            self._audit_refusal(action, exc)
+            raise
 
-    def _refused(self, action: str, exc: BankApiError) -> JSONResponse:
-        self.store.audit(self.clock.now(), SYSTEM, "fxml-platform", action, exc.code.value, exc.detail[:200])
-        return JSONResponse(exc.to_json(), status_code=exc.status)
+    def _audit_refusal(self, action: str, exc: BankApiError) -> None:
+        self.store.audit(self.clock.now(), SYSTEM, "fxml-platform", action, str(exc.code), exc.detail[:200])
 
     def _customer(self, id_number: str, holder_id: str) -> Customer:
         customer = self.store.customer(id_number)
@@ -73,11 +78,12 @@ class PlatformApi:
 
     # -- the fax --------------------------------------------------------------------------------------
     async def fax(self, request: Request) -> Response:
+        data = await self._authenticated("傳真收件", request)
         try:
-            fax = Fax.from_json(await self._authenticated(request))
-            receipt, created = await run_in_threadpool(self._file_fax, fax)
+            receipt, created = await run_in_threadpool(self._file_fax, Fax.from_json(data))
         except BankApiError as exc:
-            return self._refused("傳真收件", exc)
+            self._audit_refusal("傳真收件", exc)
+            raise
         return JSONResponse(receipt.to_json(), status_code=201 if created else 200)
 
     def _file_fax(self, fax: Fax) -> tuple[FaxReceipt, bool]:
@@ -110,11 +116,13 @@ class PlatformApi:
 
     # -- the renewal notice -------------------------------------------------------------------------------
     async def renewal(self, request: Request) -> Response:
+        data = await self._authenticated("憑證更新完成通知", request)
         try:
-            notice = RenewalNotice.from_json(await self._authenticated(request))
+            notice = RenewalNotice.from_json(data)
             outcome, created = await run_in_threadpool(self._note_renewal, notice)
         except BankApiError as exc:
-            return self._refused("憑證更新完成通知", exc)
+            self._audit_refusal("憑證更新完成通知", exc)
+            raise
         return JSONResponse({"renewal": {"renewal_id": notice.renewal_id, "binding": outcome.value}},
                             status_code=201 if created else 200)
 

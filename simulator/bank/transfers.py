@@ -32,7 +32,7 @@ import secrets
 import sqlite3
 import unicodedata
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -41,21 +41,20 @@ from starlette.routing import BaseRoute, Route
 
 from fxml.clock import TAIWAN
 from fxml.display import roc_date, taiwan_text, time_text
+from fxml.errors import CodedError
 from fxml.web import ids
 from fxml.web.body import BadJsonError, parse_json
-from fxml.web.sessions import CsrfError, Session, check_csrf
+from fxml.web.handlers import csrf_header, form, principal, session, texts
+from fxml.web.sessions import Session
 from simulator.bank import binding
 from simulator.bank.auth import BankError, LoggedIn
 from simulator.bank.auth import BankErrorCode as Code
 from simulator.bank.certificates import CertificateChecks, ca_unavailable, load_certificate, serial_of
 from simulator.bank.customers import Company, Customer
-from simulator.bank.systems import SystemPage
-
-if TYPE_CHECKING:
-    from simulator.bank.app import BankApp
+from simulator.bank.pages import BankPages
+from simulator.bank.systems import BY_SYSTEM, SystemPage
 
 PENDING_KEY: Final = "transfer_pending"
-CSRF_HEADER: Final = "x-csrf-token"
 SIGNED_FORMAT: Final = "fxmlsim-transfer"
 #: How long a filled-in transfer waits for its signature.
 PENDING_MINUTES: Final = 10
@@ -112,22 +111,26 @@ def payer_label(customer: Customer, payer: str | None) -> str:
 
 
 class Transfers:
-    """The transfer pages of the three systems, over the bank app's sessions and records."""
+    """The transfer pages of the three systems, behind each system's door (:mod:`simulator.bank.pages`)."""
 
-    def __init__(self, bank: BankApp, checks: CertificateChecks | None, agent_url: str | None):
-        self.bank = bank
-        self.store = bank.store
-        self.clock = bank.clock
+    def __init__(self, pages: BankPages, checks: CertificateChecks | None, agent_url: str | None):
+        self.pages = pages
+        self.store = pages.store
+        self.clock = pages.clock
         self.checks = checks
         self.agent_url = agent_url or ""
 
-    # -- pieces ---------------------------------------------------------------------------------------
-    def _who(self, page: SystemPage, session: Session) -> LoggedIn:
-        who = self.bank._logged_in(page, session)
-        if who is None:
-            raise BankError(Code.NOT_LOGGED_IN, f"請先登入{page.title}。", 401)
-        return who
+    def routes(self, page: SystemPage) -> list[BaseRoute]:
+        door = self.pages.doors[page.system]
+        return [
+            Route("/transfer", door.page(self.form_page), methods=["GET"]),
+            Route("/transfer", door.page(self.fill, back=f"{page.prefix}/transfer"), methods=["POST"]),
+            Route("/transfer/sign", door.page(self.sign_page), methods=["GET"]),
+            Route("/transfer/sign", door.json(self.signed), methods=["POST"]),
+            Route("/transfer/{transfer_id:str}", door.page(self.result, back=f"{page.prefix}/menu"), methods=["GET"]),
+        ]
 
+    # -- pieces ---------------------------------------------------------------------------------------
     def _summary(self, who: LoggedIn, data: dict[str, Any]) -> list[tuple[str, str]]:
         rows = [("交易序號", data["transfer_id"])]
         if isinstance(who.customer, Company) and who.customer.shared_certificate:
@@ -137,113 +140,68 @@ class Transfers:
                  ("附言", data["memo"] or "（無）")]
         return rows
 
-    def _json_refusal(self, error: BankError) -> JSONResponse:
-        return JSONResponse({"error": {"code": error.code.value, "message": error.message}}, status_code=error.status)
-
     # -- the form -------------------------------------------------------------------------------------
-    def routes(self, page: SystemPage) -> list[BaseRoute]:
-        sessions = self.bank.sessions[page.system]
+    async def form_page(self, request: Request) -> Response:
+        who = principal(request, LoggedIn)
+        return self.pages.render(request, BY_SYSTEM[who.system], "transfer_form.html", who=who, values={})
 
-        async def form_page(request: Request) -> Response:
-            session = sessions.load(request)
-            try:
-                who = self._who(page, session)
-            except BankError as exc:
-                return self.bank._refusal(request, page, session, exc, f"{page.prefix}/login")
-            return self.bank._render(request, page, "transfer_form.html", session, who=who, values={})
+    async def fill(self, request: Request) -> Response:
+        who = principal(request, LoggedIn)
+        page = BY_SYSTEM[who.system]
+        fields = texts(await form(request))
+        try:
+            transfer = check_form(who.customer, fields)
+        except BankError as exc:
+            return self.pages.render(request, page, "transfer_form.html", status=exc.status, who=who, error=exc,
+                                     values=fields)
+        now = self.clock.now()
+        data = {
+            "format": SIGNED_FORMAT, "version": 1,
+            "transfer_id": f"T{now.astimezone(TAIWAN).strftime('%Y%m%d')}{secrets.token_hex(6).upper()}",
+            "bank": BANK_CODE, "system": page.system.value, "customer_id": who.customer.id_number,
+            "user_code": who.user.user_code, **transfer, "currency": "TWD", "created_at": now.isoformat(),
+        }
+        session(request)[PENDING_KEY] = {"data": base64.b64encode(signed_bytes(data)).decode("ascii"),
+                                         "created_at": now.isoformat()}
+        return RedirectResponse(f"{page.prefix}/transfer/sign", status_code=303)
 
-        async def fill(request: Request) -> Response:
-            session = sessions.load(request)
-            try:
-                who = self._who(page, session)
-            except BankError as exc:
-                return self.bank._refusal(request, page, session, exc, f"{page.prefix}/login")
-            form = await request.form(max_files=0, max_fields=20)
-            fields = {k: v for k, v in form.items() if isinstance(v, str)}
-            try:
-                check_csrf(session, fields)
-                transfer = check_form(who.customer, fields)
-            except CsrfError as exc:
-                return self.bank._refusal(request, page, session, BankError(Code.CSRF_FAILED, exc.message, 403),
-                                          f"{page.prefix}/transfer")
-            except BankError as exc:
-                return self.bank._render(request, page, "transfer_form.html", session, status=exc.status, who=who,
-                                         error=exc, values=fields)
-            now = self.clock.now()
-            data = {
-                "format": SIGNED_FORMAT, "version": 1,
-                "transfer_id": f"T{now.astimezone(TAIWAN).strftime('%Y%m%d')}{secrets.token_hex(6).upper()}",
-                "bank": BANK_CODE, "system": page.system.value, "customer_id": who.customer.id_number,
-                "user_code": who.user.user_code, **transfer, "currency": "TWD", "created_at": now.isoformat(),
-            }
-            session[PENDING_KEY] = {"data": base64.b64encode(signed_bytes(data)).decode("ascii"),
-                                    "created_at": now.isoformat()}
-            response = RedirectResponse(f"{page.prefix}/transfer/sign", status_code=303)
-            sessions.save(session, response)
-            return response
+    async def sign_page(self, request: Request) -> Response:
+        who = principal(request, LoggedIn)
+        page = BY_SYSTEM[who.system]
+        pending = session(request).get(PENDING_KEY)
+        if not isinstance(pending, dict):
+            return RedirectResponse(f"{page.prefix}/transfer", status_code=303)
+        data = json.loads(base64.b64decode(pending["data"]))
+        return self.pages.render(request, page, "transfer_sign.html", who=who, summary=self._summary(who, data),
+                                 transfer_id=data["transfer_id"], to_sign=pending["data"], agent_url=self.agent_url)
 
-        async def sign_page(request: Request) -> Response:
-            session = sessions.load(request)
+    async def signed(self, request: Request) -> Response:
+        """The signed transfer (JSON, CSRF header): checked, then done; every refusal audited."""
+        who = principal(request, LoggedIn)
+        page = BY_SYSTEM[who.system]
+        transfer_id = "?"
+        try:
+            csrf_header(request)
             try:
-                who = self._who(page, session)
-            except BankError as exc:
-                return self.bank._refusal(request, page, session, exc, f"{page.prefix}/login")
-            pending = session.get(PENDING_KEY)
-            if not isinstance(pending, dict):
-                return RedirectResponse(f"{page.prefix}/transfer", status_code=303)
-            data = json.loads(base64.b64decode(pending["data"]))
-            return self.bank._render(request, page, "transfer_sign.html", session, who=who,
-                                     summary=self._summary(who, data), transfer_id=data["transfer_id"],
-                                     to_sign=pending["data"], agent_url=self.agent_url)
+                body = parse_json(await request.body() or b"{}")
+            except BadJsonError:  # not JSON, or nested too deep to read
+                body = None
+            if not isinstance(body, dict):
+                raise BankError(Code.SIGNATURE_MISSING, "請求內容須為已簽章的轉帳（JSON）。", 400)
+            transfer_id = str(body.get("transfer_id", ""))[:40]
+            done = await run_in_threadpool(self._execute, who, session(request), body)
+        except CodedError as exc:
+            self.store.audit(self.clock.now(), page.system.value, who.actor, "轉帳", exc.code, transfer_id)
+            raise
+        session(request).pop(PENDING_KEY)
+        return JSONResponse({"transfer": {**done, "url": f"{page.prefix}/transfer/{done['transfer_id']}"}},
+                            status_code=201)
 
-        async def signed(request: Request) -> Response:
-            session = sessions.load(request)
-            try:
-                who = self._who(page, session)
-            except BankError as exc:  # no customer to name: nothing recorded
-                return self._json_refusal(exc)
-            try:
-                check_csrf(session, {"csrf_token": request.headers.get(CSRF_HEADER, "")})
-            except CsrfError as exc:
-                refusal = BankError(Code.CSRF_FAILED, exc.message, 403)
-                self.store.audit(self.clock.now(), page.system.value, who.actor, "轉帳", refusal.code, "?")
-                return self._json_refusal(refusal)
-            transfer_id = "?"
-            try:
-                try:
-                    body = parse_json(await request.body() or b"{}")
-                except BadJsonError:  # not JSON, or nested too deep to read
-                    body = None
-                if not isinstance(body, dict):
-                    raise BankError(Code.SIGNATURE_MISSING, "請求內容須為已簽章的轉帳（JSON）。", 400)
-                transfer_id = str(body.get("transfer_id", ""))[:40]
-                done = await run_in_threadpool(self._execute, who, session, body)
-            except BankError as exc:
-                self.store.audit(self.clock.now(), page.system.value, who.actor, "轉帳", exc.code, transfer_id)
-                return self._json_refusal(exc)
-            session.pop(PENDING_KEY)
-            response = JSONResponse({"transfer": {**done, "url": f"{page.prefix}/transfer/{done['transfer_id']}"}},
-                                    status_code=201)
-            sessions.save(session, response)
-            return response
-
-        async def result(request: Request) -> Response:
-            session = sessions.load(request)
-            try:
-                who = self._who(page, session)
-                row = await run_in_threadpool(self._transfer, who,
-                                              ids.matching(request.path_params["transfer_id"], _TRANSFER_ID))
-            except BankError as exc:
-                return self.bank._refusal(request, page, session, exc, f"{page.prefix}/menu")
-            return self.bank._render(request, page, "transfer_done.html", session, who=who, **row)
-
-        return [
-            Route("/transfer", form_page, methods=["GET"]),
-            Route("/transfer", fill, methods=["POST"]),
-            Route("/transfer/sign", sign_page, methods=["GET"]),
-            Route("/transfer/sign", signed, methods=["POST"]),
-            Route("/transfer/{transfer_id:str}", result, methods=["GET"]),
-        ]
+    async def result(self, request: Request) -> Response:
+        who = principal(request, LoggedIn)
+        row = await run_in_threadpool(self._transfer, who,
+                                      ids.matching(request.path_params["transfer_id"], _TRANSFER_ID))
+        return self.pages.render(request, BY_SYSTEM[who.system], "transfer_done.html", who=who, **row)
 
     # -- the signed transfer --------------------------------------------------------------------------------
     def _execute(self, who: LoggedIn, session: Session, body: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from fxml.clock import ClockError, from_env
 from fxml.web.server import ListenError, bind, check_loopback, port_argument, serve, url_of
 from simulator.ca.app import Access, CaApp, ensure_token
 from simulator.ca.config import ConfigError
-from simulator.ca.errors import CaError
+from simulator.ca.errors import CaServiceError
 from simulator.ca.hierarchy import Hierarchy
 from simulator.ca.service import CertificateAuthority, IssuedCertificate, Operation
 
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         clock = from_env()
         ca = CertificateAuthority.open(args.state_dir, clock=clock, keys_dir=args.keys_dir)
         token = ensure_token(args.state_dir)
-    except (ValueError, ClockError, ConfigError, CaError, OSError) as exc:
+    except (ValueError, ClockError, ConfigError, CaServiceError, OSError) as exc:
         return _fail(str(exc))
     with ca:
         if args.command == "init":
@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             url = url_of(sock)
             ca.set_base_url(args.base_url or url)
             access = Access.for_url(url, token, also=(ca.base_url,), origins=tuple(args.allow_origin))
-        except (ConfigError, CaError, ValueError) as exc:
+        except (ConfigError, CaServiceError, ValueError) as exc:
             sock.close()
             return _fail(str(exc))
 

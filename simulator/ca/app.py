@@ -23,10 +23,14 @@ error codes are the wire contract of :mod:`fxml.ca.api` (docs/ca.md):
 ``GET  /audit?limit=N``                           the audit log's last entries
 ================================================  ==========================================
 
-Everything that signs, reads or writes the registry runs in a worker
-thread (at most ``workers`` at once); the event loop only parses and
-answers. ``POST /ocsp`` answered from the responder's cache skips Starlette
-altogether (:class:`CaApp`): it is the one hot path relying parties hit.
+The app is made by the shared factory (:func:`fxml.web.app.create_app`): each
+route a plain async endpoint behind the CA's :class:`~fxml.web.handlers.Door`
+(its principal: the administrator, for the operations that need the token),
+refusals answered by the web layer. Everything that signs, reads or writes the
+registry runs in a worker thread (at most ``workers`` at once, :func:`work`);
+the event loop only parses and answers. ``POST /ocsp`` answered from the
+responder's cache skips Starlette's routing altogether (:class:`OcspFastPath`):
+it is the one hot path relying parties hit.
 
 Who may ask (:class:`Access`, docs/ca.md "Who may call the CA"): OCSP, the
 CRL and the CA certificates are open to anyone, as a real CA's are. Everything
@@ -42,13 +46,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import json
 import logging
 import os
 import secrets
 import stat
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,11 +65,11 @@ from cryptography.hazmat.primitives import serialization
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fxml.ca.api import (
     CERT_TYPE,
@@ -79,7 +84,6 @@ from fxml.ca.api import (
     PROOF_KEY,
     TOKEN_FILE_NAME,
     CertificateJson,
-    ErrorCode,
     HolderJson,
     Operation,
     Paths,
@@ -87,7 +91,10 @@ from fxml.ca.api import (
 from fxml.clock import TAIWAN, ClockError, parse_instant
 from fxml.display import display_name
 from fxml.web import guard, ids
-from fxml.web.body import BodyTooLargeError, read_limited, receive_limited
+from fxml.web.app import WebSettings, create_app
+from fxml.web.body import BadJsonError, BodyTooLargeError, parse_json, read_body
+from fxml.web.errors import error_response
+from fxml.web.handlers import Door, Endpoint
 from simulator.ca import errors
 from simulator.ca.service import CertificateAuthority, Holder, IssuedCertificate
 
@@ -148,7 +155,7 @@ def _is_public(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in (Paths.OCSP, Paths.CRL_SHORT, "/ca"))
 
 
-_GUARD_ERRORS: dict[guard.Refusal, type[errors.CaError]] = {
+_GUARD_ERRORS: dict[guard.Refusal, type[errors.CaServiceError]] = {
     guard.Refusal.DUPLICATE_HEADER: errors.BadRequestError,
     guard.Refusal.HOST_NOT_ALLOWED: errors.HostNotAllowedError,
     guard.Refusal.ORIGIN_NOT_ALLOWED: errors.OriginNotAllowedError,
@@ -156,7 +163,7 @@ _GUARD_ERRORS: dict[guard.Refusal, type[errors.CaError]] = {
 }
 
 
-def refusal_of(access: Access, scope: Scope) -> errors.CaError | None:
+def refusal_of(access: Access, scope: Scope) -> errors.CaServiceError | None:
     """Why the CA refuses this request before any route sees it, or None."""
     if _is_public(scope["path"]):
         return None
@@ -171,53 +178,76 @@ def refusal_of(access: Access, scope: Scope) -> errors.CaError | None:
     return None
 
 
+class FrontDoor:
+    """The CA's front door (ASGI, before the body is read): :func:`refusal_of`, answered and closed."""
+
+    def __init__(self, app: ASGIApp, access: Access):
+        self.app = app
+        self.access = access
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refused = refusal_of(self.access, scope) if scope["type"] == "http" else None
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        log.warning("refused %s %s: %s %s", scope["method"], scope["path"][:100], refused.code, refused.details)
+        await _close(error_response(refused))(scope, receive, send)
+
+
 # -- requests and answers ---------------------------------------------------------------------
+#: Run a function of the service in a worker thread (signing, SQLite): the event loop never waits.
+work = run_in_threadpool
+
+
 @dataclass(frozen=True)
-class Call:
-    """What a handler needs of a request, read on the event loop and handed to a worker."""
+class Administrator:
+    """The CA's principal for the operations outside the renewal protocol: whoever holds the
+    admin token of its state folder."""
 
-    method: str
-    params: dict[str, str]
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-    client: str
 
-    def json(self) -> dict[str, Any]:
-        if not self.body:
-            return {}
-        try:
-            data = json.loads(self.body.decode("utf-8"))
-        except (ValueError, RecursionError) as exc:
-            # ValueError: bad UTF-8, bad JSON, an integer over 4300 digits;
-            # RecursionError: arrays or objects nested thousands deep.
-            raise errors.BadRequestError("請求內容不是有效的 JSON。", reason=str(exc)[:200]) from None
-        if not isinstance(data, dict):
-            raise errors.BadRequestError("請求內容須為 JSON 物件。")
-        return data
+def bearer(request: Request) -> str:
+    """The token of an ``Authorization: Bearer`` header ('' when there is none)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
-    def bearer(self) -> str:
-        """The token of an ``Authorization: Bearer`` header ('' when there is none)."""
-        scheme, _, token = self.headers.get("authorization", "").partition(" ")
-        return token.strip() if scheme.lower() == "bearer" else ""
 
-    def actor(self, body: dict[str, Any]) -> str:
-        """Who acts, for the audit log: the body's "actor", the X-Actor header (UTF-8), or the client address."""
-        actor = body.get("actor")
-        if actor is not None and not isinstance(actor, str):
-            raise errors.BadRequestError("actor 須為文字。", field="actor")
-        if not actor and self.headers.get("x-actor"):
-            actor = self.headers["x-actor"].encode("latin-1").decode("utf-8", "replace")
-        return actor[:200] if actor else f"http:{self.client}"
+async def read_json(request: Request) -> dict[str, Any]:
+    """The request's JSON object ({} for no body); BadRequestError for anything else."""
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        data = parse_json(raw)
+    except BadJsonError as exc:
+        raise errors.BadRequestError("請求內容不是有效的 JSON。", reason=exc.reason) from None
+    if not isinstance(data, dict):
+        raise errors.BadRequestError("請求內容須為 JSON 物件。")
+    return data
+
+
+def actor_of(request: Request, body: dict[str, Any]) -> str:
+    """Who acts, for the audit log: the body's "actor", the X-Actor header (UTF-8), or the client address."""
+    actor = body.get("actor")
+    if actor is not None and not isinstance(actor, str):
+        raise errors.BadRequestError("actor 須為文字。", field="actor")
+    header = request.headers.get("x-actor")
+    if not actor and header:
+        actor = header.encode("latin-1").decode("utf-8", "replace")
+    return actor[:200] if actor else f"http:{request.client.host if request.client else '?'}"
+
+
+def serial_param(request: Request) -> str:
+    return str(request.path_params["serial"])
+
+
+def query_of(request: Request) -> dict[str, str]:
+    """The query's parameters: blank values count as absent; a repeated name keeps its last value."""
+    return {k: v for k, v in request.query_params.multi_items() if v}
 
 
 def json_answer(status: int, data: Any) -> Response:
     body = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
     return Response(body, status, headers=NO_STORE, media_type=JSON_TYPE)
-
-
-def error_answer(err: errors.CaError) -> Response:
-    return json_answer(err.status, {"error": err.to_json()})
 
 
 def der_answer(data: bytes, media_type: str) -> Response:
@@ -280,9 +310,6 @@ register_url_convertor("ca_format", FormatConvertor())
 
 
 # -- the API ---------------------------------------------------------------------------------------
-Handler = Callable[[Call], Response]
-
-
 class CaApi:
     """The routes of the HTTP API over one :class:`CertificateAuthority`; the
     operations outside the renewal protocol need ``token``."""
@@ -290,11 +317,12 @@ class CaApi:
     def __init__(self, ca: CertificateAuthority, token: str = ""):
         self.ca = ca
         self.token = token
+        self.door: Door[Administrator] = Door(identify=self._administrator, stranger=self._no_token)
 
     def routes(self) -> list[Route]:
         s = "{serial:ca_serial}"
         get, post = ["GET"], ["POST"]
-        table: list[tuple[str, list[str], Handler]] = [
+        table: list[tuple[str, list[str], Endpoint]] = [
             (Paths.INFO, get, self.info),
             (Paths.HOLDERS, post, self.register_holder),
             ("/holders/{holder_id}", get, self.holder),
@@ -317,26 +345,28 @@ class CaApi:
             (Paths.AUDIT, get, self.audit),
         ]
         admin = {self.register_holder, self.apply, self.suspend, self.resume, self.revoke}
-        return [Route(path, _endpoint(self._admin(handler) if handler in admin else handler), methods=methods)
+        return [Route(path, self.door.json(handler, anyone=handler not in admin), methods=methods)
                 for path, methods, handler in table]
 
-    def _admin(self, handler: Handler) -> Handler:
-        """``handler``, for a caller with the admin token only (compared in constant time)."""
+    def _administrator(self, request: Request, _session: object) -> Administrator | None:
+        """The administrator, for a request with the admin token (compared in constant time)."""
+        if self.token and hmac.compare_digest(bearer(request).encode(), self.token.encode()):
+            return Administrator()
+        return None
 
-        def checked(call: Call) -> Response:
-            if not self.token or not hmac.compare_digest(call.bearer().encode(), self.token.encode()):
-                log.warning("refused %s %s without the admin token (client %s)", call.method, handler.__name__,
-                            call.client)
-                raise errors.AdminTokenRequiredError()
-            return handler(call)
-
-        checked.__name__ = handler.__name__
-        return checked
+    def _no_token(self, request: Request) -> errors.CaServiceError:
+        endpoint = request.scope.get("endpoint")
+        log.warning("refused %s %s without the admin token (client %s)", request.method,
+                    getattr(endpoint, "__name__", request.url.path), request.client.host if request.client else "?")
+        return errors.AdminTokenRequiredError()
 
     # -- the service --------------------------------------------------------------
-    def info(self, call: Call) -> Response:
+    async def info(self, request: Request) -> Response:
+        return json_answer(200, await work(self._about))
+
+    def _about(self) -> dict[str, Any]:
         urls = self.ca.urls
-        return json_answer(200, {
+        return {
             "service": "模擬 TWCA Financial User CA（fxmlsim 模擬環境，非正式憑證中心）",
             "simulation": True,
             "issuer": display_name(self.ca.issuer_certificate.subject),
@@ -348,71 +378,71 @@ class CaApi:
             "now": self.ca.now().astimezone(TAIWAN).isoformat(),
             "clock": self.ca.clock.describe(),
             "renewal_window_days": self.ca.config.renewal_window_days,
-        })
+        }
 
-    def register_holder(self, call: Call) -> Response:
-        body = call.json()
+    async def register_holder(self, request: Request) -> Response:
+        body = await read_json(request)
         kwargs = {k: body[k] for k in ("branch_code", "bank_name") if body.get(k) is not None}
-        holder = self.ca.register_holder(
-            _field(body, "holder_id"), _field(body, "name"), _field(body, "cn_suffix"),
-            actor=call.actor(body), **kwargs,
-        )
+        holder = await work(functools.partial(
+            self.ca.register_holder, _field(body, "holder_id"), _field(body, "name"), _field(body, "cn_suffix"),
+            actor=actor_of(request, body), **kwargs))
         return json_answer(201, {
             "result": DONE[Operation.REGISTER], "operation": Operation.REGISTER.value, "holder": _holder_json(holder),
         })
 
-    def holder(self, call: Call) -> Response:
-        holder = self.ca.holder(call.params["holder_id"])
-        certs = self.ca.query(holder_id=holder.holder_id)
+    async def holder(self, request: Request) -> Response:
+        def look_up() -> tuple[Holder, list[IssuedCertificate]]:
+            holder = self.ca.holder(str(request.path_params["holder_id"]))
+            return holder, self.ca.query(holder_id=holder.holder_id)
+
+        holder, certs = await work(look_up)
         return json_answer(200, {"holder": _holder_json(holder), "certificates": [_record(c) for c in certs]})
 
-    def apply(self, call: Call) -> Response:
-        body = call.json()
+    async def apply(self, request: Request) -> Response:
+        body = await read_json(request)
         not_after = body.get("not_after")
         if not_after is not None:
             try:
                 not_after = parse_instant(str(not_after))
             except ClockError as exc:
                 raise errors.BadValidityError(reason=str(exc)) from exc
-        issued = self.ca.apply(
-            _field(body, "request_id"), _field(body, "holder_id"), _csr_bytes(body.get("csr")),
-            actor=call.actor(body), not_after=not_after,
-        )
-        return self._issued(Operation.APPLY, issued)
+        issued = await work(functools.partial(
+            self.ca.apply, _field(body, "request_id"), _field(body, "holder_id"), _csr_bytes(body.get("csr")),
+            actor=actor_of(request, body), not_after=not_after))
+        return await self._issued(Operation.APPLY, issued)
 
-    def renew(self, call: Call) -> Response:
-        body = call.json()
+    async def renew(self, request: Request) -> Response:
+        body = await read_json(request)
         proof = body.get(PROOF_FIELD)
         try:
             signature = base64.b64decode(proof, validate=True) if isinstance(proof, str) and proof else None
         except (binascii.Error, ValueError):
             signature = b""  # refused as not verifying
-        issued = self.ca.renew(
-            _field(body, "request_id"), call.params["serial"], _csr_bytes(body.get("csr")), actor=call.actor(body),
-            old_key_signature=signature, require_proof=True,
-        )
-        return self._issued(Operation.RENEW, issued)
+        issued = await work(functools.partial(
+            self.ca.renew, _field(body, "request_id"), serial_param(request), _csr_bytes(body.get("csr")),
+            actor=actor_of(request, body), old_key_signature=signature, require_proof=True))
+        return await self._issued(Operation.RENEW, issued)
 
-    def renewal_check(self, call: Call) -> Response:
-        return json_answer(200, {"renewable": True, **self.ca.renewal_check(call.params["serial"])})
+    async def renewal_check(self, request: Request) -> Response:
+        return json_answer(200, {"renewable": True, **await work(self.ca.renewal_check, serial_param(request))})
 
-    def _issued(self, operation: Operation, issued: IssuedCertificate) -> Response:
+    async def _issued(self, operation: Operation, issued: IssuedCertificate) -> Response:
         return json_answer(200 if issued.replayed else 201, {
             "result": DONE[operation],
             "operation": operation.value,
             "certificate": _record(issued),
-            "chain": self.ca.chain_pem().decode("ascii"),
+            "chain": (await work(self.ca.chain_pem)).decode("ascii"),
         })
 
-    def query(self, call: Call) -> Response:
-        unknown = sorted(set(call.query) - {"holder_id", "cn", "serial", "limit", "after"})
+    async def query(self, request: Request) -> Response:
+        query = query_of(request)
+        unknown = sorted(set(query) - {"holder_id", "cn", "serial", "limit", "after"})
         if unknown:
             raise errors.BadRequestError(f"不支援的查詢條件 {unknown[0]}。", field=unknown[0])
-        limit = _int_param(call.query, "limit", MAX_PAGE, 1, MAX_PAGE)
-        found = self.ca.query(
-            holder_id=call.query.get("holder_id"), cn=call.query.get("cn"), serial=call.query.get("serial"),
-            after=call.query.get("after"), limit=limit + 1,
-        )
+        limit = _int_param(query, "limit", MAX_PAGE, 1, MAX_PAGE)
+        found = await work(functools.partial(
+            self.ca.query, holder_id=query.get("holder_id"), cn=query.get("cn"), serial=query.get("serial"),
+            after=query.get("after"), limit=limit + 1))
         page, more = found[:limit], len(found) > limit
         answer: dict[str, Any] = {
             "operation": "查詢", "count": len(page), "certificates": [_record(c) for c in page],
@@ -421,82 +451,87 @@ class CaApi:
             answer["next"] = page[-1].serial
         return json_answer(200, answer)
 
-    def download(self, call: Call) -> Response:
-        issued = self.ca.download(call.params["serial"], actor=call.actor({}))
+    async def download(self, request: Request) -> Response:
+        issued = await work(functools.partial(self.ca.download, serial_param(request), actor=actor_of(request, {})))
         return json_answer(200, {
             "result": DONE[Operation.DOWNLOAD],
             "operation": Operation.DOWNLOAD.value,
             "certificate": _record(issued),
-            "chain": self.ca.chain_pem().decode("ascii"),
+            "chain": (await work(self.ca.chain_pem)).decode("ascii"),
         })
 
-    def download_file(self, call: Call) -> Response:
-        issued = self.ca.download(call.params["serial"], actor=call.actor({}))
-        if call.params["fmt"] == "pem":
+    async def download_file(self, request: Request) -> Response:
+        issued = await work(functools.partial(self.ca.download, serial_param(request), actor=actor_of(request, {})))
+        if request.path_params["fmt"] == "pem":
             return der_answer(issued.pem.encode("ascii"), PEM_TYPE)
         return der_answer(issued.der, CERT_TYPE)
 
-    def proof(self, call: Call) -> Response:
-        return json_answer(200, {PROOF_KEY: self.ca.proof_sheet(call.params["serial"])})
+    async def proof(self, request: Request) -> Response:
+        return json_answer(200, {PROOF_KEY: await work(self.ca.proof_sheet, serial_param(request))})
 
-    def suspend(self, call: Call) -> Response:
-        body = call.json()
-        return self._changed(Operation.SUSPEND, self.ca.suspend(call.params["serial"], actor=call.actor(body)))
+    async def suspend(self, request: Request) -> Response:
+        body = await read_json(request)
+        changed = await work(functools.partial(self.ca.suspend, serial_param(request), actor=actor_of(request, body)))
+        return _changed(Operation.SUSPEND, changed)
 
-    def resume(self, call: Call) -> Response:
-        body = call.json()
-        return self._changed(Operation.RESUME, self.ca.resume(call.params["serial"], actor=call.actor(body)))
+    async def resume(self, request: Request) -> Response:
+        body = await read_json(request)
+        changed = await work(functools.partial(self.ca.resume, serial_param(request), actor=actor_of(request, body)))
+        return _changed(Operation.RESUME, changed)
 
-    def revoke(self, call: Call) -> Response:
-        body = call.json()
-        reason = body.get("reason", "unspecified")
-        revoked = self.ca.revoke(call.params["serial"], str(reason), actor=call.actor(body))
-        return self._changed(Operation.REVOKE, revoked)
-
-    def _changed(self, operation: Operation, issued: IssuedCertificate) -> Response:
-        return json_answer(200, {
-            "result": DONE[operation], "operation": operation.value, "certificate": _record(issued),
-        })
+    async def revoke(self, request: Request) -> Response:
+        body = await read_json(request)
+        reason = str(body.get("reason", "unspecified"))
+        revoked = await work(functools.partial(self.ca.revoke, serial_param(request), reason,
+                                               actor=actor_of(request, body)))
+        return _changed(Operation.REVOKE, revoked)
 
     # -- relying parties -------------------------------------------------------------
-    def crl(self, call: Call) -> Response:
-        return der_answer(self.ca.crl_der(), CRL_TYPE)
+    async def crl(self, request: Request) -> Response:
+        return der_answer(await work(self.ca.crl_der), CRL_TYPE)
 
-    def crl_named(self, call: Call) -> Response:
-        if not call.params["name"].endswith(".crl"):
-            raise errors.NotFoundError(path=f"/crl/{call.params['name']}")
-        return self.crl(call)
+    async def crl_named(self, request: Request) -> Response:
+        if not str(request.path_params["name"]).endswith(".crl"):
+            raise errors.PathNotFoundError(path=f"/crl/{request.path_params['name']}")
+        return await self.crl(request)
 
-    def ocsp_post(self, call: Call) -> Response:
-        return der_answer(self.ca.ocsp_response(call.body), OCSP_RESPONSE_TYPE)
+    async def ocsp_post(self, request: Request) -> Response:
+        return der_answer(await work(self.ca.ocsp_response, await request.body()), OCSP_RESPONSE_TYPE)
 
-    def ocsp_get(self, call: Call) -> Response:
+    async def ocsp_get(self, request: Request) -> Response:
         # RFC 6960 appendix A.1: the DER request, base64, then URL-encoded.
         try:
-            der = base64.b64decode(unquote(call.params["encoded"]), validate=True)
+            der = base64.b64decode(unquote(str(request.path_params["encoded"])), validate=True)
         except (binascii.Error, ValueError):
             der = b""  # answered malformedRequest by the responder
-        return der_answer(self.ca.ocsp_response(der), OCSP_RESPONSE_TYPE)
+        return der_answer(await work(self.ca.ocsp_response, der), OCSP_RESPONSE_TYPE)
 
-    def root_cert(self, call: Call) -> Response:
-        return der_answer(self.ca.root_certificate.public_bytes(serialization.Encoding.DER), CERT_TYPE)
+    async def root_cert(self, request: Request) -> Response:
+        return der_answer(await work(self.ca.root_certificate.public_bytes, serialization.Encoding.DER), CERT_TYPE)
 
-    def ca_file(self, call: Call) -> Response:
-        name = call.params["name"]
+    async def ca_file(self, request: Request) -> Response:
+        name = str(request.path_params["name"])
         if name == Paths.CHAIN.rsplit("/", 1)[1]:
-            return der_answer(self.ca.chain_pem(), PEM_TYPE)
+            return der_answer(await work(self.ca.chain_pem), PEM_TYPE)
         if name.endswith(".cer"):
-            return der_answer(self.ca.issuer_certificate.public_bytes(serialization.Encoding.DER), CERT_TYPE)
-        raise errors.NotFoundError(path=f"/ca/{name}")
+            return der_answer(await work(self.ca.issuer_certificate.public_bytes, serialization.Encoding.DER),
+                              CERT_TYPE)
+        raise errors.PathNotFoundError(path=f"/ca/{name}")
 
-    def audit(self, call: Call) -> Response:
-        limit = _int_param(call.query, "limit", 100, 1, 10_000)
-        entries = self.ca.audit_log(limit)
+    async def audit(self, request: Request) -> Response:
+        limit = _int_param(query_of(request), "limit", 100, 1, 10_000)
+        entries = await work(self.ca.audit_log, limit)
         return json_answer(200, {"audit": [
             {"id": e.id, "at": e.at.astimezone(TAIWAN).isoformat(), "actor": e.actor, "action": e.action,
              "target": e.target, "result": e.result, "detail": e.detail}
             for e in entries
         ]})
+
+
+def _changed(operation: Operation, issued: IssuedCertificate) -> Response:
+    return json_answer(200, {
+        "result": DONE[operation], "operation": operation.value, "certificate": _record(issued),
+    })
 
 
 def _int_param(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -509,96 +544,39 @@ def _int_param(query: dict[str, str], name: str, default: int, low: int, high: i
     return max(low, min(value, high))
 
 
-def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """An async endpoint that reads the request on the loop and runs ``handler`` in a worker."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            body = await read_limited(request, MAX_BODY) if request.method == "POST" else b""
-        except BodyTooLargeError as exc:
-            return _close(error_answer(errors.PayloadTooLargeError(limit=exc.limit)))
-        call = Call(
-            method=request.method,
-            params={k: str(v) for k, v in request.path_params.items()},
-            # Blank values count as absent; a repeated name keeps its last value.
-            query={k: v for k, v in request.query_params.multi_items() if v},
-            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers.raw},
-            body=body,
-            client=request.client.host if request.client else "?",
-        )
-        return await run_in_threadpool(_answer, handler, call)
-
-    endpoint.__name__ = handler.__name__
-    return endpoint
-
-
-def _answer(handler: Handler, call: Call) -> Response:
-    """Run one handler; every CaError becomes its JSON answer, a bug a 500 answer."""
-    try:
-        return handler(call)
-    except errors.CaError as err:
-        return error_answer(err)
-    except Exception:
-        log.exception("%s %s failed", call.method, handler.__name__)
-        return error_answer(errors.InternalError())
-
-
 def _close(response: Response) -> Response:
     """An answer after which the connection closes (the rest of the body is never read)."""
     response.headers["connection"] = "close"
     return response
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 400
+def _http_error(request: Request, status: int) -> errors.CaServiceError:
+    """Starlette's refusals and a bug's 500, in the CA's words."""
     if status == 404:
-        return error_answer(errors.NotFoundError(path=request.url.path))
+        return errors.PathNotFoundError(path=request.url.path)
     if status == 405:
-        return error_answer(errors.MethodNotAllowedError(method=request.method))
-    return json_answer(status, {"error": {
-        "code": str(ErrorCode.BAD_REQUEST), "status": status, "message": "請求格式錯誤。", "details": {},
-    }})
+        return errors.MethodNotAllowedError(method=request.method)
+    if status == 500:
+        return errors.InternalError()
+    return errors.BadRequestError()
 
 
-class CaApp:
-    """The ASGI application: the cached-OCSP fast path, the access checks, then Starlette."""
+class OcspFastPath:
+    """``POST /ocsp`` answered from the responder's cache, before Starlette routes it (the hot path
+    relying parties hit); an answer to sign goes to a worker. Under the app's body limit."""
 
-    def __init__(self, ca: CertificateAuthority, access: Access, *, workers: int = 8):
+    def __init__(self, app: ASGIApp, ca: CertificateAuthority):
+        self.app = app
         self.ca = ca
-        self.access = access
-        self.workers = workers
-        self.api = CaApi(ca, access.token)
-        self.starlette = Starlette(
-            routes=self.api.routes(),
-            exception_handlers={HTTPException: _http_error},
-            lifespan=self._lifespan,
-        )
-
-    @asynccontextmanager
-    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        # Signing and SQLite writes run in at most this many threads at once.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = self.workers
-        yield
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            if scope["method"] == "POST" and scope["path"].rstrip("/") == Paths.OCSP:
-                await self._ocsp(scope, receive, send)
-                return
-            refused = refusal_of(self.access, scope)
-            if refused is not None:
-                log.warning("refused %s %s: %s %s", scope["method"], scope["path"][:100], refused.code,
-                            refused.details)
-                await _close(error_answer(refused))(scope, receive, send)
-                return
-        await self.starlette(scope, receive, send)
-
-    async def _ocsp(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope["headers"])
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/") != Paths.OCSP:
+            await self.app(scope, receive, send)
+            return
         try:
-            body = await receive_limited(receive, headers, MAX_BODY)
+            body = await read_body(receive)
         except BodyTooLargeError as exc:
-            await _close(error_answer(errors.PayloadTooLargeError(limit=exc.limit)))(scope, receive, send)
+            await _close(error_response(exc))(scope, receive, send)
             return
         except ConnectionResetError:
             return
@@ -608,9 +586,9 @@ class CaApp:
             log.exception("the OCSP cache failed; answering from a worker")
             der = None
         if der is None:
-            der = await run_in_threadpool(self._ocsp_signed, body)
+            der = await run_in_threadpool(self._signed, body)
             if der is None:
-                await error_answer(errors.InternalError())(scope, receive, send)
+                await error_response(errors.InternalError())(scope, receive, send)
                 return
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", OCSP_RESPONSE_TYPE.encode()),
@@ -619,9 +597,36 @@ class CaApp:
         ]})
         await send({"type": "http.response.body", "body": der})
 
-    def _ocsp_signed(self, body: bytes) -> bytes | None:
+    def _signed(self, body: bytes) -> bytes | None:
         try:
             return self.ca.ocsp_response(body)
         except Exception:
             log.exception("POST /ocsp failed")
             return None
+
+
+class CaApp:
+    """The ASGI application (:attr:`starlette`, made by the shared factory): the front door (Host,
+    Origin, JSON only), the body limit, the cached-OCSP fast path, then the routes."""
+
+    def __init__(self, ca: CertificateAuthority, access: Access, *, workers: int = 8):
+        self.ca = ca
+        self.access = access
+        self.workers = workers
+        self.api = CaApi(ca, access.token)
+        self.starlette = create_app(
+            self.api.routes(),
+            settings=WebSettings(max_body=MAX_BODY, pages=False, static=False, http_errors=_http_error),
+            lifespan=self._lifespan,
+            front=[Middleware(FrontDoor, access=access)],
+            inner=[Middleware(OcspFastPath, ca=ca)],
+        )
+
+    @asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        # Signing and SQLite writes run in at most this many threads at once.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = self.workers
+        yield
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.starlette(scope, receive, send)

@@ -40,12 +40,11 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fxml import env
 from fxml.ca.api import TOKEN_FILE_NAME, renewal_proof_message
-from fxml.ca.client import CaClient, read_token
-from fxml.ca.client import CaError as ClientError
+from fxml.ca.client import CaClient, CaError, read_token
 from fxml.clock import ClockError, parse_instant
 from fxml.display import taiwan_text
 from simulator.ca.config import ConfigError
-from simulator.ca.errors import CaError
+from simulator.ca.errors import CaServiceError
 from simulator.ca.profile import DEFAULT_BANK_NAME, DEFAULT_BRANCH_CODE
 from simulator.ca.revocation import REVOCATION_REASONS
 
@@ -72,7 +71,15 @@ def register(
     ca = subparsers.add_parser("ca", parents=[where], help="the simulated TWCA Financial User CA")
     ca.set_defaults(ca_default_dir=default_state_dir)
     sub = ca.add_subparsers(dest="ca_command", required=True, metavar="CA_COMMAND")
+    _add_queries(sub, where)
+    _add_changes(sub, where)
+    p = sub.add_parser("crl", parents=[where], help="the current CRL")
+    p.add_argument("--out", type=Path, help="write DER here (default: PEM to stdout)")
+    p.set_defaults(func=cmd_crl)
 
+
+def _add_queries(sub: argparse._SubParsersAction[argparse.ArgumentParser], where: argparse.ArgumentParser) -> None:
+    """``list`` and ``show``: what the CA says, nothing changed."""
     p = sub.add_parser("list", parents=[where], help="查詢: certificates, with status")
     p.add_argument("--holder", help="only this holder's")
     p.add_argument("--cn", help="only this Common Name's")
@@ -84,6 +91,9 @@ def register(
     p.add_argument("--pem", action="store_true", help="also print the certificate (PEM)")
     p.set_defaults(func=cmd_show)
 
+
+def _add_changes(sub: argparse._SubParsersAction[argparse.ArgumentParser], where: argparse.ArgumentParser) -> None:
+    """The operations that change the registry: 用戶登錄, 申請, 更新, 暫禁, 解除暫禁, 廢止."""
     p = sub.add_parser("holder-add", parents=[where], help="用戶登錄: register a holder or one more CN suffix")
     p.add_argument("holder_id")
     p.add_argument("--name", required=True, help="the holder's name")
@@ -119,10 +129,6 @@ def register(
     p.add_argument("serial")
     p.add_argument("--reason", default="unspecified", choices=sorted(REVOCATION_REASONS))
     p.set_defaults(func=cmd_revoke)
-
-    p = sub.add_parser("crl", parents=[where], help="the current CRL")
-    p.add_argument("--out", type=Path, help="write DER here (default: PEM to stdout)")
-    p.set_defaults(func=cmd_crl)
 
 
 # -- which CA -----------------------------------------------------------------------
@@ -245,7 +251,7 @@ def _command(body: Callable[[argparse.Namespace, Backend], int]) -> Callable[[ar
         try:
             with _opened(args) as backend:
                 return body(args, backend)
-        except (CaError, ClientError) as exc:
+        except (CaServiceError, CaError) as exc:
             print(f"fxmlsim ca: {exc}", file=sys.stderr)
         except (OSError, ValueError, ClockError, ConfigError) as exc:
             print(f"fxmlsim ca: {exc}", file=sys.stderr)

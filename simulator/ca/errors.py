@@ -1,45 +1,44 @@
-"""The CA's refusals: one exception tree, each error with a stable code,
-an HTTP status and the message a customer or bank officer reads (zh-TW).
+"""The CA's refusals: one exception tree, each class one stable code of the
+contract (:class:`fxml.ca.api.ErrorCode`) with its HTTP status and the message a
+customer or bank officer reads (zh-TW).
 
 The code is what programs compare (``RENEWAL_WINDOW_NOT_OPEN``); the message
 is for people and may be reworded; ``details`` carries the data behind it
-(dates, serials) for both. The engine-side client (:mod:`fxml.ca.client`) has its own ``CaError``
-carrying the same code, status and message from the JSON answer.
+(dates, serials) for both. Every refusal is a :class:`~fxml.errors.CodedError`,
+answered by the web layer (:func:`fxml.web.errors.error_response`); the engine-side
+client reads it back as its :class:`fxml.ca.client.CaError`.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from fxml.ca.api import ErrorCode
+from fxml.errors import CodedError
 from simulator.errors import SimulatorError
 
 
-class CaError(SimulatorError):
+class CaServiceError(CodedError, SimulatorError):
     """A request the CA refused. Nothing in the registry changed, except one
-    audit-log entry that records the refusal."""
+    audit-log entry that records the refusal. Each subclass is one code: its
+    ``code``, ``status`` and ``default_message``."""
 
-    code: ClassVar[str] = ErrorCode.CA_ERROR
-    status: ClassVar[int] = 400
-    default_message: ClassVar[str] = "憑證中心無法處理此請求。"
+    code: str = ErrorCode.CA_ERROR
+    status: int = 400
+    default_message = "憑證中心無法處理此請求。"
 
     def __init__(self, message: str | None = None, **details: Any):
-        self.message = message or self.default_message
-        self.details = details
-        super().__init__(f"[{self.code}] {self.message}")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"code": str(self.code), "status": self.status, "message": self.message, "details": self.details}
+        super().__init__(type(self).code, message or self.default_message, type(self).status, details=details)
 
 
 # -- the request itself -------------------------------------------------------
-class BadRequestError(CaError):
+class BadRequestError(CaServiceError):
     code = ErrorCode.BAD_REQUEST
     status = 400
     default_message = "請求格式錯誤。"
 
 
-class BadCsrError(CaError):
+class BadCsrError(CaServiceError):
     """The PKCS#10 request does not parse."""
 
     code = ErrorCode.BAD_CSR
@@ -59,7 +58,7 @@ class KeyNotRsa2048Error(BadCsrError):
     default_message = "憑證申請檔的金鑰不符規定：須為 RSA 2048 位元金鑰。"
 
 
-class SubjectMismatchError(CaError):
+class SubjectMismatchError(CaServiceError):
     """The request's subject is not the name registered for the holder."""
 
     code = ErrorCode.SUBJECT_MISMATCH
@@ -67,19 +66,19 @@ class SubjectMismatchError(CaError):
     default_message = "憑證申請檔的主旨(使用者識別名稱)與登記的用戶資料不符。"
 
 
-class BadRevocationReasonError(CaError):
+class BadRevocationReasonError(CaServiceError):
     code = ErrorCode.BAD_REVOCATION_REASON
     status = 400
     default_message = "廢止原因不正確。"
 
 
-class BadValidityError(CaError):
+class BadValidityError(CaServiceError):
     code = ErrorCode.BAD_VALIDITY
     status = 400
     default_message = "憑證到期日不正確。"
 
 
-class RequestIdReusedError(CaError):
+class RequestIdReusedError(CaServiceError):
     """A request id seen before with a different request: never two answers to one id."""
 
     code = ErrorCode.REQUEST_ID_REUSED
@@ -88,32 +87,32 @@ class RequestIdReusedError(CaError):
 
 
 # -- what the request names -----------------------------------------------------
-class UnknownHolderError(CaError):
+class UnknownHolderError(CaServiceError):
     code = ErrorCode.UNKNOWN_HOLDER
     status = 404
     default_message = "查無此用戶，請先至分行辦理憑證申請登記。"
 
 
-class UnknownSerialError(CaError):
+class UnknownSerialError(CaServiceError):
     code = ErrorCode.UNKNOWN_SERIAL
     status = 404
     default_message = "查無此憑證序號。"
 
 
-class HolderExistsError(CaError):
+class HolderExistsError(CaServiceError):
     code = ErrorCode.HOLDER_EXISTS
     status = 409
     default_message = "此用戶及憑證名稱已登記。"
 
 
-class HolderConflictError(CaError):
+class HolderConflictError(CaServiceError):
     code = ErrorCode.HOLDER_CONFLICT
     status = 409
     default_message = "此用戶代號已登記為不同的用戶資料。"
 
 
 # -- the certificate's state -------------------------------------------------------
-class RenewalNotAuthorizedError(CaError):
+class RenewalNotAuthorizedError(CaServiceError):
     """A renewal without the old key's signature over it (or with a wrong one)."""
 
     code = ErrorCode.RENEWAL_NOT_AUTHORIZED
@@ -122,7 +121,7 @@ class RenewalNotAuthorizedError(CaError):
 
 
 # -- who asks -------------------------------------------------------------------------
-class AdminTokenRequiredError(CaError):
+class AdminTokenRequiredError(CaServiceError):
     """An operation outside the renewal protocol without the CA's admin token (or with a wrong one)."""
 
     code = ErrorCode.ADMIN_TOKEN_REQUIRED
@@ -130,7 +129,7 @@ class AdminTokenRequiredError(CaError):
     default_message = "此作業限憑證中心管理者執行，請附上管理權杖。"
 
 
-class HostNotAllowedError(CaError):
+class HostNotAllowedError(CaServiceError):
     """A Host header that is not the CA's own name (DNS rebinding), or none."""
 
     code = ErrorCode.HOST_NOT_ALLOWED
@@ -138,7 +137,7 @@ class HostNotAllowedError(CaError):
     default_message = "拒絕連線：主機名稱不符，憑證中心僅接受本機位址。"
 
 
-class OriginNotAllowedError(CaError):
+class OriginNotAllowedError(CaServiceError):
     """A request from a web page (it carries Origin) the CA was not told to allow."""
 
     code = ErrorCode.ORIGIN_NOT_ALLOWED
@@ -146,7 +145,7 @@ class OriginNotAllowedError(CaError):
     default_message = "拒絕連線：網頁不得直接呼叫憑證中心。"
 
 
-class CrossSiteRefusedError(CaError):
+class CrossSiteRefusedError(CaServiceError):
     """A request without Origin that the browser marks as coming from another site or port."""
 
     code = ErrorCode.CROSS_SITE_REFUSED
@@ -154,7 +153,7 @@ class CrossSiteRefusedError(CaError):
     default_message = "拒絕連線：其他網站的請求不得呼叫憑證中心。"
 
 
-class UnsupportedMediaTypeError(CaError):
+class UnsupportedMediaTypeError(CaServiceError):
     """A POST whose body is not said to be JSON (a form or a no-cors fetch sends text/plain)."""
 
     code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
@@ -162,7 +161,7 @@ class UnsupportedMediaTypeError(CaError):
     default_message = "請以 JSON 格式（Content-Type: application/json）送出請求。"
 
 
-class CertificateStateError(CaError):
+class CertificateStateError(CaServiceError):
     """The certificate's status does not allow the operation."""
 
     status = 409
@@ -204,25 +203,19 @@ class CertificateNotSuspendedError(CertificateStateError):
 
 
 # -- the service ---------------------------------------------------------------------
-class NotFoundError(CaError):
+class PathNotFoundError(CaServiceError):
     code = ErrorCode.NOT_FOUND
     status = 404
     default_message = "查無此服務路徑。"
 
 
-class MethodNotAllowedError(CaError):
+class MethodNotAllowedError(CaServiceError):
     code = ErrorCode.METHOD_NOT_ALLOWED
     status = 405
     default_message = "此服務路徑不接受此 HTTP 方法。"
 
 
-class PayloadTooLargeError(CaError):
-    code = ErrorCode.PAYLOAD_TOO_LARGE
-    status = 413
-    default_message = "請求內容過大。"
-
-
-class StateError(CaError):
+class StateError(CaServiceError):
     """The state folder cannot be used (keys and registry disagree, files unreadable)."""
 
     code = ErrorCode.CA_STATE_ERROR
@@ -230,13 +223,13 @@ class StateError(CaError):
     default_message = "憑證中心資料異常，請洽系統管理員。"
 
 
-class InternalError(CaError):
+class InternalError(CaServiceError):
     code = ErrorCode.INTERNAL_ERROR
     status = 500
     default_message = "憑證中心發生內部錯誤，請稍後再試。"
 
 
-def _all_subclasses(cls: type[CaError]) -> list[type[CaError]]:
+def _all_subclasses(cls: type[CaServiceError]) -> list[type[CaServiceError]]:
     out = []
     for sub in cls.__subclasses__():
         out.append(sub)
@@ -245,6 +238,6 @@ def _all_subclasses(cls: type[CaError]) -> list[type[CaError]]:
 
 
 #: Every error class by its code (docs/ca.md lists them all; a test checks).
-_CLASSES: list[type[CaError]] = [CaError, *_all_subclasses(CaError)]
-ERRORS: dict[str, type[CaError]] = {cls.code: cls for cls in _CLASSES}
+_CLASSES: list[type[CaServiceError]] = [CaServiceError, *_all_subclasses(CaServiceError)]
+ERRORS: dict[str, type[CaServiceError]] = {cls.code: cls for cls in _CLASSES}
 

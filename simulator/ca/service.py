@@ -7,7 +7,7 @@ status in the bank's words (:class:`CertStatus`: 正常, 暫禁, 已廢止, 已�
 computed with the CA's clock.
 
 Each operation is one registry transaction that also appends its audit
-entry. A refusal raises a :class:`~simulator.ca.errors.CaError`, changes
+entry. A refusal raises a :class:`~simulator.ca.errors.CaServiceError`, changes
 nothing, and appends one audit entry that records the refusal's code.
 
 Issuance is idempotent by request id: the certificate and the request row
@@ -18,9 +18,7 @@ was delivered or lost in a crash.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -30,12 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
-from fxml.ca.api import PROOF_FIELDS, CertStatus, Operation, renewal_proof_message
+from fxml.ca.api import PROOF_FIELDS, CertStatus, Operation
 from fxml.clock import TAIWAN, Clock, from_env
 from fxml.display import display_name, roc_date, taiwan_text
 from simulator.ca import errors
@@ -50,7 +46,6 @@ from simulator.ca.profile import (
     build_name,
     end_entity_extensions,
     name_pairs,
-    parse_serial,
     serial_hex,
 )
 from simulator.ca.registry import (
@@ -62,17 +57,24 @@ from simulator.ca.registry import (
     RequestRow,
     Transaction,
 )
+from simulator.ca.requests import (
+    BANK_NAME,
+    BRANCH,
+    HOLDER_ID,
+    REQUEST_ID,
+    SUFFIX,
+    CsrFacts,
+    check_csr,
+    check_renewal_proof,
+    normal_serial,
+    require,
+)
 from simulator.ca.revocation import HOLD, REVOCATION_REASONS, CertStatusInfo, CrlPublisher, OcspResponder
 
 log = logging.getLogger(__name__)
 
 Holder = HolderRow
 
-_HOLDER_ID = re.compile(r"[A-Za-z0-9]{1,20}")
-_SUFFIX = re.compile(r"[A-Za-z0-9]{1,16}")
-_BRANCH = re.compile(r"\d{7}")
-_BANK_NAME = re.compile(r"[A-Za-z0-9 .&()'-]{1,48}")
-_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 #: The proof sheet's (憑證證明單) lines, in the order the bank prints them.
@@ -138,13 +140,6 @@ class IssuedCertificate:
             "replayed": self.replayed,
             "certificate": self.pem,
         }
-
-
-@dataclass(frozen=True)
-class _Csr:
-    request: x509.CertificateSigningRequest
-    public_key: rsa.RSAPublicKey
-    sha256: str
 
 
 class CertificateAuthority:
@@ -262,10 +257,10 @@ class CertificateAuthority:
         holder. With ``exist_ok``, a registration that already exists exactly as
         given is returned instead of refused (``HOLDER_EXISTS``)."""
         with self._operation(Operation.REGISTER, actor, holder_id) as op:
-            _require(_HOLDER_ID, holder_id, "holder_id", "用戶代號")
-            _require(_SUFFIX, cn_suffix, "cn_suffix", "憑證名稱後綴")
-            _require(_BRANCH, branch_code, "branch_code", "分行代號(7 位數字)")
-            _require(_BANK_NAME, bank_name, "bank_name", "銀行英文名稱")
+            require(HOLDER_ID, holder_id, "holder_id", "用戶代號")
+            require(SUFFIX, cn_suffix, "cn_suffix", "憑證名稱後綴")
+            require(BRANCH, branch_code, "branch_code", "分行代號(7 位數字)")
+            require(BANK_NAME, bank_name, "bank_name", "銀行英文名稱")
             if not isinstance(name, str) or not name.strip() or len(name) > 100:
                 raise errors.BadRequestError("用戶名稱不可空白，且不得超過 100 字。", field="name")
             cn = self.profile.cn(holder_id, cn_suffix)
@@ -322,9 +317,9 @@ class CertificateAuthority:
         (for card fixtures that reproduce a given certificate).
         """
         with self._operation(Operation.APPLY, actor, request_id) as op:
-            _require(_REQUEST_ID, request_id, "request_id", "申請編號")
-            _require(_HOLDER_ID, holder_id, "holder_id", "用戶代號")
-            request = self._check_csr(csr)
+            require(REQUEST_ID, request_id, "request_id", "申請編號")
+            require(HOLDER_ID, holder_id, "holder_id", "用戶代號")
+            request = check_csr(csr, self.profile.key_bits)
             with self.registry.write() as tx:
                 replay = self._replay(tx, request_id, "apply", holder_id, request.sha256, None)
                 if replay is not None:
@@ -395,9 +390,9 @@ class CertificateAuthority:
         until its own not-after.
         """
         with self._operation(Operation.RENEW, actor, request_id) as op:
-            _require(_REQUEST_ID, request_id, "request_id", "申請編號")
-            serial = _normal_serial(current_serial)
-            request = self._check_csr(csr)
+            require(REQUEST_ID, request_id, "request_id", "申請編號")
+            serial = normal_serial(current_serial)
+            request = check_csr(csr, self.profile.key_bits)
             with self.registry.write() as tx:
                 current = tx.certificate(serial)
                 holder_id = current.holder_id if current else ""
@@ -409,7 +404,7 @@ class CertificateAuthority:
                     raise errors.UnknownSerialError(serial=serial)
                 if old_key_signature is not None or require_proof:
                     csr_der = request.request.public_bytes(serialization.Encoding.DER)
-                    _check_renewal_proof(current.der, request_id, serial, csr_der, old_key_signature)
+                    check_renewal_proof(current.der, request_id, serial, csr_der, old_key_signature)
                 self._check_renewable(current, op.now)
                 holder = tx.holder(current.holder_id)
                 assert holder is not None  # a foreign key
@@ -431,7 +426,7 @@ class CertificateAuthority:
         would raise for the certificate's state, so that the engine can tell
         the customer before the card makes a key for nothing.
         """
-        key = _normal_serial(serial)
+        key = normal_serial(serial)
         now = self.now()
         with self.registry.read() as tx:
             current = tx.certificate(key)
@@ -478,7 +473,7 @@ class CertificateAuthority:
     def download(self, serial: str, *, actor: str = "system") -> IssuedCertificate:
         """The certificate ``serial`` (下載), with its status."""
         with self._operation(Operation.DOWNLOAD, actor, str(serial)) as op:
-            key = _normal_serial(serial)
+            key = normal_serial(serial)
             with self.registry.write() as tx:
                 row = tx.certificate(key)
                 if row is None:
@@ -492,8 +487,8 @@ class CertificateAuthority:
     ) -> list[IssuedCertificate]:
         """Certificates (查詢) of a holder, a CN or a serial (all given filters apply; none: all),
         in issuance order; ``after`` and ``limit`` give one page of them."""
-        key = _normal_serial(serial) if serial is not None else None
-        cursor = _normal_serial(after) if after is not None else None
+        key = normal_serial(serial) if serial is not None else None
+        cursor = normal_serial(after) if after is not None else None
         now = self.now()
         with self.registry.read() as tx:
             rows = tx.certificates(holder_id=holder_id, cn=cn, serial=key, after=cursor, limit=limit)
@@ -516,7 +511,7 @@ class CertificateAuthority:
 
     def lookup(self, serial: str, now: datetime | None = None) -> IssuedCertificate:
         """A certificate by serial without an audit entry (for screens and OCSP)."""
-        key = _normal_serial(serial)
+        key = normal_serial(serial)
         with self.registry.read() as tx:
             row = tx.certificate(key)
         if row is None:
@@ -564,7 +559,7 @@ class CertificateAuthority:
         allow_expired: bool = False,
     ) -> IssuedCertificate:
         with self._operation(operation, actor, str(serial)) as op:
-            key = _normal_serial(serial)
+            key = normal_serial(serial)
             with self.registry.write() as tx:
                 row = tx.certificate(key)
                 if row is None:
@@ -642,31 +637,6 @@ class CertificateAuthority:
             self.after_commit(operation, issued)
         return issued
 
-    def _check_csr(self, csr: bytes | str | x509.CertificateSigningRequest) -> _Csr:
-        try:
-            if isinstance(csr, x509.CertificateSigningRequest):
-                request = csr
-            else:
-                data = csr.encode("ascii") if isinstance(csr, str) else bytes(csr)
-                if data.lstrip().startswith(b"-----BEGIN"):
-                    request = x509.load_pem_x509_csr(data)
-                else:
-                    request = x509.load_der_x509_csr(data)
-            public_key = request.public_key()
-        except (ValueError, TypeError, UnicodeEncodeError, UnsupportedAlgorithm) as exc:
-            raise errors.BadCsrError(reason=str(exc)) from exc
-        if not isinstance(public_key, rsa.RSAPublicKey) or public_key.key_size != self.profile.key_bits:
-            size = getattr(public_key, "key_size", None)
-            raise errors.KeyNotRsa2048Error(key=f"{type(public_key).__name__.removeprefix('_')} {size or ''}".strip())
-        try:
-            valid = request.is_signature_valid
-        except (ValueError, UnsupportedAlgorithm):
-            valid = False
-        if not valid:
-            raise errors.BadCsrSignatureError()
-        der = request.public_bytes(serialization.Encoding.DER)
-        return _Csr(request, public_key, hashlib.sha256(der).hexdigest())
-
     def _matching_suffix(
         self, holder: HolderRow, request: x509.CertificateSigningRequest, only_cn: str | None = None
     ) -> str:
@@ -706,7 +676,7 @@ class CertificateAuthority:
         *,
         holder: HolderRow,
         suffix: str,
-        csr: _Csr,
+        csr: CsrFacts,
         request_id: str,
         kind: str,
         actor: str,
@@ -752,7 +722,7 @@ class CertificateAuthority:
         op = _Op(operation, _actor(actor), (target if isinstance(target, str) else repr(target))[:200], self.now())
         try:
             yield op
-        except errors.CaError as err:
+        except errors.CaServiceError as err:
             # The operation's own transaction rolled back; record the refusal alone.
             with self.registry.write() as tx:
                 tx.audit(at=op.now, actor=op.actor, action=operation.value, target=op.target, result=err.code,
@@ -779,32 +749,6 @@ def _actor(actor: str) -> str:
 
 def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if isinstance(v, (str, int, float, bool, list, type(None))) else str(v)) for k, v in detail.items()}
-
-
-def _require(pattern: re.Pattern[str], value: object, field: str, label: str) -> None:
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise errors.BadRequestError(f"{label}格式不正確。", field=field, value=str(value)[:64])
-
-
-def _check_renewal_proof(old_der: bytes, request_id: str, serial: str, csr_der: bytes,
-                         signature: bytes | None) -> None:
-    if not signature:
-        raise errors.RenewalNotAuthorizedError(reason="no old_key_signature")
-    key = x509.load_der_x509_certificate(old_der).public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise errors.RenewalNotAuthorizedError(reason="the old certificate's key is not RSA")
-    try:
-        key.verify(signature, renewal_proof_message(request_id, serial, csr_der), padding.PKCS1v15(),
-                   hashes.SHA256())
-    except InvalidSignature:
-        raise errors.RenewalNotAuthorizedError(reason="the signature does not verify with the old key") from None
-
-
-def _normal_serial(serial: str) -> str:
-    try:
-        return serial_hex(parse_serial(str(serial)))
-    except ValueError:
-        raise errors.UnknownSerialError("憑證序號格式不正確(須為 16 進位)。", serial=str(serial)[:64]) from None
 
 
 def _check_registry_issuer(registry: Registry, hierarchy: Hierarchy, state_dir: Path) -> None:

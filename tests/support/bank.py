@@ -29,7 +29,7 @@ from simulator.bank.officers import Officer
 from simulator.bank.service import open_bank
 from simulator.bank.store import BankStore
 from simulator.bank.systems import BY_SYSTEM
-from simulator.ca.errors import CaError as ServiceError
+from simulator.ca.errors import CaServiceError
 from simulator.ca.service import CertificateAuthority
 from simulator.ca.testing import KeyCache, make_csr
 
@@ -54,7 +54,7 @@ class LocalCa:
         self._check()
         try:
             found = self.ca.query(holder_id=holder_id, cn=cn, serial=serial)
-        except ServiceError:
+        except CaServiceError:
             return []
         return [CertificateRecord.from_json(c.to_json()) for c in found]
 

@@ -48,8 +48,8 @@ def old(ca: CertificateAuthority, csr: Callable[[str], bytes]) -> IssuedCertific
     return issued
 
 
-def refused(ca: CertificateAuthority, call: Callable[[], object], error: type[errors.CaError], status: int,
-            message: str) -> errors.CaError:
+def refused(ca: CertificateAuthority, call: Callable[[], object], error: type[errors.CaServiceError], status: int,
+            message: str) -> errors.CaServiceError:
     """``call`` raises ``error`` with ``status`` and a message containing ``message``, the
     registry's tables are unchanged, and the audit log gained one entry recording the code."""
     before = ca.registry.dump()
@@ -135,13 +135,13 @@ def test_the_clock_can_be_moved_from_outside_through_a_file(
 ])
 def test_renewal_window(
     ca: CertificateAuthority, clock: FixedClock, old: IssuedCertificate, csr: Callable[[str], bytes],
-    now: datetime, refusal: type[errors.CaError] | None,
+    now: datetime, refusal: type[errors.CaServiceError] | None,
 ) -> None:
     clock.set(now)
     if refusal is None:
         assert ca.renew("w", old.serial, csr("holder-2")).not_before == now
         return
-    messages: dict[type[errors.CaError], str] = {
+    messages: dict[type[errors.CaServiceError], str] = {
         errors.RenewalWindowNotOpenError:
             "憑證尚未進入可更新期間，請於憑證到期日前 30 天內（2023-04-14 23:59:59 起）辦理憑證更新。",
         errors.CertificateExpiredApplyAtBranchError: "憑證已過期，無法線上更新，請攜帶相關證件至申辦分行重新申請憑證。",
@@ -506,7 +506,7 @@ def test_every_error_code_is_documented() -> None:
 def test_the_renewal_check_answers_what_renew_would_without_changing_anything(
     ca: CertificateAuthority, clock: FixedClock, old: IssuedCertificate, csr: Callable[[str], bytes]
 ) -> None:
-    def check_refused(error: type[errors.CaError], message: str) -> None:
+    def check_refused(error: type[errors.CaServiceError], message: str) -> None:
         before = ca.registry.dump()
         with pytest.raises(error) as caught:
             ca.renewal_check(old.serial)

@@ -13,9 +13,10 @@ import pytest
 
 from fxml.ca.api import PROOF_FIELDS
 from fxml.platform.app import HERE
-from fxml.platform.wizard import PROOF_PLATFORM, PROOF_SHEET, render_pdf
+from fxml.platform.wizard import render_pdf
 from fxml.web import labels
 from fxml.web.app import templates
+from fxml.web.labels import PROOF_PLATFORM, PROOF_SHEET
 from simulator import procedure
 
 SHEET = dict(zip(PROOF_FIELDS, (

@@ -3,6 +3,8 @@
 // 申辦分行: the platform sends its fields and its PDF to the bank, which files it
 // in the branch's inbox; the page says where and when it arrived, then prints.
 const button = document.getElementById("print");
+// The page's words (fxml.web.labels.SCRIPT_WORDS), from the JSON block the page embeds.
+const WORDS = JSON.parse(document.getElementById("fxml-words").textContent);
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const meta = (name) => {
   const tag = document.querySelector(`meta[name="${name}"]`);
@@ -20,12 +22,12 @@ async function fax(url) {
     });
   } catch (error) {
     // The browser's own words ("Failed to fetch") are no message for a customer.
-    throw Object.assign(new Error("無法連線至憑證管理平台，憑證證明單未能傳真至申辦分行，請稍後再點選[列印]。"),
+    throw Object.assign(new Error(WORDS.FAX_UNREACHABLE),
       { code: "PLATFORM_UNREACHABLE" });
   }
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
-    const error = data.error || { code: "FAX_FAILED", message: "憑證證明單未能傳真至申辦分行，請稍後再點選[列印]。" };
+    const error = data.error || { code: "FAX_FAILED", message: WORDS.FAX_FAILED };
     throw Object.assign(new Error(error.message), { code: error.code });
   }
   return data.fax;

@@ -20,6 +20,9 @@
 
 import { AgentError, createAgent } from "/static/agent.js";
 
+// The page's words (fxml.web.labels.SCRIPT_WORDS), from the JSON block the page embeds.
+const WORDS = JSON.parse(document.getElementById("fxml-words").textContent);
+
 const root = document.getElementById("renewal");
 const meta = (name) => {
   const tag = document.querySelector(`meta[name="${name}"]`);
@@ -55,8 +58,6 @@ function agentMissing(error) {
   return false;
 }
 
-const PLATFORM_UNREACHABLE = "無法連線至憑證管理平台，請稍後再試。";
-
 async function platform(path, body) {
   let response;
   try {
@@ -68,11 +69,11 @@ async function platform(path, body) {
     });
   } catch (error) {
     // The browser's own words ("Failed to fetch") are no message for a customer.
-    throw new AgentError("PLATFORM_UNREACHABLE", PLATFORM_UNREACHABLE, 0);
+    throw new AgentError("PLATFORM_UNREACHABLE", WORDS.PLATFORM_UNREACHABLE, 0);
   }
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
-    const error = data.error || { code: "PLATFORM_ERROR", message: "憑證管理平台無法處理此請求，請稍後再試。" };
+    const error = data.error || { code: "PLATFORM_ERROR", message: WORDS.PLATFORM_ERROR };
     throw new AgentError(error.code, error.message, response.status);
   }
   return data;
@@ -95,12 +96,12 @@ async function showCard() {
   try {
     const { holding, cards } = await findCard();
     if (holding) {
-      carrier.textContent = holding.card.carrier || "憑證晶片卡";
+      carrier.textContent = holding.card.carrier || WORDS.CARRIER_DEFAULT;
       clearError();
     } else if (cards > 0) {
-      carrier.textContent = "（插入的憑證載具內沒有此憑證）";
+      carrier.textContent = WORDS.CARD_WITHOUT_CERTIFICATE;
     } else {
-      carrier.textContent = "（請插入憑證載具）";
+      carrier.textContent = WORDS.INSERT_CARD;
     }
     return holding;
   } catch (error) {
@@ -115,13 +116,13 @@ async function openCardSession() {
   const pinBox = root.querySelector("#pin");
   const pin = pinBox ? pinBox.value : "";
   if (!pin) {
-    throw new AgentError("PIN_MISSING", "請輸入憑證載具密碼。");
+    throw new AgentError("PIN_MISSING", WORDS.PIN_MISSING);
   }
   const { holding, cards } = await findCard();
   if (!holding) {
     throw new AgentError(
       cards > 0 ? "CARD_NOT_HOLDING_CERTIFICATE" : "NO_CARD",
-      cards > 0 ? "插入的憑證載具內沒有欲更新的憑證，請確認插入的是您的憑證載具。" : "請插入憑證載具。",
+      cards > 0 ? WORDS.CARD_NOT_HOLDING_CERTIFICATE : WORDS.NO_CARD,
     );
   }
   try {
@@ -220,7 +221,7 @@ function waitForJob(job) {
         resolve(current);
       } else if (current.status === "failed") {
         stop();
-        const error = current.error || { code: "RENEWAL_FAILED", message: "憑證更新失敗。" };
+        const error = current.error || { code: "RENEWAL_FAILED", message: WORDS.RENEWAL_FAILED };
         reject(new AgentError(error.code, error.message));
       }
     };
@@ -287,7 +288,7 @@ async function termsStage() {
         sessionStorage.removeItem(sessionKey);
         pinAgain.hidden = false;
       }
-      button.textContent = "繼續更新";
+      button.textContent = WORDS.CONTINUE_UPDATE;
       button.disabled = false;
     }
   });

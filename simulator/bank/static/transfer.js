@@ -8,6 +8,9 @@
 
 import { AgentError, createAgent } from "/static/agent.js";
 
+// The page's words (fxml.web.labels.SCRIPT_WORDS), from the JSON block the page embeds.
+const WORDS = JSON.parse(document.getElementById("fxml-words").textContent);
+
 const root = document.getElementById("transfer");
 const meta = (name) => {
   const tag = document.querySelector(`meta[name="${name}"]`);
@@ -65,12 +68,13 @@ async function showCertificates() {
     const found = await listCertificates();
     picker.replaceChildren();
     if (found.length === 0) {
-      picker.append(new Option("（請插入憑證載具）", ""));
+      picker.append(new Option(WORDS.INSERT_CARD, ""));
       return;
     }
     for (const item of found) {
       const until = String(item.cert.not_after).slice(0, 10);
-      const label = `${item.cert.common_name}（序號 ${item.cert.serial}，到期日 ${until}）`;
+      const label = WORDS.CERTIFICATE_OPTION.replace("{cn}", item.cert.common_name)
+        .replace("{serial}", item.cert.serial).replace("{until}", until);
       const option = new Option(label, JSON.stringify({ reader: item.reader, container: item.container }));
       option.dataset.serial = item.cert.serial;
       picker.append(option);
@@ -92,7 +96,7 @@ async function sendToBank(body) {
   });
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
-    const error = data.error || { code: "BANK_ERROR", message: "銀行無法處理此筆轉帳，請稍後再試。" };
+    const error = data.error || { code: "BANK_ERROR", message: WORDS.BANK_ERROR };
     throw new AgentError(error.code, error.message, response.status);
   }
   return data.transfer;
@@ -107,10 +111,10 @@ button.addEventListener("click", async () => {
   pinBox.value = ""; // the PIN is forgotten at once, whatever the card says
   try {
     if (!picker.value) {
-      throw new AgentError("NO_CARD", "請插入憑證載具。");
+      throw new AgentError("NO_CARD", WORDS.NO_CARD);
     }
     if (!pin) {
-      throw new AgentError("PIN_MISSING", "請輸入憑證載具密碼。");
+      throw new AgentError("PIN_MISSING", WORDS.PIN_MISSING);
     }
     const { reader, container } = JSON.parse(picker.value);
     const session = await agent.openSession(reader, pin);
