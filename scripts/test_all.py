@@ -281,6 +281,11 @@ def main() -> int:
         if not behave_args:  # a whole run: its results are the ones docs/traceability.md must show
             parts["traceability"] = run_traceability()
         parts["documents"] = run_documents(whole=not behave_args)
+    return summarize(parts)
+
+
+def summarize(parts: dict[str, Counts]) -> int:
+    """Each part's counts, the skips and the other failures, then the closing line; the exit status."""
     total = Counts()
     for counts in parts.values():
         total.add(counts)

@@ -123,6 +123,19 @@ def _name(scenario: Scenario) -> str:
     return _cell(f"{name.title}（{name.example_text}）" if name.example_text else name.title)
 
 
+def _golden_runs(found: list[Scenario]) -> list[str]:
+    """The section on the golden runs: each path of the manual and its scenarios."""
+    lines = ["", "## 操作手冊的黃金場景", "",
+             f"依操作手冊的時間執行、其畫面構成逐頁對照文件的場景（標籤 `@{GOLDEN_TAG}` 及路徑的標籤）。", "",
+             "| 路徑 | 標籤 | 場景 | 位置 |", "| --- | --- | --- | --- |"]
+    for path in PATHS:
+        golden = [s for s in found if GOLDEN_TAG in s.tags and path.tag in s.tags]
+        if not golden:
+            lines.append(f"| {path.title} | `@{path.tag}` | （尚無黃金場景） | |")
+        lines += [f"| {path.title} | `@{path.tag}` | {_name(s)} | `{s.location}` |" for s in golden]
+    return lines
+
+
 def render(found: list[Scenario], status: dict[str, str] | None) -> str:
     """The document; ``status`` None leaves the results out (the part --mapping-only compares)."""
     lines = [
@@ -156,14 +169,7 @@ def render(found: list[Scenario], status: dict[str, str] | None) -> str:
     if unmapped:
         lines += ["", "### 未對應任何指示的場景", "", "| 場景 | 位置 |", "| --- | --- |"]
         lines += [f"| {_name(s)} | `{s.location}` |" for s in unmapped]
-    lines += ["", "## 操作手冊的黃金場景", "",
-              f"依操作手冊的時間執行、其畫面構成逐頁對照文件的場景（標籤 `@{GOLDEN_TAG}` 及路徑的標籤）。", "",
-              "| 路徑 | 標籤 | 場景 | 位置 |", "| --- | --- | --- | --- |"]
-    for path in PATHS:
-        golden = [s for s in found if GOLDEN_TAG in s.tags and path.tag in s.tags]
-        if not golden:
-            lines.append(f"| {path.title} | `@{path.tag}` | （尚無黃金場景） | |")
-        lines += [f"| {path.title} | `@{path.tag}` | {_name(s)} | `{s.location}` |" for s in golden]
+    lines += _golden_runs(found)
     if status is None:
         return "\n".join(lines) + "\n"
     lines += ["", RESULTS_HEADING, ""]

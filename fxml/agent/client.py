@@ -165,7 +165,7 @@ class EventStream:
     def __init__(self, client: AgentClient, timeout: float):
         self.client = client
         self.timeout = timeout
-        self._conn = client._connection(timeout)
+        self._conn = client._connection(timeout)  # noqa: SLF001 - the client's own stream
         headers = {"Accept": "text/event-stream"}
         if client.origin is not None:
             headers["Origin"] = client.origin

@@ -153,51 +153,66 @@ def read_card(client: PivCardClient, atr: bytes) -> CardJson:
     }
 
 
+def _wrong_pin(exc: WrongPinError) -> AgentError:
+    if exc.tries_left == 0:
+        return AgentError(ErrorCode.PIN_BLOCKED, details={"tries_left": 0})
+    return AgentError(ErrorCode.PIN_INCORRECT, details={"tries_left": exc.tries_left})
+
+
+def _pcsc(exc: PcscError) -> AgentError:
+    if exc.code == scard.SCARD_E_SHARING_VIOLATION & 0xFFFFFFFF:
+        return AgentError(ErrorCode.CARD_BUSY)
+    return AgentError(ErrorCode.CARD_ERROR, details={"pcsc": f"0x{exc.code:08X}", "reason": str(exc)})
+
+
+def _refused_proof(exc: AuthenticationError) -> AgentError:
+    if exc.sw == SW.OK:
+        # The card said yes but its proof did not hold: a signature that does not verify
+        # with the container's certificate (the key is not the certificate's).
+        return AgentError(ErrorCode.CARD_ERROR, details={"sw": "9000", "reason": str(exc)})
+    return AgentError(ErrorCode.MANAGEMENT_KEY_REFUSED, details={"sw": f"{exc.sw:04X}"})
+
+
+#: The card's and the reader's errors, in the order they are tried (a subclass before its base).
+_CARD_ANSWERS: tuple[tuple[type[Exception], Callable[[Any], AgentError]], ...] = (
+    (WrongPinError, _wrong_pin),
+    (PinBlockedError, lambda exc: AgentError(ErrorCode.PIN_BLOCKED, details={"tries_left": 0})),
+    (InvalidPinFormatError, lambda exc: AgentError(ErrorCode.PIN_FORMAT)),
+    (NoCardError, lambda exc: AgentError(ErrorCode.CARD_REMOVED)),
+    (ReaderNotFoundError, lambda exc: AgentError(ErrorCode.READER_NOT_FOUND, details={"reason": str(exc)})),
+    (PcscUnavailableError, lambda exc: AgentError(ErrorCode.PCSC_UNAVAILABLE, details={"reason": str(exc)})),
+    (PcscError, _pcsc),
+    (AuthenticationError, _refused_proof),
+    (CardError, lambda exc: AgentError(ErrorCode.CARD_ERROR, details={"sw": f"{exc.sw:04X}", "reason": str(exc)})),
+)
+
+
+def _passed_on(exc: BaseException, code: str, message: str) -> AgentError:
+    """The CA's, the platform's or the engine's own refusal: passed on as it is (the platform's
+    record refusals with 502: a refusal of the agent's upstream, not of the page's request)."""
+    status = None if isinstance(exc, RecordError) else getattr(exc, "status", None)
+    extra = getattr(exc, "details", None)
+    details: dict[str, Any] = {"source": type(exc).__module__, **(extra if isinstance(extra, dict) else {})}
+    retryable = getattr(exc, "retryable", None)
+    if isinstance(retryable, bool):
+        details["retryable"] = retryable
+    if code in STATUS:  # one of the agent's own codes (the engine's CARD_REMOVED ...)
+        status = STATUS[ErrorCode(code)]
+    elif not (isinstance(status, int) and 400 <= status < 600):
+        status = 502
+    return AgentError(code, message, status=status, details=details)
+
+
 def translate(exc: BaseException) -> AgentError:
     """The agent's answer for what went wrong with a card, a reader, the CA or the platform."""
     if isinstance(exc, AgentError):
         return exc
-    if isinstance(exc, WrongPinError):
-        if exc.tries_left == 0:
-            return AgentError(ErrorCode.PIN_BLOCKED, details={"tries_left": 0})
-        return AgentError(ErrorCode.PIN_INCORRECT, details={"tries_left": exc.tries_left})
-    if isinstance(exc, PinBlockedError):
-        return AgentError(ErrorCode.PIN_BLOCKED, details={"tries_left": 0})
-    if isinstance(exc, InvalidPinFormatError):
-        return AgentError(ErrorCode.PIN_FORMAT)
-    if isinstance(exc, NoCardError):
-        return AgentError(ErrorCode.CARD_REMOVED)
-    if isinstance(exc, ReaderNotFoundError):
-        return AgentError(ErrorCode.READER_NOT_FOUND, details={"reason": str(exc)})
-    if isinstance(exc, PcscUnavailableError):
-        return AgentError(ErrorCode.PCSC_UNAVAILABLE, details={"reason": str(exc)})
-    if isinstance(exc, PcscError):
-        if exc.code == scard.SCARD_E_SHARING_VIOLATION & 0xFFFFFFFF:
-            return AgentError(ErrorCode.CARD_BUSY)
-        return AgentError(ErrorCode.CARD_ERROR, details={"pcsc": f"0x{exc.code:08X}", "reason": str(exc)})
-    if isinstance(exc, AuthenticationError):
-        if exc.sw == SW.OK:
-            # The card said yes but its proof did not hold: a signature that does not verify
-            # with the container's certificate (the key is not the certificate's).
-            return AgentError(ErrorCode.CARD_ERROR, details={"sw": "9000", "reason": str(exc)})
-        return AgentError(ErrorCode.MANAGEMENT_KEY_REFUSED, details={"sw": f"{exc.sw:04X}"})
-    if isinstance(exc, CardError):
-        return AgentError(ErrorCode.CARD_ERROR, details={"sw": f"{exc.sw:04X}", "reason": str(exc)})
+    for kind, answer in _CARD_ANSWERS:
+        if isinstance(exc, kind):
+            return answer(exc)
     code, message = getattr(exc, "code", None), getattr(exc, "message", None)
     if isinstance(code, str) and isinstance(message, str):
-        # The CA's, the platform's or the engine's own refusal: passed on as it is (the platform's
-        # record refusals with 502: a refusal of the agent's upstream, not of the page's request).
-        status = None if isinstance(exc, RecordError) else getattr(exc, "status", None)
-        extra = getattr(exc, "details", None)
-        details: dict[str, Any] = {"source": type(exc).__module__, **(extra if isinstance(extra, dict) else {})}
-        retryable = getattr(exc, "retryable", None)
-        if isinstance(retryable, bool):
-            details["retryable"] = retryable
-        if code in STATUS:  # one of the agent's own codes (the engine's CARD_REMOVED ...)
-            status = STATUS[ErrorCode(code)]
-        elif not (isinstance(status, int) and 400 <= status < 600):
-            status = 502
-        return AgentError(code, message, status=status, details=details)
+        return _passed_on(exc, code, message)
     if isinstance(exc, FxmlError):
         return AgentError(ErrorCode.RENEWAL_FAILED, details={"reason": str(exc)})
     log.error("unexpected error", exc_info=exc)

@@ -143,13 +143,7 @@ class PcscMonitor:
         pnp_count: int | None = None
         while not self._stop.is_set():
             names = self._list(context)
-            # Readers that went or came.
-            for gone in [n for n in known if n not in names]:
-                state = known.pop(gone)
-                raw.pop(gone, None)
-                if state.present:
-                    self._emit(ReaderChange("card_removed", reader=state))
-                self._emit(ReaderChange("reader_removed", reader=state))
+            self._forget_gone(known, raw, names)
             # pcsc-lite takes at most 16 reader states per call (PCSCLITE_MAX_READERS_CONTEXTS,
             # 0x80100004 beyond): with 16 readers, which is also as many as it serves, no reader
             # can be added, so the PnP pseudo-reader is left out; a reader that goes still
@@ -171,25 +165,39 @@ class PcscMonitor:
                 pnp_event = states[0][1]
                 if pnp_event & scard.SCARD_STATE_CHANGED:
                     pnp_count = pnp_event >> 16
-            for name, event, atr in states[1:] if with_pnp else states:
-                if event & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_IGNORE):
-                    continue
-                now = ReaderState(name, _present(event, bytes(atr)), bytes(atr), (event >> 16) & 0xFFFF)
-                before = known.get(name)
-                known[name] = now
-                raw[name] = event & ~scard.SCARD_STATE_CHANGED
-                if first:
-                    continue
-                if before is None:
-                    self._emit(ReaderChange("reader_added", reader=now))
-                    if now.present:
-                        self._emit(ReaderChange("card_inserted", reader=now))
-                    continue
-                self._report(before, now)
+            self._take(states[1:] if with_pnp else states, known, raw, report=not first)
             if first:
                 first = False
                 self._emit(ReaderChange("snapshot", readers=tuple(known[n] for n in names if n in known)))
                 self.ready.set()
+
+    def _forget_gone(self, known: dict[str, ReaderState], raw: dict[str, int], names: list[str]) -> None:
+        """Readers no longer listed: their card, then they, reported gone."""
+        for gone in [n for n in known if n not in names]:
+            state = known.pop(gone)
+            raw.pop(gone, None)
+            if state.present:
+                self._emit(ReaderChange("card_removed", reader=state))
+            self._emit(ReaderChange("reader_removed", reader=state))
+
+    def _take(self, states: list[tuple[str, int, list[int]]], known: dict[str, ReaderState], raw: dict[str, int],
+              *, report: bool) -> None:
+        """The readers' states pcscd answered, kept; with ``report``, what changed is emitted."""
+        for name, event, atr in states:
+            if event & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_IGNORE):
+                continue
+            now = ReaderState(name, _present(event, bytes(atr)), bytes(atr), (event >> 16) & 0xFFFF)
+            before = known.get(name)
+            known[name] = now
+            raw[name] = event & ~scard.SCARD_STATE_CHANGED
+            if not report:
+                continue
+            if before is None:
+                self._emit(ReaderChange("reader_added", reader=now))
+                if now.present:
+                    self._emit(ReaderChange("card_inserted", reader=now))
+                continue
+            self._report(before, now)
 
     def _report(self, before: ReaderState, now: ReaderState) -> None:
         """The card events between two views of one reader."""

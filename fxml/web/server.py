@@ -202,9 +202,8 @@ class _LingeringTransport:
             return
         self._closing = True
         proto = self._protocol
-        unread = proto.cycle is not None and proto.cycle.more_body and not proto._eof
-        if unread and self._transport.can_write_eof() and not self._transport.is_closing():
-            proto._draining = True
+        if proto.body_unread and self._transport.can_write_eof() and not self._transport.is_closing():
+            proto.drain()
             self._transport.write_eof()
             self._transport.resume_reading()
             proto.loop.call_later(LINGER_SECONDS, self._transport.close)
@@ -277,12 +276,25 @@ class GuardedProtocol(HttpToolsProtocol):
         del self.waiting[victim]
         log.warning("connection limit (%d) reached; closing the connection that waited longest",
                     self.limits.max_connections)
-        if victim._in_head or victim._deadline is not None:
-            # Its descriptor is needed now: no lingering for the rest of its body.
-            victim._refuse(WebError(WebErrorCode.REQUEST_TIMEOUT), linger=False)
-        else:
-            victim.transport.close()  # idle between requests: nothing to answer
+        victim.evict()
         return True
+
+    @property
+    def body_unread(self) -> bool:
+        """A request's body is still coming (its answer went out before the client finished)."""
+        return self.cycle is not None and self.cycle.more_body and not self._eof
+
+    def drain(self) -> None:
+        """Read and drop what the client still sends, once the answer is out (a lingering close)."""
+        self._draining = True
+
+    def evict(self) -> None:
+        """Close this connection to make room for a new one: 408 to a request still coming in."""
+        if self._in_head or self._deadline is not None:
+            # Its descriptor is needed now: no lingering for the rest of its body.
+            self._refuse(WebError(WebErrorCode.REQUEST_TIMEOUT), linger=False)
+        else:
+            self.transport.close()  # idle between requests: nothing to answer
 
     def _wait_for_client(self) -> None:
         self.waiting.pop(self, None)  # to the end: the wait starts now

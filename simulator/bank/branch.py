@@ -51,6 +51,12 @@ PREFIX: Final = "/branch"
 TITLE: Final = "分行作業系統"
 #: The heading of a refused 憑證展期建檔.
 FILING_REFUSED: Final = "無法完成憑證展期建檔"
+#: A certificate's status (the CA's words) that no 憑證展期建檔 accepts: the refusal's code and message.
+_NOT_FILEABLE: Final = {
+    "已廢止": (Code.CERT_REVOKED, "此憑證已廢止，不得辦理憑證展期建檔；請客戶至分行重新申請憑證。"),
+    "暫禁": (Code.CERT_SUSPENDED, "此憑證已暫禁，不得辦理憑證展期建檔；請客戶先辦理解除暫禁。"),
+    "已過期": (Code.CERT_EXPIRED, "此憑證已過期，不得辦理憑證展期建檔。"),
+}
 SYSTEM: Final = "branch"
 OFFICER_KEY: Final = "officer"
 _BRANCH_CODE: Final = re.compile(r"006\d{4}", re.ASCII)
@@ -230,10 +236,11 @@ class BranchOffice:
 
     # -- pieces ---------------------------------------------------------------------------------------
     def _render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        return self.templates.TemplateResponse(
+        page: Response = self.templates.TemplateResponse(
             request, name, {"title": TITLE, "prefix": PREFIX, "csrf_token": session(request).csrf_token, **context},
             status_code=status,
         )
+        return page
 
     def _refusal(self, request: Request, error: CodedError, *, back: str | None, title: str | None) -> Response:
         """The refusal's page: what happened as its heading (``title``, else 尚未登入 or the back
@@ -391,6 +398,11 @@ class BranchOffice:
                   if isinstance(c, Company) and c.id_number != customer.id_number
                   for r in c.relationship_customers}
         codes = check_codes(customer, entered, others)
+        return customer, self._renewed_record(fax, customer), codes
+
+    def _renewed_record(self, fax: FaxRow, customer: Company) -> CertificateRecord:
+        """The CA's record of the sheet's certificate: the customer's, as the sheet shows it, valid,
+        a renewal, and the customer's newest; else the refusal that says why it cannot be filed."""
         if self.checks is None:
             raise ca_unavailable()
         record = self.checks.record(fax.serial)
@@ -404,12 +416,9 @@ class BranchOffice:
             if fax.sheet.get(label) != shown[label]:
                 raise BankError(Code.SHEET_MISMATCH, f"傳真之憑證證明單與憑證中心資料不符（{label}），"
                                 "請客戶重新列印憑證證明單。", 422)
-        if record.status == "已廢止":
-            raise BankError(Code.CERT_REVOKED, "此憑證已廢止，不得辦理憑證展期建檔；請客戶至分行重新申請憑證。", 409)
-        if record.status == "暫禁":
-            raise BankError(Code.CERT_SUSPENDED, "此憑證已暫禁，不得辦理憑證展期建檔；請客戶先辦理解除暫禁。", 409)
-        if record.status == "已過期":
-            raise BankError(Code.CERT_EXPIRED, "此憑證已過期，不得辦理憑證展期建檔。", 409)
+        if record.status in _NOT_FILEABLE:
+            code, message = _NOT_FILEABLE[record.status]
+            raise BankError(code, message, 409)
         if record.renewed_from is None:
             raise BankError(Code.FILING_NOT_RENEWAL, "此憑證為申請（非更新）所得的憑證，已於申請時綁定，"
                             "無須憑證展期建檔。", 409)
@@ -418,7 +427,7 @@ class BranchOffice:
             latest = f"（最新為 {newest.serial}）" if newest else ""
             raise BankError(Code.CERT_NOT_NEWEST, f"此證明單的憑證（序號 {record.serial}）不是客戶最新的憑證{latest}，"
                             "請客戶重新列印最新憑證的憑證證明單。", 409)
-        return customer, record, codes
+        return record
 
     def _record_filing(self, officer: SignedInOfficer, fax: FaxRow, customer: Company, record: CertificateRecord,
                        codes: tuple[str, ...] | None) -> dict[str, Any]:

@@ -269,7 +269,8 @@ def _status(record: Any) -> str:
 
 def _as_json(record: Any) -> dict[str, Any]:
     if hasattr(record, "to_json"):
-        return record.to_json()
+        answer: dict[str, Any] = record.to_json()
+        return answer
     data = {k: getattr(record, k) for k in ("serial", "holder_id", "cn", "subject", "issuer", "status",
                                              "renewed_from", "renewed_by", "revocation_reason", "replayed")}
     for key in ("not_before", "not_after", "issued_at", "suspended_at", "revoked_at"):

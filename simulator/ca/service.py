@@ -31,7 +31,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
-from fxml.ca.api import PROOF_FIELDS, CertStatus, Operation
+from fxml.ca.api import PROOF_FIELDS
+from fxml.ca.api import CertStatus as CertStatus  # re-exported: the Python API (docs/ca.md)
+from fxml.ca.api import Operation as Operation
 from fxml.clock import TAIWAN, Clock, from_env
 from fxml.display import display_name, roc_date, taiwan_text
 from simulator.ca import errors

@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -127,7 +128,7 @@ def open_test_ca(state_dir: Path, keys: KeyCache, clock: object, **kwargs: objec
     return ca
 
 
-def assert_only_refusal_recorded(before: dict[str, list], after: dict[str, list], code: str) -> None:
+def assert_only_refusal_recorded(before: dict[str, list[Any]], after: dict[str, list[Any]], code: str) -> None:
     """Between two :meth:`Registry.dump`\\ s a refusal changed no table but the
     audit log, which gained exactly one entry recording ``code``."""
     for table in before:

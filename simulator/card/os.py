@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from virtualsmartcard.VirtualSmartcard import SmartcardOS
 
@@ -51,6 +52,17 @@ ATRS: dict[Carrier, bytes] = {Carrier.LARGE: _atr(b"L"), Carrier.SMALL: _atr(b"S
 NULL_ATR = bytes.fromhex("3B80800101")
 
 _OK = b"\x90\x00"
+
+
+class CardOs(Protocol):
+    """What the reader side asks of a card OS: virtualsmartcard's ``SmartcardOS``
+    interface, typed (the package itself has no annotations)."""
+
+    def getATR(self) -> bytes: ...  # noqa: N802 - SmartcardOS interface
+    def powerUp(self) -> None: ...  # noqa: N802 - SmartcardOS interface
+    def powerDown(self) -> None: ...  # noqa: N802 - SmartcardOS interface
+    def reset(self) -> None: ...
+    def execute(self, msg: bytes) -> bytes: ...
 
 
 class TwcaCardOS(SmartcardOS):
@@ -203,7 +215,7 @@ class InProcessConnection:
     It does not power the card up: a TwcaCardOS is ready once opened.
     """
 
-    def __init__(self, card: SmartcardOS):
+    def __init__(self, card: CardOs):
         self.card = card
 
     @property

@@ -14,7 +14,7 @@ class PcscWatcher:
         rc, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         if rc != scard.SCARD_S_SUCCESS:
             raise ConnectionError(f"cannot reach pcscd: {scard.SCardGetErrorMessage(rc)}")
-        return ctx
+        return int(ctx)
 
     def readers(self) -> list[str]:
         ctx = self._context()
@@ -65,7 +65,7 @@ class PcscWatcher:
                     and not (present and not _atr)
                     and (changed_from is None or counter != changed_from)
                 ):
-                    return counter
+                    return int(counter)
                 state = event & ~scard.SCARD_STATE_CHANGED
         finally:
             scard.SCardReleaseContext(ctx)

@@ -203,17 +203,20 @@ class PcscStack:
             sock.close()
         if not line:
             raise StackError("the stack daemon closed the connection without answering")
-        answer = json.loads(line)
+        answer: dict[str, Any] = json.loads(line)
         if not answer.get("ok"):
             raise StackError(answer.get("error", "unknown error"))
         return answer
 
     def insert(self, image: Path | str, reader: int | str | None = None) -> dict[str, Any]:
         target = image if image == "null" else str(Path(image).resolve())
-        return self.request({"op": "insert", "image": target, "reader": reader})["reader"]
+        found: dict[str, Any] = self.request({"op": "insert", "image": target, "reader": reader})["reader"]
+        return found
 
     def remove(self, reader: int | str | None = None) -> dict[str, Any]:
-        return self.request({"op": "remove", "reader": reader})["reader"]
+        found: dict[str, Any] = self.request({"op": "remove", "reader": reader})["reader"]
+        return found
 
     def readers(self) -> list[dict[str, Any]]:
-        return self.request({"op": "list"})["readers"]
+        readers: list[dict[str, Any]] = self.request({"op": "list"})["readers"]
+        return readers

@@ -30,8 +30,7 @@ import struct
 import threading
 from collections.abc import Callable
 
-from virtualsmartcard.VirtualSmartcard import SmartcardOS
-
+from simulator.card.os import CardOs
 from simulator.errors import SimulatorError
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,7 @@ class VirtualCardLink:
     """
 
     def __init__(
-        self, card: SmartcardOS, port: int, host: str = "127.0.0.1", on_drop: Callable[[], None] | None = None
+        self, card: CardOs, port: int, host: str = "127.0.0.1", on_drop: Callable[[], None] | None = None
     ):
         self.card = card
         self.host = host

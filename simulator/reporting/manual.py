@@ -261,7 +261,7 @@ class WrittenManual:
 
 def render_document(document: Document, run: Run, *, pdf: bool = False) -> str:
     return render("manual.html.j2", d=document, run=run, pdf=pdf, TITLE=TITLE, ENTRY_LABEL=ENTRY_LABEL,
-                  generated=roc_datetime(datetime.now()), PASSED=PASSED, FAILED=FAILED,
+                  generated=roc_datetime(datetime.now(TAIWAN)), PASSED=PASSED, FAILED=FAILED,
                   roc_datetime=roc_datetime, report_link="../features.html")
 
 
@@ -284,7 +284,7 @@ def write_manual(results: Path, screenshots: Path, folder: Path, *, pdf: bool = 
             written.files.append(target.with_suffix(".pdf"))
     index = folder / INDEX
     index.write_text(render("manual_index.html.j2", documents=documents, stray=stray, run=run, TITLE=TITLE,
-                            pdf=pdf, generated=roc_datetime(datetime.now()), roc_datetime=roc_datetime),
+                            pdf=pdf, generated=roc_datetime(datetime.now(TAIWAN)), roc_datetime=roc_datetime),
                      encoding="utf-8")
     written.files.append(index)
     written.seconds = time.monotonic() - started

@@ -22,7 +22,7 @@ from simulator.reporting.images import Picture, Pictures
 from simulator.reporting.render import Notes, render, write_pdf
 from simulator.reporting.results import Run, Scenario, Shot, Step, load
 from simulator.reporting.sections import SECTIONS, Section
-from simulator.reporting.words import FAILED, NOT_RUN, PASSED, duration_text, english_words, roc_datetime
+from simulator.reporting.words import FAILED, NOT_RUN, PASSED, TAIWAN, duration_text, english_words, roc_datetime
 
 REPORT_TITLE = f"{TITLE} 行為規格報告"
 #: behave's prefix of an assertion's message.
@@ -233,7 +233,7 @@ def build(run: Run) -> ReportModel:
                                     [notes.officer(line) for line in feature.description],
                                     len(feature.scenarios), notes, feature.location))
     return ReportModel(
-        REPORT_TITLE, run, parts, unmapped, failures, pictures, run.counts(), roc_datetime(datetime.now()),
+        REPORT_TITLE, run, parts, unmapped, failures, pictures, run.counts(), roc_datetime(datetime.now(TAIWAN)),
         sum(len(s.steps) for s in run.scenarios), sum(len(s.shots) for s in run.scenarios), views, features,
     )
 

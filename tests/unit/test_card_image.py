@@ -9,6 +9,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -20,7 +21,6 @@ from cryptography.hazmat.primitives import serialization
 
 from fxml.card.piv import Algorithm
 from fxml.card.tlv import tlv
-from simulator.card import image as image_mod
 from simulator.card.image import (
     MANAGEMENT_ALGORITHM_NAMES,
     CardImage,
@@ -221,12 +221,12 @@ def test_crash_at_every_write_point_leaves_old_or_new(
         return real["write"](fd, data)
 
     if point == "mkstemp":
-        monkeypatch.setattr(image_mod.tempfile, "mkstemp", lambda **kw: (_ for _ in ()).throw(CrashError(point)))
-    monkeypatch.setattr(image_mod.os, "fchmod", crash_if("fchmod"))
-    monkeypatch.setattr(image_mod.os, "write", write)
-    monkeypatch.setattr(image_mod.os, "fsync", fsync)
-    monkeypatch.setattr(image_mod.os, "close", crash_if("close"))
-    monkeypatch.setattr(image_mod.os, "replace", crash_if("replace"))
+        monkeypatch.setattr(tempfile, "mkstemp", lambda **kw: (_ for _ in ()).throw(CrashError(point)))
+    monkeypatch.setattr(os, "fchmod", crash_if("fchmod"))
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "close", crash_if("close"))
+    monkeypatch.setattr(os, "replace", crash_if("replace"))
     with pytest.raises(CrashError):
         save_image(new, saved)
     monkeypatch.undo()
@@ -243,7 +243,7 @@ def test_card_keeps_its_old_state_when_the_save_fails(tmp_path: Path, monkeypatc
     def crash(*args):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(image_mod.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)
     assert card.generate(0x9A).sw == 0x6581
     monkeypatch.undo()
     assert card.os.image.containers[0x9A].private_key_pem is None
@@ -253,6 +253,7 @@ def test_card_keeps_its_old_state_when_the_save_fails(tmp_path: Path, monkeypatc
 
 _WRITER = """
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from simulator.card.image import Secret, load_image, save_image

@@ -12,7 +12,6 @@ import pytest
 from simulator.cli import main
 from simulator.pcsc import layout
 from simulator.pcsc.daemon import StackDaemon
-from simulator.pcsc.daemon import StackError as DaemonStackError
 from simulator.pcsc.stack import PcscStack, StackError
 
 PREFIX = "Yubico-prefixed fxmlsim TWCA Reader"
@@ -52,7 +51,7 @@ def test_an_unsafe_prefix_is_refused_before_anything_starts(tmp_path: Path, pref
     assert not layout.valid_reader_prefix(prefix)
     with pytest.raises(ValueError, match="invalid reader name prefix"):
         layout.reader_conf(2, layout.RunLayout(tmp_path), prefix)
-    with pytest.raises(DaemonStackError, match="invalid reader name prefix"):
+    with pytest.raises(StackError, match="invalid reader name prefix"):
         StackDaemon(tmp_path / "run", 2, prefix)
     with pytest.raises(StackError, match="invalid reader name prefix"):
         PcscStack(tmp_path / "run").up(readers=2, reader_prefix=prefix)

@@ -58,7 +58,7 @@ def recv(conn: socket.socket) -> bytes:
 
 def test_link_speaks_vpcd_and_survives_a_failing_command(vpcd: socket.socket) -> None:
     card = EchoCard()
-    link = VirtualCardLink(card, vpcd.getsockname()[1])  # type: ignore[arg-type]
+    link = VirtualCardLink(card, vpcd.getsockname()[1])
     link.connect()
     conn, _ = vpcd.accept()
     conn.settimeout(10)
@@ -87,4 +87,4 @@ def test_no_vpcd_is_a_clear_error() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: connections are refused
         with pytest.raises(LinkError, match=f"vpcd is not listening on 127.0.0.1:{port}"):
-            VirtualCardLink(EchoCard(), port).connect()  # type: ignore[arg-type]
+            VirtualCardLink(EchoCard(), port).connect()

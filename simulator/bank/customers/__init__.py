@@ -40,13 +40,12 @@ The package's modules, each importing only those above it:
 from fxml.platform.tickets import System
 from simulator.bank.customers.collection import CustomerSet, CustomersFile, add_to_file
 from simulator.bank.customers.errors import CustomerDataError, Problem, UnknownCustomerError, UnknownPersonaError
-from simulator.bank.customers.fields import ADDRESS_MAX, BANK_CODE, NAME_MAX, SUPER_USER_CODE
+from simulator.bank.customers.fields import ADDRESS_MAX, BANK_CODE, NAME_MAX, SUPER_USER_CODE, AccountKind, Role
 from simulator.bank.customers.files import CUSTOMERS_FORMAT, FORMAT_VERSION, PERSONAS_FORMAT, dumps
 from simulator.bank.customers.generator import BRANCHES, COMPANY_MIX, CustomerGenerator, generate_customers
 from simulator.bank.customers.model import (
     DESCRIBED_CUSTOMER_TYPES,
     Account,
-    AccountKind,
     Branch,
     Certificate,
     Company,
@@ -54,7 +53,6 @@ from simulator.bank.customers.model import (
     HolderRegistration,
     Person,
     RelationshipCustomer,
-    Role,
     User,
     customer_from_json,
 )

@@ -11,17 +11,15 @@ from faker import Faker
 
 from fxml.platform.tickets import System
 from simulator.bank.customers.collection import CustomerSet
-from simulator.bank.customers.fields import SUPER_USER_CODE
+from simulator.bank.customers.fields import SUPER_USER_CODE, AccountKind, Role
 from simulator.bank.customers.model import (
     Account,
-    AccountKind,
     Branch,
     Certificate,
     Company,
     Customer,
     Person,
     RelationshipCustomer,
-    Role,
     User,
 )
 from simulator.bank.ids import BusinessIdRule, generate_business_id, validate_national_id

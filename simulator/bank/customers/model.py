@@ -196,7 +196,7 @@ class _CustomerBase(CustomerDataModel):
         if isinstance(data, dict):
             data, holder_id, cns = _without_derived(data)
         made = handler(data)
-        refuse([*made._problems(), *made._derived_problems(holder_id, cns)])
+        refuse([*made._problems(), *made._derived_problems(holder_id, cns)])  # noqa: SLF001 - its own class
         return made
 
     def _derived_problems(self, holder_id: object, cns: dict[int, object]) -> Problems:
