@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -16,9 +16,7 @@ import pytest
 from fxml import http
 from fxml.clock import TAIWAN, FixedClock
 from fxml.platform import bankapi
-
-#: What the server does with one request: the bytes to answer, or None to close without a word.
-Handler = Callable[[bytes], bytes | None]
+from tests.support.raw_http import Handler, RawServer, read_request
 
 
 def answer(status: int, body: bytes = b"{}", kind: str = "application/json") -> bytes:
@@ -26,59 +24,16 @@ def answer(status: int, body: bytes = b"{}", kind: str = "application/json") -> 
     return head.encode() + body
 
 
-class Server:
-    """One request per connection, each given to ``handle`` in turn; the requests are kept."""
-
-    def __init__(self, handle: Handler):
-        self.handle = handle
-        self.requests: list[bytes] = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                request = _read_request(conn)
-                self.requests.append(request)
-                reply = self.handle(request)
-                if reply is not None:
-                    conn.sendall(reply)
-
-    def header(self, index: int, name: str) -> str | None:
-        head = self.requests[index].partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
-        return next((line.split(":", 1)[1].strip() for line in head if line.lower().startswith(name + ":")), None)
-
-
-def _read_request(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(body) < length:
-        body += conn.recv(65536)
-    return head + b"\r\n\r\n" + body
-
-
 @pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    made: list[Server] = []
+def servers() -> Iterator[list[RawServer]]:
+    made: list[RawServer] = []
     yield made
     for server in made:
-        server.sock.close()
+        server.close()
 
 
-def serve(servers: list[Server], handle: Handler) -> Server:
-    servers.append(Server(handle))
+def serve(servers: list[RawServer], handle: Handler) -> RawServer:
+    servers.append(RawServer(handle))
     return servers[-1]
 
 
@@ -92,20 +47,20 @@ def drops_first(count: int, then: bytes) -> Handler:
     return handle
 
 
-def test_a_call_safe_to_repeat_is_repeated_while_no_answer_comes(servers: list[Server]) -> None:
+def test_a_call_safe_to_repeat_is_repeated_while_no_answer_comes(servers: list[RawServer]) -> None:
     server = serve(servers, drops_first(2, answer(200, b'{"ok": true}')))
     got = http.HttpClient(server.url).call("GET", "/x", retry=http.Retry(2, 0.01))
     assert (got.status, got.json(), len(server.requests)) == (200, {"ok": True}, 3)
 
 
-def test_a_call_is_sent_once_unless_marked_safe_to_repeat(servers: list[Server]) -> None:
+def test_a_call_is_sent_once_unless_marked_safe_to_repeat(servers: list[RawServer]) -> None:
     server = serve(servers, drops_first(1, answer(200)))
     with pytest.raises(http.UnreachableError) as caught:
         http.HttpClient(server.url).call("POST", "/suspend", json={})
     assert caught.value.url == f"{server.url}/suspend" and len(server.requests) == 1
 
 
-def test_the_last_failure_is_raised_once_the_retries_are_spent(servers: list[Server]) -> None:
+def test_the_last_failure_is_raised_once_the_retries_are_spent(servers: list[RawServer]) -> None:
     server = serve(servers, drops_first(10, answer(200)))
     started = time.monotonic()
     with pytest.raises(http.UnreachableError):
@@ -114,14 +69,14 @@ def test_the_last_failure_is_raised_once_the_retries_are_spent(servers: list[Ser
     assert time.monotonic() - started >= 0.05 + 0.10  # delay, then twice the delay
 
 
-def test_an_answer_is_never_retried_not_even_a_5xx(servers: list[Server]) -> None:
+def test_an_answer_is_never_retried_not_even_a_5xx(servers: list[RawServer]) -> None:
     server = serve(servers, lambda _: answer(503, b'{"error": {"code": "BUSY"}}'))
     got = http.HttpClient(server.url).call("GET", "/x", retry=http.Retry(2, 0.01))
     assert got.status == 503 and got.json() == {"error": {"code": "BUSY"}} and len(server.requests) == 1
 
 
 def test_one_connection_per_call_and_no_proxy_from_the_environment(
-        servers: list[Server], monkeypatch: pytest.MonkeyPatch) -> None:
+        servers: list[RawServer], monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
     server = serve(servers, lambda _: answer(200))
@@ -131,7 +86,7 @@ def test_one_connection_per_call_and_no_proxy_from_the_environment(
     assert server.requests[0].startswith(b"GET /a ")  # to the server itself, not through a proxy
 
 
-def test_json_bodies_and_headers_as_sent(servers: list[Server]) -> None:
+def test_json_bodies_and_headers_as_sent(servers: list[RawServer]) -> None:
     server = serve(servers, lambda _: answer(201))
     http.HttpClient(server.url).send("POST", "/j", json={"名稱": "雲杉"}, headers={"X-Actor": "a"})
     body = server.requests[0].partition(b"\r\n\r\n")[2]
@@ -140,7 +95,7 @@ def test_json_bodies_and_headers_as_sent(servers: list[Server]) -> None:
     assert server.header(0, "accept") == "application/json"
 
 
-def test_the_bank_api_signs_each_attempt_anew(servers: list[Server]) -> None:
+def test_the_bank_api_signs_each_attempt_anew(servers: list[RawServer]) -> None:
     receipt = {"fax": {"fax_id": "F-0000001", "branch": {"code": "0060", "name": "X"}, "received_at": "t"}}
     server = serve(servers, drops_first(1, answer(201, json.dumps(receipt).encode())))
     clock = FixedClock(datetime(2026, 3, 2, 10, 0, tzinfo=TAIWAN))
@@ -154,7 +109,7 @@ def test_the_bank_api_signs_each_attempt_anew(servers: list[Server]) -> None:
     assert bodies[0] == bodies[1]  # the same message (the same fax id), signed twice
 
 
-def test_the_bank_api_reports_a_bank_that_does_not_answer(servers: list[Server]) -> None:
+def test_the_bank_api_reports_a_bank_that_does_not_answer(servers: list[RawServer]) -> None:
     server = serve(servers, lambda _: None)
     clock = FixedClock(datetime(2026, 3, 2, 10, 0, tzinfo=TAIWAN))
     client = bankapi.BankApiClient(server.url, b"k" * 32, clock, retries=1, retry_delay=0.01)
@@ -177,7 +132,7 @@ class EventServer:
 
     def _serve(self) -> None:
         conn, _ = self.sock.accept()
-        _read_request(conn)
+        read_request(conn)
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
                      b"Connection: close\r\n\r\nretry: 2000\nid: 1\nevent: hello\ndata: {}\n\n")
         self.conn = conn
@@ -213,7 +168,7 @@ def test_events_wait_with_a_deadline_and_the_stream_stays_open() -> None:
             stream.next(5)
 
 
-def test_an_answer_that_is_no_event_stream_is_handed_back(servers: list[Server]) -> None:
+def test_an_answer_that_is_no_event_stream_is_handed_back(servers: list[RawServer]) -> None:
     server = serve(servers, lambda _: answer(403, b'{"error": {"code": "ORIGIN_NOT_ALLOWED"}}'))
     with pytest.raises(http.NotAStreamError) as caught:
         http.HttpClient(server.url).events("/v1/events", headers={"Origin": "http://evil.example"})
