@@ -6,9 +6,10 @@ the CA (:mod:`fxml.ca.client`), the platform's record API
 and the card agent (:mod:`fxml.agent.client`, with its server-sent events).
 It is httpx2 underneath, one client per process shared by all of them:
 
-- **no proxies, no environment**: every service is on this machine's loopback
-  (``trust_env=False``: no ``HTTP_PROXY``, no ``.netrc``); redirects are not
-  followed (no API of ours answers one);
+- **no proxies, no environment, no cookies**: every service is on this
+  machine's loopback (``trust_env=False``: no ``HTTP_PROXY``, no ``.netrc``);
+  no cookie is kept from one call to the next; redirects are not followed (no
+  API of ours answers one);
 - **one connection per call** (``Connection: close``), as the standard
   library's client did before: nothing is reused across calls, so a call never
   fails on a kept-alive connection the server has meanwhile closed;
@@ -35,6 +36,7 @@ nonce and time: the bank refuses a nonce it has seen). The CA's 暫禁, 解除�
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
 import json
 import logging
 import queue
@@ -135,7 +137,9 @@ def _client() -> httpx2.Client:
     if _shared is None:
         with _shared_lock:
             if _shared is None:
-                _shared = httpx2.Client(trust_env=False, follow_redirects=False)
+                # No cookie is kept: one client serves every service and caller of the process.
+                none = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+                _shared = httpx2.Client(trust_env=False, follow_redirects=False, cookies=none)
     return _shared
 
 

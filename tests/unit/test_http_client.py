@@ -19,8 +19,8 @@ from fxml.platform import bankapi
 from tests.support.raw_http import Handler, RawServer, read_request
 
 
-def answer(status: int, body: bytes = b"{}", kind: str = "application/json") -> bytes:
-    head = f"HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n\r\n"
+def answer(status: int, body: bytes = b"{}", kind: str = "application/json", extra: str = "") -> bytes:
+    head = f"HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
     return head.encode() + body
 
 
@@ -184,3 +184,11 @@ def test_closing_a_stream_ends_its_reading_thread() -> None:
     stream.close()
     assert threading.active_count() == before - 1
     server.end()
+
+
+def test_no_cookie_is_kept_from_one_call_to_the_next(servers: list[RawServer]) -> None:
+    server = serve(servers, lambda _: answer(200, extra="Set-Cookie: s=1; Path=/\r\n"))
+    client = http.HttpClient(server.url)
+    client.send("GET", "/a")
+    client.send("GET", "/b")
+    assert server.header(1, "cookie") is None
