@@ -3,27 +3,30 @@
 Every call fxml makes to another service goes through :class:`HttpClient`:
 the CA (:mod:`fxml.ca.client`), the platform's record API
 (:mod:`fxml.renewal.records`), the bank's API (:mod:`fxml.platform.bankapi`)
-and the card agent (:mod:`fxml.agent.client`, with its server-sent events).
-It is httpx2 underneath, one client per process shared by all of them:
+and the card agent (:mod:`fxml.agent.client`, with its server-sent events):
 
-- **no proxies, no environment, no cookies**: every service is on this
-  machine's loopback (``trust_env=False``: no ``HTTP_PROXY``, no ``.netrc``);
-  no cookie is kept from one call to the next; redirects are not followed (no
-  API of ours answers one);
-- **one connection per call** (``Connection: close``), as the standard
-  library's client did before: nothing is reused across calls, so a call never
-  fails on a kept-alive connection the server has meanwhile closed;
+- **the standard library's transport** (``http.client``), as the clients had
+  before: measured on the renewal's path, httpx2 spent twice its CPU a call
+  (0.5 to 0.8 ms against 0.25 to 0.35), ten calls a renewal, and the renewal's
+  ratio goal (README, *Benchmarks*) has no room for that on a 2-core machine;
+- **no proxies, no cookies, no redirects**: every service is on this machine's
+  loopback and reached directly (no ``HTTP_PROXY``), nothing is kept from one
+  call to the next, and no API of ours answers a redirect;
+- **one connection per call** (``Connection: close``): nothing is reused, so a
+  call never fails on a kept-alive connection the server has meanwhile closed;
 - **timeouts**: ``timeout`` seconds for connecting and for each read and
   write; an event stream waits on its reads without limit (:class:`EventStream`
   has its own deadline per event);
-- **answers as they are** (:class:`Answer`): the status, the headers and the
+- **answers as they came** (:class:`Answer`): the status, the headers and the
   body. Each contract's own code turns them into its typed values and its
   errors (``CertificateRecord.from_json``, ``RenewalRecord.from_json``,
   ``FaxReceipt.from_json`` ...). No answer at all is :class:`UnreachableError`;
 - **one retry policy** (:class:`Retry`, tenacity): only a call the caller marks
   safe to repeat is repeated, only when no answer came (:class:`UnreachableError`),
   after ``delay``, ``2 × delay`` ... An answer, even a 5xx, is never retried
-  here: what it means is the contract's business.
+  here: what it means is the contract's business;
+- **server-sent events** parsed by httpx2's ``EventSource`` (httpx-sse's
+  parser, which httpx2 took in) over the same transport (:class:`EventStream`).
 
 What each client retries is its contract's: the CA's reads, and its 申請 and
 更新 by request id (the CA answers a repeated request id with the certificate it
@@ -36,16 +39,19 @@ nonce and time: the bank refuses a nonce it has seen). The CA's 暫禁, 解除�
 from __future__ import annotations
 
 import contextlib
-import http.cookiejar
+import functools
+import http.client
 import json
 import logging
 import queue
 import socket
+import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
 
 import httpx2
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_incrementing
@@ -108,7 +114,7 @@ class Retry:
     delay: float = 0.2
 
     def call(self, attempt: Callable[[], T], what: str) -> T:
-        """``attempt()``, again on UnreachableError as the policy says; the last UnreachableError if none answered."""
+        """``attempt()``, again on UnreachableError as the policy says; the last one if none answered."""
 
         def note(state: RetryCallState) -> None:
             failed = state.outcome.exception() if state.outcome is not None else None
@@ -127,42 +133,59 @@ class Retry:
 #: A call that is not safe to repeat: one attempt.
 ONCE: Final = Retry(retries=0)
 
-_shared: httpx2.Client | None = None
-_shared_lock = threading.Lock()
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The system's trust for https URLs (made once: it costs ~20 ms)."""
+    return ssl.create_default_context()
 
 
-def _client() -> httpx2.Client:
-    """The process's one httpx2 client (thread-safe; made on first use: its TLS context costs ~20 ms)."""
-    global _shared
-    if _shared is None:
-        with _shared_lock:
-            if _shared is None:
-                # No cookie is kept: one client serves every service and caller of the process.
-                none = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-                _shared = httpx2.Client(trust_env=False, follow_redirects=False, cookies=none)
-    return _shared
+def _headers_of(response: http.client.HTTPResponse) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, value in response.getheaders():
+        key = name.lower()
+        found[key] = f"{found[key]}, {value}" if key in found else value
+    return found
 
 
 class HttpClient:
-    """A service at ``base_url`` (``http(s)://host:port``)."""
+    """A service at ``base_url`` (``http(s)://host:port``, perhaps with a path)."""
 
     def __init__(self, base_url: str, *, timeout: float = 10.0):
-        if not base_url.startswith(("http://", "https://")):
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
 
-    def _request(self, method: str, path: str, content: bytes | None, json: Any, headers: HeaderMap | None,
-                 accept: str, timeout: httpx2.Timeout) -> httpx2.Request:
+    def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
+        if self._https:
+            return http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=_tls())
+        return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+
+    def _open(self, method: str, path: str, content: bytes | None, json: Any, headers: HeaderMap | None,
+              accept: str) -> tuple[http.client.HTTPConnection, socket.socket | None, http.client.HTTPResponse]:
+        """A new connection, its socket and the answer's head (its body unread); UnreachableError
+        if none came. (The connection lets go of its socket once the head says the server will
+        close it, which it does: ``Connection: close``; the answer reads on.)"""
         sent = {"accept": accept, "connection": "close"}
         if json is not None:
             content = json_body(json)
             sent["content-type"] = JSON_TYPE
         sent.update({name.lower(): value for name, value in (headers or {}).items()})
-        # Values as the standard library's http.client sends them: Latin-1.
-        raw = [(name.encode("ascii"), value.encode("latin-1")) for name, value in sent.items()]
-        return _client().build_request(method, self.base_url + path, content=content, headers=raw,
-                                       timeout=timeout)
+        connection = self._connection(self.timeout)
+        try:
+            connection.request(method, self._prefix + path, body=content, headers=sent)
+            sock = connection.sock
+            response = connection.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise UnreachableError(self.base_url + path, str(exc) or type(exc).__name__) from exc
+        return connection, sock if isinstance(sock, socket.socket) else None, response
 
     def send(self, method: str, path: str, *, content: bytes | None = None, json: Any = None,
              headers: HeaderMap | None = None) -> Answer:
@@ -170,12 +193,14 @@ class HttpClient:
 
         ``json`` is sent as ``application/json`` (``headers`` may name another type); ``content``
         as it is. ``headers`` may replace any header, ``Host`` included."""
-        request = self._request(method, path, content, json, headers, JSON_TYPE, httpx2.Timeout(self.timeout))
+        connection, _, response = self._open(method, path, content, json, headers, JSON_TYPE)
         try:
-            response = _client().send(request)
-        except httpx2.RequestError as exc:
+            return Answer(response.status, _headers_of(response), response.read())
+        except (OSError, http.client.HTTPException) as exc:
             raise UnreachableError(self.base_url + path, str(exc) or type(exc).__name__) from exc
-        return Answer(response.status_code, dict(response.headers.items()), response.content)
+        finally:
+            response.close()
+            connection.close()
 
     def call(self, method: str, path: str, *, retry: Retry = ONCE, content: bytes | None = None,
              json: Any = None, headers: HeaderMap | None = None) -> Answer:
@@ -185,22 +210,20 @@ class HttpClient:
 
     def events(self, path: str, *, headers: HeaderMap | None = None) -> EventStream:
         """``GET path`` as a server-sent event stream; NotAStreamError if the answer is not one."""
-        request = self._request("GET", path, None, None, headers, EVENT_STREAM_TYPE,
-                                httpx2.Timeout(self.timeout, read=None))
-        try:
-            response = _client().send(request, stream=True)
-        except httpx2.RequestError as exc:
-            raise UnreachableError(self.base_url + path, str(exc) or type(exc).__name__) from exc
-        kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if response.status_code != 200 or kind != EVENT_STREAM_TYPE:
+        connection, sock, response = self._open("GET", path, None, None, headers, EVENT_STREAM_TYPE)
+        found = _headers_of(response)
+        kind = found.get("content-type", "").partition(";")[0].strip().lower()
+        if response.status != 200 or kind != EVENT_STREAM_TYPE or sock is None:
             try:
-                answer = Answer(response.status_code, dict(response.headers.items()), response.read())
-            except httpx2.RequestError as exc:
+                content = response.read()
+            except (OSError, http.client.HTTPException) as exc:
                 raise UnreachableError(self.base_url + path, str(exc) or type(exc).__name__) from exc
             finally:
                 response.close()
-            raise NotAStreamError(answer)
-        return EventStream(response, self.base_url + path)
+                connection.close()
+            raise NotAStreamError(Answer(response.status, found, content))
+        sock.settimeout(None)  # the reading thread waits as long as the stream lasts; next() has the deadline
+        return EventStream(sock, response, found, self.base_url + path)
 
 
 #: What the reading thread hands over: an event, or the end of the stream.
@@ -215,24 +238,34 @@ class EventStream:
     connection and the thread.
     """
 
-    def __init__(self, response: httpx2.Response, url: str):
+    def __init__(self, sock: socket.socket, response: http.client.HTTPResponse, headers: dict[str, str],
+                 url: str):
         self.url = url
-        self.headers = dict(response.headers.items())
+        self.headers = headers
+        self._sock = sock
         self._response = response
         self._items: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._ended: EOFError | None = None
         self._thread = threading.Thread(target=self._read, name=f"events {url}", daemon=True)
         self._thread.start()
 
+    def _chunks(self) -> Iterator[bytes]:
+        while chunk := self._response.read1(65536):
+            yield chunk
+
     def _read(self) -> None:
+        ended = EOFError(f"{self.url} ended the event stream")
+        source = httpx2.Response(200, headers=list(self.headers.items()), content=self._chunks(),
+                                 request=httpx2.Request("GET", self.url))
         try:
-            for event in httpx2.EventSource(self._response):
+            for event in httpx2.EventSource(source):
                 self._items.put(event)
-            self._items.put(EOFError(f"{self.url} ended the event stream"))
-        except (httpx2.HTTPError, httpx2.StreamError, OSError, ValueError) as exc:
-            self._items.put(EOFError(f"the event stream from {self.url} ended: {exc or type(exc).__name__}"))
+        except (OSError, http.client.HTTPException, httpx2.HTTPError, ValueError) as exc:
+            ended = EOFError(f"the event stream from {self.url} ended: {exc or type(exc).__name__}")
         finally:
+            self._items.put(ended)
             self._response.close()
+            self._sock.close()
 
     def next(self, timeout: float) -> httpx2.ServerSentEvent:
         """The next event; TimeoutError if none comes within ``timeout`` seconds (the stream
@@ -250,11 +283,8 @@ class EventStream:
 
     def close(self) -> None:
         """End the connection (the reading thread's read returns) and wait for the thread."""
-        stream = self._response.extensions.get("network_stream")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):  # already closed: the thread has ended or is ending
-                sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):  # already closed: the thread has ended or is ending
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._thread.join(timeout=10)
 
     def __enter__(self) -> EventStream:
@@ -265,4 +295,5 @@ class EventStream:
         self.close()
 
 
-__all__ = ["ONCE", "Answer", "EventStream", "HttpClient", "NotAStreamError", "Retry", "UnreachableError", "json_body"]
+__all__ = ["ONCE", "Answer", "EventStream", "HttpClient", "NotAStreamError", "Retry", "UnreachableError",
+           "json_body"]

@@ -1,5 +1,5 @@
 """HTTP client for the card agent's API (docs/agent.md), on the engine's one HTTP client
-(:mod:`fxml.http`): its calls, and its server-sent events through httpx2's EventSource.
+(:mod:`fxml.http`): its calls, and its server-sent events parsed by httpx2's EventSource.
 
 Used by the tests, ``fxmlsim``'s CLI and the features. Every method returns
 the answer's JSON (typed as in :mod:`fxml.agent.api`) or raises

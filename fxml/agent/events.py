@@ -21,11 +21,32 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import uvicorn
 from sse_starlette import ServerSentEvent
+from sse_starlette.sse import AppStatus
 
 from fxml.agent.api import HEARTBEAT_SECONDS, RECONNECT_MILLISECONDS, EventType
 
 log = logging.getLogger(__name__)
+
+
+def _leave_uvicorn_as_released() -> None:
+    """Undo what importing sse-starlette does to uvicorn.
+
+    It replaces ``uvicorn.Server.handle_exit`` with a function that sets a flag for the whole
+    process (``AppStatus.should_exit``) which nothing resets, so that every stream of every
+    later server in the process would end at once, and whose signature is no longer uvicorn's
+    (tests/unit/test_uvicorn_private.py checks uvicorn's methods that fxml/web/server.py
+    overrides). The agent ends its streams itself: ``serve``'s ``on_exit`` closes the hub
+    (:meth:`EventHub.close`). sse-starlette still sees a stop through the server's own
+    ``should_exit``, which it also watches.
+    """
+    original = AppStatus.original_handler
+    if original is not None and uvicorn.Server.handle_exit is not original:
+        uvicorn.Server.handle_exit = original  # type: ignore[method-assign]
+
+
+_leave_uvicorn_as_released()
 
 QUEUE_LIMIT = 256
 
