@@ -26,9 +26,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
@@ -41,6 +43,7 @@ from fxml.agent.api import (
     Paths,
 )
 from fxml.agent.core import CardAgent
+from fxml.agent.events import SEPARATOR, heartbeat
 from fxml.agent.guard import Guard
 from fxml.web.app import WebSettings, create_app
 from fxml.web.body import BadJsonError, parse_json
@@ -156,11 +159,15 @@ class AgentApi:
         return answer(200, await self.agent.sign(session, _origin(request), payload, container))
 
     async def events(self, request: Request) -> Response:
-        subscriber = self.agent.hub.subscribe(_origin(request))  # first, so that no event is missed
-        return StreamingResponse(
-            self.agent.hub.stream(subscriber, await self.agent.hello()),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        hub = self.agent.hub
+        subscriber = hub.subscribe(_origin(request))  # first, so that no event is missed
+        return EventSourceResponse(
+            hub.stream(subscriber, await self.agent.hello()),
+            ping=hub.heartbeat,
+            ping_message_factory=heartbeat,
+            sep=SEPARATOR,
+            # A HEAD never reads the stream: the subscriber goes with the answer all the same.
+            background=BackgroundTask(hub.unsubscribe, subscriber),
         )
 
 

@@ -1,9 +1,11 @@
-"""HTTP client for the card agent's API (docs/agent.md), standard library only.
+"""HTTP client for the card agent's API (docs/agent.md), on the engine's one HTTP client
+(:mod:`fxml.http`): its calls, and its server-sent events parsed by httpx2's EventSource.
 
 Used by the tests, ``fxmlsim``'s CLI and the features. Every method returns
 the answer's JSON (typed as in :mod:`fxml.agent.api`) or raises
 :class:`~fxml.agent.api.AgentError` with the agent's code and zh-TW message;
-an agent that cannot be reached is ``AGENT_UNREACHABLE`` (status 0).
+an agent that cannot be reached is ``AGENT_UNREACHABLE`` (status 0). No call
+is repeated: opening a session verifies the PIN, and a second try would count.
 
 ``origin`` makes the client send an ``Origin`` header, as a page of that
 origin would (the tests use it to act as the platform's pages, or as another
@@ -13,7 +15,6 @@ site's).
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import time
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,7 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
+from fxml import http
 from fxml.agent.api import (
     JSON_TYPE,
     AgentError,
@@ -64,37 +66,30 @@ class AgentClient:
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"the agent's URL must be http://host:port, not {base_url!r}")
         self.base_url = base_url.rstrip("/")
-        self.host = parts.hostname
-        self.port = parts.port or 80
         self.origin = origin
         self.timeout = timeout
+        self._http = http.HttpClient(self.base_url, timeout=timeout)
 
     # -- transport ------------------------------------------------------------------------
-    def _connection(self, timeout: float | None = None) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
+    def _headers(self, headers: Mapping[str, str] | None = None) -> dict[str, str]:
+        sent = {"Origin": self.origin} if self.origin is not None else {}
+        return {**sent, **(headers or {})}
 
     def request(
         self, method: str, path: str, body: Any = None, *, headers: Mapping[str, str] | None = None,
         raw: bytes | None = None,
     ) -> Reply:
         """One request as it is (no error checking): for tests of refusals."""
-        sent: dict[str, str] = {}
-        if self.origin is not None:
-            sent["Origin"] = self.origin
-        data = raw
+        content = raw
+        sent = self._headers()
         if body is not None:
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            content = http.json_body(body)
             sent["Content-Type"] = JSON_TYPE
-        sent.update(headers or {})
-        conn = self._connection()
         try:
-            conn.request(method, path, body=data, headers=sent)
-            response = conn.getresponse()
-            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
-        except (OSError, http.client.HTTPException) as exc:
-            raise AgentError(ErrorCode.AGENT_UNREACHABLE, details={"url": self.base_url, "reason": str(exc)}) from exc
-        finally:
-            conn.close()
+            answer = self._http.send(method, path, content=content, headers={**sent, **(headers or {})})
+        except http.UnreachableError as exc:
+            raise AgentError(ErrorCode.AGENT_UNREACHABLE, details={"url": self.base_url, "reason": exc.reason}) from exc
+        return Reply(answer.status, answer.headers, answer.content)
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """The answer's JSON; AgentError for an error answer."""
@@ -145,7 +140,17 @@ class AgentClient:
 
     def events(self, timeout: float = 10.0) -> EventStream:
         """The event stream (``GET /v1/events``); its first event is ``hello``."""
-        return EventStream(self, timeout)
+        try:
+            stream = self._http.events(Paths.EVENTS, headers=self._headers())
+        except http.UnreachableError as exc:
+            raise AgentError(ErrorCode.AGENT_UNREACHABLE, details={"reason": exc.reason}) from exc
+        except http.NotAStreamError as exc:
+            try:
+                data = exc.answer.json()
+            except ValueError:
+                data = None
+            raise AgentError.from_json(data, exc.answer.status) from None
+        return EventStream(self, stream, timeout)
 
     def wait_renewal(self, job: str, timeout: float = 60.0) -> RenewalJson:
         """Follow the renewal on the event stream until it is done or failed (no polling)."""
@@ -160,60 +165,27 @@ class AgentClient:
 
 
 class EventStream:
-    """Server-sent events read as they come; :meth:`next` waits at most ``timeout`` seconds."""
+    """The agent's server-sent events as they come; :meth:`next` waits at most ``timeout`` seconds."""
 
-    def __init__(self, client: AgentClient, timeout: float):
+    def __init__(self, client: AgentClient, stream: http.EventStream, timeout: float):
         self.client = client
         self.timeout = timeout
-        self._conn = client._connection(timeout)  # noqa: SLF001 - the client's own stream
-        headers = {"Accept": "text/event-stream"}
-        if client.origin is not None:
-            headers["Origin"] = client.origin
-        try:
-            self._conn.request("GET", Paths.EVENTS, headers=headers)
-            self.response = self._conn.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
-            self._conn.close()
-            raise AgentError(ErrorCode.AGENT_UNREACHABLE, details={"reason": str(exc)}) from exc
-        if self.response.status != 200:
-            body = self.response.read()
-            self._conn.close()
-            try:
-                data = json.loads(body.decode("utf-8"))
-            except ValueError:
-                data = None
-            raise AgentError.from_json(data, self.response.status)
-        self.headers = {k.lower(): v for k, v in self.response.getheaders()}
+        self._stream = stream
+        self.headers = stream.headers
 
     def next(self, timeout: float | None = None) -> AgentEvent:
         """The next event; TimeoutError if none comes in time, EOFError if the stream ended."""
-        sock = self._conn.sock
-        if sock is not None:
-            sock.settimeout(self.timeout if timeout is None else max(timeout, 0.001))
-        fields: dict[str, str] = {}
-        data: list[str] = []
-        try:
-            while True:
-                line = self.response.readline()
-                if not line:
-                    raise EOFError("the agent ended the event stream")
-                text = line.decode("utf-8").rstrip("\r\n")
-                if not text:
-                    if data or fields.get("event"):
-                        payload = json.loads("\n".join(data)) if data else {}
-                        return AgentEvent(fields.get("event", "message"), payload, fields.get("id"))
-                    continue
-                if text.startswith(":"):
-                    continue
-                name, _, value = text.partition(":")
-                value = value.removeprefix(" ")
-                if name == "data":
-                    data.append(value)
-                else:
-                    fields[name] = value
-        except TimeoutError:
-            waited = self.timeout if timeout is None else timeout
-            raise TimeoutError(f"no event from the agent within {waited:g} s") from None
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                event = self._stream.next(deadline - time.monotonic())
+            except TimeoutError:
+                raise TimeoutError(f"no event from the agent within {limit:g} s") from None
+            except EOFError:
+                raise EOFError("the agent ended the event stream") from None
+            if event.data or event.event != "message":  # a block with only ``retry:`` is no event
+                return AgentEvent(event.event, json.loads(event.data) if event.data else {}, event.id or None)
 
     def wait_for(self, kind: str, timeout: float | None = None, **match: Any) -> AgentEvent:
         """The next event of type ``kind`` whose data has the ``match`` values (others are skipped)."""
@@ -235,7 +207,7 @@ class EventStream:
                 return
 
     def close(self) -> None:
-        self._conn.close()
+        self._stream.close()
 
     def __enter__(self) -> EventStream:
         return self

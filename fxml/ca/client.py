@@ -1,14 +1,15 @@
-"""HTTP client for the CA's JSON API (docs/ca.md), standard library only.
+"""HTTP client for the CA's JSON API (docs/ca.md), on the engine's one HTTP client (:mod:`fxml.http`).
 
 Every method returns typed values or raises :class:`CaError` carrying the
 HTTP status, the CA's stable error code and its zh-TW message. A CA that
 cannot be reached is ``CaError`` with status 0 and code ``CA_UNREACHABLE``.
 
-Issuance (申請) and renewal (更新) are sent with the caller's request id
-and retried on a lost connection or a timeout: the CA answers a retried
-request id with the certificate it already issued, never a second one.
-Other changes (暫禁, 廢止 ...) are not retried, since their second attempt
-would be refused as already done.
+Reads, issuance (申請) and renewal (更新) are retried on a lost connection
+or a timeout (:class:`fxml.http.Retry`, ``retries`` more attempts after
+``retry_delay``, twice that ...): 申請 and 更新 carry the caller's request
+id, and the CA answers a retried request id with the certificate it already
+issued, never a second one. Other changes (用戶登錄, 暫禁, 解除暫禁, 廢止) are
+sent once, since their second attempt would be refused as already done.
 
 The operations outside the renewal protocol (用戶登錄, 申請, 暫禁, 解除暫禁,
 廢止) are the registration authority's: the CA asks for its
@@ -20,15 +21,10 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from http.client import HTTPException
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -37,8 +33,7 @@ from cryptography.hazmat.primitives import serialization
 
 from fxml.ca.api import ENV_TOKEN_FILE, ENV_URL, MAX_PAGE, OCSP_REQUEST_TYPE, PROOF_FIELD, PROOF_KEY, ErrorCode, Paths
 from fxml.errors import CodedError
-
-log = logging.getLogger(__name__)
+from fxml.http import ONCE, HttpClient, Retry, UnreachableError, json_body
 
 UNREACHABLE = ErrorCode.CA_UNREACHABLE
 BAD_RESPONSE = ErrorCode.CA_BAD_RESPONSE
@@ -170,8 +165,7 @@ class CaClient:
         self.retries = retries
         self.retry_delay = retry_delay
         self.token = token
-        # No proxies: the CA is on this machine's loopback.
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self._http = HttpClient(self.base_url, timeout=timeout)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> CaClient:
@@ -201,32 +195,23 @@ class CaClient:
             payload = dict(body)
             if self.actor and "actor" not in payload:
                 payload["actor"] = self.actor
-            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        headers = {"Accept": "application/json"}
+            data = json_body(payload)
+        headers: dict[str, str] = {}
         if data is not None:
             headers["Content-Type"] = content_type
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if self.actor:
             headers["X-Actor"] = self.actor.encode("utf-8").decode("latin-1")
-        attempts = 1 + (self.retries if retry else 0)
-        for attempt in range(attempts):
-            # The scheme is http(s), checked in __init__.
-            request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)  # noqa: S310
-            try:
-                with self._opener.open(request, timeout=self.timeout) as answer:
-                    return answer.read(), answer.headers.get("Content-Type", "")
-            except urllib.error.HTTPError as exc:
-                raise _error_from(exc.code, exc.read()) from None
-            except (urllib.error.URLError, HTTPException, ConnectionError, TimeoutError) as exc:
-                if attempt + 1 < attempts:
-                    log.info("CA %s %s failed (%s); retrying the same request", method, path, exc)
-                    time.sleep(self.retry_delay * (attempt + 1))
-                    continue
-                reason = getattr(exc, "reason", exc)
-                raise CaError(0, UNREACHABLE, "無法連線至憑證中心，請稍後再試。",
-                              {"url": self.base_url, "reason": str(reason)}) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            answer = self._http.call(method, path, content=data, headers=headers,
+                                     retry=Retry(self.retries, self.retry_delay) if retry else ONCE)
+        except UnreachableError as exc:
+            raise CaError(0, UNREACHABLE, "無法連線至憑證中心，請稍後再試。",
+                          {"url": self.base_url, "reason": exc.reason}) from exc
+        if answer.status >= 400:
+            raise _error_from(answer.status, answer.content)
+        return answer.content, answer.headers.get("content-type", "")
 
     def _json(self, method: str, path: str, body: Mapping[str, Any] | None = None, *, retry: bool = False) -> Any:
         content, _ = self._call(method, path, body, retry=retry)

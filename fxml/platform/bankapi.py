@@ -24,8 +24,9 @@ key). The bank refuses a missing or wrong signature, a time more than
 **Idempotence.** Each message has its own id (``fax_id``; a notice's is its
 renewal id): sent again with the same content, the bank answers what it
 answered the first time (HTTP 200 instead of 201); the same id with other
-content is refused (``BANK_API_ID_REUSED``). The sender retries on a lost
-connection with a new nonce and the same id.
+content is refused (``BANK_API_ID_REUSED``). The sender (the engine's one
+HTTP client, :mod:`fxml.http`) retries on a lost connection with the same id,
+signing each attempt anew: a new nonce and time.
 """
 
 from __future__ import annotations
@@ -36,23 +37,17 @@ import enum
 import hashlib
 import hmac
 import json
-import logging
 import re
 import secrets
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from http.client import HTTPException
 from typing import Any, Final
 
 from fxml.clock import Clock
 from fxml.errors import CodedError
+from fxml.http import HttpClient, Retry, UnreachableError, json_body
 from fxml.web.ids import number
-
-log = logging.getLogger(__name__)
 
 
 class Paths:
@@ -342,7 +337,7 @@ class Binding(enum.StrEnum):
 
 # -- the sender ---------------------------------------------------------------------------------------
 class BankApiClient:
-    """The platform's side: sends signed messages to the bank (standard library HTTP, no proxies)."""
+    """The platform's side: sends signed messages to the bank (the engine's one HTTP client)."""
 
     def __init__(self, base_url: str, key: bytes, clock: Clock, *, timeout: float = 10.0, retries: int = 2,
                  retry_delay: float = 0.2):
@@ -352,7 +347,7 @@ class BankApiClient:
         self.timeout = timeout
         self.retries = retries
         self.retry_delay = retry_delay
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self._http = HttpClient(self.base_url, timeout=timeout)
 
     def send_fax(self, fax: Fax) -> FaxReceipt:
         return FaxReceipt.from_json(self._post(Paths.FAXES, fax.to_json()))
@@ -365,32 +360,22 @@ class BankApiClient:
             raise BankApiError(ErrorCode.BANK_BAD_RESPONSE, "not a renewal receipt") from None
 
     def _post(self, path: str, data: Mapping[str, Any]) -> Any:
-        body = json.dumps(data, ensure_ascii=False).encode("utf-8")
-        for attempt in range(self.retries + 1):
-            try:
-                return self._once(path, body)
-            except BankApiError as exc:
-                if exc.code is not ErrorCode.BANK_UNREACHABLE or attempt == self.retries:
-                    raise
-                log.info("bank API %s: %s; trying again", path, exc.detail)
-                time.sleep(self.retry_delay * (attempt + 1))
-        raise AssertionError("unreachable")  # pragma: no cover
+        body = json_body(data)
 
-    def _once(self, path: str, body: bytes) -> Any:
-        headers = {"content-type": "application/json; charset=utf-8",
-                   **sign(self.key, "POST", path, body, self.clock)}
-        url = f"{self.base_url}{path}"
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+        def attempt() -> Any:
+            # Signed at each attempt: the bank refuses a nonce it has seen.
+            headers = {"content-type": "application/json; charset=utf-8",
+                       **sign(self.key, "POST", path, body, self.clock)}
+            return self._http.send("POST", path, content=body, headers=headers)
+
         try:
-            with self._opener.open(request, timeout=self.timeout) as answer:
-                content = answer.read()
-        except urllib.error.HTTPError as exc:
-            content = exc.read()
-            raise _refusal(exc.code, content) from None
-        except (urllib.error.URLError, OSError, HTTPException) as exc:
-            raise BankApiError(ErrorCode.BANK_UNREACHABLE, str(exc)) from None
+            answer = Retry(self.retries, self.retry_delay).call(attempt, f"bank API {path}")
+        except UnreachableError as exc:
+            raise BankApiError(ErrorCode.BANK_UNREACHABLE, exc.reason) from None
+        if answer.status >= 400:
+            raise _refusal(answer.status, answer.content)
         try:
-            return json.loads(content)
+            return answer.json()
         except ValueError:
             raise BankApiError(ErrorCode.BANK_BAD_RESPONSE, "the answer is not JSON") from None
 

@@ -1,8 +1,9 @@
 """The engine's side of the record API: the platform's record of one renewal, over HTTP.
 
 :class:`PlatformRecords` is a :class:`~fxml.renewal.model.RecordStore` that
-asks the platform (standard library HTTP, like :mod:`fxml.ca.client`). Every
-call is safe to repeat, so each is retried on a lost connection or a timeout:
+asks the platform (the engine's one HTTP client, :mod:`fxml.http`). Every
+call is safe to repeat, so each is retried on a lost connection or a timeout
+(:class:`fxml.http.Retry`):
 a GET changes nothing; a move the platform already made is answered with the
 record unchanged (the contract of ``advance``); noting the same refusal twice
 changes nothing. A platform that does not answer is RecordError
@@ -12,18 +13,12 @@ changes nothing. A platform that does not answer is RecordError
 from __future__ import annotations
 
 import json
-import logging
-import time
-import urllib.error
-import urllib.request
-from http.client import HTTPException
 from typing import Any
 from urllib.parse import quote
 
+from fxml.http import HttpClient, Retry, UnreachableError
 from fxml.renewal import api
 from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
-
-log = logging.getLogger(__name__)
 
 
 class PlatformRecords:
@@ -55,35 +50,22 @@ class PlatformRecords:
         self.timeout = timeout
         self.retries = retries
         self.retry_delay = retry_delay
-        # No proxies: the platform is reached directly (loopback in the simulation).
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self._http = HttpClient(self.base_url, timeout=timeout)
 
     def _path(self, template: str) -> str:
         return template.format(renewal_id=quote(self.renewal_id, safe=""))
 
     def _call(self, method: str, template: str, body: dict[str, Any] | None = None) -> RenewalRecord:
-        data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
-        headers = {"Accept": "application/json", api.HEADER: api.bearer(self.token)}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        url = self.base_url + self._path(template)
-        for attempt in range(1 + self.retries):
-            # The scheme is http(s), checked in __init__.
-            request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
-            try:
-                with self._opener.open(request, timeout=self.timeout) as answer:
-                    return _record_of(answer.status, answer.read())
-            except urllib.error.HTTPError as exc:
-                raise _error_of(exc.code, exc.read()) from None
-            except (urllib.error.URLError, HTTPException, ConnectionError, TimeoutError) as exc:
-                if attempt < self.retries:
-                    log.info("platform %s %s failed (%s); retrying the same request", method, url, exc)
-                    time.sleep(self.retry_delay * (attempt + 1))
-                    continue
-                reason = getattr(exc, "reason", exc)
-                raise RecordError(RecordErrorCode.UNREACHABLE, f"the platform at {self.base_url} does not answer: "
-                                                               f"{reason}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        path = self._path(template)
+        try:
+            answer = self._http.call(method, path, json=body, headers={api.HEADER: api.bearer(self.token)},
+                                     retry=Retry(self.retries, self.retry_delay))
+        except UnreachableError as exc:
+            raise RecordError(RecordErrorCode.UNREACHABLE, f"the platform at {self.base_url} does not answer: "
+                                                           f"{exc.reason}") from exc
+        if answer.status >= 400:
+            raise _error_of(answer.status, answer.content)
+        return _record_of(answer.status, answer.content)
 
     # -- RecordStore ---------------------------------------------------------------------------------
     def get(self) -> RenewalRecord:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from fxml.renewal import api
 from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
 from fxml.renewal.records import PlatformRecords
 from simulator.procs import spawn_ready, stop_pid
+from tests.support.raw_http import RawServer
 
 NOW = datetime(2023, 4, 17, 11, 24, 39, tzinfo=TAIWAN)
 HOLDER, SERIAL, CN = "63880571", "5ED369743F009022C86F81242EF662BD", "63880571-00-2015"
@@ -114,7 +114,7 @@ def test_a_platform_that_does_not_answer(platform: Platform) -> None:
     assert caught.value.code == RecordErrorCode.UNREACHABLE
 
 
-class LosesAnswers:
+class LosesAnswers(RawServer):
     """A TCP relay to the platform that drops the connection, after the platform
     answered, for the first ``lose`` requests: the move is committed, its answer lost."""
 
@@ -122,42 +122,17 @@ class LosesAnswers:
         host, port = target.removeprefix("http://").split(":")
         self.target = (host, int(port))
         self.lose = lose
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
         self.forwarded = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(self._relay)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            with client, socket.create_connection(self.target) as upstream:
-                request = _read_request(client)
-                upstream.sendall(request)
-                answer = b""
-                while chunk := upstream.recv(65536):
-                    answer += chunk
-                self.forwarded += 1
-                if self.forwarded > self.lose:
-                    client.sendall(answer)
-
-    def close(self) -> None:
-        self.server.close()
-
-
-def _read_request(sock: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
+    def _relay(self, request: bytes) -> bytes | None:
+        with socket.create_connection(self.target) as upstream:
+            upstream.sendall(request)
+            answer = b""
+            while chunk := upstream.recv(65536):
+                answer += chunk
+        self.forwarded += 1
+        return answer if self.forwarded > self.lose else None
 
 
 def test_a_lost_answer_is_retried_and_the_move_made_once(platform: Platform) -> None:

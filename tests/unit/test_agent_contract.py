@@ -4,6 +4,7 @@ types, codes, messages and default port."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
@@ -99,3 +100,13 @@ def test_the_engine_s_new_key_refusal_reaches_the_page_with_the_agent_s_status_a
     refused = translate(WrongCardError(code, details={"container": "9C"}))
     assert (refused.code, refused.status, refused.message) == ("NEW_KEY_NOT_ON_CARD", 409, ENGINE_MESSAGES[code])
     assert refused.details["retryable"] is True and refused.details["container"] == "9C"
+
+
+def test_the_agent_leaves_uvicorn_as_released() -> None:
+    """sse-starlette wraps uvicorn's Server.handle_exit when imported; the agent puts it back
+    (its streams end through the hub), so no process-wide flag outlives a server."""
+    import uvicorn
+    from sse_starlette.sse import AppStatus  # imported with fxml.agent.app, above
+
+    assert uvicorn.Server.handle_exit is AppStatus.original_handler
+    assert list(inspect.signature(uvicorn.Server.handle_exit).parameters) == ["self", "sig", "frame"]
