@@ -183,7 +183,7 @@ SCRIPT_WORDS.update({
     # 憑證查詢 (query.js)
     "ON_CARD": "是",
     "QUERY_NO_CARD": "未偵測到憑證載具；插入憑證載具後，畫面會標示憑證載具內的憑證。",
-    "QUERY_CARD": "插入的憑證載具（{carrier}）內有您的憑證：{cns}。",
+    "QUERY_CARD": "插入的憑證載具（{carrier}）內有您的 {count} 張憑證，已標示於「插入的憑證載具」欄。",
     "QUERY_OTHER_CARD": "插入的憑證載具內沒有您的憑證，請確認插入的是您的憑證載具。",
     # 憑證載具密碼變更 (pin.js)
     "OLD_PIN_MISSING": "請輸入原憑證載具密碼。",

@@ -35,7 +35,7 @@ function mark(cards) {
     row.querySelector('[data-testid="query-on-card"]').textContent = card ? WORDS.ON_CARD : "";
     row.classList.toggle("on-card", Boolean(card));
     if (card) {
-      found.push({ cn: row.querySelector("td").textContent, carrier: card.carrier || chip });
+      found.push({ carrier: card.carrier || chip });
     }
   }
   return found;
@@ -48,8 +48,7 @@ async function look() {
     const found = mark(cards);
     say("query-error", "");
     if (found.length) {
-      say("query-card", WORDS.QUERY_CARD.replace("{carrier}", found[0].carrier)
-        .replace("{cns}", found.map((f) => f.cn).join("、")));
+      say("query-card", WORDS.QUERY_CARD.replace("{carrier}", found[0].carrier).replace("{count}", found.length));
     } else if (cards.length) {
       say("query-card", "");
       say("query-error", WORDS.QUERY_OTHER_CARD);
