@@ -29,12 +29,14 @@ from pathlib import Path
 import httpx2
 import pytest
 from cryptography.hazmat.primitives import serialization
+from starlette.testclient import TestClient
 
 from fxml import env
 from fxml.ca.api import TOKEN_FILE_NAME
 from fxml.ca.client import CaClient, CaError, read_token
 from fxml.clock import Clock
 from fxml.platform import tickets
+from fxml.platform.app import Platform, PlatformSettings
 from simulator.bank.customers import Customer, persona
 from simulator.bank.officers import officer_of
 from simulator.ca.profile import FXML
@@ -221,3 +223,38 @@ def test_suspended_on_the_platform_openssl_ocsp_says_certificate_hold_and_good_a
     resumed = [e for e in stack.ca.audit(50) if e["action"] == "解除暫禁" and e["target"] == serial]
     assert [e["result"] for e in resumed] == ["OK", "CERT_NOT_SUSPENDED"]
     assert officer_of("晴川分行").officer_code in resumed[0]["actor"]
+
+
+def test_without_the_ca_s_admin_token_the_platform_lists_but_refuses_to_suspend(stack: Stack, tmp_path: Path) -> None:
+    """A platform started without the CA's admin token (no FXMLSIM_CA_TOKEN_FILE) still lists the customer's
+    certificates, the newest first (憑證查詢, 憑證暫禁), and refuses 暫禁 in its words, audited, the CA as
+    it was; one whose token file cannot be read does not start."""
+    who = persona("corporate-3").customer
+    first, newest = stack.apply(who, "it-no-token-1"), stack.apply(who, "it-no-token-2")
+    platform = Platform(PlatformSettings(state_dir=tmp_path / "platform", ticket_key=stack.ticket_key,
+                                         clock=stack.clock, ca_url=stack.urls["ca"]))
+    ticket = tickets.Ticket(system=tickets.System.CORPORATE, customer_id=who.id_number, customer_name=who.name,
+                            user_code="ADMIN003", customer_type=3, holder_id=who.holder_id,
+                            return_url=f"{stack.urls['bank']}/corporate/menu")
+    with TestClient(platform.app(), base_url="http://127.0.0.1:8601") as client:
+        assert client.get(f"/entry?ticket={tickets.issue(ticket, stack.ticket_key, stack.clock)}",
+                          follow_redirects=False).status_code == 303
+        listed = client.get("/query").text
+        assert listed.index(newest) < listed.index(first)
+        page = client.get("/suspend").text
+        radios = re.findall(r'<input type="radio" name="serial" value="([0-9A-F]+)"[^>]*?( checked)?>', page)
+        assert radios[:2] == [(newest, " checked"), (first, "")], radios  # the newest first, chosen
+        before = statuses(stack, who.holder_id)
+        refused = client.post("/suspend", data={"csrf_token": token_in(page), "serial": newest})
+        assert refused.status_code == 503 and 'data-code="RA_NOT_CONFIGURED"' in refused.text
+        assert "憑證管理平台目前無法向憑證中心辦理憑證暫禁，請洽申辦分行辦理。" in refused.text
+        nothing = client.post("/suspend", data={"csrf_token": token_in(page)})
+        assert nothing.status_code == 400 and "請選擇欲暫禁的憑證。" in nothing.text
+    assert statuses(stack, who.holder_id) == before
+    with sqlite3.connect(tmp_path / "platform" / "platform.sqlite3") as db:
+        audited = [r[0] for r in db.execute("SELECT result FROM audit WHERE action = '憑證暫禁' ORDER BY id")]
+    assert audited == ["RA_NOT_CONFIGURED", "CERT_NOT_SELECTED"]
+    with pytest.raises(CaError) as unreadable:
+        Platform(PlatformSettings(state_dir=tmp_path / "other", ticket_key=stack.ticket_key, clock=stack.clock,
+                                  ca_url=stack.urls["ca"], ca_token_file=tmp_path / "no-such-token"))
+    assert unreadable.value.code == "ADMIN_TOKEN_REQUIRED"
