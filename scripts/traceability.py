@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.procedure import MANUAL, STEP_TITLES, TITLE, Instruction
-from simulator.reporting.sections import GOLDEN_TAG, PATHS
+from simulator.reporting.sections import BEYOND_TAG, GOLDEN_TAG, PATHS
 from simulator.reporting.words import scenario_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,7 +165,13 @@ def render(found: list[Scenario], status: dict[str, str] | None) -> str:
                   "| 場景 | 位置 |", "| --- | --- |"]
         for scenario in covering(instruction, found):
             lines.append(f"| {_name(scenario)} | `{scenario.location}` |")
-    unmapped = [s for s in found if not s.tags & _manual_tags()]
+    beyond = [s for s in found if not s.tags & _manual_tags() and BEYOND_TAG in s.tags]
+    if beyond:
+        lines += ["", "### 操作手冊以外的功能", "",
+                  f"操作手冊未附這些功能的畫面（`@{BEYOND_TAG}`）：其畫面依操作手冊所附畫面的樣式，不對應任何指示。",
+                  "", "| 場景 | 位置 |", "| --- | --- |"]
+        lines += [f"| {_name(s)} | `{s.location}` |" for s in beyond]
+    unmapped = [s for s in found if not s.tags & _manual_tags() and BEYOND_TAG not in s.tags]
     if unmapped:
         lines += ["", "### 未對應任何指示的場景", "", "| 場景 | 位置 |", "| --- | --- |"]
         lines += [f"| {_name(s)} | `{s.location}` |" for s in unmapped]

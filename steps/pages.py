@@ -389,3 +389,149 @@ class Branch:
             box.fill(code)
         self.page.get_by_test_id("filing-submit").click()
         self.page.wait_for_load_state()
+
+
+@dataclass
+class Frame:
+    """The bank's frame around a platform page, as a person reads it: header, menu, the query line, footer."""
+
+    page: Page
+
+    def header(self) -> str:
+        return str(self.page.get_by_test_id("bank-header").inner_text())
+
+    def menu(self) -> list[str]:
+        return [str(t).strip() for t in self.page.get_by_test_id("platform-menu").locator("li").all_inner_texts()]
+
+    def footer(self) -> str:
+        return str(self.page.get_by_test_id("bank-footer").inner_text())
+
+    def title(self) -> str:
+        return str(self.page.locator("main.content h1").first.inner_text()).strip()
+
+    def query_line(self) -> str:
+        return str(self.page.get_by_test_id("query-time").inner_text()).strip()
+
+
+@dataclass
+class CertificateQuery:
+    """憑證查詢 (beyond the manual): the customer's certificates, and which are on the inserted card."""
+
+    page: Page
+
+    def wait_for_card(self) -> None:
+        """Until the page has asked the card agent about the inserted card."""
+        self.page.locator('#query[data-card="read"]').wait_for(timeout=15_000)
+
+    def rows(self) -> list[dict[str, str]]:
+        """The list's rows, each by its column's label as the page writes it, with the row's serial."""
+        found = []
+        for row in self.page.get_by_test_id("query-row").all():
+            cells = {str(c.get_attribute("data-label")): str(c.inner_text()).strip()
+                     for c in row.locator("td[data-label]").all()}
+            found.append({**cells, "serial": str(row.get_attribute("data-serial"))})
+        return found
+
+    def headings(self) -> list[str]:
+        return [str(t).strip() for t in self.page.get_by_test_id("query-list").locator("th").all_inner_texts()]
+
+    def card_line(self) -> str:
+        box = self.page.get_by_test_id("query-card")
+        return str(box.inner_text()).strip() if box.is_visible() else ""
+
+
+@dataclass
+class PinChangePage:
+    """憑證載具密碼變更 (beyond the manual): 原憑證載具密碼, 新憑證載具密碼 twice, [確定]."""
+
+    page: Page
+
+    def wait_for_card(self) -> None:
+        self.page.locator('#pin-change[data-card="read"]').wait_for(timeout=15_000)
+
+    def carrier(self) -> str:
+        return str(self.page.get_by_test_id("carrier").inner_text()).strip()
+
+    def change(self, old: str, new: str, again: str) -> None:
+        self.page.get_by_label("原憑證載具密碼", exact=True).fill(old)
+        self.page.get_by_label("新憑證載具密碼", exact=True).fill(new)
+        self.page.get_by_label("再次輸入新憑證載具密碼", exact=True).fill(again)
+        self.page.get_by_test_id("pin-change-confirm").click()
+        self.page.locator('[data-testid="pin-change-done"]:not([hidden]), '
+                          '[data-testid="pin-change-error"]:not([hidden]), '
+                          '[data-testid="agent-missing"]:not([hidden])').first.wait_for(timeout=20_000)
+
+    def done(self) -> str:
+        box = self.page.get_by_test_id("pin-change-done")
+        return str(box.inner_text()).strip() if box.is_visible() else ""
+
+    def typed(self) -> list[str]:
+        """What the three boxes hold now."""
+        return [str(self.page.get_by_test_id(t).input_value()) for t in ("old-pin", "new-pin", "new-pin-again")]
+
+
+@dataclass
+class Suspension:
+    """憑證暫禁 (beyond the manual): the list, [暫禁], the page's prompt, the result."""
+
+    page: Page
+
+    def chosen(self) -> str:
+        radio = self.page.locator('input[name="serial"]:checked')
+        return str(radio.get_attribute("value") or "") if radio.count() else ""
+
+    def choose(self, serial: str) -> None:
+        self.page.locator(f'input[name="serial"][value="{serial}"]').check()
+
+    def suspend(self) -> str:
+        """[暫禁]: the page's prompt, once it shows (its words)."""
+        self.page.get_by_test_id("suspend-button").click()
+        self.page.get_by_test_id("suspend-prompt").wait_for(state="visible")
+        return str(self.page.get_by_test_id("suspend-prompt-text").inner_text()).strip()
+
+    def answer(self, ok: bool) -> None:
+        self.page.get_by_test_id("suspend-prompt-ok" if ok else "suspend-prompt-cancel").click()
+        if ok:
+            self.page.wait_for_load_state()
+        else:
+            self.page.get_by_test_id("suspend-prompt").wait_for(state="hidden")
+
+    def result(self) -> tuple[str, str]:
+        """The result page: its heading (憑證暫禁成功) and what it says."""
+        box = self.page.get_by_test_id("suspend-result")
+        heading = box.locator("h2")
+        return (str(heading.inner_text()).strip() if heading.count() else "",
+                str(self.page.get_by_test_id("suspend-result-text").inner_text()).strip())
+
+    def cancelled(self) -> str:
+        box = self.page.get_by_test_id("suspend-cancelled")
+        box.wait_for(state="visible")
+        return str(box.inner_text()).strip()
+
+
+@dataclass
+class BranchResume:
+    """分行作業系統's 憑證解除暫禁: the lookup by 統一編號／身分證字號, the customer's certificates, [解除暫禁]."""
+
+    page: Page
+    bank_url: str
+
+    def look_up(self, id_number: str) -> None:
+        self.page.get_by_test_id("branch-menu").get_by_role("link", name="憑證解除暫禁", exact=True).click()
+        self.page.wait_for_load_state()
+        self.page.get_by_label("統一編號／身分證字號", exact=True).fill(id_number)
+        self.page.get_by_test_id("resume-find").click()
+        self.page.wait_for_load_state()
+
+    def status(self, serial: str) -> str:
+        row = self.page.locator(f'[data-testid="resume-row"][data-serial="{serial}"]')
+        return str(row.get_by_test_id("resume-status").inner_text()).strip() if row.count() else ""
+
+    def resume(self, serial: str) -> None:
+        row = self.page.locator(f'[data-testid="resume-row"][data-serial="{serial}"]')
+        row.get_by_test_id("resume-button").click()
+        self.page.wait_for_load_state()
+
+    def done(self) -> dict[str, str]:
+        cells = self.page.get_by_test_id("resume-facts").locator("td[data-label]").all()
+        return {str(c.get_attribute("data-label")): str(c.inner_text()).strip() for c in cells}

@@ -50,6 +50,7 @@ class Paths:
     RENEWALS: Final = "/v1/renewals"
     RENEWAL: Final = "/v1/renewals/{job}"
     SIGNATURES: Final = "/v1/signatures"
+    PIN_CHANGES: Final = "/v1/pin-changes"
     EVENTS: Final = "/v1/events"
 
 
@@ -227,6 +228,23 @@ class SignatureJson(TypedDict):
 SIGNATURE_ALGORITHM: Final = "sha256WithRSAEncryption"
 
 
+class PinChangeRequest(TypedDict):
+    """憑證載具密碼變更: CHANGE REFERENCE DATA on the card, with the old PIN and the new one."""
+
+    #: The reader's full name; optional when exactly one card is inserted.
+    reader: NotRequired[str]
+    #: The 憑證載具密碼 now (a wrong one counts a try on the card).
+    old_pin: str
+    #: The new 憑證載具密碼: the card's rules (6 to 8 ASCII letters or digits), not the old one.
+    new_pin: str
+
+
+class PinChangeJson(TypedDict):
+    reader: str
+    #: The card after the change (its PIN not verified, its counter full).
+    card: CardJson
+
+
 # -- events -----------------------------------------------------------------------------------
 @enum.unique
 class EventType(enum.StrEnum):
@@ -290,6 +308,8 @@ class ErrorCode(enum.StrEnum):
     PIN_FORMAT = "PIN_FORMAT"
     PIN_INCORRECT = "PIN_INCORRECT"
     PIN_BLOCKED = "PIN_BLOCKED"
+    NEW_PIN_FORMAT = "NEW_PIN_FORMAT"
+    PIN_UNCHANGED = "PIN_UNCHANGED"
     READER_IN_USE = "READER_IN_USE"
     SESSION_NOT_FOUND = "SESSION_NOT_FOUND"
     SESSION_CLOSED = "SESSION_CLOSED"
@@ -334,6 +354,8 @@ STATUS: Final[dict[ErrorCode, int]] = {
     ErrorCode.PIN_FORMAT: 400,
     ErrorCode.PIN_INCORRECT: 401,
     ErrorCode.PIN_BLOCKED: 423,
+    ErrorCode.NEW_PIN_FORMAT: 400,
+    ErrorCode.PIN_UNCHANGED: 400,
     ErrorCode.READER_IN_USE: 409,
     ErrorCode.SESSION_NOT_FOUND: 404,
     ErrorCode.SESSION_CLOSED: 410,
@@ -376,6 +398,8 @@ MESSAGES: Final[dict[ErrorCode, str]] = {
     ErrorCode.PIN_FORMAT: "憑證載具密碼須為 6 至 8 位英文字母或數字。",
     ErrorCode.PIN_INCORRECT: "憑證載具密碼錯誤，尚可嘗試 {tries_left} 次。",
     ErrorCode.PIN_BLOCKED: "憑證載具密碼錯誤次數已達上限，憑證載具已鎖定，請洽申辦分行辦理解鎖。",
+    ErrorCode.NEW_PIN_FORMAT: "新憑證載具密碼須為 6 至 8 位英文字母或數字。",
+    ErrorCode.PIN_UNCHANGED: "新憑證載具密碼不得與原憑證載具密碼相同。",
     ErrorCode.READER_IN_USE: "此讀卡機的憑證載具正由其他網頁使用中。",
     ErrorCode.SESSION_NOT_FOUND: "憑證載具工作階段不存在，請重新輸入憑證載具密碼。",
     ErrorCode.SESSION_CLOSED: "憑證載具工作階段已結束，請重新輸入憑證載具密碼。",

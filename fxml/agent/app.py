@@ -9,6 +9,7 @@
 ``POST   /v1/renewals``                     run the renewal on the session's card: 202 and a job id
 ``GET    /v1/renewals/{job}``               the renewal's progress, record or error
 ``POST   /v1/signatures``                   sign data with the card's key: signature and certificate
+``POST   /v1/pin-changes``                  憑證載具密碼變更 on the card (CHANGE REFERENCE DATA)
 ``GET    /v1/events``                       server-sent events: cards, readers, sessions, renewals
 ==========================================  =====================================================
 
@@ -103,6 +104,7 @@ class AgentApi:
             Route(Paths.RENEWALS, self.start_renewal, methods=["POST"]),
             Route(Paths.RENEWAL, self.renewal, methods=["GET"]),
             Route(Paths.SIGNATURES, self.sign, methods=["POST"]),
+            Route(Paths.PIN_CHANGES, self.change_pin, methods=["POST"]),
             Route(Paths.EVENTS, self.events, methods=["GET"]),
         ]
 
@@ -157,6 +159,14 @@ class AgentApi:
             if container not in ("9A", "9C"):
                 raise AgentError(ErrorCode.FIELD_INVALID, details={"field": "container"})
         return answer(200, await self.agent.sign(session, _origin(request), payload, container))
+
+    async def change_pin(self, request: Request) -> Response:
+        data = await _body(request)
+        reader = _text(data, "reader", required=False)
+        old_pin, new_pin = data.pop("old_pin", None), data.pop("new_pin", None)
+        changed = await self.agent.change_pin(reader, old_pin, new_pin, _origin(request))
+        del old_pin, new_pin
+        return answer(200, changed)
 
     async def events(self, request: Request) -> Response:
         hub = self.agent.hub

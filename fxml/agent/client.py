@@ -31,6 +31,7 @@ from fxml.agent.api import (
     EventType,
     Headers,
     Paths,
+    PinChangeJson,
     ReaderJson,
     RenewalJson,
     SessionJson,
@@ -137,6 +138,13 @@ class AgentClient:
         if container is not None:
             body["container"] = container
         return cast(SignatureJson, self.call("POST", Paths.SIGNATURES, body))
+
+    def change_pin(self, old_pin: str, new_pin: str, reader: str | None = None) -> PinChangeJson:
+        """憑證載具密碼變更 on the card (the only card, or the one in ``reader``)."""
+        body = {"old_pin": old_pin, "new_pin": new_pin}
+        if reader is not None:
+            body["reader"] = reader
+        return cast(PinChangeJson, self.call("POST", Paths.PIN_CHANGES, body))
 
     def events(self, timeout: float = 10.0) -> EventStream:
         """The event stream (``GET /v1/events``); its first event is ``hello``."""

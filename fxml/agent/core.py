@@ -49,6 +49,7 @@ from fxml.agent.api import (
     ErrorCode,
     EventType,
     JobStatus,
+    PinChangeJson,
     ProgressJson,
     ReaderJson,
     RenewalJson,
@@ -157,6 +158,21 @@ def _wrong_pin(exc: WrongPinError) -> AgentError:
     if exc.tries_left == 0:
         return AgentError(ErrorCode.PIN_BLOCKED, details={"tries_left": 0})
     return AgentError(ErrorCode.PIN_INCORRECT, details={"tries_left": exc.tries_left})
+
+
+def check_pin_change(old_pin: object, new_pin: object) -> None:
+    """The card's rules for a PIN change, before anything is sent: the old PIN as VERIFY takes it
+    (PIN_FORMAT: it cannot be the card's), the new one 6 to 8 ASCII letters or digits
+    (NEW_PIN_FORMAT), and not the old one (PIN_UNCHANGED)."""
+    for value, code in ((old_pin, ErrorCode.PIN_FORMAT), (new_pin, ErrorCode.NEW_PIN_FORMAT)):
+        try:
+            if not isinstance(value, str):
+                raise InvalidPinFormatError("not text")
+            check_pin_format(value)
+        except InvalidPinFormatError:
+            raise AgentError(code) from None
+    if old_pin == new_pin:
+        raise AgentError(ErrorCode.PIN_UNCHANGED)
 
 
 def _pcsc(exc: PcscError) -> AgentError:
@@ -478,13 +494,7 @@ class CardAgent:
         except InvalidPinFormatError:
             raise AgentError(ErrorCode.PIN_FORMAT) from None
         slot, live = await self._pick(reader)
-        old = slot.session
-        if old is not None:
-            if old.origin != origin:
-                raise AgentError(ErrorCode.READER_IN_USE, details={"reader": slot.name})
-            if old.busy:
-                raise AgentError(ErrorCode.SESSION_BUSY, details={"reader": slot.name})
-            self._close(old, SessionEnd.REPLACED)
+        self._take(slot, origin)
         counter = live.counter
         opened = await slot.run(functools.partial(self._connect_and_verify, slot.name, pin))
         del pin
@@ -502,16 +512,23 @@ class CardAgent:
         log.info("%s opened on %r", session.tag, slot.name)
         return self._session_json(session)
 
+    def _take(self, slot: ReaderSlot, origin: str | None) -> None:
+        """Make room on ``slot`` for a command of ``origin``: a session of another origin holds the card
+        (READER_IN_USE), one of the same origin at work too (SESSION_BUSY); an idle one of the same
+        origin (a reload) is ended."""
+        old = slot.session
+        if old is not None:
+            if old.origin != origin:
+                raise AgentError(ErrorCode.READER_IN_USE, details={"reader": slot.name})
+            if old.busy:
+                raise AgentError(ErrorCode.SESSION_BUSY, details={"reader": slot.name})
+            self._close(old, SessionEnd.REPLACED)
+
     def _connect_and_verify(self, reader: str, pin: str) -> tuple[PcscConnection, PivCardClient, CardJson]:
         """On the reader's worker: connect exclusively, VERIFY, read the card."""
         connection = PcscConnection(reader, exclusive=True)
         try:
-            connection.connect()
-            client = PivCardClient(connection)
-            try:
-                client.select()
-            except CardError as exc:
-                raise AgentError(ErrorCode.CARD_NOT_SUPPORTED, details={"sw": f"{exc.sw:04X}"}) from exc
+            client = _selected(connection)
             client.verify_pin(pin)
             return connection, client, read_card(client, connection.atr)
         except BaseException as exc:
@@ -615,6 +632,35 @@ class CardAgent:
             return work()
         except Exception as exc:
             raise translate(exc) from exc
+
+    # -- 憑證載具密碼變更 --------------------------------------------------------------------------------
+    async def change_pin(self, reader: str | None, old_pin: object, new_pin: object, origin: str | None
+                         ) -> PinChangeJson:
+        """CHANGE REFERENCE DATA on the card. Both PINs are checked against the card's rules first
+        (nothing is sent for a refused one); the card then checks the old PIN itself, a wrong one
+        counting a try on its counter as VERIFY's does. The card is held exclusively for the command
+        only, then reset; no session stays open and no PIN is kept."""
+        check_pin_change(old_pin, new_pin)
+        assert isinstance(old_pin, str) and isinstance(new_pin, str)
+        slot, _live = await self._pick(reader)
+        self._take(slot, origin)
+        card = await slot.run(functools.partial(self._connect_and_change, slot.name, old_pin, new_pin))
+        del old_pin, new_pin
+        log.info("PIN changed on the card in %r", slot.name)
+        return {"reader": slot.name, "card": card}
+
+    @staticmethod
+    def _connect_and_change(reader: str, old_pin: str, new_pin: str) -> CardJson:
+        """On the reader's worker: connect exclusively, CHANGE REFERENCE DATA, read the card, reset it."""
+        connection = PcscConnection(reader, exclusive=True)
+        try:
+            client = _selected(connection)
+            client.change_pin(old_pin, new_pin)
+            return read_card(client, connection.atr)
+        except Exception as exc:
+            raise translate(exc) from exc
+        finally:
+            connection.close(reset=True)
 
     # -- signatures ------------------------------------------------------------------------------
     async def sign(self, session_id: str, origin: str | None, data: bytes, container: str | None) -> SignatureJson:
@@ -779,6 +825,17 @@ class CardAgent:
             "pcsc": {"available": self.pcsc_available, "message": self.pcsc_message},
             "readers": [{"reader": name, "present": value} for name, value in present.items()],
         })
+
+
+def _selected(connection: PcscConnection) -> PivCardClient:
+    """Connect, and select the PIV application (CARD_NOT_SUPPORTED: the card has none)."""
+    connection.connect()
+    client = PivCardClient(connection)
+    try:
+        client.select()
+    except CardError as exc:
+        raise AgentError(ErrorCode.CARD_NOT_SUPPORTED, details={"sw": f"{exc.sw:04X}"}) from exc
+    return client
 
 
 def _disconnect(connection: PcscConnection, reset: bool) -> None:

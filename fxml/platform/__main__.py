@@ -7,7 +7,8 @@
 Prints ``READY <url>`` once it listens; exits 2 with a reason for a busy
 port, a non-loopback host, or an unreadable ticket key. The clock comes from
 ``FXMLSIM_CLOCK``, the card agent's URL (for the pages) from
-``FXMLSIM_AGENT_URL``, the CA's from ``FXMLSIM_CA_URL``, the bank's (where proof sheets
+``FXMLSIM_AGENT_URL``, the CA's from ``FXMLSIM_CA_URL`` (and its admin token, for 憑證暫禁, from
+the file ``FXMLSIM_CA_TOKEN_FILE`` names), the bank's (where proof sheets
 are faxed and renewal notices go) from ``FXMLSIM_BANK_URL``.
 """
 
@@ -70,8 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             agent_origin=agent.rstrip("/") if agent else None, ca_url=os.environ.get(env.CA_URL),
             bank_url=os.environ.get(env.BANK_URL) or None,
             bank_origins=(os.environ[env.BANK_URL].rstrip("/"),) if os.environ.get(env.BANK_URL) else (),
+            ca_token_file=Path(os.environ[env.CA_TOKEN_FILE]) if os.environ.get(env.CA_TOKEN_FILE) else None,
         ))
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, FxmlError) as exc:
         return _fail(str(exc))
     serve(platform.app(), sock, on_ready=lambda url: print(f"READY {url}", flush=True))
     return 0

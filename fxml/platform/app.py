@@ -28,10 +28,14 @@ from fxml.clock import Clock
 from fxml.platform import tickets
 from fxml.platform.bankapi import BankApiClient, api_key
 from fxml.platform.banklink import BankLink
+from fxml.platform.certificates import CustomerCertificates, Registration
 from fxml.platform.checks import move_checks
 from fxml.platform.pages import COOKIE, CUSTOMER_KEY, MENU, PlatformPages, missing_ticket
+from fxml.platform.pin import PinChange
+from fxml.platform.query import CertificateQuery
 from fxml.platform.renewals import RenewalBook, renewal_routes
 from fxml.platform.store import STORE_FILE, PlatformStore
+from fxml.platform.suspend import Suspension
 from fxml.platform.wizard import Wizard
 from fxml.renewal import api as record_api
 from fxml.web.app import WebSettings, create_app, templates
@@ -60,6 +64,8 @@ class PlatformSettings:
     bank_url: str | None = None
     #: The bank's systems' origins: 回首頁 (a form) leads back there (CSP form-action).
     bank_origins: tuple[str, ...] = ()
+    #: The CA's admin token's file (FXMLSIM_CA_TOKEN_FILE): the platform is the RA of its customers (憑證暫禁).
+    ca_token_file: Path | None = None
     extra_routes: tuple[BaseRoute, ...] = field(default=())
 
 
@@ -74,6 +80,8 @@ class Platform:
         # The authoritative record of every renewal, and the CA the wizard asks.
         self.book = RenewalBook.open(settings.state_dir, settings.clock)
         self.ca = CaClient(settings.ca_url, actor="fxml-platform") if settings.ca_url else None
+        # 憑證暫禁 with the CA's admin token, read once now (an unreadable file stops the start).
+        self.registration = Registration.from_file(settings.ca_url, settings.ca_token_file)
         self.sessions = SessionStore(settings.state_dir / STORE_FILE, CookiePolicy(COOKIE),
                                      clock=lambda: self.clock.now().timestamp())
         self.templates = templates([HERE / "templates"])
@@ -131,8 +139,12 @@ class Platform:
     def routes(self) -> list[BaseRoute]:
         wizard = Wizard(self.pages, self.book, self.store, self.clock, ca=self.ca, bank=self.bank,
                         agent_url=self.settings.agent_origin or "")
+        agent = self.settings.agent_origin or ""
+        certificates = CustomerCertificates(self.ca)
         own: list[BaseRoute] = [
             *wizard.routes(), *renewal_routes(self.book, move_checks(self.ca)), *self.settings.extra_routes,
+            *CertificateQuery(self.pages, certificates, agent).routes(), *PinChange(self.pages, agent).routes(),
+            *Suspension(self.pages, certificates, self.store, self.registration).routes(),
         ]
         served = {route.path for route in own if isinstance(route, Route)}
         door = self.door

@@ -142,3 +142,60 @@ USER_CODE: Final = "使用者代號"
 CUSTOMER_TYPE: Final = "客戶別"
 NOT_SIMULATED: Final = "「{title}」功能於 fxmlsim 模擬環境尚未提供。"
 BACK_TO: Final = "回{page}"
+
+# -- the platform's 憑證查詢, 憑證載具密碼變更 and 憑證暫禁 (the manual shows no screen of them) --------------
+SERIAL: Final = "簽章憑證序號"
+NOT_BEFORE: Final = "憑證生效日"
+SUSPENDED_AT: Final = "暫禁時間"
+#: The 憑證儲存媒體 of a certificate that is not on the inserted card: a chip card, its size unread.
+CARRIER_CHIP: Final = "憑證晶片卡"
+QUERY_INSTRUCTION: Final = "以下為您於憑證中心的憑證，依簽發時間由新至舊排列。"
+ON_CARD: Final = "插入的憑證載具"
+NO_CERTIFICATE_RECORDS: Final = "查無您的憑證資料。"
+QUERY_NOTES: Final = (
+    "1. 憑證狀態為憑證中心目前的狀態：正常、暫禁、已廢止、已過期。",
+    "2. 插入憑證載具後，畫面會標示憑證載具內的憑證及其憑證儲存媒體（大卡或小卡）。",
+    "3. 暫禁中的憑證須洽申辦分行辦理解除暫禁；已廢止或已過期的憑證，請洽申辦分行重新申請。",
+)
+PIN_CHANGE_INSTRUCTION: Final = "請插入憑證載具，輸入原憑證載具密碼及兩次新憑證載具密碼，點選最下方「確定」按鈕。"
+OLD_PIN: Final = "原憑證載具密碼"
+NEW_PIN: Final = "新憑證載具密碼"
+NEW_PIN_AGAIN: Final = "再次輸入新憑證載具密碼"
+PIN_CHANGE_NOTES: Final = (
+    "1. 插入憑證載具後，輸入[原憑證載具密碼]，再輸入兩次[新憑證載具密碼]。",
+    "2. 新憑證載具密碼須為 6 至 8 位英文字母或數字，且不得與原憑證載具密碼相同。",
+    "3. 憑證載具密碼連續輸入錯誤達上限，憑證載具即鎖定，須洽申辦分行辦理解鎖。",
+    "4. 點選[確定]。",
+)
+SUSPEND: Final = "暫禁"
+SUSPEND_INSTRUCTION: Final = "請選擇欲暫禁的憑證，點選最下方「暫禁」按鈕。"
+NO_SUSPENDABLE: Final = "查無可暫禁的憑證（僅憑證狀態為「正常」的憑證可暫禁）。"
+SUSPEND_NOTES: Final = (
+    "1. 憑證暫禁後即暫停使用，無法用於轉帳等交易。",
+    "2. 解除暫禁須洽申辦分行辦理。",
+    "3. 點選[暫禁]，於提示訊息點選[確定]後，即暫禁所選的憑證。",
+)
+#: The CA's word for a 暫禁 done (fxml.ca.api's result of 暫禁), and what the customer does next.
+SUSPENDED: Final = "憑證暫禁成功"
+SUSPENDED_TEXT: Final = "憑證 {cn} 已暫禁（暫禁時間 {at}），暫停使用。如需解除暫禁，請洽申辦分行辦理。"
+STATUS_NOW: Final = "憑證 {cn} 目前的憑證狀態為「{status}」。"
+SCRIPT_WORDS.update({
+    # 憑證查詢 (query.js)
+    "ON_CARD": "是",
+    "QUERY_NO_CARD": "未偵測到憑證載具；插入憑證載具後，畫面會標示憑證載具內的憑證。",
+    "QUERY_CARD": "插入的憑證載具（{carrier}）內有您的 {count} 張憑證，已標示於「插入的憑證載具」欄。",
+    "QUERY_OTHER_CARD": "插入的憑證載具內沒有您的憑證，請確認插入的是您的憑證載具。",
+    # 憑證載具密碼變更 (pin.js)
+    "OLD_PIN_MISSING": "請輸入原憑證載具密碼。",
+    "NEW_PIN_MISSING": "請輸入新憑證載具密碼。",
+    "NEW_PIN_AGAIN_MISSING": "請再次輸入新憑證載具密碼。",
+    "NEW_PIN_MISMATCH": "兩次輸入的新憑證載具密碼不一致，請重新輸入。",
+    "PIN_CHANGED": "憑證載具密碼變更成功，請以新憑證載具密碼使用憑證載具。",
+    "CARD_LOCKED": "此憑證載具已鎖定（憑證載具密碼錯誤次數已達上限），請洽申辦分行辦理解鎖。",
+    "NOT_YOUR_CARD": "插入的憑證載具不是您的憑證載具，請插入您的憑證載具。",
+    # 憑證暫禁 (suspend.js)
+    "SUSPEND_PROMPT": ("確定要暫禁憑證 {cn}（序號 {serial}）嗎？"
+                       "暫禁後此憑證無法用於轉帳等交易，須洽申辦分行辦理解除暫禁。"),
+    "SUSPEND_CANCELLED": "您已取消憑證暫禁，憑證未變更。",
+    "SUSPEND_NOT_SELECTED": "請選擇欲暫禁的憑證。",
+})

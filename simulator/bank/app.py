@@ -30,7 +30,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from fxml.ca.client import CaClient
+from fxml.ca.client import CaClient, read_token
 from fxml.clock import Clock
 from fxml.errors import CodedError
 from fxml.platform import bankapi, tickets
@@ -43,6 +43,7 @@ from simulator.bank.branch import BranchOffice
 from simulator.bank.certificates import CertificateChecks
 from simulator.bank.pages import LOGIN_KEY, PLATFORM_REFUSED, BankPages
 from simulator.bank.platform_api import PlatformApi
+from simulator.bank.resume import Resumption
 from simulator.bank.store import BankStore
 from simulator.bank.systems import SYSTEMS, SystemPage
 from simulator.bank.transfers import Transfers
@@ -67,6 +68,8 @@ class BankSettings:
     agent_url: str | None = None
     #: The bank's own base URL (where 回首頁 leads back to); never taken from the request's Host.
     public_url: str | None = None
+    #: The CA's admin token's file (FXMLSIM_CA_TOKEN_FILE): the branch's 解除暫禁 is the RA's operation.
+    ca_token_file: Path | None = None
 
 
 class SystemSite:
@@ -197,6 +200,8 @@ class BankApp:
         agent = settings.agent_url.rstrip("/") if settings.agent_url else None
         self.transfers = Transfers(self.pages, checks, agent)
         self.branch = BranchOffice(store, logins, checks, settings.state_dir, self.templates)
+        token = read_token(settings.ca_token_file) if settings.ca_url and settings.ca_token_file else None
+        self.resumption = Resumption(self.branch, settings.ca_url, token)
         self.platform_api = PlatformApi(store, self.clock, bankapi.api_key(settings.ticket_key), checks)
 
     async def index(self, request: Request) -> Response:
@@ -207,7 +212,7 @@ class BankApp:
             Route("/", self.index, methods=["GET"]),
             *(Mount(page.prefix, routes=[*SystemSite(page, self.pages, self.logins, self.settings).routes(),
                                          *self.transfers.routes(page)]) for page in SYSTEMS),
-            Mount(BRANCH_PREFIX, routes=self.branch.routes()),
+            Mount(BRANCH_PREFIX, routes=[*self.branch.routes(), *self.resumption.routes()]),
             *self.platform_api.routes(),
             Mount("/assets", StaticFiles(directory=HERE / "static"), name="assets"),
         ]

@@ -122,6 +122,11 @@ class BankErrorCode(enum.StrEnum):
     CERT_NOT_BOUND = "CERT_NOT_BOUND"
     CERT_SUPERSEDED = "CERT_SUPERSEDED"
     PAYER_NOT_BOUND = "PAYER_NOT_BOUND"
+    # -- 解除暫禁 at the branch ------------------------------------------------------------------------
+    CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
+    RESUME_OTHER_BRANCH = "RESUME_OTHER_BRANCH"
+    CERT_NOT_SUSPENDED = "CERT_NOT_SUSPENDED"
+    RA_UNAVAILABLE = "RA_UNAVAILABLE"
 
 
 class BankError(CodedError, SimulatorError):

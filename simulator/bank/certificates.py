@@ -156,7 +156,7 @@ class CertificateChecks:
             when = answer.revocation_time_utc
             at = f"（{taiwan_text(when)}）" if when else ""
             if answer.revocation_reason is x509.ReasonFlags.certificate_hold:
-                raise BankError(Code.CERT_SUSPENDED, f"簽章憑證已暫禁{at}，無法交易；請先辦理解除暫禁。", 422)
+                raise BankError(Code.CERT_SUSPENDED, f"簽章憑證已暫禁{at}，無法交易；請洽申辦分行辦理解除暫禁。", 422)
             raise BankError(Code.CERT_REVOKED, f"簽章憑證已廢止{at}，無法交易；請洽申辦分行重新申請憑證。", 422)
 
     # -- signatures -------------------------------------------------------------------------------------

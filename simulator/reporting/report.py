@@ -21,7 +21,7 @@ from simulator.procedure import TITLE
 from simulator.reporting.images import Picture, Pictures
 from simulator.reporting.render import Notes, render, write_pdf
 from simulator.reporting.results import Run, Scenario, Shot, Step, load
-from simulator.reporting.sections import SECTIONS, Section
+from simulator.reporting.sections import BEYOND_TAG, SECTIONS, Section
 from simulator.reporting.words import FAILED, NOT_RUN, PASSED, TAIWAN, duration_text, english_words, roc_datetime
 
 REPORT_TITLE = f"{TITLE} 行為規格報告"
@@ -30,6 +30,11 @@ _ASSERTION = re.compile(r"^(?:ASSERT FAILED|Assertion Failed):\s*")
 #: The order of the groups inside a part: the manual's systems, 客戶別 in order, then the rest.
 _GROUP_ORDER = ("個人網路銀行", "企業網路銀行", "EOI 系統")
 NO_LOGIN = "不經客戶登入"
+#: The part of the scenarios of screens the manual does not show (tagged @操作手冊以外): after the
+#: manual's parts, before 其他.
+BEYOND = Section("beyond", "操作手冊以外的功能",
+                 "操作手冊未附這些功能的畫面：以下畫面依操作手冊所附畫面的樣式（頁首、左方選單、查詢日期與查詢時間、頁尾）製作，"
+                 "不是操作手冊的步驟", ())
 
 
 @dataclass
@@ -130,6 +135,13 @@ class ReportModel:
     shots_total: int
     views: list[ScenarioView] = field(default_factory=list)
     features: list[FeatureView] = field(default_factory=list)
+    #: The scenarios of screens the manual does not show (tagged @操作手冊以外), by feature.
+    beyond: PartView | None = None
+
+    @property
+    def extra_parts(self) -> list[PartView]:
+        """The parts after the manual's: 操作手冊以外的功能, then 其他."""
+        return [p for p in (self.beyond, self.unmapped) if p is not None]
 
 
 def group_key(label: str) -> tuple[int, str]:
@@ -194,6 +206,22 @@ def _groups(views: list[ScenarioView]) -> list[Group]:
     return [Group(label, by[label]) for label in sorted(by, key=group_key)]
 
 
+def _by_feature(views: list[ScenarioView]) -> list[Group]:
+    """The scenarios of screens beyond the manual, by their feature (the function: 憑證查詢 ...), in the run's order."""
+    by: dict[str, list[ScenarioView]] = {}
+    for view in views:
+        by.setdefault(view.feature, []).append(view)
+    return [Group(label, found) for label, found in by.items()]
+
+
+def _extra_part(section: Section, views: list[ScenarioView], groups: list[Group]) -> PartView | None:
+    if not views:
+        return None
+    for view in views:
+        view.home, view.home_heading = section.key, section.heading
+    return PartView(section, f"part-{section.key}", groups, [])
+
+
 def _failure(view: ScenarioView) -> Failure:
     failed = next((s for s in view.steps if s.result == FAILED), None)
     shots = [shot for s in view.steps[: view.steps.index(failed) + 1] for shot in s.shots] if failed else []
@@ -218,13 +246,10 @@ def build(run: Run) -> ReportModel:
             instructions = [(i.words, sum(i.tag in v.scenario.tags for v in views))
                             for i in section.instructions if i.words != section.words]
         parts.append(PartView(section, f"part-{section.key}", _groups(mine), instructions))
-    rest = [v for v in views if v.anchor not in placed]
-    unmapped = None
-    if rest:
-        other = Section("other", "其他", "未對應操作手冊步驟的場景", ())
-        for view in rest:
-            view.home, view.home_heading = other.key, other.heading
-        unmapped = PartView(other, "part-other", _groups(rest), [])
+    beyond = [v for v in views if v.anchor not in placed and BEYOND_TAG in v.scenario.tags]
+    rest = [v for v in views if v.anchor not in placed and BEYOND_TAG not in v.scenario.tags]
+    other = Section("other", "其他", "未對應操作手冊步驟的場景", ())
+    unmapped = _extra_part(other, rest, _groups(rest))
     failures = [_failure(v) for v in views if v.result == FAILED]
     features = []
     for index, feature in enumerate(run.features, 1):
@@ -235,6 +260,7 @@ def build(run: Run) -> ReportModel:
     return ReportModel(
         REPORT_TITLE, run, parts, unmapped, failures, pictures, run.counts(), roc_datetime(datetime.now(TAIWAN)),
         sum(len(s.steps) for s in run.scenarios), sum(len(s.shots) for s in run.scenarios), views, features,
+        _extra_part(BEYOND, beyond, _by_feature(beyond)),
     )
 
 

@@ -68,6 +68,9 @@ assert tuple(BY_KEY[t].words for t in NOTE_TAGS) == AFTER_STEP_7
 # -- the manual's paths ----------------------------------------------------------------------------
 #: The tag of every golden scenario (on the scenario or its outline).
 GOLDEN_TAG: Final = "操作手冊"
+#: The tag of the features of screens the manual does not show (憑證查詢, 憑證載具密碼變更, 憑證暫禁 ...):
+#: the report gives them a part of their own, 操作手冊以外的功能.
+BEYOND_TAG: Final = "操作手冊以外"
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from simulator.bank.officers import officer_of
 from simulator.ca.profile import FXML
 from simulator.ca.testing import KeyCache, make_csr
 from simulator.procs import free_port, spawn_ready, stop_pid
+from tests.support.services import start_services, stop_services
 
 NOW = datetime(2026, 3, 2, 10, 0, 0, tzinfo=TAIWAN)
 
@@ -63,28 +64,13 @@ class Stack:
         environ = {**os.environ, env.CLOCK: self.clock.describe(), env.CA_URL: self.urls["ca"],
                    env.PLATFORM_URL: self.urls["platform"], env.BANK_URL: self.urls["bank"],
                    env.TICKET_KEY_FILE: str(self.key_file)}
-        self.pids: list[tuple[int, str]] = []
-        commands = {
-            "ca": ["simulator.ca", "--state-dir", str(root / "ca"), "--keys-dir", str(keys.hierarchy())],
-            "platform": ["fxml.platform", "--state-dir", str(root / "platform")],
-            "bank": ["simulator.bank", "--state-dir", str(root / "bank"), "--hash-profile", "cheapest"],
-        }
-        try:
-            for name, (module, *args) in commands.items():
-                pid, _url = spawn_ready([sys.executable, "-m", module, "serve", "--host", "127.0.0.1",
-                                         "--port", str(ports[name]), *args], root / f"{name}.log", what=name,
-                                        env=environ)
-                self.pids.append((pid, module))
-        except BaseException:
-            self.close()
-            raise
+        self.pids = start_services(root, keys, ports, environ)
         self.ca = CaClient(self.urls["ca"], actor="tests", token=read_token(root / "ca" / TOKEN_FILE_NAME))
         self.keys = keys
         self.count = 0
 
     def close(self) -> None:
-        for pid, module in reversed(self.pids):
-            stop_pid(pid, module)
+        stop_services(self.pids)
 
     def bank_db(self) -> sqlite3.Connection:
         return sqlite3.connect(self.root / "bank" / "bank.sqlite3")

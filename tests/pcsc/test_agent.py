@@ -18,6 +18,7 @@ import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -526,6 +527,85 @@ def test_renewal_refusals(home: Home, agent: AgentProcess) -> None:
     refused(agent.client("http://localhost:18444").renewal, ErrorCode.SESSION_ORIGIN_MISMATCH, failed["job"])
 
 
+# -- 憑證載具密碼變更 -------------------------------------------------------------------------------------------
+#: New PINs the tests set (each within the card's rules); the no-log test looks for them too.
+NEW_PINS = ("Chg2026a", "Chg2026b")
+
+
+def test_a_pin_change_sets_the_new_pin_on_the_card(home: Home, agent: AgentProcess) -> None:
+    image, reader = card(home, "agent-pin-change")
+    before = load_image(image)
+    client = agent.client(PLATFORM)
+    changed = client.change_pin(PERSONAL_PIN, NEW_PINS[0], reader)
+    assert changed["reader"] == reader
+    assert changed["card"]["pin_tries_left"] == 3 and not changed["card"]["pin_verified"]
+    assert changed["card"]["card_serial"] == "TWCA-TEST-0000000002"
+    after = load_image(image)
+    assert after.pin.value == NEW_PINS[0] and after.pin.tries_left == 3
+    assert replace(after, pin=before.pin) == before  # nothing else on the card changed
+    # No session stays open; the old PIN is now wrong (a counted try), the new one opens a session.
+    assert client.status()["sessions"] == 0
+    refused(client.open_session, ErrorCode.PIN_INCORRECT, PERSONAL_PIN, reader)
+    client.close_session(client.open_session(NEW_PINS[0], reader)["session"])
+
+
+def test_a_wrong_old_pin_counts_a_try_says_how_many_remain_and_the_third_locks(
+    home: Home, agent: AgentProcess
+) -> None:
+    image, reader = card(home, "agent-pin-change-wrong")
+    before = load_image(image)
+    client = agent.client(PLATFORM)
+    for left in (2, 1):
+        error = refused(client.change_pin, ErrorCode.PIN_INCORRECT, WRONG_PINS[0], NEW_PINS[0], reader)
+        assert error.status == 401 and error.details == {"tries_left": left}
+        assert error.message == f"憑證載具密碼錯誤，尚可嘗試 {left} 次。"
+        # Only the counted try changed: the PIN is the old one.
+        assert load_image(image) == replace(before, pin=replace(before.pin, tries_left=left))
+    error = refused(client.change_pin, ErrorCode.PIN_BLOCKED, WRONG_PINS[1], NEW_PINS[0], reader)
+    assert error.status == 423 and "申辦分行" in error.message
+    blocked = image.read_bytes()
+    assert load_image(image) == replace(before, pin=replace(before.pin, tries_left=0))
+    # A locked card refuses even the right old PIN, and nothing is written.
+    refused(client.change_pin, ErrorCode.PIN_BLOCKED, PERSONAL_PIN, NEW_PINS[0], reader)
+    assert image.read_bytes() == blocked
+
+
+@pytest.mark.parametrize(("old", "new", "code"), [
+    (PERSONAL_PIN, "12345", ErrorCode.NEW_PIN_FORMAT),
+    (PERSONAL_PIN, "123456789", ErrorCode.NEW_PIN_FORMAT),
+    (PERSONAL_PIN, "abc-1234", ErrorCode.NEW_PIN_FORMAT),
+    (PERSONAL_PIN, "密碼123456", ErrorCode.NEW_PIN_FORMAT),
+    (PERSONAL_PIN, "", ErrorCode.NEW_PIN_FORMAT),
+    (PERSONAL_PIN, PERSONAL_PIN, ErrorCode.PIN_UNCHANGED),
+    ("12345", NEW_PINS[0], ErrorCode.PIN_FORMAT),
+], ids=["short", "long", "symbol", "chinese", "empty", "unchanged", "old-short"])
+def test_a_pin_change_that_breaks_the_card_s_rules_never_reaches_the_card(
+    home: Home, agent: AgentProcess, old: str, new: str, code: ErrorCode
+) -> None:
+    image, reader = card(home, "agent-pin-change-rules")
+    before = image.read_bytes()
+    error = refused(agent.client(PLATFORM).change_pin, code, old, new, reader)
+    assert error.status == 400
+    assert image.read_bytes() == before
+
+
+def test_a_pin_change_needs_the_card_free_and_present(home: Home, agent: AgentProcess) -> None:
+    client = agent.client(PLATFORM)
+    refused(client.change_pin, ErrorCode.NO_CARD, PERSONAL_PIN, NEW_PINS[1])
+    image, reader = card(home, "agent-pin-change-busy")
+    other = agent.client("http://localhost:18444")
+    session = other.open_session(PERSONAL_PIN, reader)["session"]
+    before = image.read_bytes()
+    refused(client.change_pin, ErrorCode.READER_IN_USE, PERSONAL_PIN, NEW_PINS[1], reader)
+    assert image.read_bytes() == before
+    other.close_session(session)
+    # A page's own idle session on the card gives way (as a reload's would), and the change is made.
+    mine = client.open_session(PERSONAL_PIN, reader)["session"]
+    client.change_pin(PERSONAL_PIN, NEW_PINS[1], reader)
+    assert refused(client.session, ErrorCode.SESSION_CLOSED, mine).details == {"reason": "replaced"}
+    assert load_image(image).pin.value == NEW_PINS[1]
+
+
 # -- the PIN ---------------------------------------------------------------------------------------------------
 def test_the_pin_is_in_no_log(home: Home, agent: AgentProcess) -> None:
     """With the agent at DEBUG with its APDU trace and the card stack's trace on,
@@ -535,12 +615,15 @@ def test_the_pin_is_in_no_log(home: Home, agent: AgentProcess) -> None:
     client = agent.client(PLATFORM)
     refused(client.open_session, ErrorCode.PIN_INCORRECT, WRONG_PINS[0], reader)
     client.close_session(client.open_session(PERSONAL_PIN, reader)["session"])
+    client.change_pin(PERSONAL_PIN, NEW_PINS[0], reader)
+    client.change_pin(NEW_PINS[0], PERSONAL_PIN, reader)
     run = home.run_dir
     logs = {p: p.read_bytes() for p in (agent.log, run / "apdu.log", run / "pcscd.log", run / "daemon.log",
                                           run / "agent.log", run / "ca.log") if p.exists()}
     assert re.search(rb"(TRAFFIC|TRACE): SEND 00 20 00 80 08 \*\*", logs[agent.log])
     assert b"00 20 00 80 08 **" in logs[run / "apdu.log"]
-    for pin in (PERSONAL_PIN, EOI_PIN, *WRONG_PINS):
+    assert re.search(rb"(TRAFFIC|TRACE): SEND 00 24 00 80 10 \*\*", logs[agent.log])
+    for pin in (PERSONAL_PIN, EOI_PIN, *WRONG_PINS, *NEW_PINS):
         raw = pin.encode()
         padded = raw.ljust(8, b"\xff")
         forms = {raw, raw.hex().encode(), raw.hex().upper().encode(), raw.hex(" ").upper().encode(),

@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from fxml.agent.client import AgentClient
 from simulator.card.image import load_image
 from simulator.card.profile import load_profile
 from simulator.home import Home
@@ -25,6 +26,7 @@ pytestmark = [pytest.mark.pcsc, pytest.mark.opensc]
 
 PKCS11_MODULE = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 PROFILE = repo_path("fixtures", "cards", "eoi-large.json")
+PERSONAL_PROFILE = repo_path("fixtures", "cards", "personal-small.json")
 
 
 def run(*cmd: str, env: dict[str, str], timeout: float = 60, check: bool = True) -> str:
@@ -108,3 +110,39 @@ def test_pkcs11_tool_signs_and_openssl_verifies(inserted: dict, tmp_path: Path) 
          "--input-file", str(data), "--output-file", str(tmp_path / "x.sig")],
         capture_output=True, text=True, env=env, timeout=60)
     assert wrong.returncode != 0 and "CKR_PIN_INCORRECT" in (wrong.stdout + wrong.stderr)
+
+
+def test_pkcs11_tool_logs_in_with_the_pin_the_agent_changed_and_not_with_the_old_one(
+    stack_home: Home, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """憑證載具密碼變更 through the card agent (the platform's page sends the PINs there, and only
+    there), then OpenSC's PKCS#11 module, which nobody here wrote, logs in to the card: the new PIN
+    is accepted, the old one refused by the card (CKR_PIN_INCORRECT, one counted try)."""
+    profile = load_profile(PERSONAL_PROFILE)
+    new_pin = "Opensc26"
+    image = stack_home.create_card(PERSONAL_PROFILE, name="opensc-pin-change", replace=True)
+    reader = stack_home.stack.insert(image, 2)  # one of the first four readers OpenSC shows
+    env = dict(os.environ)
+    env["HOME"] = str(tmp_path_factory.mktemp("opensc-pin-home"))
+    try:
+        agent = AgentClient(stack_home.services()["agent"]["url"])
+        changed = agent.change_pin(profile.pin, new_pin, reader["name"])
+        assert changed["reader"] == reader["name"] and changed["card"]["pin_tries_left"] == 3
+
+        def login(pin: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["pkcs11-tool", "--module", PKCS11_MODULE, "--slot-description", reader["name"],
+                 "--login", "--pin", pin, "--list-objects", "--type", "privkey"],
+                capture_output=True, text=True, env=env, timeout=60)
+
+        accepted = login(new_pin)
+        assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+        assert "Private Key Object" in accepted.stdout, accepted.stdout
+        assert load_image(image).pin.tries_left == 3
+        refused = login(profile.pin)
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0 and "CKR_PIN_INCORRECT" in said, said
+        after = load_image(image)
+        assert after.pin.value == new_pin and after.pin.tries_left == 2  # the card counted OpenSC's wrong try
+    finally:
+        stack_home.stack.remove(reader["index"])

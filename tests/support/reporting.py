@@ -6,7 +6,8 @@ are what a run of the features writes.
 The run has a golden EOI path (an outline's Examples block) with every part of the manual, a
 golden 客戶別 2 path (a scenario) missing step 5 and with a wrong time on step 3, a failed step
 (with its message and screen), a step that raises an error, a browser dialog, a table with a
-DN, an error code and a command in the officer's sight, a PNG among the JPEGs, and a scenario with no screen at all.
+DN, an error code and a command in the officer's sight, a PNG among the JPEGs, a scenario with no
+screen at all, and a function beyond the manual (@操作手冊以外: a screen the manual does not show).
 """
 
 from __future__ import annotations
@@ -191,6 +192,16 @@ CARD = '''# language: zh-TW
     假設 什麼也沒有
 '''
 
+BEYOND = '''# language: zh-TW
+@browser @操作手冊以外
+功能: 憑證查詢（操作手冊以外的功能）
+  操作手冊未附此畫面；此畫面依操作手冊所附畫面的樣式。
+
+  場景: 客戶查詢憑證，最新的憑證在最上方
+    假設 「EOI 企業客戶」以使用者代號「EOIADMIN05」登入EOI 系統
+    那麼 什麼也沒有
+'''
+
 
 @dataclass(frozen=True)
 class FixtureRun:
@@ -207,6 +218,7 @@ def behave_run(folder: Path) -> FixtureRun:
     (folder / "features" / "甲_黃金流程.feature").write_text(GOLDEN, encoding="utf-8")
     (folder / "features" / "乙_其他.feature").write_text(OTHERS, encoding="utf-8")
     (folder / "features" / "丙_憑證晶片卡.feature").write_text(CARD, encoding="utf-8")
+    (folder / "features" / "丁_操作手冊以外.feature").write_text(BEYOND, encoding="utf-8")
     reports = folder / "reports"
     reports.mkdir()
     results, screenshots = reports / "features.json", reports / "screenshots"

@@ -207,6 +207,7 @@ def walked_bank(seed: Path, state: Path, ca: CertificateAuthority, keys: KeyCach
             forms=frozenset({
                 *(("POST", f"{s}/{p}") for s in systems for p in ("login", "fxml", "logout", "transfer")),
                 ("POST", "/branch/login"), ("POST", "/branch/logout"), ("POST", "/branch/fax/{fax:str}/file"),
+                ("POST", "/branch/resume"),
             }),
             missing={
                 **{(m, f"/branch/fax/{{fax:str}}{p}"): Code.FAX_NOT_FOUND
@@ -256,13 +257,15 @@ def walked_platform(state: Path, clock: FixedClock) -> Iterator[Walked]:
                 ("POST", record_api.Paths.ADVANCE): RecordErrorCode.BAD_RECORD,
                 ("POST", record_api.Paths.FAIL): RecordErrorCode.BAD_RECORD,
             },
-            forms=frozenset({("POST", "/home"), ("POST", "/renew"), ("POST", "/proof"), ("POST", f"{renew}/cancel")}),
+            forms=frozenset({("POST", "/home"), ("POST", "/renew"), ("POST", "/proof"), ("POST", f"{renew}/cancel"),
+                             ("POST", "/suspend")}),
             missing={
                 **{(m, f"{renew}{p}"): "RENEWAL_UNKNOWN" for m, p in (
                     ("GET", ""), ("POST", "/confirm"), ("POST", "/accept"), ("GET", "/status"), ("POST", "/cancel"),
                     ("GET", "/done"))},
                 **{(m, f"/proof/{{serial:str}}{p}"): "PROOF_UNKNOWN_CERTIFICATE"
                    for m, p in (("GET", ""), ("GET", ".pdf"), ("POST", "/fax"))},
+                ("GET", "/suspend/{serial:str}"): "CERT_NOT_CUSTOMERS",
                 # The record API: a token is for one renewal; any other id is refused by the token first.
                 **dict.fromkeys((("GET", record_api.Paths.RENEWAL), ("POST", record_api.Paths.ADVANCE),
                                  ("POST", record_api.Paths.FAIL)), RecordErrorCode.BAD_TOKEN),
@@ -282,7 +285,8 @@ def walked_agent() -> Iterator[Walked]:
             params={"session": "0" * 43, "job": "0" * 32},
             headers=lambda method, path, body: {"origin": PLATFORM_URL, "content-type": "application/json"},
             unreadable={("POST", "/v1/sessions"): AgentCode.BAD_JSON, ("POST", "/v1/renewals"): AgentCode.BAD_JSON,
-                        ("POST", "/v1/signatures"): AgentCode.BAD_JSON},
+                        ("POST", "/v1/signatures"): AgentCode.BAD_JSON,
+                        ("POST", "/v1/pin-changes"): AgentCode.BAD_JSON},
             forms=frozenset(),
             missing={("GET", "/v1/sessions/{session}"): AgentCode.SESSION_NOT_FOUND,
                      ("DELETE", "/v1/sessions/{session}"): AgentCode.SESSION_NOT_FOUND,

@@ -193,13 +193,28 @@ def test_scenarios_sit_under_the_manuals_sentences_by_system_and_kind(report: st
     assert "卡片不需瀏覽器" in other
 
 
+def test_screens_beyond_the_manual_have_their_own_part_not_other(report: str) -> None:
+    """Scenarios tagged @操作手冊以外 (憑證查詢 …: screens the manual does not show) sit in their own part,
+    after the manual's and before 其他, by feature, under a sentence that says the manual shows no such
+    screen; in the table of contents too."""
+    beyond, other = section(report, "part-beyond"), section(report, "part-other")
+    shown, _ = visible(beyond)
+    assert "操作手冊以外的功能" in shown and "操作手冊未附這些功能的畫面" in shown
+    assert "憑證查詢（操作手冊以外的功能）" in shown and "客戶查詢憑證，最新的憑證在最上方" in shown
+    assert "操作手冊原文" not in shown
+    assert "客戶查詢憑證" not in other
+    assert report.index('id="part-步驟9"') < report.index('id="part-beyond"') < report.index('id="part-other"')
+    toc, _ = visible(report[report.index('id="toc"'):report.index('id="part-步驟1"')])
+    assert "操作手冊以外的功能" in toc
+
+
 def test_results_and_durations_are_shown(fixture_run: FixtureRun, report: str) -> None:
     run = load(fixture_run.results, fixture_run.screenshots)
     for scenario in run.scenarios:
         assert duration_text(scenario.duration) in report
     shown, _ = visible(report)
     assert "通過" in shown and "失敗" in shown and "未執行" in shown  # the step after a failure
-    assert re.search(r"場景\s*7 個", shown)
+    assert re.search(r"場景\s*8 個", shown)
 
 
 def test_outline_rows_are_named_without_behaves_suffix(report: str) -> None:

@@ -19,6 +19,7 @@
 // card stays in and the session lives.
 
 import { AgentError, createAgent } from "/static/agent.js";
+import { ask } from "/assets/dialog.js";
 
 // The page's words (fxml.web.labels.SCRIPT_WORDS), from the JSON block the page embeds.
 const WORDS = JSON.parse(document.getElementById("fxml-words").textContent);
@@ -157,29 +158,6 @@ async function confirmStage() {
       showCard();
     }
   }, () => {});
-}
-
-// -- the page's windows: step 5's prompt, step 6's message ---------------------------------------
-// Shows the <dialog> modally and resolves with true for its [確定], false for [取消] or Esc.
-function ask(dialog) {
-  return new Promise((resolve) => {
-    const buttons = Array.from(dialog.querySelectorAll("button[value]"));
-    const answer = (value) => {
-      buttons.forEach((button) => { button.onclick = null; });
-      dialog.onclose = null;
-      if (dialog.open) {
-        dialog.close();
-      }
-      resolve(value === "ok");
-    };
-    buttons.forEach((button) => { button.onclick = () => answer(button.value); });
-    dialog.onclose = () => answer("cancel");
-    dialog.showModal();
-    const ok = buttons.find((button) => button.value === "ok");
-    if (ok) {
-      ok.focus();
-    }
-  });
 }
 
 // -- stage 3: 更新約定條款, then the renewal -----------------------------------------------------

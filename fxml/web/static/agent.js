@@ -25,6 +25,7 @@ export const PATHS = Object.freeze({
   RENEWALS: "/v1/renewals",
   RENEWAL: "/v1/renewals/{job}",
   SIGNATURES: "/v1/signatures",
+  PIN_CHANGES: "/v1/pin-changes",
   EVENTS: "/v1/events",
 });
 
@@ -89,7 +90,8 @@ function fill(template, name, value) {
   return template.replace(`{${name}}`, encodeURIComponent(value));
 }
 
-// An agent at baseUrl: { status, readers, openSession, session, closeSession, renew, renewal, sign, events }.
+// An agent at baseUrl: { status, readers, openSession, session, closeSession, renew, renewal, sign, changePin,
+// events }.
 export function createAgent(baseUrl = agentUrl()) {
   const base = baseUrl.replace(/\/+$/, "");
 
@@ -147,6 +149,14 @@ export function createAgent(baseUrl = agentUrl()) {
       }
       return call("POST", PATHS.SIGNATURES, body);
     },
+    // 憑證載具密碼變更 on the card in reader (null: the only card); the PINs go to the agent only.
+    changePin: (reader, oldPin, newPin) => {
+      const body = { old_pin: oldPin, new_pin: newPin };
+      if (reader) {
+        body.reader = reader;
+      }
+      return call("POST", PATHS.PIN_CHANGES, body);
+    },
     // Calls onEvent({type, data, id}) for every event; onError(AgentError) when the
     // agent cannot be reached (the browser keeps trying). Returns a function that stops.
     events: (onEvent, onError) => {
@@ -190,4 +200,5 @@ export const closeSession = (session) => agent().closeSession(session);
 export const renew = (options) => agent().renew(options);
 export const renewal = (job) => agent().renewal(job);
 export const sign = (session, data, container) => agent().sign(session, data, container);
+export const changePin = (reader, oldPin, newPin) => agent().changePin(reader, oldPin, newPin);
 export const events = (onEvent, onError) => agent().events(onEvent, onError);
