@@ -318,7 +318,8 @@ def walked_ca(state: Path, keys: KeyCache, clock: FixedClock) -> Iterator[Walked
                 headers=headers,
                 unreadable={("POST", p): str(CaCode.BAD_REQUEST) for p in (
                     "/holders", "/certificates", f"{certificate}/renew", f"{certificate}/suspend",
-                    f"{certificate}/resume", f"{certificate}/revoke")},
+                    f"{certificate}/resume", f"{certificate}/revoke", ca_api.Paths.AUTHORIZATIONS,
+                    ca_api.Paths.AUTHORIZATION_CHECK, ca_api.Paths.ENROLLMENTS)},
                 forms=frozenset(),
                 opaque=frozenset({("POST", "/ocsp"), ("GET", "/ocsp/{encoded:path}")}),
                 missing={
