@@ -10,7 +10,8 @@ Prints ``READY <url>`` once it listens. A new state folder gets the personas
 The platform's URL comes from ``FXMLSIM_PLATFORM_URL`` unless given, the ticket
 key from ``FXMLSIM_TICKET_KEY_FILE``, the clock from ``FXMLSIM_CLOCK``, the CA
 (transfers, 憑證展期建檔) from ``FXMLSIM_CA_URL``, the card agent the transfer
-pages sign through from ``FXMLSIM_AGENT_URL``. Exits 2 with a
+pages sign through from ``FXMLSIM_AGENT_URL``, the CA's admin token (the branch's
+approval of an application: the 授權碼) from the file ``FXMLSIM_CA_TOKEN_FILE`` names. Exits 2 with a
 reason for a busy port, a non-loopback host, a missing key or platform URL.
 """
 
@@ -79,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = BankSettings(state_dir=args.state_dir, ticket_key=key, clock=clock, platform_url=platform_url,
                             public_url=os.environ.get(env.BANK_URL),
                             hash_profile=args.hash_profile, lock_after=args.lock_after,
-                            ca_url=os.environ.get(env.CA_URL) or None, agent_url=os.environ.get(env.AGENT_URL) or None)
+                            ca_url=os.environ.get(env.CA_URL) or None, agent_url=os.environ.get(env.AGENT_URL) or None,
+                            ca_token_file=os.environ.get(env.CA_TOKEN_FILE) or None)
     serve(BankApp(settings, store, logins).app(), sock, on_ready=lambda url: print(f"READY {url}", flush=True))
     return 0
 

@@ -171,6 +171,8 @@ def walked_bank(seed: Path, state: Path, ca: CertificateAuthority, keys: KeyCach
         card = bank.apply(eoi)
         faxes = [bank.fax(eoi, card, fax_id=f"F{n:013d}") for n in range(1, 13)]
         assert all(f.status_code == 201 for f in faxes), [f.text for f in faxes]
+        applied = bank.application(eoi, "2023")
+        assert applied.status_code == 201, applied.text
         bank.log_in(persona("person").customer)
         bank.log_in(persona("corporate-2").customer)
         prefix = bank.log_in(eoi)
@@ -197,21 +199,26 @@ def walked_bank(seed: Path, state: Path, ca: CertificateAuthority, keys: KeyCach
         systems = ("/personal", "/corporate", "/eoi")
         yield Walked(
             name="bank", client=bank.client, app=bank.client.app, max_body=bankapi.MAX_BODY,
-            params={"fax": "1", "transfer_id": done.json()["transfer"]["transfer_id"]},
+            params={"fax": "1", "transfer_id": done.json()["transfer"]["transfer_id"], "application": "1"},
             headers=headers, form_fields=form_fields,
             unreadable={
                 **{("POST", f"{s}/transfer/sign"): Code.SIGNATURE_MISSING for s in systems},
                 ("POST", bankapi.Paths.FAXES): bankapi.ErrorCode.BANK_API_BAD_REQUEST,
                 ("POST", bankapi.Paths.RENEWALS): bankapi.ErrorCode.BANK_API_BAD_REQUEST,
+                ("POST", bankapi.Paths.APPLICATIONS): bankapi.ErrorCode.BANK_API_BAD_REQUEST,
             },
             forms=frozenset({
                 *(("POST", f"{s}/{p}") for s in systems for p in ("login", "fxml", "logout", "transfer")),
                 ("POST", "/branch/login"), ("POST", "/branch/logout"), ("POST", "/branch/fax/{fax:str}/file"),
+                ("POST", "/branch/applications/{application:str}/approve"),
+                ("POST", "/branch/applications/{application:str}/refuse"),
             }),
             missing={
                 **{(m, f"/branch/fax/{{fax:str}}{p}"): Code.FAX_NOT_FOUND
                    for m, p in (("GET", ""), ("GET", ".pdf"), ("POST", "/file"))},
                 **{("GET", f"{s}/transfer/{{transfer_id:str}}"): Code.TRANSFER_UNKNOWN for s in systems},
+                **{(m, f"/branch/applications/{{application:str}}{p}"): Code.APPLICATION_NOT_FOUND
+                   for m, p in (("GET", ""), ("POST", "/approve"), ("POST", "/refuse"))},
             },
             state=lambda: {t: r for t, r in bank.store.dump().items() if t not in _BANK_VOLATILE},
             audit=lambda: [(a.action, a.result) for a in bank.store.audit_log(limit=10_000)],
