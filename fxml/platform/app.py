@@ -26,9 +26,11 @@ from starlette.staticfiles import StaticFiles
 from fxml.ca.client import CaClient
 from fxml.clock import Clock
 from fxml.platform import tickets
+from fxml.platform.apply import Applications
 from fxml.platform.bankapi import BankApiClient, api_key
 from fxml.platform.banklink import BankLink
 from fxml.platform.checks import move_checks
+from fxml.platform.download import Downloads
 from fxml.platform.pages import COOKIE, CUSTOMER_KEY, MENU, PlatformPages, missing_ticket
 from fxml.platform.renewals import RenewalBook, renewal_routes
 from fxml.platform.store import STORE_FILE, PlatformStore
@@ -131,8 +133,12 @@ class Platform:
     def routes(self) -> list[BaseRoute]:
         wizard = Wizard(self.pages, self.book, self.store, self.clock, ca=self.ca, bank=self.bank,
                         agent_url=self.settings.agent_origin or "")
+        # 憑證申請 and 憑證下載 (beyond the manual): the application to the branch, the download with its 授權碼.
+        downloads = Downloads(self.pages, self.book, self.store, self.clock, ca=self.ca, bank=self.bank,
+                              agent_url=self.settings.agent_origin or "")
         own: list[BaseRoute] = [
-            *wizard.routes(), *renewal_routes(self.book, move_checks(self.ca)), *self.settings.extra_routes,
+            *wizard.routes(), *Applications(self.pages, self.store, self.clock, self.bank).routes(),
+            *downloads.routes(), *renewal_routes(self.book, move_checks(self.ca)), *self.settings.extra_routes,
         ]
         served = {route.path for route in own if isinstance(route, Route)}
         door = self.door

@@ -17,6 +17,11 @@
 // The agent's card-session id (never the PIN) is kept in sessionStorage for the
 // tab, so a reload between the stages need not ask for the PIN again while the
 // card stays in and the session lives.
+//
+// 憑證下載's pages run the same script (data-mode="download", data-base="/download"):
+// the card is the customer's (its holder id, data-holder) or a blank one that names
+// no holder, rather than the one holding the certificate being renewed; the agent
+// runs the engine of the record's kind.
 
 import { AgentError, createAgent } from "/static/agent.js";
 
@@ -32,6 +37,15 @@ const agent = createAgent(meta("fxml-agent") || undefined);
 const csrf = meta("csrf-token");
 const renewalId = root.dataset.renewal;
 const oldSerial = (root.dataset.oldSerial || "").toUpperCase();
+const forDownload = root.dataset.mode === "download";
+const base = root.dataset.base || "/renew";
+const holder = root.dataset.holder || "";
+// The words that differ between the two: what a wrong card is, what the button says after a stop.
+const SAID = forDownload
+  ? { wrongCard: "CARD_NOT_CUSTOMERS", wrongCardShown: WORDS.CARD_OF_ANOTHER, again: WORDS.CONTINUE_DOWNLOAD,
+      failed: WORDS.DOWNLOAD_FAILED }
+  : { wrongCard: "CARD_NOT_HOLDING_CERTIFICATE", wrongCardShown: WORDS.CARD_WITHOUT_CERTIFICATE,
+      again: WORDS.CONTINUE_UPDATE, failed: WORDS.RENEWAL_FAILED };
 const sessionKey = `fxml-agent-session:${renewalId}`;
 
 const $ = (id) => root.querySelector(`[data-testid="${id}"]`);
@@ -79,12 +93,20 @@ async function platform(path, body) {
   return data;
 }
 
-// The card that holds the certificate being renewed (or null), from the agent's readers.
+// Whether a card is the one to use: it holds the certificate being renewed, or (a download) it is
+// the customer's or names no holder (a blank card).
+function usable(card) {
+  if (forDownload) {
+    return !card.holder_id || card.holder_id === holder;
+  }
+  return (card.certificates || []).some((cert) => String(cert.serial).toUpperCase() === oldSerial);
+}
+
+// The card to use (or null), from the agent's readers.
 async function findCard() {
   const readers = await agent.readers();
   const withCards = readers.filter((reader) => reader.present && reader.card);
-  const holding = withCards.filter((reader) =>
-    (reader.card.certificates || []).some((cert) => String(cert.serial).toUpperCase() === oldSerial));
+  const holding = withCards.filter((reader) => usable(reader.card));
   return { holding: holding[0] || null, cards: withCards.length };
 }
 
@@ -99,7 +121,7 @@ async function showCard() {
       carrier.textContent = holding.card.carrier || WORDS.CARRIER_DEFAULT;
       clearError();
     } else if (cards > 0) {
-      carrier.textContent = WORDS.CARD_WITHOUT_CERTIFICATE;
+      carrier.textContent = SAID.wrongCardShown;
     } else {
       carrier.textContent = WORDS.INSERT_CARD;
     }
@@ -121,8 +143,8 @@ async function openCardSession() {
   const { holding, cards } = await findCard();
   if (!holding) {
     throw new AgentError(
-      cards > 0 ? "CARD_NOT_HOLDING_CERTIFICATE" : "NO_CARD",
-      cards > 0 ? WORDS.CARD_NOT_HOLDING_CERTIFICATE : WORDS.NO_CARD,
+      cards > 0 ? SAID.wrongCard : "NO_CARD",
+      cards > 0 ? WORDS[SAID.wrongCard] : WORDS.NO_CARD,
     );
   }
   try {
@@ -142,8 +164,8 @@ async function confirmStage() {
     clearError();
     try {
       const session = await openCardSession();
-      await platform(`/renew/${renewalId}/confirm`, { card: session.card });
-      window.location.assign(`/renew/${renewalId}`);
+      await platform(`${base}/${renewalId}/confirm`, { card: session.card });
+      window.location.assign(`${base}/${renewalId}`);
     } catch (error) {
       if (!agentMissing(error)) {
         showError(error.message, error.code);
@@ -221,7 +243,7 @@ function waitForJob(job) {
         resolve(current);
       } else if (current.status === "failed") {
         stop();
-        const error = current.error || { code: "RENEWAL_FAILED", message: WORDS.RENEWAL_FAILED };
+        const error = current.error || { code: "RENEWAL_FAILED", message: SAID.failed };
         reject(new AgentError(error.code, error.message));
       }
     };
@@ -266,7 +288,7 @@ async function termsStage() {
         button.disabled = false;
         return;
       }
-      const accepted = await platform(`/renew/${renewalId}/accept`, {});
+      const accepted = await platform(`${base}/${renewalId}/accept`, {});
       const job = await agent.renew({
         session: session.session,
         renewalId,
@@ -279,7 +301,7 @@ async function termsStage() {
       sessionStorage.removeItem(sessionKey);
       // Step 6: 「憑證下載成功!」 in the page's window; its [確定] opens the 憑證下載 page.
       await ask($("renew-downloaded"));
-      window.location.assign(`/renew/${renewalId}/done`);
+      window.location.assign(`${base}/${renewalId}/done`);
     } catch (error) {
       if (!agentMissing(error)) {
         showError(error.message, error.code);
@@ -288,7 +310,7 @@ async function termsStage() {
         sessionStorage.removeItem(sessionKey);
         pinAgain.hidden = false;
       }
-      button.textContent = WORDS.CONTINUE_UPDATE;
+      button.textContent = SAID.again;
       button.disabled = false;
     }
   });
