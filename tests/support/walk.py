@@ -252,22 +252,31 @@ def walked_platform(state: Path, clock: FixedClock) -> Iterator[Walked]:
                 return {record_api.HEADER: f"{record_api.SCHEME} {token}", "content-type": "application/json"}
             return {"x-csrf-token": session_token, "content-type": "application/json"}
 
-        renew = "/renew/{renewal_id:str}"
+        renew, download = "/renew/{renewal_id:str}", "/download/{renewal_id:str}"
         yield Walked(
             name="platform", client=client, app=client.app, max_body=64 * 1024,
-            params={"renewal_id": record.renewal_id, "serial": record.old_serial},
+            params={"renewal_id": record.renewal_id, "serial": record.old_serial,
+                    "application_id": "A" + "0" * 32},
             headers=headers, form_fields=lambda path: {"csrf_token": session_token},
             unreadable={
                 ("POST", f"{renew}/confirm"): "BAD_REQUEST", ("POST", f"{renew}/accept"): "BAD_REQUEST",
                 ("POST", "/proof/{serial:str}/fax"): "BAD_REQUEST",
+                ("POST", f"{download}/confirm"): "BAD_REQUEST", ("POST", f"{download}/accept"): "BAD_REQUEST",
                 ("POST", record_api.Paths.ADVANCE): RecordErrorCode.BAD_RECORD,
                 ("POST", record_api.Paths.FAIL): RecordErrorCode.BAD_RECORD,
             },
-            forms=frozenset({("POST", "/home"), ("POST", "/renew"), ("POST", "/proof"), ("POST", f"{renew}/cancel")}),
+            forms=frozenset({("POST", "/home"), ("POST", "/renew"), ("POST", "/proof"), ("POST", f"{renew}/cancel"),
+                             ("POST", "/apply"), ("POST", "/apply/confirm"), ("POST", "/download"),
+                             ("POST", f"{download}/cancel")}),
             missing={
                 **{(m, f"{renew}{p}"): "RENEWAL_UNKNOWN" for m, p in (
                     ("GET", ""), ("POST", "/confirm"), ("POST", "/accept"), ("GET", "/status"), ("POST", "/cancel"),
                     ("GET", "/done"))},
+                # A renewal's id names no download (nor a download's a renewal): the same answer as none.
+                **{(m, f"{download}{p}"): "DOWNLOAD_UNKNOWN" for m, p in (
+                    ("GET", ""), ("POST", "/confirm"), ("POST", "/accept"), ("GET", "/status"), ("POST", "/cancel"),
+                    ("GET", "/done"))},
+                ("GET", "/apply/{application_id:str}"): "APPLY_UNKNOWN",
                 **{(m, f"/proof/{{serial:str}}{p}"): "PROOF_UNKNOWN_CERTIFICATE"
                    for m, p in (("GET", ""), ("GET", ".pdf"), ("POST", "/fax"))},
                 # The record API: a token is for one renewal; any other id is refused by the token first.
