@@ -87,11 +87,19 @@ def platform(tmp_path: Path) -> Iterator[tuple[Platform, Bank]]:
     made.bank = Link(bank)  # type: ignore[assignment]
     made.ca = Ca()  # type: ignore[assignment]
     yield made, bank
+    for client in OPEN:
+        client.__exit__(None, None, None)
+    OPEN.clear()
+
+
+#: The clients a test entered with (closed after it: their app's lifespan ends).
+OPEN: list[TestClient] = []
 
 
 def entered(platform: Platform, holder: str = HOLDER) -> TestClient:
     client = TestClient(platform.app(), base_url="http://127.0.0.1:8601")
     client.__enter__()
+    OPEN.append(client)
     answer = client.get("/entry", params={"ticket": tickets.issue(ticket(holder), KEY, platform.clock)},
                         follow_redirects=False)
     assert answer.status_code == 303
