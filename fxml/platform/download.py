@@ -127,7 +127,7 @@ class Downloads(Wizard):
             return self._render(request, "download_confirm.html", stage=2,
                                 instruction=labels.DOWNLOAD_CONFIRM_INSTRUCTION, **common)
         return self._render(request, "download_terms.html", stage=3, terms_title=labels.TERMS_TITLE,
-                            terms=terms_text(), prompt=labels.DOWNLOAD_PROMPT, downloaded=labels.DOWNLOADED,
+                            terms=terms_text("download_terms.txt"), prompt=labels.DOWNLOAD_PROMPT, downloaded=labels.DOWNLOADED,
                             cancelled=labels.DOWNLOAD_CANCELLED,
                             started=record.state.rank > State.TERMS_ACCEPTED.rank, **common)
 
@@ -184,7 +184,7 @@ class Downloads(Wizard):
         if record.state is not State.DONE:
             return RedirectResponse(f"/download/{record.renewal_id}", status_code=303)
         return self._render(request, "renew_done.html", stage=4, record=record, message=labels.DOWNLOAD_PAGE,
-                            certificate=certificate_facts(record), next_step=labels.DOWNLOAD_NEXT)
+                            certificate=certificate_facts(record), next_step=labels.DOWNLOAD_NEXT, query_line=True)
 
 
 __all__ = ["CONTAINERS", "Downloads", "container_for_download"]

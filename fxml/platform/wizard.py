@@ -146,9 +146,10 @@ class WizardError(CodedError):
     default_status = 409
 
 
-def terms_text() -> list[str]:
-    """The simulated 用戶約定條款: fxmlsim's own text, not TWCA's."""
-    return [line for line in (HERE / "templates" / "terms.txt").read_text(encoding="utf-8").splitlines() if line]
+def terms_text(name: str = "terms.txt") -> list[str]:
+    """The simulated 用戶約定條款 (the renewal's; ``download_terms.txt``: the download's): fxmlsim's own
+    text, not TWCA's."""
+    return [line for line in (HERE / "templates" / name).read_text(encoding="utf-8").splitlines() if line]
 
 
 def container_for(record: RenewalRecord, card_certificates: Any) -> str:

@@ -137,6 +137,9 @@ async function showCard() {
 async function openCardSession() {
   const pinBox = root.querySelector("#pin");
   const pin = pinBox ? pinBox.value : "";
+  if (pinBox) {
+    pinBox.value = ""; // the PIN is forgotten at once, whatever the card or the page says next
+  }
   if (!pin) {
     throw new AgentError("PIN_MISSING", WORDS.PIN_MISSING);
   }
@@ -147,13 +150,9 @@ async function openCardSession() {
       cards > 0 ? WORDS[SAID.wrongCard] : WORDS.NO_CARD,
     );
   }
-  try {
-    const session = await agent.openSession(holding.name, pin);
-    sessionStorage.setItem(sessionKey, session.session);
-    return session;
-  } finally {
-    pinBox.value = ""; // the PIN is forgotten at once, whatever the card said
-  }
+  const session = await agent.openSession(holding.name, pin);
+  sessionStorage.setItem(sessionKey, session.session);
+  return session;
 }
 
 // -- stage 2: 確認更新資訊 ---------------------------------------------------------------------
