@@ -127,7 +127,8 @@ class Downloads(Wizard):
             return self._render(request, "download_confirm.html", stage=2,
                                 instruction=labels.DOWNLOAD_CONFIRM_INSTRUCTION, **common)
         return self._render(request, "download_terms.html", stage=3, terms_title=labels.TERMS_TITLE,
-                            terms=terms_text("download_terms.txt"), prompt=labels.DOWNLOAD_PROMPT, downloaded=labels.DOWNLOADED,
+                            terms=terms_text("download_terms.txt"), prompt=labels.DOWNLOAD_PROMPT,
+                            downloaded=labels.DOWNLOADED,
                             cancelled=labels.DOWNLOAD_CANCELLED,
                             started=record.state.rank > State.TERMS_ACCEPTED.rank, **common)
 

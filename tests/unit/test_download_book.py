@@ -100,11 +100,11 @@ def test_an_issued_download_must_be_the_cas_certificate_of_its_name(book: Renewa
     class Issued:
         certificate, holder_id, cn, renewed_from = cert, HOLDER, CN, None
 
-    move_checks(_Ca(Issued()))(record, State.ISSUED, fields)  # the CA's certificate of the name: accepted
+    move_checks(_Ca(Issued()))(record, State.ISSUED, fields)  # type: ignore[arg-type]  # the CA's certificate of the name: accepted
     for field, value in (("renewed_from", "5ED3"), ("holder_id", "B223456789"), ("cn", "A123456789-00-2015")):
         wrong = type("Wrong", (Issued,), {field: value})()
         with pytest.raises(RecordError) as caught:
-            move_checks(_Ca(wrong))(record, State.ISSUED, fields)
+            move_checks(_Ca(wrong))(record, State.ISSUED, fields)  # type: ignore[arg-type]
         assert caught.value.code == RecordErrorCode.BAD_RECORD
 
 
