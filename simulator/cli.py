@@ -15,11 +15,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from fxml import env
 from simulator import home as home_mod
 from simulator.bank.cli import register as register_bank
-from simulator.pin_input import RefusePinOption, read_pin
+from simulator.pin_input import RefuseCodeOption, RefusePinOption, read_pin
 from simulator.services import BANK, SERVICES
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 # -- cards --------------------------------------------------------------------
 def cmd_card_create(args: argparse.Namespace) -> int:
     home = home_mod.Home.from_args(args)
-    path = home.create_card(Path(args.profile), name=args.name, replace=args.replace)
+    path = home.create_card(Path(args.profile), name=args.name, replace=args.replace, blank=args.blank)
     print(path)
     return 0
 
@@ -143,28 +144,96 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(home, wait=not args.no_wait)
 
 
-def cmd_renew(args: argparse.Namespace) -> int:
-    """A headless renewal for a persona and the card in a reader, through the running stack."""
-    from fxml.clock import from_env
-    from simulator.bank.customers import Company, persona
-    from simulator.customer import Customer, print_proof, renew
-
-    home = home_mod.Home.from_args(args)
+def _running(home: home_mod.Home) -> dict[str, str]:
+    """The URLs of the running stack's services (the CLI's environment gets its client settings)."""
     started = home.services()
-    urls = {name: info.get("url") for name, info in started.items() if isinstance(info, dict)}
+    urls = {name: str(info.get("url")) for name, info in started.items() if isinstance(info, dict) and info.get("url")}
     if not all(urls.get(name) for name in ("ca", "platform", "bank")):
         raise home_mod.HomeError(f"no stack is running in {home.root} (fxmlsim up first)")
     os.environ.update(home.stack.client_env())
+    return urls
+
+
+def _customer_in_platform(args: argparse.Namespace, urls: dict[str, str]) -> Any:
+    """The persona's customer, logged in with its user code (the one the manual sends) and in the platform."""
+    from simulator.bank.customers import Company, persona
+    from simulator.customer import Customer
+
     customer = persona(args.persona).customer
     designated = customer.designated_user() if isinstance(customer, Company) else None
     user_code = args.user or (designated or customer.users[0]).user_code
-    reader = _renew_reader(home, args)
-    pin = read_pin(args.pin_file)
-    who = Customer(customer, str(user_code), str(urls["bank"]), str(urls["platform"]))
+    who = Customer(customer, str(user_code), urls["bank"], urls["platform"])
     who.log_in()
     who.enter_platform()
+    return who
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    """憑證申請 for a persona, headless: the application goes to its 申辦分行."""
+    from simulator.applying import apply
+
+    urls = _running(home_mod.Home.from_args(args))
+    applied = apply(_customer_in_platform(args, urls), args.cn_suffix, args.carrier, print)
+    print(applied.application_id, file=sys.stderr)
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    """A branch officer approves an application; the 授權碼 alone on standard output (the rest on stderr)."""
+    from simulator.applying import Officer
+    from simulator.bank.officers import load_officers
+
+    urls = _running(home_mod.Home.from_args(args))
+    found = [o for o in load_officers() if o.officer_code.upper() == args.officer.upper()
+             and (args.branch is None or o.branch.code == args.branch)]
+    if len(found) != 1:
+        raise home_mod.HomeError(f"no officer {args.officer!r} in fixtures/bank/officers.json"
+                                 + (" (give --branch)" if found else ""))
+    officer = Officer(found[0], urls["bank"])
+    officer.log_in()
+    application = args.application
+    if application is None:
+        pending = officer.pending()
+        if len(pending) != 1:
+            listed = ", ".join(f"{n} ({cn})" for n, cn in pending) or "none"
+            raise home_mod.HomeError(f"which application? give --application N; awaiting {found[0].branch.display}:"
+                                     f" {listed}")
+        application = pending[0][0]
+    code, until = officer.approve(str(application))
+    print(f"fxmlsim: {found[0].role.label} {found[0].name} approved application {application};"
+          f" the 授權碼 may be used until {until}", file=sys.stderr)
+    print(code)
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    """憑證下載 for a persona, headless: the 授權碼 and the PIN (never on the command line) onto the card."""
+    from fxml.clock import from_env
+    from simulator.applying import download
+    from simulator.pin_input import read_code
+
+    home = home_mod.Home.from_args(args)
+    urls = _running(home)
+    reader = _renew_reader(home, args)
+    code = read_code(args.code_file)
+    pin = read_pin(args.pin_file)
+    who = _customer_in_platform(args, urls)
+    download(who, code, reader, pin, urls["ca"], from_env(), print)
+    return 0
+
+
+def cmd_renew(args: argparse.Namespace) -> int:
+    """A headless renewal for a persona and the card in a reader, through the running stack."""
+    from fxml.clock import from_env
+    from simulator.customer import print_proof, renew
+
+    home = home_mod.Home.from_args(args)
+    urls = _running(home)
+    reader = _renew_reader(home, args)
+    pin = read_pin(args.pin_file)
+    who = _customer_in_platform(args, urls)
     print(f"步驟1、登入{who.system.title}，點選{who.system.platform_path}，進入憑證管理平台")
-    done = renew(who, reader, pin, str(urls["ca"]), from_env(), print)
+    done = renew(who, reader, pin, urls["ca"], from_env(), print)
     if args.proof:
         print_proof(who, done.new_serial, Path(args.proof), print)
     return 0
@@ -242,6 +311,9 @@ def _add_cards(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     create.add_argument("profile")
     create.add_argument("--name", help="card name (default: the profile's file name)")
     create.add_argument("--replace", action="store_true", help="overwrite an existing card of that name")
+    create.add_argument("--blank", action="store_true",
+                        help="a blank card: the profile's holder, PIN and keys' access, no key and no certificate "
+                             "(for 憑證下載; fixtures/cards/personal-blank.json is one)")
     create.set_defaults(func=cmd_card_create)
     insert = card.add_parser("insert", help="insert a card into a reader; returns once pcscd sees it")
     insert.add_argument("card", help="card name, image path, or 'null' (a card that answers 9000)")
@@ -255,6 +327,35 @@ def _add_cards(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     show = card.add_parser("show", help="what a card holds (no secrets)")
     show.add_argument("card")
     show.set_defaults(func=cmd_card_show)
+
+
+def _add_apply_download(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``apply``, ``approve``, ``download``: 憑證申請, the branch's approval, 憑證下載 (beyond the manual)."""
+    apply = sub.add_parser("apply", help="憑證申請 as a persona, headless: the application goes to its 申辦分行")
+    apply.add_argument("--persona", required=True, help="a persona of fixtures/bank/personas.json (name or title)")
+    apply.add_argument("--user", help="its user code (default: the one the manual sends to the platform)")
+    apply.add_argument("--cn-suffix", required=True, help="the certificate's name: its Common Name's last part")
+    apply.add_argument("--carrier", choices=("大卡", "小卡"), default="大卡", help="憑證儲存媒體 (default 大卡)")
+    apply.set_defaults(func=cmd_apply)
+    approve = sub.add_parser("approve", help="a branch officer approves an application: prints the 授權碼")
+    approve.add_argument("--officer", required=True, help="the officer's 員工代號 (fixtures/bank/officers.json)")
+    approve.add_argument("--branch", help="the officer's branch code, when the code is not unique")
+    approve.add_argument("--application", help="the application's number at the branch (default: the one awaiting)")
+    approve.set_defaults(func=cmd_approve)
+    download = sub.add_parser("download", help="憑證下載 as a persona, headless, with the 授權碼, onto the card")
+    download.add_argument("--persona", required=True, help="a persona of fixtures/bank/personas.json (name or title)")
+    download.add_argument("--user", help="its user code (default: the one the manual sends to the platform)")
+    download.add_argument("--reader", help="reader index or name (default: the one reader with a card)")
+    download.add_argument("--card", help="the card's name (picks its reader)")
+    download.add_argument("--code-file", metavar="FILE",
+                          help="read the 授權碼 from this file's first line ('-': standard input; default: the "
+                               "terminal, else standard input's first line, before the PIN's)")
+    download.add_argument("--code", nargs="?", action=RefuseCodeOption, help=argparse.SUPPRESS)
+    download.add_argument("--pin-file", metavar="FILE",
+                          help=f"read the 憑證載具密碼 from this file ('-': standard input; default: ${env.PIN_FILE}, "
+                               "else the terminal, else standard input)")
+    download.add_argument("--pin", nargs="?", action=RefusePinOption, help=argparse.SUPPRESS)
+    download.set_defaults(func=cmd_download)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     renew.add_argument("--pin", nargs="?", action=RefusePinOption, help=argparse.SUPPRESS)
     renew.add_argument("--proof", help="also print the 憑證證明單 (step 8) to this PDF file")
     renew.set_defaults(func=cmd_renew)
+    _add_apply_download(sub)
 
     for name, func, what in (
         ("report", cmd_report, "the features' report for the bank's staff (HTML and PDF) from the last run"),

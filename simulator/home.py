@@ -367,7 +367,7 @@ class Home:
         known = ", ".join(p.stem for p in self.card_files()) or "none yet (fxmlsim card create)"
         raise HomeError(f"no card {name!r} in {self.cards_dir}; cards: {known}")
 
-    def create_card(self, profile: Path, name: str | None = None, replace: bool = False) -> Path:
+    def create_card(self, profile: Path, name: str | None = None, replace: bool = False, blank: bool = False) -> Path:
         from simulator.personalize import personalize
 
         name = check_card_name(profile.stem if name is None else name)
@@ -379,7 +379,7 @@ class Home:
         # The card's certificates are issued on the clock every other process
         # of a running stack uses.
         with private_files():
-            personalize(profile, target, ca_dir=self.ca_dir, clock=parse_clock(self.clock_setting()))
+            personalize(profile, target, ca_dir=self.ca_dir, clock=parse_clock(self.clock_setting()), blank=blank)
         return target
 
     def describe_card(self, path: Path | str) -> dict[str, Any]:

@@ -30,14 +30,17 @@ from simulator.card.profile import CardProfile, blank_image, load_profile
 
 
 def personalize(
-    profile_path: Path, target: Path, *, ca_dir: Path, clock: Clock | None = None
+    profile_path: Path, target: Path, *, ca_dir: Path, clock: Clock | None = None, blank: bool = False
 ) -> Path:
-    """Create the card image ``target`` from the profile at ``profile_path``."""
+    """Create the card image ``target`` from the profile at ``profile_path``; with ``blank``, without
+    the profile's certificates (a card as the branch hands it out for 憑證下載: the holder, the PIN,
+    no key and no certificate; a profile without certificates makes one too)."""
     profile = load_profile(profile_path)
     partial = target.with_name(f".{target.name}.partial")
     save_image(blank_image(profile), partial)
     try:
-        _issue_certificates(profile, partial, ca_dir, clock or from_env())
+        if not blank:
+            _issue_certificates(profile, partial, ca_dir, clock or from_env())
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)

@@ -32,6 +32,14 @@ PIN_OPTION_REFUSED = (
 )
 
 
+#: What ``--code`` answers: a 授權碼 is a secret until it is used, as a PIN is.
+CODE_OPTION_REFUSED = (
+    "--code is refused: a command line is visible to every user of this machine (ps); "
+    "give the 授權碼 with --code-file FILE, the terminal or standard input"
+)
+CODE_PROMPT = "授權碼："
+
+
 class PinInputError(SimulatorError):
     """The PIN could not be read, or was read from where it may not come."""
 
@@ -42,6 +50,35 @@ class RefusePinOption(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
         parser.error(PIN_OPTION_REFUSED)
+
+
+class RefuseCodeOption(argparse.Action):
+    """``--code``: kept only to say why it is refused (argparse's usage error, exit 2)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        parser.error(CODE_OPTION_REFUSED)
+
+
+def read_code(code_file: str | None = None, *, stdin: IO[str] | None = None) -> str:
+    """The 授權碼 of ``fxmlsim download``: from ``--code-file`` (``-``: standard input), else the
+    terminal (it is shown as typed: it is read out by the officer, and used once), else standard
+    input's first line (then the PIN its second: ``printf '%s\\n%s\\n' "$CODE" "$PIN" | ...``)."""
+    source = sys.stdin if stdin is None else stdin
+    if code_file == "-" or (not code_file and not source.isatty()):
+        text = source.readline()
+    elif code_file:
+        try:
+            with open(code_file, encoding="utf-8") as handle:
+                text = handle.readline()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PinInputError(f"{code_file}: cannot read the 授權碼 ({exc})") from exc
+    else:
+        text = input(CODE_PROMPT)
+    code = text.strip()
+    if not code:
+        raise PinInputError("no 授權碼 given")
+    return code
 
 
 def read_pin(pin_file: str | None = None, *, environ: Mapping[str, str] | None = None,

@@ -26,6 +26,7 @@ from behave.runner import Context
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from frame_support import assert_in_frame
 from pages import Proof, Renewal
 
 from fxml import env
@@ -226,14 +227,7 @@ def like_the_manual(context: Context, step: int) -> None:
     writes them, on the manual's clock."""
     screen = procedure.SCREENS[step]
     page = context.page
-    header = page.get_by_test_id("bank-header").inner_text()
-    for word in procedure.FRAME:
-        assert word in header, f"頁首應有「{word}」"
-    menu = [str(t).strip() for t in page.get_by_test_id("platform-menu").locator("li").all_inner_texts()]
-    assert menu == list(procedure.MENU), f"左方選單應為 {list(procedure.MENU)}，畫面為 {menu}"
-    footer = page.get_by_test_id("bank-footer").inner_text()
-    for word in procedure.FOOTER:
-        assert word in footer, f"頁尾應有「{word}」"
+    assert_in_frame(page)
     title = page.locator("main.content h1").first.inner_text().strip()
     assert title == screen.title, f"標題應為「{screen.title}」，畫面為「{title}」"
     content = page.locator("main.content").inner_text()

@@ -24,12 +24,12 @@ from fxml.ca.client import CaClient
 from fxml.card.client import PivCardClient
 from fxml.card.piv import Algorithm
 from fxml.clock import Clock
-from fxml.renewal.engine import RenewalEngine
+from fxml.renewal.download import engine_for
 from fxml.renewal.model import RenewalRecord, State
 from fxml.renewal.records import PlatformRecords
 
 #: What ``GET /v1/status`` names the default engine.
-DEFAULT_ENGINE = "fxml.renewal.engine:RenewalEngine"
+DEFAULT_ENGINE = "fxml.renewal.download:engine_for"
 
 #: What the engine reports as it goes: the record it just wrote, or the state it reached.
 Progress = RenewalRecord | State
@@ -80,10 +80,12 @@ EngineFactory = Callable[[RenewalContext], Renewal]
 
 
 def platform_engine(context: RenewalContext) -> Renewal:
-    """The real engine: the platform keeps the record, the CA issues."""
+    """The real engine: the platform keeps the record, the CA issues. The record's kind picks the
+    engine: 憑證更新 (RenewalEngine) or 憑證下載 (DownloadEngine, with the record's 授權碼: the agent
+    never holds the CA's admin token)."""
     if not context.ca_url:
         raise AgentError(ErrorCode.ENGINE_UNAVAILABLE, details={"reason": "no CA URL (--ca-url or FXMLSIM_CA_URL)"})
-    return RenewalEngine(
+    return engine_for(
         context.card,
         CaClient(context.ca_url),
         PlatformRecords(context.platform_url, context.renewal_token, context.renewal_id),

@@ -56,6 +56,12 @@ class Paths:
     ROOT_CERT: Final = "/ca/root.cer"
     CHAIN: Final = "/ca/chain.pem"
     AUDIT: Final = "/audit"
+    #: 核發授權碼 (the RA, with the admin token): a one-time code for one holder and Common Name.
+    AUTHORIZATIONS: Final = "/authorizations"
+    #: What a code allows, without using it (the platform's 憑證下載 asks before any key is made).
+    AUTHORIZATION_CHECK: Final = "/authorizations/check"
+    #: 申請 with a one-time code instead of the admin token: the card-signed request of 憑證下載.
+    ENROLLMENTS: Final = "/enrollments"
 
 
 @enum.unique
@@ -83,6 +89,10 @@ class ErrorCode(enum.StrEnum):
     CERT_EXPIRED = "CERT_EXPIRED"
     CERT_NOT_SUSPENDED = "CERT_NOT_SUSPENDED"
     RENEWAL_NOT_AUTHORIZED = "RENEWAL_NOT_AUTHORIZED"
+    AUTHORIZATION_UNKNOWN = "AUTHORIZATION_UNKNOWN"
+    AUTHORIZATION_USED = "AUTHORIZATION_USED"
+    AUTHORIZATION_EXPIRED = "AUTHORIZATION_EXPIRED"
+    AUTHORIZATION_MISMATCH = "AUTHORIZATION_MISMATCH"
     ADMIN_TOKEN_REQUIRED = "ADMIN_TOKEN_REQUIRED"  # noqa: S105 - an error code, not a secret
     HOST_NOT_ALLOWED = "HOST_NOT_ALLOWED"
     ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"
@@ -120,6 +130,39 @@ def renewal_proof_message(request_id: str, serial: str, csr_der: bytes) -> bytes
     ))
 
 
+#: The field of a one-time authorization code (授權碼) in the JSON of ``/authorizations/check`` and
+#: ``/enrollments``: a POST body, never a URL (a URL is logged; the code is a secret until used).
+AUTHORIZATION_FIELD: Final = "authorization_code"
+#: The letters of a 授權碼: Crockford's base32 (no I, L, O, U: nothing to misread on the phone).
+CODE_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+#: A 授權碼 is this many letters (80 bits), written in groups of four: ``7K2M-QX9D-...``.
+CODE_LENGTH: Final = 16
+_CODE_READS: Final = str.maketrans({"I": "1", "L": "1", "O": "0"})
+
+
+def normal_code(text: str) -> str:
+    """A 授權碼 as typed, compared as issued: capitals, without the hyphens and spaces that group it,
+    I and L read as 1, O as 0 (Crockford's rule); '' for anything that cannot be one (the CA
+    answers it as a code it never issued)."""
+    if not isinstance(text, str) or len(text) > 4 * CODE_LENGTH:
+        return ""
+    cleaned = "".join(text.split()).replace("-", "").upper().translate(_CODE_READS)
+    if len(cleaned) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in cleaned):
+        return ""
+    return cleaned
+
+
+def grouped_code(code: str) -> str:
+    """A 授權碼 as people read it: groups of four joined by hyphens."""
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def code_digest(code: str) -> str:
+    """What the CA keeps of a 授權碼: the SHA-256 of its normal form (hex). The code itself is shown
+    once, to whoever asked for it, and never stored."""
+    return hashlib.sha256(normal_code(code).encode("ascii")).hexdigest()
+
+
 @enum.unique
 class Operation(enum.StrEnum):
     """The bank's names of the CA's operations (the audit log's actions)."""
@@ -131,6 +174,10 @@ class Operation(enum.StrEnum):
     SUSPEND = "暫禁"
     RESUME = "解除暫禁"
     REVOKE = "廢止"
+    #: The RA's approval of an application: a one-time 授權碼 for a holder's Common Name.
+    AUTHORIZE = "核發授權碼"
+    #: 申請 authorized by a 授權碼 (the customer's 憑證下載), not by the admin token.
+    ENROLL = "授權碼申請"
 
 
 #: What a JSON answer's "result" says when an operation succeeds, in the bank's words.
@@ -142,6 +189,8 @@ DONE: Final[dict[Operation, str]] = {
     Operation.SUSPEND: "憑證暫禁成功",
     Operation.RESUME: "憑證解除暫禁成功",
     Operation.REVOKE: "憑證廢止成功",
+    Operation.AUTHORIZE: "授權碼核發成功",
+    Operation.ENROLL: "憑證申請成功",
 }
 
 
@@ -183,6 +232,22 @@ class HolderJson(TypedDict):
     bank_name: str
     cn_suffixes: list[str]
     registered_at: str
+
+
+class AuthorizationJson(TypedDict):
+    """A 授權碼's grant as the API sends it (the code itself only in the answer that made it)."""
+
+    holder_id: str
+    cn: str
+    #: The subject a request under this code must carry: as the bank's screens write it, and as
+    #: RFC 4514 (what a client builds its PKCS#10 request from).
+    subject: str
+    subject_rfc4514: str
+    issued_at: str
+    expires_at: str
+    #: When it was used, and for which certificate (None while it may still be used).
+    used_at: str | None
+    serial: str | None
 
 
 #: The keys of a proof sheet (憑證證明單), in the manual's order and words.

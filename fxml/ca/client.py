@@ -31,7 +31,17 @@ from urllib.parse import quote, urlencode
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from fxml.ca.api import ENV_TOKEN_FILE, ENV_URL, MAX_PAGE, OCSP_REQUEST_TYPE, PROOF_FIELD, PROOF_KEY, ErrorCode, Paths
+from fxml.ca.api import (
+    AUTHORIZATION_FIELD,
+    ENV_TOKEN_FILE,
+    ENV_URL,
+    MAX_PAGE,
+    OCSP_REQUEST_TYPE,
+    PROOF_FIELD,
+    PROOF_KEY,
+    ErrorCode,
+    Paths,
+)
 from fxml.errors import CodedError
 from fxml.http import ONCE, HttpClient, Retry, UnreachableError, json_body
 
@@ -126,6 +136,35 @@ class RenewalCheck:
                 not_after=datetime.fromisoformat(data["not_after"]),
                 window_opens=datetime.fromisoformat(data["window_opens"]),
                 renewed_not_after=datetime.fromisoformat(data["renewed_not_after"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad_response({"reason": repr(exc)}) from exc
+
+
+@dataclass(frozen=True)
+class AuthorizationGrant:
+    """What a 授權碼 allows: one certificate for ``holder_id`` named ``subject`` until ``expires_at``."""
+
+    holder_id: str
+    cn: str
+    #: As the bank's screens write it, and as an ``x509.Name`` to build the request from.
+    subject_text: str
+    subject: x509.Name
+    issued_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    serial: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> AuthorizationGrant:
+        try:
+            return cls(
+                holder_id=str(data["holder_id"]), cn=str(data["cn"]), subject_text=str(data["subject"]),
+                subject=x509.Name.from_rfc4514_string(str(data["subject_rfc4514"])),
+                issued_at=datetime.fromisoformat(data["issued_at"]),
+                expires_at=datetime.fromisoformat(data["expires_at"]),
+                used_at=datetime.fromisoformat(data["used_at"]) if data.get("used_at") else None,
+                serial=data.get("serial"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise _bad_response({"reason": repr(exc)}) from exc
@@ -285,6 +324,32 @@ class CaClient:
         CERT_EXPIRED_APPLY_AT_BRANCH, CERT_SUSPENDED, CERT_REVOKED, ALREADY_RENEWED ...)."""
         answer = self._json("GET", _path(Paths.RENEWAL_CHECK, serial), retry=True)
         return RenewalCheck.from_json(answer)
+
+    def authorize(self, holder_id: str, cn_suffix: str, *, expires_at: datetime | None = None
+                  ) -> tuple[str, AuthorizationGrant]:
+        """核發授權碼 (the RA: needs the admin token): a one-time code for one certificate of the
+        holder's registered ``cn_suffix``, as people read it (``7K2M-QX9D-...``), and what it allows.
+        Not retried: a lost answer's code is lost, and another one is asked for."""
+        body: dict[str, Any] = {"holder_id": holder_id, "cn_suffix": cn_suffix}
+        if expires_at is not None:
+            body["expires_at"] = expires_at.isoformat()
+        answer = self._json("POST", Paths.AUTHORIZATIONS, body)
+        if not isinstance(answer, dict) or not isinstance(answer.get(AUTHORIZATION_FIELD), str):
+            raise _bad_response({"missing": AUTHORIZATION_FIELD})
+        return answer[AUTHORIZATION_FIELD], AuthorizationGrant.from_json(answer.get("authorization"))
+
+    def check_authorization(self, code: str, holder_id: str) -> AuthorizationGrant:
+        """What ``code`` allows ``holder_id`` now (nothing is used), or the CaError :meth:`enroll`
+        would raise (AUTHORIZATION_UNKNOWN, _MISMATCH, _USED, _EXPIRED)."""
+        return AuthorizationGrant.from_json(self._member(
+            "POST", Paths.AUTHORIZATION_CHECK, "authorization", {AUTHORIZATION_FIELD: code, "holder_id": holder_id},
+            retry=True))
+
+    def enroll(self, request_id: str, holder_id: str, code: str, csr: Csr) -> CertificateRecord:
+        """申請 authorized by the 授權碼 ``code`` (no admin token): retried safely by request id, and the
+        CA answers a retry with the certificate it issued (even once the code is used)."""
+        return self._record("POST", Paths.ENROLLMENTS, {"request_id": request_id, "holder_id": holder_id,
+                                                        AUTHORIZATION_FIELD: code, "csr": _csr_text(csr)}, retry=True)
 
     def download(self, serial: str) -> CertificateRecord:
         """下載: the certificate ``serial`` with its chain."""

@@ -26,10 +26,12 @@ from starlette.staticfiles import StaticFiles
 from fxml.ca.client import CaClient
 from fxml.clock import Clock
 from fxml.platform import tickets
+from fxml.platform.apply import Applications
 from fxml.platform.bankapi import BankApiClient, api_key
 from fxml.platform.banklink import BankLink
 from fxml.platform.certificates import CustomerCertificates, Registration
 from fxml.platform.checks import move_checks
+from fxml.platform.download import Downloads
 from fxml.platform.pages import COOKIE, CUSTOMER_KEY, MENU, PlatformPages, missing_ticket
 from fxml.platform.pin import PinChange
 from fxml.platform.query import CertificateQuery
@@ -141,8 +143,12 @@ class Platform:
                         agent_url=self.settings.agent_origin or "")
         agent = self.settings.agent_origin or ""
         certificates = CustomerCertificates(self.ca)
+        # 憑證申請 and 憑證下載 (beyond the manual): the application to the branch, the download with its 授權碼.
+        downloads = Downloads(self.pages, self.book, self.store, self.clock, ca=self.ca, bank=self.bank,
+                              agent_url=agent)
         own: list[BaseRoute] = [
-            *wizard.routes(), *renewal_routes(self.book, move_checks(self.ca)), *self.settings.extra_routes,
+            *wizard.routes(), *Applications(self.pages, self.store, self.clock, self.bank).routes(),
+            *downloads.routes(), *renewal_routes(self.book, move_checks(self.ca)), *self.settings.extra_routes,
             *CertificateQuery(self.pages, certificates, agent).routes(), *PinChange(self.pages, agent).routes(),
             *Suspension(self.pages, certificates, self.store, self.registration).routes(),
         ]

@@ -12,6 +12,12 @@ Both sides import this module: the platform sends, the bank's systems
   a renewal reached DONE (step 7): the card holds the new certificate. The
   bank's 個人網路銀行 and 企業網路銀行 bind it to the customer then; the EOI
   系統 records it and waits for the branch's 憑證展期建檔.
+- **the application** (:class:`Application`, ``POST /api/platform/applications``):
+  the platform's 憑證申請 sends what the CA will need (the customer, the Common
+  Name suffix, the carrier); the bank files it for the approval of the customer's
+  申辦分行 (the branch's back office issues the 授權碼 of 憑證下載 then) and answers
+  which branch and when (:class:`ApplicationReceipt`), or refuses a name the customer
+  already has, or one with an application still awaiting the branch.
 
 **Authentication.** Every request carries the stack clock's time, a nonce and
 an HMAC-SHA256 over the method, the path, both, and the SHA-256 of the body
@@ -53,6 +59,7 @@ from fxml.web.ids import number
 class Paths:
     FAXES: Final = "/api/platform/faxes"
     RENEWALS: Final = "/api/platform/renewals"
+    APPLICATIONS: Final = "/api/platform/applications"
 
 
 HEADER_TIMESTAMP: Final = "x-fxml-timestamp"
@@ -70,6 +77,10 @@ _SERIAL: Final = re.compile(r"[0-9A-F]{1,40}")
 _ID: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _HOLDER: Final = re.compile(r"[A-Za-z0-9]{1,20}")
 _SYSTEMS: Final = ("personal", "corporate", "eoi")
+#: A certificate's name, the last part of its Common Name (the CA's rule: 1 to 16 letters or digits).
+CN_SUFFIX: Final = re.compile(r"[A-Za-z0-9]{1,16}", re.ASCII)
+#: The carriers (憑證儲存媒體) a certificate may be applied for on.
+CARRIERS: Final = ("大卡", "小卡")
 
 
 @enum.unique
@@ -82,6 +93,10 @@ class ErrorCode(enum.StrEnum):
     BANK_API_UNKNOWN_CUSTOMER = "BANK_API_UNKNOWN_CUSTOMER"
     BANK_API_NOT_A_RENEWAL = "BANK_API_NOT_A_RENEWAL"
     BANK_API_CA_UNAVAILABLE = "BANK_API_CA_UNAVAILABLE"
+    #: An application for a Common Name the customer's certificates already have.
+    BANK_API_CN_TAKEN = "BANK_API_CN_TAKEN"
+    #: An application for a Common Name that another application awaits the branch's approval for.
+    BANK_API_APPLICATION_PENDING = "BANK_API_APPLICATION_PENDING"
     #: The sender's own: no answer, or not the bank's.
     BANK_UNREACHABLE = "BANK_UNREACHABLE"
     BANK_BAD_RESPONSE = "BANK_BAD_RESPONSE"
@@ -96,6 +111,8 @@ STATUS: Final = {
     ErrorCode.BANK_API_UNKNOWN_CUSTOMER: 404,
     ErrorCode.BANK_API_NOT_A_RENEWAL: 422,
     ErrorCode.BANK_API_CA_UNAVAILABLE: 503,
+    ErrorCode.BANK_API_CN_TAKEN: 409,
+    ErrorCode.BANK_API_APPLICATION_PENDING: 409,
     ErrorCode.BANK_UNREACHABLE: 0,
     ErrorCode.BANK_BAD_RESPONSE: 0,
 }
@@ -109,6 +126,9 @@ MESSAGES: Final = {
     ErrorCode.BANK_API_UNKNOWN_CUSTOMER: "銀行查無此客戶。",
     ErrorCode.BANK_API_NOT_A_RENEWAL: "憑證中心的紀錄顯示此憑證不是該客戶原憑證的更新憑證。",
     ErrorCode.BANK_API_CA_UNAVAILABLE: "銀行暫時無法向憑證中心確認憑證資料，請稍後再試。",
+    ErrorCode.BANK_API_CN_TAKEN: "您已有此憑證名稱的憑證，請改用其他憑證名稱（例如申請的年度）。",
+    ErrorCode.BANK_API_APPLICATION_PENDING: "此憑證名稱已有一筆申請待申辦分行審核，請待分行核准後，"
+                                            "以分行經辦告知的授權碼至[憑證下載]下載憑證。",
     ErrorCode.BANK_UNREACHABLE: "無法連線至銀行系統，請稍後再試。",
     ErrorCode.BANK_BAD_RESPONSE: "銀行系統的回應無法辨識。",
 }
@@ -325,6 +345,61 @@ class RenewalNotice:
                    _instant(body, "done_at"))
 
 
+@dataclass(frozen=True)
+class Application:
+    """憑證申請: the customer (as the ticket named them) asks for a certificate named ``cn_suffix``
+    on a ``carrier``; the customer's 申辦分行 approves it (and issues the 授權碼) or refuses it."""
+
+    application_id: str
+    submitted_at: str
+    customer: FaxCustomer
+    cn_suffix: str
+    carrier: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"application_id": self.application_id, "submitted_at": self.submitted_at,
+                "customer": self.customer.to_json(), "cn_suffix": self.cn_suffix, "carrier": self.carrier}
+
+    def digest(self) -> str:
+        """What makes two sendings of one application the same (its time aside)."""
+        data = self.to_json()
+        data.pop("submitted_at")
+        return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+    @classmethod
+    def from_json(cls, data: Any) -> Application:
+        body = _object(data)
+        carrier = _text(body, "carrier", 4)
+        if carrier not in CARRIERS:
+            raise BankApiError(ErrorCode.BANK_API_BAD_REQUEST, f"'carrier' is not one of {CARRIERS}")
+        return cls(_text(body, "application_id", 64, _ID), _instant(body, "submitted_at"),
+                   FaxCustomer.from_json(body.get("customer")), _text(body, "cn_suffix", 16, CN_SUFFIX), carrier)
+
+
+@dataclass(frozen=True)
+class ApplicationReceipt:
+    """The bank's answer to an application: the branch that will approve it, and when it arrived."""
+
+    application_id: str
+    branch_code: str
+    branch_name: str
+    received_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"application": {"application_id": self.application_id,
+                                "branch": {"code": self.branch_code, "name": self.branch_name},
+                                "received_at": self.received_at}}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ApplicationReceipt:
+        try:
+            found = data["application"]
+            return cls(str(found["application_id"]), str(found["branch"]["code"]), str(found["branch"]["name"]),
+                       str(found["received_at"]))
+        except (KeyError, TypeError):
+            raise BankApiError(ErrorCode.BANK_BAD_RESPONSE, "not an application receipt") from None
+
+
 @enum.unique
 class Binding(enum.StrEnum):
     """What the bank did with a renewal notice."""
@@ -351,6 +426,10 @@ class BankApiClient:
 
     def send_fax(self, fax: Fax) -> FaxReceipt:
         return FaxReceipt.from_json(self._post(Paths.FAXES, fax.to_json()))
+
+    def apply(self, application: Application) -> ApplicationReceipt:
+        """憑證申請, filed for the customer's 申辦分行 (sent again with the same id: the same receipt)."""
+        return ApplicationReceipt.from_json(self._post(Paths.APPLICATIONS, application.to_json()))
 
     def notify_renewal(self, notice: RenewalNotice) -> Binding:
         answer = self._post(Paths.RENEWALS, notice.to_json())
@@ -389,6 +468,7 @@ def _refusal(status: int, content: bytes) -> BankApiError:
 
 
 __all__ = [
-    "MAX_BODY", "MAX_SKEW", "BankApiClient", "BankApiError", "Binding", "ErrorCode", "Fax", "FaxCustomer",
-    "FaxReceipt", "Paths", "RenewalNotice", "api_key", "sign", "verify",
+    "CARRIERS", "CN_SUFFIX", "MAX_BODY", "MAX_SKEW", "Application", "ApplicationReceipt", "BankApiClient",
+    "BankApiError", "Binding", "ErrorCode", "Fax", "FaxCustomer", "FaxReceipt", "Paths", "RenewalNotice", "api_key",
+    "sign", "verify",
 ]

@@ -21,7 +21,7 @@ from typing import Final
 
 from fxml.platform.bankapi import BankApiClient, BankApiError, Binding, RenewalNotice
 from fxml.platform.store import PlatformStore
-from fxml.renewal.model import RenewalRecord, State
+from fxml.renewal.model import Kind, RenewalRecord, State
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,12 @@ class BankLink:
         from fxml.platform.renewals import record_from_row, select_columns
 
         rows = self.store.connection().execute(
-            f"{select_columns()} WHERE state = ? AND renewal_id NOT IN (SELECT renewal_id FROM bank_notices)"  # noqa: S608
+            f"{select_columns()} WHERE state = ? AND kind = ?"  # noqa: S608
+            " AND renewal_id NOT IN (SELECT renewal_id FROM bank_notices)"
             # All (ones backing off must not hold back the rest), by the instant: not the ISO text.
-            " ORDER BY julianday(updated_at), rowid", (State.DONE.value,),
+            # Renewals only: a downloaded certificate was applied for, and the branch that approved
+            # the application bound it to the customer then (docs/bank.md).
+            " ORDER BY julianday(updated_at), rowid", (State.DONE.value, Kind.RENEWAL.value),
         ).fetchall()
         return [record_from_row(r) for r in rows]
 
@@ -114,7 +117,7 @@ class BankLink:
 
     def renewal_done(self, record: RenewalRecord) -> None:
         """The book's listener: a renewal just reached DONE; send its notice now."""
-        if record.state is State.DONE:
+        if record.state is State.DONE and record.kind is Kind.RENEWAL:
             self._wake.set()
 
     # -- the worker ----------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ authoritative record, so it believes nothing it can check. A new key must be
 an RSA-2048 public key; the request must be a PKCS#10 request for that key
 with a valid signature and the old certificate's subject; the certificate
 must be the one the CA issued for this renewal (asked of the CA itself), for
-that key and renewing the old certificate. A move that fails a check is
-refused (``RENEWAL_BAD_RECORD``) and nothing is recorded.
+that key and renewing the old certificate — for a download, issued by application
+(renewing nothing) to the record's holder with the record's Common Name and subject.
+A move that fails a check is refused (``RENEWAL_BAD_RECORD``) and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fxml.ca.client import CaClient, CaError
-from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
+from fxml.renewal.model import Kind, RecordError, RecordErrorCode, RenewalRecord, State
 
 #: Checks a move before it is recorded; raises RecordError to refuse it.
 MoveCheck = Callable[[RenewalRecord, State, Mapping[str, Any]], None]
@@ -84,5 +85,12 @@ def _check_issued(ca: CaClient | None, record: RenewalRecord, fields: Mapping[st
         issued = ca.download(serial)
     except CaError as exc:
         raise _refuse(record, f"the CA does not know certificate {serial}: [{exc.code}] {exc.message}") from exc
-    if issued.certificate != certificate or (issued.renewed_from or "").upper() != record.old_serial.upper():
+    if issued.certificate != certificate:
+        raise _refuse(record, f"certificate {serial} is not the one the CA issued")
+    if record.kind is Kind.DOWNLOAD:
+        if (issued.renewed_from is not None or issued.holder_id != record.holder_id or issued.cn != record.cn
+                or certificate.subject.rfc4514_string() != record.subject):
+            raise _refuse(record, f"certificate {serial} is not the CA's certificate of {record.cn} for "
+                                  f"{record.holder_id}")
+    elif (issued.renewed_from or "").upper() != record.old_serial.upper():
         raise _refuse(record, f"certificate {serial} is not the CA's renewal of {record.old_serial}")

@@ -42,7 +42,7 @@ from fxml.clock import Clock
 from fxml.platform.checks import MoveCheck
 from fxml.platform.store import STORE_FILE, PlatformStore
 from fxml.renewal import api
-from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
+from fxml.renewal.model import Kind, RecordError, RecordErrorCode, RenewalRecord, State
 from fxml.renewal.rules import FIELDS, apply_failure, apply_move
 from fxml.web.body import BadJsonError, parse_json
 from fxml.web.handlers import Door, principal
@@ -57,7 +57,7 @@ _SALT: Final = "fxmlsim.renewal-token.v1"
 _COLUMNS: Final = (
     "renewal_id", "request_id", "holder_id", "old_serial", "old_cn", "state", "created_at", "updated_at",
     "card_serial", "container", "public_key", "csr", "new_serial", "certificate", "chain",
-    "error_code", "error_message",
+    "error_code", "error_message", "kind", "subject", "authorization_code",
 )
 _SELECT: Final = f"SELECT {', '.join(_COLUMNS)} FROM renewals"  # noqa: S608 - constant column names
 _SETS: Final = ", ".join(f"{c} = ?" for c in _COLUMNS[5:])
@@ -66,7 +66,7 @@ _MARKS: Final = ", ".join("?" * len(_COLUMNS))
 _INSERT: Final = f"INSERT INTO renewals({', '.join(_COLUMNS)}) VALUES ({_MARKS})"  # noqa: S608 - constant names
 _CLOSED: Final = (State.DONE.value, State.CANCELLED.value)
 
-_SCHEMA: Final = f"""
+_SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS renewals (
     renewal_id TEXT PRIMARY KEY,
     request_id TEXT NOT NULL UNIQUE,
@@ -78,11 +78,9 @@ CREATE TABLE IF NOT EXISTS renewals (
     updated_at TEXT NOT NULL,
     card_serial TEXT, container TEXT, public_key TEXT, csr TEXT,
     new_serial TEXT, certificate TEXT, chain TEXT,
-    error_code TEXT, error_message TEXT
+    error_code TEXT, error_message TEXT,
+    kind TEXT NOT NULL DEFAULT 'renewal', subject TEXT, authorization_code TEXT
 );
--- At most one open renewal per certificate: a second one is never started.
-CREATE UNIQUE INDEX IF NOT EXISTS renewals_one_open ON renewals(holder_id, old_serial)
-    WHERE state NOT IN ('{_CLOSED[0]}', '{_CLOSED[1]}');
 CREATE INDEX IF NOT EXISTS renewals_by_holder ON renewals(holder_id);
 -- Every change of every renewal, in order (append only).
 CREATE TABLE IF NOT EXISTS renewal_events (
@@ -97,6 +95,16 @@ CREATE TRIGGER IF NOT EXISTS renewal_events_append_only_u BEFORE UPDATE ON renew
     BEGIN SELECT RAISE(ABORT, 'renewal_events is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS renewal_events_append_only_d BEFORE DELETE ON renewal_events
     BEGIN SELECT RAISE(ABORT, 'renewal_events is append-only'); END;
+"""
+#: What a book written before downloads lacks: the three columns of a download, and an index of open
+#: records that tells the two kinds apart (one open renewal per certificate; one open download per
+#: Common Name: a download has no old certificate, its ``old_serial`` is '').
+_DOWNLOAD_COLUMNS: Final = (("kind", "TEXT NOT NULL DEFAULT 'renewal'"), ("subject", "TEXT"),
+                            ("authorization_code", "TEXT"))
+_OPEN_INDEX: Final = f"""
+DROP INDEX IF EXISTS renewals_one_open;
+CREATE UNIQUE INDEX IF NOT EXISTS renewals_one_open_of_kind ON renewals(kind, holder_id, old_serial, old_cn)
+    WHERE state NOT IN ('{_CLOSED[0]}', '{_CLOSED[1]}');
 """
 
 
@@ -157,9 +165,19 @@ class RenewalBook:
         #: Called (after the commit) with every renewal that reaches DONE: the bank's notice is owed.
         self.on_done: list[Callable[[RenewalRecord], None]] = []
         self._db().executescript(_SCHEMA)
+        self._add_download_columns()
         signer = type("Signer", (_ClockSigner,), {"clock": clock})
         self._tokens = URLSafeTimedSerializer(secret, salt=_SALT, signer=signer,
                                               signer_kwargs={"digest_method": _sha256})
+
+    def _add_download_columns(self) -> None:
+        """A book of an earlier version gets the columns of downloads (its records are renewals)."""
+        with self.store.transaction() as conn:
+            have = {row[1] for row in conn.execute("PRAGMA table_info(renewals)")}
+            for name, kind in _DOWNLOAD_COLUMNS:
+                if name not in have:
+                    conn.execute(f"ALTER TABLE renewals ADD COLUMN {name} {kind}")
+        self._db().executescript(_OPEN_INDEX)
 
     @classmethod
     def open(cls, state_dir: Path, clock: Clock) -> RenewalBook:
@@ -197,16 +215,25 @@ class RenewalBook:
     def open_for(self, holder_id: str, old_serial: str) -> RenewalRecord | None:
         """The unfinished renewal of this certificate, if there is one."""
         row = self._db().execute(
-            f"{_SELECT} WHERE holder_id = ? AND old_serial = ? AND state NOT IN (?, ?)",
-            (holder_id, old_serial.upper(), *_CLOSED),
+            f"{_SELECT} WHERE kind = ? AND holder_id = ? AND old_serial = ? AND state NOT IN (?, ?)",
+            (Kind.RENEWAL.value, holder_id, old_serial.upper(), *_CLOSED),
         ).fetchone()
         return _record(row) if row else None
 
-    def for_holder(self, holder_id: str) -> list[RenewalRecord]:
-        """Every renewal of a holder, oldest first (by the instant: the ISO texts may carry
-        different UTC offsets, so they are not compared as text)."""
+    def open_download(self, holder_id: str, cn: str) -> RenewalRecord | None:
+        """The unfinished download of this Common Name, if there is one."""
+        row = self._db().execute(
+            f"{_SELECT} WHERE kind = ? AND holder_id = ? AND old_cn = ? AND state NOT IN (?, ?)",
+            (Kind.DOWNLOAD.value, holder_id, cn, *_CLOSED),
+        ).fetchone()
+        return _record(row) if row else None
+
+    def for_holder(self, holder_id: str, kind: Kind = Kind.RENEWAL) -> list[RenewalRecord]:
+        """Every renewal (or download) of a holder, oldest first (by the instant: the ISO texts may
+        carry different UTC offsets, so they are not compared as text)."""
         rows = self._db().execute(
-            f"{_SELECT} WHERE holder_id = ? ORDER BY julianday(created_at), rowid", (holder_id,)
+            f"{_SELECT} WHERE holder_id = ? AND kind = ? ORDER BY julianday(created_at), rowid",
+            (holder_id, kind.value),
         ).fetchall()
         return [_record(r) for r in rows]
 
@@ -225,8 +252,8 @@ class RenewalBook:
         serial = old_serial.upper()
         self._db()
         with self.store.transaction() as conn:
-            row = conn.execute(f"{_SELECT} WHERE holder_id = ? AND old_serial = ? AND state NOT IN (?, ?)",
-                               (holder_id, serial, *_CLOSED)).fetchone()
+            row = conn.execute(f"{_SELECT} WHERE kind = ? AND holder_id = ? AND old_serial = ?"
+                               " AND state NOT IN (?, ?)", (Kind.RENEWAL.value, holder_id, serial, *_CLOSED)).fetchone()
             if row is not None:
                 return _record(row)
             renewal_id = uuid.uuid4().hex
@@ -235,11 +262,41 @@ class RenewalBook:
                 old_serial=serial, old_cn=old_cn, state=State.SELECTED,
                 created_at=now.isoformat(), updated_at=now.isoformat(),
             )
-            data = record.to_json()
-            conn.execute(_INSERT, [data[c] for c in _COLUMNS])
-            self._event(conn, record, "create", "")
+            self._insert(conn, record)
         log.info("renewal %s of %s created", renewal_id, serial)
         return record
+
+    def create_download(self, holder_id: str, cn: str, subject: str, authorization_code: str) -> RenewalRecord:
+        """A new download of the certificate ``cn`` (SELECTED, with a new request id) with the 授權碼
+        the CA's check accepted for it and the subject it named; or the download of ``cn`` already
+        open. An open one with another code is replaced (cancelled) while no key exists yet; from
+        KEY_PENDING on it is answered as it is: it finishes with the code it started with."""
+        now = self.clock.now()
+        self._db()
+        with self.store.transaction() as conn:
+            row = conn.execute(f"{_SELECT} WHERE kind = ? AND holder_id = ? AND old_cn = ? AND state NOT IN (?, ?)",
+                               (Kind.DOWNLOAD.value, holder_id, cn, *_CLOSED)).fetchone()
+            if row is not None:
+                found = _record(row)
+                if found.authorization_code == authorization_code or found.state.rank >= State.KEY_PENDING.rank:
+                    return found
+                cancelled = found.moved(State.CANCELLED, now)
+                self._write(conn, found, cancelled)
+                self._event(conn, cancelled, "advance", f"{found.state}→{cancelled.state} (another 授權碼)")
+            download_id = uuid.uuid4().hex
+            record = RenewalRecord(
+                renewal_id=download_id, request_id=f"fxml-download-{download_id}", holder_id=holder_id,
+                old_serial="", old_cn=cn, state=State.SELECTED, created_at=now.isoformat(),
+                updated_at=now.isoformat(), kind=Kind.DOWNLOAD, subject=subject, authorization_code=authorization_code,
+            )
+            self._insert(conn, record)
+        log.info("download %s of %s created", download_id, cn)
+        return record
+
+    def _insert(self, conn: sqlite3.Connection, record: RenewalRecord) -> None:
+        data = record.to_json()
+        conn.execute(_INSERT, [data[c] for c in _COLUMNS])
+        self._event(conn, record, "create", "")
 
     def advance(self, renewal_id: str, expected: State, to: State, **fields: Any) -> RenewalRecord:
         """Compare-and-set: move the renewal from ``expected`` to ``to`` (see

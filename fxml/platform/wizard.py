@@ -45,7 +45,7 @@ import logging
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -60,7 +60,7 @@ from fxml.platform.bankapi import BankApiError, Fax, FaxCustomer
 from fxml.platform.pages import PlatformPages
 from fxml.platform.store import PlatformStore
 from fxml.platform.tickets import System, Ticket
-from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord, State
+from fxml.renewal.model import Kind, RecordError, RecordErrorCode, RenewalRecord, State
 from fxml.web import ids, labels
 from fxml.web.body import BadJsonError, parse_json
 from fxml.web.handlers import csrf_header, form, principal, texts
@@ -90,6 +90,13 @@ class WizardErrorCode(enum.StrEnum):
     FAX_NOT_NEEDED = "FAX_NOT_NEEDED"
     FAX_UNAVAILABLE = "FAX_UNAVAILABLE"
     FAX_FAILED = "FAX_FAILED"
+    # 憑證下載 (fxml/platform/download.py): the wizard's pages for a download record.
+    DOWNLOAD_UNKNOWN = "DOWNLOAD_UNKNOWN"
+    DOWNLOAD_CANCELLED = "DOWNLOAD_CANCELLED"
+    DOWNLOAD_STALE = "DOWNLOAD_STALE"
+    DOWNLOAD_CODE_MISSING = "DOWNLOAD_CODE_MISSING"
+    CARD_NOT_CUSTOMERS = "CARD_NOT_CUSTOMERS"
+    NO_FREE_CONTAINER = "NO_FREE_CONTAINER"
 
 
 Code = WizardErrorCode
@@ -103,6 +110,8 @@ STATUS: Final = {
     Code.PROOF_UNKNOWN_CERTIFICATE: 404,
     Code.FAX_UNAVAILABLE: 503,
     Code.FAX_FAILED: 502,
+    Code.DOWNLOAD_UNKNOWN: 404,
+    Code.DOWNLOAD_CODE_MISSING: 400,
 }
 #: What the customer reads, per code; ``{fields}`` come from the error's details.
 MESSAGES: Final = {
@@ -118,6 +127,13 @@ MESSAGES: Final = {
     Code.FAX_NOT_NEEDED: "個人網路銀行及企業網路銀行用戶於步驟7完成後即完成憑證更新作業，無須傳真憑證證明單。",
     Code.FAX_UNAVAILABLE: "憑證管理平台未設定銀行位址，無法傳真憑證證明單，請洽系統管理員。",
     Code.FAX_FAILED: "憑證證明單未能傳真至申辦分行（{reason}），請稍後再點選[列印]。",
+    Code.DOWNLOAD_UNKNOWN: "查無此筆憑證下載作業，請由「憑證下載」重新輸入授權碼。",
+    Code.DOWNLOAD_CANCELLED: "此筆憑證下載作業已取消，請由「憑證下載」重新輸入授權碼。",
+    Code.DOWNLOAD_STALE: "此筆憑證下載作業的狀態已改變，請重新整理頁面。",
+    Code.DOWNLOAD_CODE_MISSING: "請輸入申辦分行經辦告知的授權碼。",
+    Code.CARD_NOT_CUSTOMERS: "插入的憑證載具不屬於您，請插入您的憑證載具。",
+    Code.NO_FREE_CONTAINER: ("插入的憑證載具已存有有效憑證，沒有可存放新憑證的空間，請改用空白的憑證載具，"
+                             "或洽申辦分行。"),
 }
 
 
@@ -130,9 +146,10 @@ class WizardError(CodedError):
     default_status = 409
 
 
-def terms_text() -> list[str]:
-    """The simulated 用戶約定條款: fxmlsim's own text, not TWCA's."""
-    return [line for line in (HERE / "templates" / "terms.txt").read_text(encoding="utf-8").splitlines() if line]
+def terms_text(name: str = "terms.txt") -> list[str]:
+    """The simulated 用戶約定條款 (the renewal's; ``download_terms.txt``: the download's): fxmlsim's own
+    text, not TWCA's."""
+    return [line for line in (HERE / "templates" / name).read_text(encoding="utf-8").splitlines() if line]
 
 
 def container_for(record: RenewalRecord, card_certificates: Any) -> str:
@@ -147,6 +164,11 @@ def container_for(record: RenewalRecord, card_certificates: Any) -> str:
 
 class Wizard:
     """憑證更新 and 憑證證明單列印, behind the platform's door (:class:`~fxml.platform.pages.PlatformPages`)."""
+
+    #: The kind of record the wizard's pages show (fxml/platform/download.py's shows downloads), and
+    #: what a record of another kind, or of another customer, is answered with.
+    kind: ClassVar[Kind] = Kind.RENEWAL
+    unknown: ClassVar[str] = WizardErrorCode.RENEWAL_UNKNOWN
 
     def __init__(self, pages: PlatformPages, book: RenewalBook, store: PlatformStore, clock: Clock, *,
                  ca: CaClient | None = None, bank: BankLink | None = None, agent_url: str = ""):
@@ -192,10 +214,11 @@ class Wizard:
         try:
             record = self.book.get(renewal_id)
         except RecordError:
-            raise WizardError(Code.RENEWAL_UNKNOWN) from None
-        if record.holder_id != customer.holder_id:
-            # Another customer's renewal: the same answer as none, so ids tell nothing.
-            raise WizardError(Code.RENEWAL_UNKNOWN)
+            raise WizardError(self.unknown) from None
+        if record.holder_id != customer.holder_id or record.kind is not self.kind:
+            # Another customer's renewal (or a download's id in a renewal's URL): the same answer as
+            # none, so ids tell nothing.
+            raise WizardError(self.unknown)
         return record
 
     async def _certificates(self, customer: Ticket) -> list[CertificateRecord]:
@@ -312,7 +335,7 @@ class Wizard:
             return RedirectResponse(f"/renew/{record.renewal_id}", status_code=303)
         next_step = labels.NEXT_STEP_EOI if customer.system is System.EOI else labels.NEXT_STEP_DONE
         return self._render(request, "renew_done.html", stage=4, record=record, message=labels.DOWNLOAD_PAGE,
-                            certificate=_certificate_facts(record), next_step=next_step)
+                            certificate=certificate_facts(record), next_step=next_step)
 
     # -- 8 憑證證明單列印 --------------------------------------------------------------------------
     async def proof_list(self, request: Request) -> Response:
@@ -426,7 +449,7 @@ def _printable(certificates: list[CertificateRecord]) -> list[CertificateRecord]
     return [c for c in kept if newest[c.cn] == c.serial]
 
 
-def _certificate_facts(record: RenewalRecord) -> dict[str, str]:
+def certificate_facts(record: RenewalRecord) -> dict[str, str]:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
@@ -457,4 +480,4 @@ def render_pdf(html: str) -> bytes:
     return pdf
 
 
-__all__ = ["Wizard", "WizardError", "WizardErrorCode", "container_for", "render_pdf", "terms_text"]
+__all__ = ["Wizard", "WizardError", "WizardErrorCode", "certificate_facts", "container_for", "render_pdf", "terms_text"]

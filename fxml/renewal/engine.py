@@ -51,7 +51,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fxml.ca.api import renewal_proof_message
-from fxml.ca.client import CaClient, CaError
+from fxml.ca.client import CaClient, CaError, CertificateRecord
 from fxml.card.client import CardInfo, PivCardClient
 from fxml.card.connection import TransportError
 from fxml.card.csr import CsrError, build_csr
@@ -122,23 +122,30 @@ def pem(cert: x509.Certificate) -> str:
 
 
 @dataclass(frozen=True)
-class _Card:
+class CardFacts:
     """What the engine found on the card at the start of a run."""
 
     card_serial: str
-    #: The container of the certificate being renewed (never touched).
-    old_container: KeyRef
-    old_certificate: x509.Certificate
     #: The container the new key goes into.
     target: KeyRef
+    #: The name the request (and the certificate) carries.
+    subject: x509.Name
+    #: A renewal's: the container of the certificate being renewed (never touched), whose key
+    #: signs the request for the renewal.
+    old_container: KeyRef | None = None
 
 
-class RenewalEngine:
-    """One renewal's engine: ``run()`` takes its record to DONE (or raises RenewalError).
+class CardEngine:
+    """What every record's engine does on the card (the base of :class:`RenewalEngine` and
+    :class:`~fxml.renewal.download.DownloadEngine`): ``run()`` takes its record to DONE (or raises
+    RenewalError), one recorded move at a time. A kind's engine says how it finds the card's facts
+    (:meth:`_card_session`), what it asks before any key is made (:meth:`_reserve`) and how it has
+    the CA issue the certificate (:meth:`_request_certificate`); generating the key, the request the
+    card signs, writing the certificate and the proofs that the card holds the key are the same.
 
     ``card`` is a client of the card in a session where the PIV application
     is selected and the PIN verified; ``ca`` the CA's client; ``records`` the
-    store of this renewal's record (the platform's, over HTTP, for real);
+    store of this record (the platform's, over HTTP, for real);
     ``management_key`` and ``management_algorithm`` the card's administration
     key (for generating the key and writing the certificate). ``on_progress``
     is called with the record after every move.
@@ -182,7 +189,7 @@ class RenewalEngine:
             self._note(exc)
             raise
         except RecordError as exc:
-            raise from_record_error(exc) from exc
+            raise from_record_error(exc, record) from exc
 
     def _run(self, record: RenewalRecord) -> RenewalRecord:
         if record.state == State.DONE:
@@ -195,7 +202,7 @@ class RenewalEngine:
         if record.state.rank < State.TERMS_ACCEPTED.rank:
             raise RenewalStateError(RenewalErrorCode.NOT_READY, record=record)
         card = self._card_session(record)
-        steps: dict[State, Callable[[RenewalRecord, _Card], RenewalRecord]] = {
+        steps: dict[State, Callable[[RenewalRecord, CardFacts], RenewalRecord]] = {
             State.TERMS_ACCEPTED: self._reserve,
             State.KEY_PENDING: self._generate,
             State.KEY_GENERATED: self._sign_request,
@@ -254,27 +261,13 @@ class RenewalEngine:
                                  details={"expected_holder": record.holder_id, "found_holder": info.holder_id})
         return info
 
-    def _card_session(self, record: RenewalRecord) -> _Card:
-        """Check the card is the renewal's and ready; where the old certificate and the new key are."""
+    def _card_session(self, record: RenewalRecord) -> CardFacts:
+        """Check the card is the record's and ready (:meth:`_check_pin` last); what the run needs of it."""
+        raise NotImplementedError
 
-        def look() -> _Card:
-            info = self._identify(record)
-            old = next((c for c in self.card.list_certificates() if _same_serial(c.certificate, record.old_serial)),
-                       None)
-            if old is None:
-                raise WrongCardError(RenewalErrorCode.CERT_NOT_ON_CARD, record=record,
-                                     details={"serial": record.old_serial})
-            others = [ref for ref in SIGNATURE_CONTAINERS if ref != old.container]
-            target = others[0]
-            if record.container is not None and record.container != container_name(target):
-                raise RenewalStateError(RecordErrorCode.BAD_RECORD, record=record, details={
-                    "reason": f"the record names container {record.container}, which holds the certificate "
-                              "being renewed"})
-            if record.state in _NEEDS_PIN and not self.card.pin_status().verified:
-                raise PinNotVerifiedError(record=record)
-            return _Card(info.card_serial, old.container, old.certificate, target)
-
-        return self._card_call(look, record)
+    def _check_pin(self, record: RenewalRecord) -> None:
+        if record.state in _NEEDS_PIN and not self.card.pin_status().verified:
+            raise PinNotVerifiedError(record=record)
 
     def _prove_new_key(self, record: RenewalRecord, ref: KeyRef, *, fresh: bool = False) -> None:
         """The card holds the renewal's new key in ``ref``: it signs a fresh challenge that
@@ -345,7 +338,7 @@ class RenewalEngine:
         except NotFoundError:
             return None
 
-    def _check_room(self, record: RenewalRecord, card: _Card) -> bool:
+    def _check_room(self, record: RenewalRecord, card: CardFacts) -> bool:
         """Whether the target container must be cleared first; NO_FREE_CONTAINER if it
         holds a certificate that is still valid (never removed)."""
         occupant = self._occupant(card.target)
@@ -358,17 +351,18 @@ class RenewalEngine:
             "not_after": occupant.not_valid_after_utc.isoformat()})
 
     # -- the steps -----------------------------------------------------------------------------
-    def _reserve(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
-        """TERMS_ACCEPTED → KEY_PENDING: nothing on the card changes until the record names the container."""
-        try:
-            self.ca.renewal_check(record.old_serial)
-        except CaError as exc:
-            self._ca_failed(exc, record)
+    def _reserve(self, record: RenewalRecord, card: CardFacts) -> RenewalRecord:
+        """TERMS_ACCEPTED → KEY_PENDING: the kind's question to the CA (nothing issued), the room on
+        the card; nothing on the card changes until the record names the container."""
+        raise NotImplementedError
+
+    def _reserved(self, record: RenewalRecord, card: CardFacts) -> RenewalRecord:
+        """KEY_PENDING recorded with the card and the container, once the target has room."""
         self._check_room(record, card)
         return self._advance(record, State.KEY_PENDING, card_serial=card.card_serial,
                              container=container_name(card.target))
 
-    def _generate(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
+    def _generate(self, record: RenewalRecord, card: CardFacts) -> RenewalRecord:
         """KEY_PENDING → KEY_GENERATED, holding the card for the whole step.
 
         Whatever is in the target container now is this renewal's key (no
@@ -395,34 +389,34 @@ class RenewalEngine:
             self._proven = spki_text(key)  # made on this card, now
             return self._advance(current, State.KEY_GENERATED, public_key=self._proven)
 
-    def _sign_request(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
-        """KEY_GENERATED → CSR_SIGNED: the card signs a PKCS#10 in the old certificate's name."""
+    def _sign_request(self, record: RenewalRecord, card: CardFacts) -> RenewalRecord:
+        """KEY_GENERATED → CSR_SIGNED: the card signs a PKCS#10 in the record's name (a renewal's: the
+        old certificate's)."""
         key = self._recorded_key(record)
         self.card.set_public_key(card.target, key)
         try:
-            csr = build_csr(card.old_certificate.subject, key, lambda tbs: self.card.sign(card.target, tbs))
+            csr = build_csr(card.subject, key, lambda tbs: self.card.sign(card.target, tbs))
         except CsrError as exc:
             raise CardFailureError(RenewalErrorCode.CARD_KEY_MISMATCH, record=record,
                                    details={"reason": str(exc)}) from exc
         text = csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
         return self._advance(record, State.CSR_SIGNED, csr=text)
 
-    def _issue(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
+    def _request_certificate(self, record: RenewalRecord, card: CardFacts) -> CertificateRecord:
+        """The kind's call to the CA for the recorded request, under the recorded request id."""
+        raise NotImplementedError
+
+    def _issue(self, record: RenewalRecord, card: CardFacts) -> RenewalRecord:
         """CSR_SIGNED → ISSUED: the recorded request, under the recorded request id."""
         assert record.csr is not None
-        # The old key (on the card, never leaving it) signs the request for the renewal:
-        # only the holder of the certificate being renewed may renew it.
-        csr_der = x509.load_pem_x509_csr(record.csr.encode("ascii")).public_bytes(serialization.Encoding.DER)
-        proof = self.card.sign(card.old_container, renewal_proof_message(record.request_id, record.old_serial,
-                                                                         csr_der))
         try:
-            issued = self.ca.renew(record.request_id, record.old_serial, record.csr, proof)
+            issued = self._request_certificate(record, card)
             chain = list(issued.chain) or self.ca.chain()
         except CaError as exc:
             self._ca_failed(exc, record)
         key = self._recorded_key(record)
         if spki_text(_rsa(issued.certificate.public_key(), record)) != spki_text(key) \
-                or issued.certificate.subject != card.old_certificate.subject:
+                or issued.certificate.subject != card.subject:
             raise CaRefusedError(RenewalErrorCode.CA_BAD_CERTIFICATE, record=record,
                                  details={"serial": issued.serial})
         if issued.replayed:
@@ -431,13 +425,13 @@ class RenewalEngine:
         return self._advance(record, State.ISSUED, new_serial=issued.serial, certificate=pem(issued.certificate),
                              chain="".join(pem(c) for c in chain))
 
-    def _write(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
+    def _write(self, record: RenewalRecord, card: CardFacts) -> RenewalRecord:
         """ISSUED → WRITTEN: the certificate into the target container, the chain into 5FFF02
         (repeatable). The run proved first that the container holds the certificate's key."""
         self._store(record, card.target)
         return self._advance(record, State.WRITTEN)
 
-    def _finish(self, record: RenewalRecord, card: _Card) -> RenewalRecord:
+    def _finish(self, record: RenewalRecord, card: CardFacts) -> RenewalRecord:
         """WRITTEN → DONE: the target container signs a fresh challenge that the recorded key
         verifies (the key the certificate certifies: the CA's certificate was checked at
         ISSUED), and holds the new certificate (read back)."""
@@ -502,6 +496,49 @@ class RenewalEngine:
             raise RenewalStateError(RecordErrorCode.BAD_RECORD, record=record,
                                     details={"reason": f"certificate: {exc}"}) from exc
         return certificate, chain
+
+
+class RenewalEngine(CardEngine):
+    """One renewal's engine (憑證更新): the new key beside the certificate being renewed, in the
+    other container; the CA's renewal authorized by the old key's signature."""
+
+    def _card_session(self, record: RenewalRecord) -> CardFacts:
+        """Check the card is the renewal's and ready; where the old certificate and the new key are."""
+
+        def look() -> CardFacts:
+            info = self._identify(record)
+            old = next((c for c in self.card.list_certificates() if _same_serial(c.certificate, record.old_serial)),
+                       None)
+            if old is None:
+                raise WrongCardError(RenewalErrorCode.CERT_NOT_ON_CARD, record=record,
+                                     details={"serial": record.old_serial})
+            others = [ref for ref in SIGNATURE_CONTAINERS if ref != old.container]
+            target = others[0]
+            if record.container is not None and record.container != container_name(target):
+                raise RenewalStateError(RecordErrorCode.BAD_RECORD, record=record, details={
+                    "reason": f"the record names container {record.container}, which holds the certificate "
+                              "being renewed"})
+            self._check_pin(record)
+            return CardFacts(info.card_serial, target, old.certificate.subject, old.container)
+
+        return self._card_call(look, record)
+
+    def _reserve(self, record: RenewalRecord, card: CardFacts) -> RenewalRecord:
+        """TERMS_ACCEPTED → KEY_PENDING: the CA says the old certificate may be renewed now."""
+        try:
+            self.ca.renewal_check(record.old_serial)
+        except CaError as exc:
+            self._ca_failed(exc, record)
+        return self._reserved(record, card)
+
+    def _request_certificate(self, record: RenewalRecord, card: CardFacts) -> CertificateRecord:
+        """更新: the old key (on the card, never leaving it) signs the request for the renewal: only
+        the holder of the certificate being renewed may renew it."""
+        assert record.csr is not None and card.old_container is not None
+        csr_der = x509.load_pem_x509_csr(record.csr.encode("ascii")).public_bytes(serialization.Encoding.DER)
+        proof = self.card.sign(card.old_container, renewal_proof_message(record.request_id, record.old_serial,
+                                                                         csr_der))
+        return self.ca.renew(record.request_id, record.old_serial, record.csr, proof)
 
 
 def _same_serial(cert: x509.Certificate, serial: str) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from fxml.errors import CodedError, ErrorJson
-from fxml.renewal.model import RecordError, RecordErrorCode, RenewalRecord
+from fxml.renewal.model import Kind, RecordError, RecordErrorCode, RenewalRecord
 
 
 @enum.unique
@@ -79,6 +79,29 @@ MESSAGES: Final[Mapping[str, str]] = {
     RecordErrorCode.BAD_RECORD: "憑證更新紀錄異常，請洽客服中心。",
 }
 
+#: The same refusals of a download (憑證下載), in its words: the messages above that say 憑證更新.
+DOWNLOAD_MESSAGES: Final[Mapping[str, str]] = {
+    RenewalErrorCode.CARD_REMOVED: (
+        "憑證載具已移除。請重新插入憑證載具，輸入憑證載具密碼後再執行憑證下載，系統將接續完成。"
+    ),
+    RenewalErrorCode.WRONG_CARD: "插入的憑證載具不是此筆憑證下載所使用的憑證載具，請插入原憑證載具。",
+    RenewalErrorCode.NEW_KEY_NOT_ON_CARD: (
+        "此憑證載具中沒有此筆憑證下載產生的新金鑰，新憑證僅能存放於產生該金鑰的憑證載具，請插入原憑證載具。"
+    ),
+    RenewalErrorCode.NO_FREE_CONTAINER: (
+        "憑證載具中已沒有可存放新金鑰的空間（已存有有效憑證），請改用空白的憑證載具，或洽申辦分行。"
+    ),
+    RenewalErrorCode.CARD_KEY_MISMATCH: "憑證載具中的新金鑰與下載紀錄不符，請洽申辦分行。",
+    RenewalErrorCode.NOT_READY: "請先完成確認下載資訊及同意約定條款，再進行憑證下載。",
+    RenewalErrorCode.CANCELLED: "此筆憑證下載已取消，請重新點選[憑證下載]。",
+    RecordErrorCode.UNREACHABLE: "無法連線至憑證管理平台，請稍後再試，系統將接續完成憑證下載。",
+    RecordErrorCode.BAD_TOKEN: "憑證下載作業已逾時，請重新進入憑證下載。",
+    RecordErrorCode.STALE: "此筆憑證下載正在其他視窗進行中，請重新整理頁面。",
+    RecordErrorCode.UNKNOWN: "查無此筆憑證下載紀錄，請重新進入憑證下載。",
+    RecordErrorCode.BAD_TRANSITION: "憑證下載紀錄異常，請洽客服中心。",
+    RecordErrorCode.BAD_RECORD: "憑證下載紀錄異常，請洽客服中心。",
+}
+
 #: Codes after which running the renewal again can complete it.
 RETRYABLE: Final = frozenset({
     RenewalErrorCode.PIN_NOT_VERIFIED, RenewalErrorCode.CARD_REMOVED, RenewalErrorCode.CARD_UNREACHABLE,
@@ -111,6 +134,8 @@ class RenewalError(CodedError):
         details: Mapping[str, Any] | None = None,
     ):
         self.record = record
+        if not message and record is not None and record.kind is Kind.DOWNLOAD:
+            message = DOWNLOAD_MESSAGES.get(str(code))  # a download's refusal says 憑證下載
         super().__init__(str(code), message or None, details=details)
 
     @property
@@ -153,7 +178,7 @@ class RenewalStateError(RenewalError):
     """The record does not allow the engine to go on (not ready, cancelled, refused by the store)."""
 
 
-def from_record_error(exc: RecordError) -> RenewalError:
-    """The engine's error for a record store's refusal."""
+def from_record_error(exc: RecordError, record: RenewalRecord | None = None) -> RenewalError:
+    """The engine's error for a record store's refusal (about ``record``, when the refusal names none)."""
     kind: type[RenewalError] = UnreachableError if exc.code == RecordErrorCode.UNREACHABLE else RenewalStateError
-    return kind(exc.code, record=exc.record, details={"reason": exc.message})
+    return kind(exc.code, record=exc.record or record, details={"reason": exc.message})

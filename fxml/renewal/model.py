@@ -1,5 +1,11 @@
 """The renewal's contract: its states, its record, the store that keeps the record.
 
+A record is of one of two kinds (:class:`Kind`), on the same states, rules, store and record API:
+**憑證更新** (a renewal: a new key and certificate beside the one being renewed) and **憑證下載**
+(a download: the certificate a branch approved, authorized by the one-time 授權碼 the branch gave
+the customer, onto a card that may hold none). Their engines differ only in the steps where the
+old certificate or the 授權碼 matters (:mod:`fxml.renewal.engine`, :mod:`fxml.renewal.download`).
+
 Three parties share this module: the platform's server (which keeps the
 authoritative record of every renewal), the engine (which moves a renewal
 from 更新約定條款 accepted to done, where the card is) and its callers (the
@@ -37,6 +43,20 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 
 from fxml.errors import CodedError, ErrorJson
+
+
+@enum.unique
+class Kind(enum.StrEnum):
+    """What a record's engine does."""
+
+    #: 憑證更新(展期): the certificate ``old_serial`` is renewed for a new key on the same card.
+    RENEWAL = "renewal"
+    #: 憑證下載: the certificate a 授權碼 allows is issued for a new key made on the card.
+    DOWNLOAD = "download"
+
+    @property
+    def label(self) -> str:
+        return "憑證下載" if self is Kind.DOWNLOAD else "憑證更新"
 
 
 @enum.unique
@@ -94,8 +114,9 @@ class RenewalRecord:
     request_id: str
     #: The card holder id at the CA (身分證字號 or 統一編號).
     holder_id: str
-    #: The certificate being renewed.
+    #: The certificate being renewed ("" for a download: none is).
     old_serial: str
+    #: Its Common Name; for a download the one the 授權碼 names, which the new certificate gets.
     old_cn: str
     state: State
     created_at: str
@@ -117,10 +138,17 @@ class RenewalRecord:
     #: The stable code of the last refusal (e.g. the CA's), or None.
     error_code: str | None = None
     error_message: str | None = None
+    #: Renewal or download (a record written before downloads existed is a renewal).
+    kind: Kind = Kind.RENEWAL
+    #: A download's: the subject its request must carry (RFC 4514, as the CA's check of the code
+    #: gave it), and the one-time 授權碼 the CA issues it with (the branch's approval).
+    subject: str | None = None
+    authorization_code: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["state"] = self.state.value
+        data["kind"] = self.kind.value
         return data
 
     @classmethod
@@ -128,12 +156,18 @@ class RenewalRecord:
         try:
             fields = dict(data)
             fields["state"] = State(fields["state"])
+            fields["kind"] = Kind(fields.get("kind") or Kind.RENEWAL)
             return cls(**fields)
         except (KeyError, TypeError, ValueError) as exc:
             raise RecordError(RecordErrorCode.BAD_RECORD, f"not a renewal record: {exc}") from exc
 
     def moved(self, state: State, at: datetime, **fields: Any) -> RenewalRecord:
         return replace(self, state=state, updated_at=at.isoformat(), **fields)
+
+    @property
+    def cn(self) -> str:
+        """The Common Name of the certificate the record is about (renewed, or to be downloaded)."""
+        return self.old_cn
 
 
 @enum.unique

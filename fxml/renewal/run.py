@@ -1,4 +1,4 @@
-"""``python -m fxml.renewal.run``: one renewal, headless, through PC/SC (an internal runner).
+"""``python -m fxml.renewal.run``: one renewal or download, headless, through PC/SC (an internal runner).
 
 ::
 
@@ -11,8 +11,10 @@ the reader, verifies the PIN (unless ``pin`` is null) and runs the engine
 against the platform's record (:class:`~fxml.renewal.records.PlatformRecords`)
 and the CA. Prints ``STATE <state>`` after every move, then one JSON line:
 ``{"ok": true, "renewal": {...}}`` or ``{"ok": false, "error": {code, message,
-retryable, details}}``. Exit 0 when done, 1 when the renewal stopped, 2 for
-bad arguments. URLs default to ``FXMLSIM_PLATFORM_URL`` and ``FXMLSIM_CA_URL``.
+retryable, details}}``. The token names the record; its kind (renewal or
+download) picks the engine (:func:`fxml.renewal.download.engine_for`). Exit 0 when
+done, 1 when the renewal stopped, 2 for bad arguments. URLs default to
+``FXMLSIM_PLATFORM_URL`` and ``FXMLSIM_CA_URL``.
 
 This is what the crash tests run and kill. ``FXMLSIM_RENEWAL_FAULT`` makes
 it stop at a move of the record, ``<action>-<when>:<state>``:
@@ -24,7 +26,7 @@ it stop at a move of the record, ``<action>-<when>:<state>``:
                           print ``PAUSED <when>:<state>`` and wait for a line on
                           stdin (the test pulls the card or stops a service meanwhile)
 
-``fxmlsim renew`` is the customer's command on top of the same engine.
+``fxmlsim renew`` and ``fxmlsim download`` are the customer's commands on top of the same engines.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from fxml.card.errors import CardError, InvalidPinFormatError
 from fxml.card.pcsc import PcscConnection
 from fxml.card.piv import Algorithm
 from fxml.clock import from_env
-from fxml.renewal.engine import RenewalEngine
+from fxml.renewal.download import engine_for
 from fxml.renewal.errors import RenewalError
 from fxml.renewal.model import RecordError, RecordStore, RenewalRecord, State
 from fxml.renewal.records import PlatformRecords
@@ -148,8 +150,8 @@ def main(argv: Sequence[str] | None = None, *, inp: TextIO | None = None, out: T
             card.select()
             if pin is not None:
                 card.verify_pin(str(pin))
-            engine = RenewalEngine(card, CaClient(args.ca_url), records, key, _ALGORITHMS[args.management_algorithm],
-                                   clock=from_env(), on_progress=progress)
+            engine = engine_for(card, CaClient(args.ca_url), records, key, _ALGORITHMS[args.management_algorithm],
+                                clock=from_env(), on_progress=progress)
             done = engine.run()
     except RenewalError as exc:
         _emit(out, {"ok": False, "error": exc.to_json()})

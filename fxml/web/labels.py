@@ -132,6 +132,44 @@ SCRIPT_WORDS: Final = {
     "CERTIFICATE_OPTION": "{cn}（序號 {serial}，到期日 {until}）",
 }
 
+# -- the platform's 憑證申請 and 憑證下載 (beyond the manual: it shows no screen of them) -----------------------
+#: 憑證申請's three stages and 憑證下載's four, in the style of 憑證更新's.
+APPLY_STAGES: Final = ("填寫申請資料", "確認申請資料", "申請送出結果")
+APPLY_INSTRUCTION: Final = "請填寫憑證申請資料，點選最下方「確定」按鈕。"
+APPLY_CONFIRM_INSTRUCTION: Final = "請確認憑證申請資料，點選最下方「確定」按鈕送出申請。"
+APPLICANT: Final = "申請人"
+CN_SUFFIX: Final = "憑證名稱"
+CN_SUFFIX_HINT: Final = "Common Name 的最後一段：1 至 16 位英文字母或數字，例如申請的年度。"
+APPLY_NOTES: Final = ("1. 填寫[憑證名稱]並選擇[憑證儲存媒體]。", "2. 點選[確定]，確認申請資料後送出申請。")
+APPLICATION_ID: Final = "申請編號"
+APPLY_BRANCH: Final = "申辦分行"
+RECEIVED_AT: Final = "收件時間"
+APPLY_SENT: Final = "憑證申請已送出"
+APPLY_NEXT: Final = ("請待申辦分行 {branch} 審核。分行核准後，分行經辦將告知您授權碼；"
+                     "請於授權碼有效期限內點選畫面左方之[憑證下載]，輸入授權碼、插入憑證載具並輸入憑證載具密碼，即可下載憑證。")
+APPLICATIONS_SENT: Final = "已送出的憑證申請"
+DOWNLOAD_STAGES: Final = ("輸入授權碼", "確認下載資訊", "下載約定條款", "憑證下載結果")
+DOWNLOAD_INSTRUCTION: Final = "請輸入申辦分行經辦告知的授權碼，點選最下方「確定」按鈕。"
+DOWNLOAD_CONFIRM_INSTRUCTION: Final = "請確認憑證的相關資訊，點選最下方「確定」按鈕。"
+AUTHORIZATION_CODE: Final = "授權碼"
+DOWNLOAD_NOTES: Final = ("1. 輸入申辦分行經辦告知的[授權碼]。", "2. 點選[確定]。")
+DOWNLOAD_TERMS_PAGE: Final = "憑證晶片卡憑證下載"
+DOWNLOAD_PROMPT: Final = "即將進行憑證下載作業，下載過程中請勿移除憑證載具，並請耐心等待一分鐘。確定要下載嗎？"
+DOWNLOAD: Final = "下載"
+CONTINUE_DOWNLOAD: Final = "繼續下載"
+DOWNLOAD_IN_PROGRESS: Final = "憑證下載作業進行中，請勿移除憑證載具，並請耐心等待一分鐘。"
+DOWNLOAD_RESUME: Final = "此筆憑證下載作業尚未完成（{state}），請點選[繼續下載]完成下載。"
+DOWNLOAD_CANCELLED: Final = "您已取消憑證下載作業，憑證載具未變更。如需下載，請再點選[下載]。"
+DOWNLOADS_OPEN: Final = "尚未完成的憑證下載"
+DOWNLOAD_NEXT: Final = "您已完成憑證下載，憑證已存放於憑證載具，即可使用此憑證。"
+#: The words of the platform's scripts for 憑證下載 (renewal.js serves both).
+SCRIPT_WORDS.update({
+    "CARD_NOT_CUSTOMERS": "插入的憑證載具不屬於您，請插入您的憑證載具。",
+    "CARD_OF_ANOTHER": "（插入的憑證載具不屬於您）",
+    "DOWNLOAD_FAILED": "憑證下載失敗。",
+    "CONTINUE_DOWNLOAD": CONTINUE_DOWNLOAD,
+})
+
 # -- the platform's home and its pages not simulated ------------------------------------------------------
 HOME_HINT: Final = "請由左方選單選擇作業。"
 SIGNED_IN_SYSTEM: Final = "登入系統"

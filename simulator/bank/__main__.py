@@ -9,9 +9,10 @@ Prints ``READY <url>`` once it listens. A new state folder gets the personas
 (fixtures/bank/personas.json) and the branches' officers (fixtures/bank/officers.json).
 The platform's URL comes from ``FXMLSIM_PLATFORM_URL`` unless given, the ticket
 key from ``FXMLSIM_TICKET_KEY_FILE``, the clock from ``FXMLSIM_CLOCK``, the CA
-(transfers, 憑證展期建檔) from ``FXMLSIM_CA_URL`` and its admin token (the branch's 解除暫禁) from
-the file ``FXMLSIM_CA_TOKEN_FILE`` names, the card agent the transfer
-pages sign through from ``FXMLSIM_AGENT_URL``. Exits 2 with a
+(transfers, 憑證展期建檔) from ``FXMLSIM_CA_URL``, the card agent the transfer
+pages sign through from ``FXMLSIM_AGENT_URL``, the CA's admin token (the branch's
+解除暫禁, and its approval of an application: the 授權碼) from the file
+``FXMLSIM_CA_TOKEN_FILE`` names. Exits 2 with a
 reason for a busy port, a non-loopback host, a missing key or platform URL.
 """
 

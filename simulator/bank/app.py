@@ -37,6 +37,7 @@ from fxml.platform import bankapi, tickets
 from fxml.web.app import WebSettings, create_app, templates
 from fxml.web.handlers import form, principal, texts
 from fxml.web.sessions import CsrfError
+from simulator.bank.applications import Registrar
 from simulator.bank.auth import BankError, LoggedIn, Logins, check_platform_access
 from simulator.bank.branch import PREFIX as BRANCH_PREFIX
 from simulator.bank.branch import BranchOffice
@@ -68,7 +69,9 @@ class BankSettings:
     agent_url: str | None = None
     #: The bank's own base URL (where 回首頁 leads back to); never taken from the request's Host.
     public_url: str | None = None
-    #: The CA's admin token's file (FXMLSIM_CA_TOKEN_FILE): the branch's 解除暫禁 is the RA's operation.
+    #: The CA's admin token's file (FXMLSIM_CA_TOKEN_FILE): the bank is the registration authority
+    #: (the branch's 解除暫禁; its approval of an application registers the name and has the CA issue
+    #: the 授權碼).
     ca_token_file: Path | None = None
 
 
@@ -187,7 +190,7 @@ class BankApp:
     """The bank's state and its three systems; :meth:`app` is the ASGI application."""
 
     def __init__(self, settings: BankSettings, store: BankStore, logins: Logins,
-                 checks: CertificateChecks | None = None):
+                 checks: CertificateChecks | None = None, registrar: Registrar | None = None):
         self.settings = settings
         self.clock = settings.clock
         self.store = store
@@ -199,8 +202,10 @@ class BankApp:
         self.checks = checks
         agent = settings.agent_url.rstrip("/") if settings.agent_url else None
         self.transfers = Transfers(self.pages, checks, agent)
-        self.branch = BranchOffice(store, logins, checks, settings.state_dir, self.templates)
         token = read_token(settings.ca_token_file) if settings.ca_url and settings.ca_token_file else None
+        if registrar is None and settings.ca_url and token:
+            registrar = CaClient(settings.ca_url, actor="bank-ra", retries=0, token=token)
+        self.branch = BranchOffice(store, logins, checks, settings.state_dir, self.templates, registrar)
         self.resumption = Resumption(self.branch, settings.ca_url, token)
         self.platform_api = PlatformApi(store, self.clock, bankapi.api_key(settings.ticket_key), checks)
 

@@ -94,6 +94,11 @@ class BankErrorCode(enum.StrEnum):
     REL_CODE_OTHER_COMPANY = "REL_CODE_OTHER_COMPANY"
     REL_CODE_DUPLICATE = "REL_CODE_DUPLICATE"
     REL_CODE_NOT_SHARED = "REL_CODE_NOT_SHARED"
+    # -- 憑證申請審核 (the branch's approval of an application) ---------------------------------------
+    APPLICATION_NOT_FOUND = "APPLICATION_NOT_FOUND"
+    APPLICATION_DECIDED = "APPLICATION_DECIDED"
+    APPLICATION_REASON = "APPLICATION_REASON"
+    APPLICATION_HOLDER_CONFLICT = "APPLICATION_HOLDER_CONFLICT"
     # -- transfers (轉帳): the form ----------------------------------------------------------------
     TRANSFER_FROM_ACCOUNT = "TRANSFER_FROM_ACCOUNT"
     TRANSFER_TO_BANK = "TRANSFER_TO_BANK"

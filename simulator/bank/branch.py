@@ -40,6 +40,7 @@ from fxml.web.errors import error_page
 from fxml.web.handlers import Door, form, principal, session, texts
 from fxml.web.sessions import CookiePolicy, CsrfError, Session, SessionStore
 from simulator.bank import binding
+from simulator.bank.applications import ApplicationDesk, Registrar
 from simulator.bank.auth import BankError, DeviceCookie, Logins, Verdict, device_id
 from simulator.bank.auth import BankErrorCode as Code
 from simulator.bank.certificates import CertificateChecks, ca_unavailable
@@ -204,7 +205,7 @@ class BranchOffice:
     """The pages of ``/branch``, behind the back office's door (its principal: the officer)."""
 
     def __init__(self, store: BankStore, logins: Logins, checks: CertificateChecks | None, state_dir: Path,
-                 templates: Any):
+                 templates: Any, registrar: Registrar | None = None):
         self.store = store
         self.logins = OfficerLogins(logins)
         self.clock = logins.clock
@@ -216,6 +217,8 @@ class BranchOffice:
         self.door: Door[SignedInOfficer] = Door(identify=self._officer, stranger=self._stranger,
                                                 refuse=self._refusal, sessions=self.sessions,
                                                 login_url=f"{PREFIX}/login")
+        #: 憑證申請審核 (simulator/bank/applications.py): the branch's approvals of the platform's applications.
+        self.applications = ApplicationDesk(self, SignedInOfficer, registrar)
 
     def close(self) -> None:
         self.sessions.close()
@@ -232,9 +235,14 @@ class BranchOffice:
             Route("/fax/{fax:str}", door.page(self.fax_page, back=inbox), methods=["GET"]),
             Route("/fax/{fax:str}/file", door.page(self.file, back=PREFIX + "/fax/{fax}", title=FILING_REFUSED),
                   methods=["POST"]),
+            *self.applications.routes(door, PREFIX),
         ]
 
     # -- pieces ---------------------------------------------------------------------------------------
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        """A page of the back office (its frame, its CSRF token), for the desks beside the inbox."""
+        return self._render(request, name, status, **context)
+
     def _render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         page: Response = self.templates.TemplateResponse(
             request, name, {"title": TITLE, "prefix": PREFIX, "csrf_token": session(request).csrf_token, **context},

@@ -3,6 +3,8 @@
 - ``POST /api/platform/faxes``: a proof sheet faxed by an EOI customer's
   [列印]; filed in the inbox of the customer's 申辦分行 with the time it
   arrived (the bank's clock).
+- ``POST /api/platform/applications``: 憑證申請, filed for the approval of the
+  customer's 申辦分行 (simulator/bank/applications.py).
 - ``POST /api/platform/renewals``: a renewal reached DONE. For 個人網路銀行 and
   企業網路銀行 the bank binds the new certificate to the customer now, once
   the CA confirms it renews the old one for this holder; for the EOI 系統 it
@@ -29,10 +31,11 @@ from starlette.routing import Route
 
 from fxml.clock import Clock
 from fxml.platform import bankapi
-from fxml.platform.bankapi import BankApiError, Binding, ErrorCode, Fax, FaxReceipt, RenewalNotice
+from fxml.platform.bankapi import Application, BankApiError, Binding, ErrorCode, Fax, FaxReceipt, RenewalNotice
 from fxml.platform.tickets import System
 from fxml.web.body import BadJsonError, parse_json
 from simulator.bank import binding
+from simulator.bank.applications import file_application
 from simulator.bank.auth import BankError
 from simulator.bank.certificates import CertificateChecks
 from simulator.bank.customers import Customer
@@ -114,6 +117,20 @@ class PlatformApi:
                  branch.code)
         return FaxReceipt(fax.fax_id, branch.code, branch.name, now.isoformat()), True
 
+    # -- the application ----------------------------------------------------------------------------------
+    async def application(self, request: Request) -> Response:
+        data = await self._authenticated("憑證申請收件", request)
+        try:
+            application = Application.from_json(data)
+            customer = self._customer(application.customer.customer_id, application.customer.holder_id)
+            if customer.system.value != application.customer.system:
+                raise BankApiError(ErrorCode.BANK_API_UNKNOWN_CUSTOMER, "the customer is not of that system")
+            receipt, created = await run_in_threadpool(file_application, self.store, self.clock, application, customer)
+        except BankApiError as exc:
+            self._audit_refusal("憑證申請收件", exc)
+            raise
+        return JSONResponse(receipt.to_json(), status_code=201 if created else 200)
+
     # -- the renewal notice -------------------------------------------------------------------------------
     async def renewal(self, request: Request) -> Response:
         data = await self._authenticated("憑證更新完成通知", request)
@@ -169,6 +186,7 @@ class PlatformApi:
         return [
             Route(bankapi.Paths.FAXES, self.fax, methods=["POST"]),
             Route(bankapi.Paths.RENEWALS, self.renewal, methods=["POST"]),
+            Route(bankapi.Paths.APPLICATIONS, self.application, methods=["POST"]),
         ]
 
 

@@ -26,6 +26,11 @@ SHA-256 of their cookie's token) each have a count of their own, every other
 client shares one (``client`` = ``''``). A file of schema 1 to 3 is upgraded in
 place: the counts and locks of ``users`` and ``officers`` become the shared
 records of ``lockouts``, and those two columns are dropped.
+
+The applications (憑證申請) the platform files for a branch's approval
+(``applications``: ``simulator/bank/applications.py``) are a table added beside
+schema 4's, as every table is, by the idempotent script: a file made before it
+gets the table when it is opened, and nothing else changes.
 """
 
 from __future__ import annotations
@@ -40,14 +45,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from fxml.web.sqlite import SqliteFile, expiry_to_unix_time, first_use
-from simulator.bank.customers import Company, Customer, Person, customer_from_json
+from simulator.bank.customers import Certificate, Company, Customer, Person, customer_from_json
 from simulator.errors import SimulatorError
 
 STORE_FILE = "bank.sqlite3"
 SCHEMA_VERSION = 4
 #: Every table of the bank's records (what :meth:`BankStore.dump` compares; sessions are not records).
 TABLES = ("meta", "customers", "users", "audit", "officers", "faxes", "filings", "bindings", "renewal_notices",
-          "transfers", "api_nonces", "lockouts", "devices")
+          "transfers", "api_nonces", "lockouts", "devices", "applications")
 #: How long a browser stays trusted for an account after its last good login there.
 DEVICE_DAYS: Final = 180
 
@@ -173,6 +178,31 @@ CREATE TABLE IF NOT EXISTS lockouts (
     locked_at TEXT,
     PRIMARY KEY (realm, owner, code_key, client)
 );
+-- 憑證申請, filed for the approval of the customer's 申辦分行 (decision NULL: awaiting it).
+CREATE TABLE IF NOT EXISTS applications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    application_id TEXT NOT NULL UNIQUE,
+    digest TEXT NOT NULL,
+    branch_code TEXT NOT NULL,
+    id_number TEXT NOT NULL,
+    system TEXT NOT NULL,
+    user_code TEXT NOT NULL,
+    customer_name TEXT NOT NULL,
+    cn_suffix TEXT NOT NULL,
+    cn TEXT NOT NULL,
+    carrier TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    decision TEXT,               -- 'approved' or 'refused'
+    decided_at TEXT,
+    officer_code TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    code_expires_at TEXT         -- approved: until when the 授權碼 (never stored here) may be used
+);
+CREATE INDEX IF NOT EXISTS applications_by_branch ON applications(branch_code, id);
+-- One application awaiting the branch per customer and certificate name.
+CREATE UNIQUE INDEX IF NOT EXISTS applications_one_pending ON applications(id_number, cn_suffix)
+    WHERE decision IS NULL;
 -- The browsers a good login made trusted for an account (the SHA-256 of their cookie's token).
 CREATE TABLE IF NOT EXISTS devices (
     device TEXT NOT NULL,
@@ -351,6 +381,25 @@ class BankStore(SqliteFile):
         rows = self.connection().execute(
             "SELECT data FROM customers ORDER BY julianday(added_at), id_number").fetchall()
         return [_customer(r[0]) for r in rows]
+
+    def add_certificate(self, conn: sqlite3.Connection, id_number: str, certificate: Certificate) -> Customer:
+        """Add a certificate (a name the branch approved) to the customer's records, inside the caller's
+        transaction; the customer as it is now. A name the customer has already is left as it is."""
+        row = conn.execute("SELECT data FROM customers WHERE id_number = ?", (id_number,)).fetchone()
+        if row is None:
+            raise BankStoreError(f"銀行查無客戶 {id_number}")
+        customer = _customer(row[0])
+        if certificate.cn_suffix in (c.cn_suffix for c in customer.certificates):
+            return customer
+        changed = customer_from_json({**customer.to_json(),
+                                      "certificates": [*(c.to_json() for c in customer.certificates),
+                                                       certificate.to_json()]})
+        data = changed.to_json()
+        for user in data.get("users", []):
+            user.pop("password", None)
+        conn.execute("UPDATE customers SET data = ? WHERE id_number = ?", (json.dumps(data, ensure_ascii=False),
+                                                                            id_number))
+        return changed
 
     def count(self) -> int:
         return int(self.connection().execute("SELECT count(*) FROM customers").fetchone()[0])

@@ -21,6 +21,9 @@ error codes are the wire contract of :mod:`fxml.ca.api` (docs/ca.md):
 ``GET  /ca/TWCA-Financial-User-CA.cer``           issuing CA certificate (DER); ``/ca/root.cer``
 ``GET  /ca/chain.pem``                            issuing CA then root (PEM)
 ``GET  /audit?limit=N``                           the audit log's last entries
+``POST /authorizations``                          核發授權碼 (the RA): a one-time code for a holder's CN
+``POST /authorizations/check``                    what a 授權碼 allows (nothing is used)
+``POST /enrollments``                             申請 with a 授權碼 instead of the admin token
 ================================================  ==========================================
 
 The app is made by the shared factory (:func:`fxml.web.app.create_app`): each
@@ -72,6 +75,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fxml.ca.api import (
+    AUTHORIZATION_FIELD,
     CERT_TYPE,
     CRL_TYPE,
     DONE,
@@ -87,6 +91,7 @@ from fxml.ca.api import (
     HolderJson,
     Operation,
     Paths,
+    grouped_code,
 )
 from fxml.clock import TAIWAN, ClockError, parse_instant
 from fxml.display import display_name
@@ -261,6 +266,13 @@ def _field(body: dict[str, Any], name: str, *, required: bool = True) -> Any:
     return value
 
 
+def _text_field(body: dict[str, Any], name: str) -> str:
+    value = _field(body, name)
+    if not isinstance(value, str):
+        raise errors.BadRequestError(f"欄位 {name} 須為文字。", field=name)
+    return value
+
+
 def _csr_bytes(value: Any) -> bytes:
     """A PKCS#10 request given as PEM text or base64 DER."""
     if not isinstance(value, str) or not value.strip():
@@ -343,8 +355,11 @@ class CaApi:
             (Paths.ROOT_CERT, get, self.root_cert),
             ("/ca/{name:str}", get, self.ca_file),
             (Paths.AUDIT, get, self.audit),
+            (Paths.AUTHORIZATIONS, post, self.authorize),
+            (Paths.AUTHORIZATION_CHECK, post, self.check_authorization),
+            (Paths.ENROLLMENTS, post, self.enroll),
         ]
-        admin = {self.register_holder, self.apply, self.suspend, self.resume, self.revoke}
+        admin = {self.register_holder, self.apply, self.suspend, self.resume, self.revoke, self.authorize}
         return [Route(path, self.door.json(handler, anyone=handler not in admin), methods=methods)
                 for path, methods, handler in table]
 
@@ -410,6 +425,34 @@ class CaApi:
             self.ca.apply, _field(body, "request_id"), _field(body, "holder_id"), _csr_bytes(body.get("csr")),
             actor=actor_of(request, body), not_after=not_after))
         return await self._issued(Operation.APPLY, issued)
+
+    async def authorize(self, request: Request) -> Response:
+        """核發授權碼 (admin token): the code, once, with what it allows."""
+        body = await read_json(request)
+        expires = body.get("expires_at")
+        try:
+            expires_at = parse_instant(str(expires)) if expires is not None else None
+        except ClockError as exc:
+            raise errors.BadRequestError("授權碼有效期限格式不正確。", field="expires_at", reason=str(exc)) from exc
+        code, grant = await work(functools.partial(
+            self.ca.authorize, _field(body, "holder_id"), _field(body, "cn_suffix"), actor=actor_of(request, body),
+            expires_at=expires_at))
+        return json_answer(201, {"result": DONE[Operation.AUTHORIZE], "operation": Operation.AUTHORIZE.value,
+                                 AUTHORIZATION_FIELD: grouped_code(code), "authorization": grant.to_json()})
+
+    async def check_authorization(self, request: Request) -> Response:
+        body = await read_json(request)
+        grant = await work(self.ca.check_authorization, _text_field(body, AUTHORIZATION_FIELD),
+                           _text_field(body, "holder_id"))
+        return json_answer(200, {"usable": True, "authorization": grant.to_json()})
+
+    async def enroll(self, request: Request) -> Response:
+        """申請 authorized by the 授權碼 in the body (no admin token)."""
+        body = await read_json(request)
+        issued = await work(functools.partial(
+            self.ca.enroll, _field(body, "request_id"), _field(body, "holder_id"),
+            _text_field(body, AUTHORIZATION_FIELD), _csr_bytes(body.get("csr")), actor=actor_of(request, body)))
+        return await self._issued(Operation.ENROLL, issued)
 
     async def renew(self, request: Request) -> Response:
         body = await read_json(request)

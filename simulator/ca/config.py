@@ -50,6 +50,8 @@ Count = Annotated[int, PlainValidator(_count)]
 class CaConfig(Model):
     #: Renewal (更新) opens this many days before the current certificate's not-after.
     renewal_window_days: Count = 30
+    #: A 授權碼 (one-time authorization code of a branch's approval) may be used this many days.
+    authorization_days: Count = 7
     #: Base URL that CRL distribution point and AIA point at. None: the URL the
     #: last ``serve`` of this state folder listened on (kept in the registry),
     #: else :data:`DEFAULT_BASE_URL`.

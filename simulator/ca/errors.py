@@ -120,6 +120,37 @@ class RenewalNotAuthorizedError(CaServiceError):
     default_message = "憑證更新須以原憑證之私密金鑰簽章確認，簽章不符或缺少，無法受理。"
 
 
+# -- a one-time authorization code (授權碼) -------------------------------------------------------
+class AuthorizationUnknownError(CaServiceError):
+    """A code the CA never issued (or not a code at all)."""
+
+    code = ErrorCode.AUTHORIZATION_UNKNOWN
+    status = 404
+    default_message = "授權碼錯誤，請確認分行經辦告知的授權碼後重新輸入。"
+
+
+class AuthorizationUsedError(CaServiceError):
+    """A code already used for another request: one certificate per code."""
+
+    code = ErrorCode.AUTHORIZATION_USED
+    status = 409
+    default_message = "此授權碼已使用過，不得重複下載憑證；如需另一張憑證，請洽申辦分行重新申請。"
+
+
+class AuthorizationExpiredError(CaServiceError):
+    code = ErrorCode.AUTHORIZATION_EXPIRED
+    status = 409
+    default_message = "授權碼已逾期，請洽申辦分行重新核發授權碼。"
+
+
+class AuthorizationMismatchError(CaServiceError):
+    """A code of another holder (or a request naming another holder)."""
+
+    code = ErrorCode.AUTHORIZATION_MISMATCH
+    status = 403
+    default_message = "此授權碼不是核發給您的，請確認分行經辦告知的授權碼。"
+
+
 # -- who asks -------------------------------------------------------------------------
 class AdminTokenRequiredError(CaServiceError):
     """An operation outside the renewal protocol without the CA's admin token (or with a wrong one)."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from simulator.ca.errors import StateError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 REGISTRY_FILE = "ca.sqlite3"
 
 _SCHEMA = """
@@ -75,6 +75,21 @@ CREATE TABLE IF NOT EXISTS requests (
     actor TEXT NOT NULL,
     received_at TEXT NOT NULL
 );
+-- Schema 2: the one-time authorization codes (授權碼) the RA issued on a branch's approval: only the
+-- SHA-256 of each code is kept; used once, by one request (request_id, serial), before expires_at.
+CREATE TABLE IF NOT EXISTS authorizations (
+    code_sha256 TEXT PRIMARY KEY,
+    holder_id TEXT NOT NULL REFERENCES holders(holder_id),
+    cn_suffix TEXT NOT NULL,
+    cn TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    issued_by TEXT NOT NULL,
+    request_id TEXT UNIQUE,
+    serial TEXT UNIQUE REFERENCES certificates(serial),
+    used_at TEXT,
+    FOREIGN KEY (holder_id, cn_suffix) REFERENCES holder_names(holder_id, cn_suffix)
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -92,7 +107,7 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('status_version', '0'), ('crl_num
 """
 
 #: Tables in dependency order (for dumps and comparisons).
-TABLES = ("meta", "holders", "holder_names", "certificates", "requests", "audit")
+TABLES = ("meta", "holders", "holder_names", "certificates", "requests", "authorizations", "audit")
 
 
 def to_text(instant: datetime) -> str:
@@ -139,6 +154,26 @@ class RequestRow:
     serial: str
     actor: str
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class AuthorizationRow:
+    """A one-time authorization code (授權碼), known by its SHA-256 only."""
+
+    code_sha256: str
+    holder_id: str
+    cn_suffix: str
+    cn: str
+    issued_at: datetime
+    expires_at: datetime
+    issued_by: str
+    request_id: str | None
+    serial: str | None
+    used_at: datetime | None
+
+
+_AUTHORIZATION_COLUMNS = ("code_sha256, holder_id, cn_suffix, cn, issued_at, expires_at, issued_by, request_id,"
+                          " serial, used_at")
 
 
 @dataclass(frozen=True)
@@ -326,6 +361,31 @@ class Transaction:
              to_text(row.received_at)),
         )
 
+    # -- authorization codes ----------------------------------------------
+    def authorization(self, code_sha256: str) -> AuthorizationRow | None:
+        row = self.conn.execute(
+            f"SELECT {_AUTHORIZATION_COLUMNS} FROM authorizations WHERE code_sha256 = ?",  # noqa: S608 - our columns
+            (code_sha256,)).fetchone()
+        if row is None:
+            return None
+        return AuthorizationRow(row[0], row[1], row[2], row[3], from_text(row[4]), from_text(row[5]), row[6],
+                                row[7], row[8], _opt_time(row[9]))
+
+    def insert_authorization(self, row: AuthorizationRow) -> None:
+        self.conn.execute(
+            f"INSERT INTO authorizations({_AUTHORIZATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",  # noqa: S608
+            (row.code_sha256, row.holder_id, row.cn_suffix, row.cn, to_text(row.issued_at), to_text(row.expires_at),
+             row.issued_by),
+        )
+
+    def use_authorization(self, code_sha256: str, request_id: str, serial: str, at: datetime) -> None:
+        """Mark the code used by ``request_id`` for ``serial`` (once: a used code is never used again)."""
+        changed = self.conn.execute(
+            "UPDATE authorizations SET request_id = ?, serial = ?, used_at = ? WHERE code_sha256 = ?"
+            " AND request_id IS NULL", (request_id, serial, to_text(at), code_sha256)).rowcount
+        if changed != 1:
+            raise StateError("授權碼已使用。")
+
     # -- audit -----------------------------------------------------------
     def audit(self, *, at: datetime, actor: str, action: str, target: str, result: str,
               detail: dict[str, Any] | None = None) -> None:
@@ -375,7 +435,8 @@ class Registry:
         # processes opening a new registry at once both succeed.
         conn = self.connection()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
+        if version in (0, 1):
+            # A new registry, or schema 1's (no authorizations): the script's statements are idempotent.
             conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
         elif version != SCHEMA_VERSION:
             raise StateError(f"登錄資料庫版本 {version} 不受支援（本程式為 {SCHEMA_VERSION}）：{self.path}")

@@ -19,6 +19,7 @@ was delivered or lost in a crash.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -31,7 +32,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
-from fxml.ca.api import PROOF_FIELDS
+from fxml.ca.api import CODE_ALPHABET, CODE_LENGTH, PROOF_FIELDS, code_digest, normal_code
 from fxml.ca.api import CertStatus as CertStatus  # re-exported: the Python API (docs/ca.md)
 from fxml.ca.api import Operation as Operation
 from fxml.clock import TAIWAN, Clock, from_env
@@ -53,6 +54,7 @@ from simulator.ca.profile import (
 from simulator.ca.registry import (
     REGISTRY_FILE,
     AuditRow,
+    AuthorizationRow,
     CertificateRow,
     HolderRow,
     Registry,
@@ -142,6 +144,27 @@ class IssuedCertificate:
             "replayed": self.replayed,
             "certificate": self.pem,
         }
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """What a 授權碼 allows: one certificate for ``holder_id`` named ``subject`` until ``expires_at``."""
+
+    holder_id: str
+    cn: str
+    subject: x509.Name
+    issued_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    serial: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(instant: datetime | None) -> str | None:
+            return instant.astimezone(TAIWAN).isoformat() if instant else None
+
+        return {"holder_id": self.holder_id, "cn": self.cn, "subject": display_name(self.subject),
+                "subject_rfc4514": self.subject.rfc4514_string(), "issued_at": iso(self.issued_at),
+                "expires_at": iso(self.expires_at), "used_at": iso(self.used_at), "serial": self.serial}
 
 
 class CertificateAuthority:
@@ -470,6 +493,109 @@ class CertificateAuthority:
                 window_opens=opens.astimezone(TAIWAN).isoformat(),
                 **facts,
             )
+
+    # -- 授權碼: the RA authorizes one issuance, the customer's card asks for it ------------------
+    def authorize(
+        self, holder_id: str, cn_suffix: str, *, actor: str = "system", expires_at: datetime | None = None,
+    ) -> tuple[str, Authorization]:
+        """核發授權碼: a one-time code that lets whoever holds it have one certificate issued for the
+        holder's registered Common Name ``cn_suffix`` (:meth:`enroll`), until ``expires_at`` (default:
+        ``authorization_days`` from now, at most 30 days). The code is answered here only: the CA
+        keeps its SHA-256."""
+        with self._operation(Operation.AUTHORIZE, actor, holder_id) as op:
+            require(HOLDER_ID, holder_id, "holder_id", "用戶代號")
+            require(SUFFIX, cn_suffix, "cn_suffix", "憑證名稱後綴")
+            ends = expires_at.astimezone(UTC).replace(microsecond=0) if expires_at is not None \
+                else op.now + timedelta(days=self.config.authorization_days)
+            if not op.now < ends <= op.now + timedelta(days=30):
+                raise errors.BadRequestError("授權碼有效期限須晚於現在，且不得超過 30 天。", field="expires_at")
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            with self.registry.write() as tx:
+                holder = tx.holder(holder_id)
+                if holder is None or cn_suffix not in holder.cn_suffixes:
+                    raise errors.UnknownHolderError("查無此用戶或此憑證名稱，請先辦理用戶登錄。", holder_id=holder_id,
+                                                    cn_suffix=cn_suffix)
+                row = AuthorizationRow(code_digest(code), holder_id, cn_suffix, self.profile.cn(holder_id, cn_suffix),
+                                       op.now, ends, op.actor, None, None, None)
+                tx.insert_authorization(row)
+                op.succeed(tx, cn=row.cn, expires_at=ends.isoformat())
+                return code, self._authorization(tx, row)
+
+    def check_authorization(self, code: str, holder_id: str) -> Authorization:
+        """What ``code`` allows ``holder_id`` now, without using it (not audited): or the very
+        refusal :meth:`enroll` would give (unknown, another holder's, used, expired)."""
+        now = self.now()
+        with self.registry.read() as tx:
+            row = self._usable(tx, code, holder_id, now)
+            return self._authorization(tx, row)
+
+    def enroll(
+        self,
+        request_id: str,
+        holder_id: str,
+        code: str,
+        csr: bytes | str | x509.CertificateSigningRequest,
+        *,
+        actor: str = "system",
+    ) -> IssuedCertificate:
+        """申請 authorized by a 授權碼 (the customer's 憑證下載): a certificate for the request's key,
+        in the name the code was issued for, once per code. The same request id with the same
+        request answers the certificate it issued (``replayed``), even after the code was used or
+        expired; another request with a used code is refused (``AUTHORIZATION_USED``)."""
+        with self._operation(Operation.ENROLL, actor, request_id) as op:
+            require(REQUEST_ID, request_id, "request_id", "申請編號")
+            require(HOLDER_ID, holder_id, "holder_id", "用戶代號")
+            request = check_csr(csr, self.profile.key_bits)
+            with self.registry.write() as tx:
+                grant = self._granted(tx, code, holder_id)
+                replay = self._replay(tx, request_id, "apply", holder_id, request.sha256, None)
+                if replay is not None:
+                    if grant.request_id != request_id:  # the request id was another request's
+                        raise errors.RequestIdReusedError(request_id=request_id, serial=replay.serial)
+                    op.succeed(tx, result="REPLAYED", serial=replay.serial)
+                    return replay
+                self._check_usable(grant, op.now)
+                holder = tx.holder(holder_id)
+                assert holder is not None  # a foreign key of the code
+                suffix = self._matching_suffix(holder, request.request, only_cn=grant.cn)
+                row = self._issue(
+                    tx, holder=holder, suffix=suffix, csr=request, request_id=request_id, kind="apply",
+                    actor=actor, now=op.now, not_after=self.profile.initial_not_after(op.now), renewed_from=None,
+                )
+                tx.use_authorization(grant.code_sha256, request_id, row.serial, op.now)
+                op.succeed(tx, serial=row.serial, holder_id=holder_id, cn=row.cn)
+            issued = self._record(row, op.now)
+        return self._after_commit(Operation.ENROLL, issued)
+
+    def _granted(self, tx: Transaction, code: str, holder_id: str) -> AuthorizationRow:
+        """The code's row, if it is one the CA issued for ``holder_id`` (used or not)."""
+        row = tx.authorization(code_digest(code)) if normal_code(code) else None
+        if row is None:
+            raise errors.AuthorizationUnknownError()
+        if row.holder_id != holder_id:
+            raise errors.AuthorizationMismatchError(holder_id=holder_id)
+        return row
+
+    def _usable(self, tx: Transaction, code: str, holder_id: str, now: datetime) -> AuthorizationRow:
+        row = self._granted(tx, code, holder_id)
+        self._check_usable(row, now)
+        return row
+
+    @staticmethod
+    def _check_usable(row: AuthorizationRow, now: datetime) -> None:
+        if row.request_id is not None:
+            raise errors.AuthorizationUsedError(cn=row.cn, used_at=row.used_at.isoformat() if row.used_at else None,
+                                                serial=row.serial)
+        if now > row.expires_at:
+            raise errors.AuthorizationExpiredError(
+                f"授權碼已於 {taiwan_text(row.expires_at)} 逾期，請洽申辦分行重新核發授權碼。", cn=row.cn,
+                expires_at=row.expires_at.astimezone(TAIWAN).isoformat())
+
+    def _authorization(self, tx: Transaction, row: AuthorizationRow) -> Authorization:
+        holder = tx.holder(row.holder_id)
+        assert holder is not None
+        subject = build_name(self.profile.subject(row.holder_id, row.cn_suffix, holder.branch_code, holder.bank_name))
+        return Authorization(row.holder_id, row.cn, subject, row.issued_at, row.expires_at, row.used_at, row.serial)
 
     # -- 下載, 查詢 --------------------------------------------------------------
     def download(self, serial: str, *, actor: str = "system") -> IssuedCertificate:

@@ -255,6 +255,37 @@ def test_only_the_old_keys_holder_may_renew(svc: Service) -> None:
     assert svc.renew("p5", old.serial, request).renewed_from == old.serial  # the holder still can
 
 
+def test_a_branchs_code_lets_the_customer_have_one_certificate_without_the_admin_token(svc: Service) -> None:
+    """核發授權碼 is the RA's (the admin token); the customer's card asks with the code alone, once."""
+    holder_id, csr = svc.holder()
+    anyone = CaClient(svc.url, actor="card-agent", retries=0)  # no admin token
+    with pytest.raises(CaError) as refused:
+        anyone.authorize(holder_id, "2015")
+    assert (refused.value.status, refused.value.code) == (401, "ADMIN_TOKEN_REQUIRED")
+    code, grant = svc.client.authorize(holder_id, "2015")
+    assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", code), code
+    checked = anyone.check_authorization(code.lower(), holder_id)
+    assert checked.cn == grant.cn == f"{holder_id}-00-2015" and checked.subject_text.endswith(f"CN={grant.cn}")
+    request = make_csr(svc.keys.rsa("enrolled"), checked.subject)
+    issued = anyone.enroll("enroll-1", holder_id, code, request)
+    assert issued.cn == grant.cn and issued.renewed_from is None and issued.chain
+    assert anyone.enroll("enroll-1", holder_id, code, request).serial == issued.serial  # a retry: the same
+    refused_http(svc, lambda: anyone.enroll("enroll-2", holder_id, code, csr("enrolled-2")), "AUTHORIZATION_USED",
+                 409, "此授權碼已使用過")
+    with pytest.raises(CaError) as anyone_refused:
+        anyone.check_authorization(code, holder_id)
+    assert anyone_refused.value.code == "AUTHORIZATION_USED"
+    refused_http(svc, lambda: anyone.enroll("enroll-3", holder_id, "AAAA-BBBB-CCCC-DDDD", csr("enrolled-3")),
+                 "AUTHORIZATION_UNKNOWN", 404, "授權碼錯誤")
+    other_id, other_csr = svc.holder()
+    fresh, _ = svc.client.authorize(holder_id, "2015")
+    refused_http(svc, lambda: anyone.enroll("enroll-4", other_id, fresh, other_csr("enrolled-4")),
+                 "AUTHORIZATION_MISMATCH", 403, "此授權碼不是核發給您的")
+    svc.clock.write(fixed=FIRST_ISSUE + timedelta(days=8))
+    refused_http(svc, lambda: anyone.enroll("enroll-5", holder_id, fresh, csr("enrolled-5")),
+                 "AUTHORIZATION_EXPIRED", 409, "授權碼已於")
+
+
 def test_renewal_refusals_over_http(svc: Service) -> None:
     holder_id, csr = svc.holder()
     c = svc.client

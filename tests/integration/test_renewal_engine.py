@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from fxml import env
 from fxml.ca.client import CaClient
 from fxml.card.piv import KeyRef
 from fxml.clock import TAIWAN, FileClock
@@ -33,8 +32,6 @@ from fxml.renewal.errors import (
 )
 from fxml.renewal.memory import MemoryRecords
 from fxml.renewal.model import ENGINE_STATES, RecordError, RenewalRecord, State
-from simulator.ca.service import CertificateAuthority
-from simulator.ca.testing import ServiceProcess, key_cache
 from tests.support.renewal import (
     GOLDEN_PROFILE,
     ISSUED_AT,
@@ -50,6 +47,7 @@ from tests.support.renewal import (
     old_key_signs,
     open_card,
     serial_of,
+    served_ca,
 )
 
 
@@ -89,14 +87,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    root = tmp_path_factory.mktemp("renewal")
-    clock = FileClock(root / "clock.json")
-    clock.write(fixed=ISSUED_AT)
-    ca_dir = root / "ca"
-    keys = key_cache(request.config, root / "keys")
-    CertificateAuthority.open(ca_dir, keys_dir=keys.hierarchy()).close()
-    with ServiceProcess(ca_dir, env={env.CLOCK: clock.describe()}) as service:
-        yield World(root, ca_dir, clock, service.admin_client(retries=0))
+    with served_ca(request, tmp_path_factory, "renewal") as (root, ca_dir, clock, admin):
+        yield World(root, ca_dir, clock, admin)
 
 
 @pytest.fixture(autouse=True)

@@ -141,7 +141,7 @@ def test_the_agent_of_the_service_registry_runs_with_the_stack(home: Home) -> No
     url = home.services()["agent"]["url"]
     status = AgentClient(url).status()
     assert status["pcsc"]["available"] and status["readers"] == 4
-    assert status["engine"] == "fxml.renewal.engine:RenewalEngine"  # the real one: tests/pcsc/test_agent_engine.py
+    assert status["engine"] == "fxml.renewal.download:engine_for"  # the real one: tests/pcsc/test_agent_engine.py
 
 
 # -- sessions -----------------------------------------------------------------------------------------

@@ -18,186 +18,33 @@ before its expiry and the renewed certificate runs to 2025-05-14 23:59:59.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 from cryptography import x509
 
 from fxml import env
-from fxml.ca.client import CaClient
-from fxml.clock import TAIWAN, FileClock
-from fxml.platform.renewals import RenewalBook
-from fxml.platform.tickets import make_key
+from fxml.clock import TAIWAN
 from fxml.renewal.model import ENGINE_STATES, RenewalRecord, State
-from simulator.ca.service import CertificateAuthority
-from simulator.ca.testing import key_cache
-from simulator.home import Home
-from simulator.procs import identify, spawn_ready, stop_pid
-from simulator.services import CA
+from tests.support.crash import READER, ROOT, Stack, crash_stack, go_on, paused
 from tests.support.renewal import (
-    GOLDEN,
-    GOLDEN_PROFILE,
     ISSUED_AT,
     NEW_NOT_AFTER,
     PIN,
     assert_no_unrecorded_key,
     keys_on_card,
-    old_certificate,
-    serial_of,
 )
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-PROBE = Path(__file__).with_name("renewal_probe.py")
-READER = 0
-
-
-@dataclass
-class Service:
-    """A service of this module's stack that a test may stop and start again on its port."""
-
-    name: str
-    command: list[str]
-    log: Path
-    environ: dict[str, str]
-    marker: str
-    pid: int = 0
-    url: str = ""
-
-    def start(self, extra_env: dict[str, str] | None = None) -> None:
-        self.pid, self.url = spawn_ready(self.command, self.log, what=self.name,
-                                         env={**self.environ, **(extra_env or {})})
-        port = str(urlparse(self.url).port)
-        if "--port" in self.command:
-            self.command[self.command.index("--port") + 1] = port  # restarts come back on the same URL
-
-    def stop(self) -> None:
-        stop_pid(self.pid, self.marker)
-
-
-@dataclass
-class Stack:
-    home: Home
-    clock: FileClock
-    client_env: dict[str, str]
-    ca: Service
-    platform: Service
-    book: RenewalBook
-    cards: int = 0
-    running: list[subprocess.Popen[str]] = field(default_factory=list)
-
-    @property
-    def ca_client(self) -> CaClient:
-        return CaClient(self.ca.url, retries=0)
-
-    def runner_env(self, fault: str | None) -> dict[str, str]:
-        environ = {**os.environ, **self.client_env, env.CLOCK: self.clock.describe()}
-        environ.pop(env.RENEWAL_FAULT, None)
-        if fault:
-            environ[env.RENEWAL_FAULT] = fault
-        return environ
-
-    def new_card(self) -> tuple[Path, str]:
-        """A golden card in the reader: its image and the reader's name."""
-        self.cards += 1
-        image = self.home.create_card(GOLDEN, name=f"crash-{self.cards}")
-        reader = self.home.stack.insert(image, READER)
-        return image, str(reader["name"])
-
-    def new_renewal(self, image: Path) -> RenewalRecord:
-        """What the platform's wizard does: 選擇更新清單, 確認更新資訊, 更新約定條款."""
-        _, cert = old_certificate(image)
-        holder = GOLDEN_PROFILE["holder_id"]
-        record = self.book.create(holder, serial_of(cert), f"{holder}-00-2015")
-        self.book.advance(record.renewal_id, State.SELECTED, State.CONFIRMED)
-        return self.book.advance(record.renewal_id, State.CONFIRMED, State.TERMS_ACCEPTED)
-
-    def start_runner(self, renewal: RenewalRecord, reader: str, fault: str | None = None) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "fxml.renewal.run", "--reader", reader,
-             "--platform-url", self.platform.url, "--ca-url", self.ca.url],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=self.runner_env(fault),
-        )
-        self.running.append(proc)
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps({"pin": PIN, "token": self.book.token(renewal.renewal_id)}) + "\n")
-        proc.stdin.flush()
-        return proc
-
-    def run(self, renewal: RenewalRecord, reader: str, fault: str | None = None) -> tuple[int, list[str]]:
-        proc = self.start_runner(renewal, reader, fault)
-        out, _ = proc.communicate(timeout=120)
-        return proc.returncode, out.splitlines()
-
-    def old_key_signs(self, reader: str, image: Path, renewal: RenewalRecord) -> None:
-        container, cert = old_certificate(image, renewal.old_serial)
-        probe = subprocess.run(
-            [sys.executable, str(PROBE), reader, f"{int(container):02X}"], input=PIN + "\n",
-            capture_output=True, text=True, cwd=ROOT, env=self.runner_env(None), timeout=60, check=True,
-        )
-        assert probe.stdout.strip() == f"signs {serial_of(cert)}", probe.stdout + probe.stderr
-
-    def issuances(self, renewal: RenewalRecord) -> list[dict[str, Any]]:
-        """The CA's audit entries of 更新 under the renewal's request id that issued a certificate."""
-        return [e for e in self.ca_client.audit(10_000)
-                if e["action"] == "更新" and e["target"] == renewal.request_id and e["result"] == "OK"]
-
 
 @pytest.fixture(scope="module")
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    root = tmp_path_factory.mktemp("crash")
-    clock = FileClock(root / "clock.json")
-    clock.write(fixed=ISSUED_AT)
-    home = Home(root / "home")
-    keys = key_cache(request.config, root / "keys")
-    CertificateAuthority.open(home.ca_dir, keys_dir=keys.hierarchy()).close()
-    saved = os.environ.get(env.CLOCK)
-    os.environ[env.CLOCK] = clock.describe()  # 'up' hands the stack's clock to every process it starts
-    try:
-        client_env = home.up(readers=2)
-    finally:
-        if saved is None:
-            os.environ.pop(env.CLOCK, None)
-        else:
-            os.environ[env.CLOCK] = saved
-    platform_dir = root / "platform"
-    platform_dir.mkdir()
-    ticket_key = root / "ticket.key"
-    make_key(ticket_key)
-    service_env = {k: v for k, v in os.environ.items() if k != env.PCSC_SOCKET}
-    service_env[env.CLOCK] = clock.describe()
-    info = home.services()["ca"]
-    ca = Service("CA", [*CA.command(home.root, int(urlparse(info["url"]).port or 0))], home.run_dir / "ca.log",
-                 service_env, CA.module, pid=int(info["pid"]), url=info["url"])
-    # The platform checks a reported certificate with the CA before it records it.
-    platform = Service("platform", [sys.executable, "-m", "fxml.platform", "serve", "--state-dir", str(platform_dir),
-                                    "--ticket-key", str(ticket_key), "--host", "127.0.0.1", "--port", "0"],
-                       root / "platform.log", {**service_env, env.CA_URL: info["url"]}, "fxml.platform")
-    platform.start()
-    book = RenewalBook.open(platform_dir, clock)
-    built = Stack(home, clock, client_env, ca, platform, book)
-    try:
+    with crash_stack(request, tmp_path_factory, "crash") as built:
         yield built
-    finally:
-        for proc in built.running:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        book.close()
-        platform.stop()
-        # 'down' stops the CA by the pid and start time in services.json: point it at the one running now.
-        services = home.services()
-        services["ca"].update(identify(ca.pid))
-        home.services_file.write_text(json.dumps(services))
-        home.down()
 
 
 @pytest.fixture
@@ -282,32 +129,13 @@ def test_card_pulled_out_mid_renewal(stack: Stack, card: tuple[Path, str], momen
     check_completed(stack, renewal, image, reader)
 
 
-def _paused(stack: Stack, renewal: RenewalRecord, reader: str, moment: str) -> subprocess.Popen[str]:
-    proc = stack.start_runner(renewal, reader, fault=moment)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("PAUSED"):
-            return proc
-    raise AssertionError(f"the runner did not pause: {proc.communicate()}")
-
-
-def _go_on(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    assert proc.stdin is not None
-    proc.stdin.write("\n")
-    proc.stdin.flush()
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 1, out
-    answer: dict[str, Any] = json.loads(out.splitlines()[-1])
-    return answer
-
-
 def test_ca_down_when_the_request_is_sent(stack: Stack, card: tuple[Path, str]) -> None:
     image, reader = card
     renewal = stack.new_renewal(image)
-    proc = _paused(stack, renewal, reader, "pause-after:csr_signed")
+    proc = paused(stack, renewal, reader, "pause-after:csr_signed")
     stack.ca.stop()
     try:
-        answer = _go_on(proc)
+        answer = go_on(proc)
         assert answer["error"]["code"] == "CA_UNREACHABLE" and answer["error"]["retryable"]
         assert answer["error"]["message"] == "無法連線至憑證中心，請稍後再試。"
     finally:
@@ -321,11 +149,11 @@ def test_ca_down_when_the_request_is_sent(stack: Stack, card: tuple[Path, str]) 
 def test_ca_dies_between_committing_the_certificate_and_answering(stack: Stack, card: tuple[Path, str]) -> None:
     image, reader = card
     renewal = stack.new_renewal(image)
-    proc = _paused(stack, renewal, reader, "pause-after:csr_signed")
+    proc = paused(stack, renewal, reader, "pause-after:csr_signed")
     stack.ca.stop()
     stack.ca.start({env.CA_FAULT: "exit-after-commit"})
     try:
-        answer = _go_on(proc)
+        answer = go_on(proc)
         assert answer["error"]["code"] == "CA_UNREACHABLE"
     finally:
         stack.ca.stop()
@@ -346,10 +174,10 @@ def test_ca_dies_between_committing_the_certificate_and_answering(stack: Stack, 
 def test_platform_down(stack: Stack, card: tuple[Path, str], moment: str) -> None:
     image, reader = card
     renewal = stack.new_renewal(image)
-    proc = _paused(stack, renewal, reader, moment)
+    proc = paused(stack, renewal, reader, moment)
     stack.platform.stop()
     try:
-        answer = _go_on(proc)
+        answer = go_on(proc)
         assert answer["error"]["code"] == "PLATFORM_UNREACHABLE" and answer["error"]["retryable"]
         assert "無法連線至憑證管理平台" in answer["error"]["message"]
     finally:

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from starlette.testclient import TestClient
 
-from fxml.ca.api import renewal_proof_message
-from fxml.ca.client import CaError, CertificateRecord
+from fxml.ca.api import grouped_code, renewal_proof_message
+from fxml.ca.client import AuthorizationGrant, CaError, CertificateRecord
 from fxml.clock import TAIWAN, FixedClock
 from fxml.platform import bankapi
 from simulator.bank.app import BankApp, BankSettings
@@ -39,7 +39,8 @@ BANK = "http://127.0.0.1:8603"
 
 
 class LocalCa:
-    """A :class:`CertificateAuthority` in process as the bank asks a CA (query, OCSP, chain)."""
+    """A :class:`CertificateAuthority` in process as the bank asks a CA (query, OCSP, chain), and as its
+    registration authority uses it (用戶登錄, 核發授權碼): the client's answers and refusals."""
 
     def __init__(self, ca: CertificateAuthority):
         self.ca = ca
@@ -65,6 +66,24 @@ class LocalCa:
     def chain(self) -> list[x509.Certificate]:
         self._check()
         return x509.load_pem_x509_certificates(self.ca.chain_pem())
+
+    def register_holder(self, holder_id: str, name: str, cn_suffix: str, branch_code: str | None = None,
+                        bank_name: str | None = None) -> dict[str, Any]:
+        self._check()
+        try:
+            holder = self.ca.register_holder(holder_id, name, cn_suffix, actor="bank-ra")
+        except CaServiceError as exc:
+            raise CaError(exc.status, exc.code, exc.message, exc.details) from exc
+        return {"holder_id": holder.holder_id, "cn_suffixes": list(holder.cn_suffixes)}
+
+    def authorize(self, holder_id: str, cn_suffix: str, *, expires_at: datetime | None = None
+                  ) -> tuple[str, AuthorizationGrant]:
+        self._check()
+        try:
+            code, grant = self.ca.authorize(holder_id, cn_suffix, actor="bank-ra", expires_at=expires_at)
+        except CaServiceError as exc:
+            raise CaError(exc.status, exc.code, exc.message, exc.details) from exc
+        return grouped_code(code), AuthorizationGrant.from_json(grant.to_json())
 
 
 @dataclass
@@ -152,6 +171,16 @@ class Bank:
                                        self.clock.now().isoformat())
         return self.api(bankapi.Paths.RENEWALS, notice.to_json())
 
+    def application(self, customer: Customer, cn_suffix: str = "2023", application_id: str = "A0000000000001",
+                    carrier: str = "小卡") -> Any:
+        """The platform's 憑證申請 for ``customer`` (its first user), sent to the bank's API."""
+        application = bankapi.Application(
+            application_id=application_id, submitted_at=self.clock.now().isoformat(),
+            customer=bankapi.FaxCustomer(customer.system.value, customer.id_number, customer.name,
+                                         customer.users[0].user_code, customer.holder_id),
+            cn_suffix=cn_suffix, carrier=carrier)
+        return self.api(bankapi.Paths.APPLICATIONS, application.to_json())
+
     def fax(self, customer: Customer, card: Card, fax_id: str = "F0000000000001", user_code: str | None = None,
             sheet: dict[str, str] | None = None) -> Any:
         fax = bankapi.Fax(
@@ -221,7 +250,8 @@ def open_test_bank(seed: Path, state: Path, ca: CertificateAuthority, keys: KeyC
     store, logins = open_bank(state, clock, hash_profile="cheapest")
     lookup = LocalCa(ca)
     app = BankApp(BankSettings(state_dir=state, ticket_key=KEY, clock=clock, platform_url=PLATFORM,
-                               agent_url=agent_url), store, logins, checks=CertificateChecks(lookup))
+                               agent_url=agent_url), store, logins, checks=CertificateChecks(lookup),
+                  registrar=lookup)
     with TestClient(app.app(), base_url=BANK) as client:
         yield Bank(client, store, clock, ca, lookup, keys, app)
 

@@ -4,19 +4,26 @@ record store that breaks on cue, and checks of the card image and the CA."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from fxml import env
+from fxml.ca.client import CaClient
 from fxml.card.client import PivCardClient
 from fxml.card.piv import KeyRef
-from fxml.clock import TAIWAN
+from fxml.clock import TAIWAN, FileClock
 from fxml.renewal.model import RecordError, RecordErrorCode, RecordStore, RenewalRecord, State
+from simulator.ca.service import CertificateAuthority
+from simulator.ca.testing import ServiceProcess, key_cache
 from simulator.card.image import load_image
 from simulator.card.os import InProcessConnection, TwcaCardOS
 from simulator.personalize import personalize
@@ -32,6 +39,21 @@ STEP3_AT = datetime(2023, 4, 17, 11, 13, 42, tzinfo=TAIWAN)
 ISSUED_AT = datetime(2023, 4, 17, 11, 28, 33, tzinfo=TAIWAN)
 OLD_NOT_AFTER = datetime(2023, 5, 14, 23, 59, 59, tzinfo=TAIWAN)
 NEW_NOT_AFTER = datetime(2025, 5, 14, 23, 59, 59, tzinfo=TAIWAN)
+
+
+@contextmanager
+def served_ca(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str
+              ) -> Iterator[tuple[Path, Path, FileClock, CaClient]]:
+    """A folder, the CA's state in it on the pinned keys, a clock file at :data:`ISSUED_AT`, and the CA
+    service running on that clock: (folder, the CA's folder, the clock, a client with the admin token)."""
+    root = tmp_path_factory.mktemp(name)
+    clock = FileClock(root / "clock.json")
+    clock.write(fixed=ISSUED_AT)
+    ca_dir = root / "ca"
+    keys = key_cache(request.config, root / "keys")
+    CertificateAuthority.open(ca_dir, keys_dir=keys.hierarchy()).close()
+    with ServiceProcess(ca_dir, env={env.CLOCK: clock.describe()}) as service:
+        yield root, ca_dir, clock, service.admin_client(retries=0)
 
 
 def make_card(target: Path, ca_dir: Path, profile: dict[str, Any] | None = None) -> Path:

@@ -171,6 +171,8 @@ def walked_bank(seed: Path, state: Path, ca: CertificateAuthority, keys: KeyCach
         card = bank.apply(eoi)
         faxes = [bank.fax(eoi, card, fax_id=f"F{n:013d}") for n in range(1, 13)]
         assert all(f.status_code == 201 for f in faxes), [f.text for f in faxes]
+        applied = bank.application(eoi, "2023")
+        assert applied.status_code == 201, applied.text
         bank.log_in(persona("person").customer)
         bank.log_in(persona("corporate-2").customer)
         prefix = bank.log_in(eoi)
@@ -197,22 +199,27 @@ def walked_bank(seed: Path, state: Path, ca: CertificateAuthority, keys: KeyCach
         systems = ("/personal", "/corporate", "/eoi")
         yield Walked(
             name="bank", client=bank.client, app=bank.client.app, max_body=bankapi.MAX_BODY,
-            params={"fax": "1", "transfer_id": done.json()["transfer"]["transfer_id"]},
+            params={"fax": "1", "transfer_id": done.json()["transfer"]["transfer_id"], "application": "1"},
             headers=headers, form_fields=form_fields,
             unreadable={
                 **{("POST", f"{s}/transfer/sign"): Code.SIGNATURE_MISSING for s in systems},
                 ("POST", bankapi.Paths.FAXES): bankapi.ErrorCode.BANK_API_BAD_REQUEST,
                 ("POST", bankapi.Paths.RENEWALS): bankapi.ErrorCode.BANK_API_BAD_REQUEST,
+                ("POST", bankapi.Paths.APPLICATIONS): bankapi.ErrorCode.BANK_API_BAD_REQUEST,
             },
             forms=frozenset({
                 *(("POST", f"{s}/{p}") for s in systems for p in ("login", "fxml", "logout", "transfer")),
                 ("POST", "/branch/login"), ("POST", "/branch/logout"), ("POST", "/branch/fax/{fax:str}/file"),
                 ("POST", "/branch/resume"),
+                ("POST", "/branch/applications/{application:str}/approve"),
+                ("POST", "/branch/applications/{application:str}/refuse"),
             }),
             missing={
                 **{(m, f"/branch/fax/{{fax:str}}{p}"): Code.FAX_NOT_FOUND
                    for m, p in (("GET", ""), ("GET", ".pdf"), ("POST", "/file"))},
                 **{("GET", f"{s}/transfer/{{transfer_id:str}}"): Code.TRANSFER_UNKNOWN for s in systems},
+                **{(m, f"/branch/applications/{{application:str}}{p}"): Code.APPLICATION_NOT_FOUND
+                   for m, p in (("GET", ""), ("POST", "/approve"), ("POST", "/refuse"))},
             },
             state=lambda: {t: r for t, r in bank.store.dump().items() if t not in _BANK_VOLATILE},
             audit=lambda: [(a.action, a.result) for a in bank.store.audit_log(limit=10_000)],
@@ -246,23 +253,31 @@ def walked_platform(state: Path, clock: FixedClock) -> Iterator[Walked]:
                 return {record_api.HEADER: f"{record_api.SCHEME} {token}", "content-type": "application/json"}
             return {"x-csrf-token": session_token, "content-type": "application/json"}
 
-        renew = "/renew/{renewal_id:str}"
+        renew, download = "/renew/{renewal_id:str}", "/download/{renewal_id:str}"
         yield Walked(
             name="platform", client=client, app=client.app, max_body=64 * 1024,
-            params={"renewal_id": record.renewal_id, "serial": record.old_serial},
+            params={"renewal_id": record.renewal_id, "serial": record.old_serial,
+                    "application_id": "A" + "0" * 32},
             headers=headers, form_fields=lambda path: {"csrf_token": session_token},
             unreadable={
                 ("POST", f"{renew}/confirm"): "BAD_REQUEST", ("POST", f"{renew}/accept"): "BAD_REQUEST",
                 ("POST", "/proof/{serial:str}/fax"): "BAD_REQUEST",
+                ("POST", f"{download}/confirm"): "BAD_REQUEST", ("POST", f"{download}/accept"): "BAD_REQUEST",
                 ("POST", record_api.Paths.ADVANCE): RecordErrorCode.BAD_RECORD,
                 ("POST", record_api.Paths.FAIL): RecordErrorCode.BAD_RECORD,
             },
             forms=frozenset({("POST", "/home"), ("POST", "/renew"), ("POST", "/proof"), ("POST", f"{renew}/cancel"),
-                             ("POST", "/suspend")}),
+                             ("POST", "/suspend"), ("POST", "/apply"), ("POST", "/apply/confirm"),
+                             ("POST", "/download"), ("POST", f"{download}/cancel")}),
             missing={
                 **{(m, f"{renew}{p}"): "RENEWAL_UNKNOWN" for m, p in (
                     ("GET", ""), ("POST", "/confirm"), ("POST", "/accept"), ("GET", "/status"), ("POST", "/cancel"),
                     ("GET", "/done"))},
+                # A renewal's id names no download (nor a download's a renewal): the same answer as none.
+                **{(m, f"{download}{p}"): "DOWNLOAD_UNKNOWN" for m, p in (
+                    ("GET", ""), ("POST", "/confirm"), ("POST", "/accept"), ("GET", "/status"), ("POST", "/cancel"),
+                    ("GET", "/done"))},
+                ("GET", "/apply/{application_id:str}"): "APPLY_UNKNOWN",
                 **{(m, f"/proof/{{serial:str}}{p}"): "PROOF_UNKNOWN_CERTIFICATE"
                    for m, p in (("GET", ""), ("GET", ".pdf"), ("POST", "/fax"))},
                 ("GET", "/suspend/{serial:str}"): "CERT_NOT_CUSTOMERS",
@@ -322,7 +337,8 @@ def walked_ca(state: Path, keys: KeyCache, clock: FixedClock) -> Iterator[Walked
                 headers=headers,
                 unreadable={("POST", p): str(CaCode.BAD_REQUEST) for p in (
                     "/holders", "/certificates", f"{certificate}/renew", f"{certificate}/suspend",
-                    f"{certificate}/resume", f"{certificate}/revoke")},
+                    f"{certificate}/resume", f"{certificate}/revoke", ca_api.Paths.AUTHORIZATIONS,
+                    ca_api.Paths.AUTHORIZATION_CHECK, ca_api.Paths.ENROLLMENTS)},
                 forms=frozenset(),
                 opaque=frozenset({("POST", "/ocsp"), ("GET", "/ocsp/{encoded:path}")}),
                 missing={

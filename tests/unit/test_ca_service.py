@@ -493,7 +493,8 @@ def test_audit_log_is_append_only(ca: CertificateAuthority) -> None:
 def test_registry_is_one_sqlite_file_in_wal_mode(ca: CertificateAuthority) -> None:
     assert ca.registry.path == ca.state_dir / "ca.sqlite3"
     assert ca.registry.connection().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert set(ca.registry.dump()) == {"meta", "holders", "holder_names", "certificates", "requests", "audit"}
+    assert set(ca.registry.dump()) == {"meta", "holders", "holder_names", "certificates", "requests",
+                                       "authorizations", "audit"}
 
 
 def test_every_error_code_is_documented() -> None:

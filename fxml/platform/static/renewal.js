@@ -17,6 +17,11 @@
 // The agent's card-session id (never the PIN) is kept in sessionStorage for the
 // tab, so a reload between the stages need not ask for the PIN again while the
 // card stays in and the session lives.
+//
+// 憑證下載's pages run the same script (data-mode="download", data-base="/download"):
+// the card is the customer's (its holder id, data-holder) or a blank one that names
+// no holder, rather than the one holding the certificate being renewed; the agent
+// runs the engine of the record's kind.
 
 import { AgentError, createAgent } from "/static/agent.js";
 import { ask } from "/assets/dialog.js";
@@ -33,6 +38,15 @@ const agent = createAgent(meta("fxml-agent") || undefined);
 const csrf = meta("csrf-token");
 const renewalId = root.dataset.renewal;
 const oldSerial = (root.dataset.oldSerial || "").toUpperCase();
+const forDownload = root.dataset.mode === "download";
+const base = root.dataset.base || "/renew";
+const holder = root.dataset.holder || "";
+// The words that differ between the two: what a wrong card is, what the button says after a stop.
+const SAID = forDownload
+  ? { wrongCard: "CARD_NOT_CUSTOMERS", wrongCardShown: WORDS.CARD_OF_ANOTHER, again: WORDS.CONTINUE_DOWNLOAD,
+      failed: WORDS.DOWNLOAD_FAILED }
+  : { wrongCard: "CARD_NOT_HOLDING_CERTIFICATE", wrongCardShown: WORDS.CARD_WITHOUT_CERTIFICATE,
+      again: WORDS.CONTINUE_UPDATE, failed: WORDS.RENEWAL_FAILED };
 const sessionKey = `fxml-agent-session:${renewalId}`;
 
 const $ = (id) => root.querySelector(`[data-testid="${id}"]`);
@@ -80,12 +94,20 @@ async function platform(path, body) {
   return data;
 }
 
-// The card that holds the certificate being renewed (or null), from the agent's readers.
+// Whether a card is the one to use: it holds the certificate being renewed, or (a download) it is
+// the customer's or names no holder (a blank card).
+function usable(card) {
+  if (forDownload) {
+    return !card.holder_id || card.holder_id === holder;
+  }
+  return (card.certificates || []).some((cert) => String(cert.serial).toUpperCase() === oldSerial);
+}
+
+// The card to use (or null), from the agent's readers.
 async function findCard() {
   const readers = await agent.readers();
   const withCards = readers.filter((reader) => reader.present && reader.card);
-  const holding = withCards.filter((reader) =>
-    (reader.card.certificates || []).some((cert) => String(cert.serial).toUpperCase() === oldSerial));
+  const holding = withCards.filter((reader) => usable(reader.card));
   return { holding: holding[0] || null, cards: withCards.length };
 }
 
@@ -100,7 +122,7 @@ async function showCard() {
       carrier.textContent = holding.card.carrier || WORDS.CARRIER_DEFAULT;
       clearError();
     } else if (cards > 0) {
-      carrier.textContent = WORDS.CARD_WITHOUT_CERTIFICATE;
+      carrier.textContent = SAID.wrongCardShown;
     } else {
       carrier.textContent = WORDS.INSERT_CARD;
     }
@@ -116,23 +138,22 @@ async function showCard() {
 async function openCardSession() {
   const pinBox = root.querySelector("#pin");
   const pin = pinBox ? pinBox.value : "";
+  if (pinBox) {
+    pinBox.value = ""; // the PIN is forgotten at once, whatever the card or the page says next
+  }
   if (!pin) {
     throw new AgentError("PIN_MISSING", WORDS.PIN_MISSING);
   }
   const { holding, cards } = await findCard();
   if (!holding) {
     throw new AgentError(
-      cards > 0 ? "CARD_NOT_HOLDING_CERTIFICATE" : "NO_CARD",
-      cards > 0 ? WORDS.CARD_NOT_HOLDING_CERTIFICATE : WORDS.NO_CARD,
+      cards > 0 ? SAID.wrongCard : "NO_CARD",
+      cards > 0 ? WORDS[SAID.wrongCard] : WORDS.NO_CARD,
     );
   }
-  try {
-    const session = await agent.openSession(holding.name, pin);
-    sessionStorage.setItem(sessionKey, session.session);
-    return session;
-  } finally {
-    pinBox.value = ""; // the PIN is forgotten at once, whatever the card said
-  }
+  const session = await agent.openSession(holding.name, pin);
+  sessionStorage.setItem(sessionKey, session.session);
+  return session;
 }
 
 // -- stage 2: 確認更新資訊 ---------------------------------------------------------------------
@@ -143,8 +164,8 @@ async function confirmStage() {
     clearError();
     try {
       const session = await openCardSession();
-      await platform(`/renew/${renewalId}/confirm`, { card: session.card });
-      window.location.assign(`/renew/${renewalId}`);
+      await platform(`${base}/${renewalId}/confirm`, { card: session.card });
+      window.location.assign(`${base}/${renewalId}`);
     } catch (error) {
       if (!agentMissing(error)) {
         showError(error.message, error.code);
@@ -199,7 +220,7 @@ function waitForJob(job) {
         resolve(current);
       } else if (current.status === "failed") {
         stop();
-        const error = current.error || { code: "RENEWAL_FAILED", message: WORDS.RENEWAL_FAILED };
+        const error = current.error || { code: "RENEWAL_FAILED", message: SAID.failed };
         reject(new AgentError(error.code, error.message));
       }
     };
@@ -244,7 +265,7 @@ async function termsStage() {
         button.disabled = false;
         return;
       }
-      const accepted = await platform(`/renew/${renewalId}/accept`, {});
+      const accepted = await platform(`${base}/${renewalId}/accept`, {});
       const job = await agent.renew({
         session: session.session,
         renewalId,
@@ -257,7 +278,7 @@ async function termsStage() {
       sessionStorage.removeItem(sessionKey);
       // Step 6: 「憑證下載成功!」 in the page's window; its [確定] opens the 憑證下載 page.
       await ask($("renew-downloaded"));
-      window.location.assign(`/renew/${renewalId}/done`);
+      window.location.assign(`${base}/${renewalId}/done`);
     } catch (error) {
       if (!agentMissing(error)) {
         showError(error.message, error.code);
@@ -266,7 +287,7 @@ async function termsStage() {
         sessionStorage.removeItem(sessionKey);
         pinAgain.hidden = false;
       }
-      button.textContent = WORDS.CONTINUE_UPDATE;
+      button.textContent = SAID.again;
       button.disabled = false;
     }
   });
