@@ -130,13 +130,6 @@ class Platform:
             self.door.end(request, response)
         return response
 
-    def unavailable(self, label: str) -> Endpoint:
-        async def handler(request: Request) -> Response:
-            return self.pages.render(request, "unavailable.html", title=label)
-
-        handler.__name__ = f"unavailable_{label}"
-        return handler
-
     # -- the app -----------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
         wizard = Wizard(self.pages, self.book, self.store, self.clock, ca=self.ca, bank=self.bank,
@@ -161,9 +154,9 @@ class Platform:
             Mount("/assets", StaticFiles(directory=HERE / "static"), name="assets"),
             *own,
         ]
-        for label, path in MENU:
-            if path not in ("/home", *served):
-                routes.append(Route(path, door.page(self.unavailable(label)), methods=["GET"]))
+        unserved = [label for label, path in MENU if path not in ("/home", *served)]
+        if unserved:  # every item of the manual's menu has its page
+            raise RuntimeError(f"the platform's menu has items without a page: {unserved}")
         return routes
 
     def app(self) -> Starlette:

@@ -178,7 +178,6 @@ BUSINESS_ID: Final = "統一編號"
 ACCOUNT_NAME: Final = "戶名"
 USER_CODE: Final = "使用者代號"
 CUSTOMER_TYPE: Final = "客戶別"
-NOT_SIMULATED: Final = "「{title}」功能於 fxmlsim 模擬環境尚未提供。"
 BACK_TO: Final = "回{page}"
 
 # -- the platform's 憑證查詢, 憑證載具密碼變更 and 憑證暫禁 (the manual shows no screen of them) --------------

@@ -127,6 +127,24 @@ def test_entry_opens_a_session_and_shows_the_frame(platform: tuple[TestClient, F
     assert "112/04/17" in page.text and "11:13:42" in page.text
 
 
+def test_every_item_of_the_manuals_menu_has_its_page(platform: tuple[TestClient, FixedClock, Platform]) -> None:
+    """The manual's left menu, in its words: each item opens a page of that title in the frame (none
+    says the simulation does not provide it). The CA and the bank are absent here: a page that needs
+    them says so in the frame, under its title."""
+    client, clock, _ = platform
+    client.get("/entry", params={"ticket": tickets.issue(ticket(), KEY, clock)})
+    home = client.get("/")
+    manual = ("憑證申請", "憑證下載", "憑證更新", "憑證查詢", "憑證證明單列印", "憑證載具密碼變更", "憑證暫禁")
+    links = dict(re.findall(r'<a href="(/[a-z-]*)"[^>]*>([^<]+)</a>', home.text))
+    assert [links.get(path) for path in links if links[path] in manual] == list(manual)
+    for path, label in links.items():
+        if label not in manual:
+            continue
+        page = client.get(path)
+        assert "尚未提供" not in page.text, label
+        assert re.search(rf"<h1[^>]*>[^<]*{label}", page.text) or f"<title>{label}" in page.text, (label, page.text[:2000])
+
+
 def test_nothing_is_reachable_without_a_ticket(platform: tuple[TestClient, FixedClock, Platform]) -> None:
     client, _, _ = platform
     for _label, path in MENU[:-1]:
