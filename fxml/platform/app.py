@@ -41,7 +41,7 @@ from fxml.platform.suspend import Suspension
 from fxml.platform.wizard import Wizard
 from fxml.renewal import api as record_api
 from fxml.web.app import WebSettings, create_app, templates
-from fxml.web.handlers import Endpoint, form
+from fxml.web.handlers import form
 from fxml.web.sessions import CookiePolicy, SessionStore
 
 #: The largest form the platform's pages send.

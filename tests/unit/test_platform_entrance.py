@@ -142,7 +142,8 @@ def test_every_item_of_the_manuals_menu_has_its_page(platform: tuple[TestClient,
             continue
         page = client.get(path)
         assert "尚未提供" not in page.text, label
-        assert re.search(rf"<h1[^>]*>[^<]*{label}", page.text) or f"<title>{label}" in page.text, (label, page.text[:2000])
+        titled = re.search(rf"<h1[^>]*>[^<]*{label}", page.text) or f"<title>{label}" in page.text
+        assert titled, (label, page.text[:2000])
 
 
 def test_nothing_is_reachable_without_a_ticket(platform: tuple[TestClient, FixedClock, Platform]) -> None:
