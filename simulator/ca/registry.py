@@ -463,6 +463,18 @@ class Registry:
         finally:
             conn.execute("COMMIT")
 
+    def bind_issuer(self, key_id: str, where: Path) -> None:
+        """The registry belongs to the issuing key ``key_id`` (its SubjectKeyIdentifier, hex),
+        remembered on first start; another key beside it stops the CA."""
+        with self.read() as tx:
+            stored = tx.meta("issuer_key_id")
+        if stored is None:
+            with self.write() as tx:
+                stored = tx.meta("issuer_key_id") or key_id
+                tx.set_meta("issuer_key_id", stored)
+        if stored != key_id:
+            raise StateError(f"登錄資料庫與發證金鑰不符：{where}")
+
     def status_version(self) -> int:
         return int(self.connection().execute("SELECT value FROM meta WHERE key = 'status_version'").fetchone()[0])
 

@@ -40,6 +40,8 @@ from fxml.display import display_name, roc_date, taiwan_text
 from simulator.ca import errors
 from simulator.ca.config import DEFAULT_BASE_URL, CaConfig, check_base_url
 from simulator.ca.hierarchy import Hierarchy, ensure_hierarchy
+from simulator.ca.issued import Authorization as Authorization  # re-exported: the Python API
+from simulator.ca.issued import IssuedCertificate as IssuedCertificate
 from simulator.ca.profile import (
     DEFAULT_BANK_NAME,
     DEFAULT_BRANCH_CODE,
@@ -79,92 +81,8 @@ log = logging.getLogger(__name__)
 
 Holder = HolderRow
 
-
-
 #: The proof sheet's (憑證證明單) lines, in the order the bank prints them.
 PROOF_SHEET_LABELS = PROOF_FIELDS
-
-
-@dataclass(frozen=True)
-class IssuedCertificate:
-    """A certificate of the registry with its status at the time it was read."""
-
-    serial: str
-    holder_id: str
-    cn: str
-    certificate: x509.Certificate
-    status: CertStatus
-    not_before: datetime
-    not_after: datetime
-    issued_at: datetime
-    renewed_from: str | None = None
-    renewed_by: str | None = None
-    suspended_at: datetime | None = None
-    revoked_at: datetime | None = None
-    revocation_reason: str | None = None
-    #: True when a retried request id returned the certificate it issued before.
-    replayed: bool = False
-
-    @property
-    def der(self) -> bytes:
-        return self.certificate.public_bytes(serialization.Encoding.DER)
-
-    @property
-    def pem(self) -> str:
-        return self.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
-
-    @property
-    def subject(self) -> str:
-        return display_name(self.certificate.subject)
-
-    @property
-    def issuer(self) -> str:
-        return display_name(self.certificate.issuer)
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON the HTTP API answers with (times in Taiwan time, ISO 8601)."""
-        def iso(instant: datetime | None) -> str | None:
-            return instant.astimezone(TAIWAN).isoformat() if instant else None
-
-        return {
-            "serial": self.serial,
-            "holder_id": self.holder_id,
-            "cn": self.cn,
-            "subject": self.subject,
-            "issuer": self.issuer,
-            "not_before": iso(self.not_before),
-            "not_after": iso(self.not_after),
-            "status": self.status.value,
-            "issued_at": iso(self.issued_at),
-            "renewed_from": self.renewed_from,
-            "renewed_by": self.renewed_by,
-            "suspended_at": iso(self.suspended_at),
-            "revoked_at": iso(self.revoked_at),
-            "revocation_reason": self.revocation_reason,
-            "replayed": self.replayed,
-            "certificate": self.pem,
-        }
-
-
-@dataclass(frozen=True)
-class Authorization:
-    """What a 授權碼 allows: one certificate for ``holder_id`` named ``subject`` until ``expires_at``."""
-
-    holder_id: str
-    cn: str
-    subject: x509.Name
-    issued_at: datetime
-    expires_at: datetime
-    used_at: datetime | None = None
-    serial: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        def iso(instant: datetime | None) -> str | None:
-            return instant.astimezone(TAIWAN).isoformat() if instant else None
-
-        return {"holder_id": self.holder_id, "cn": self.cn, "subject": display_name(self.subject),
-                "subject_rfc4514": self.subject.rfc4514_string(), "issued_at": iso(self.issued_at),
-                "expires_at": iso(self.expires_at), "used_at": iso(self.used_at), "serial": self.serial}
 
 
 class CertificateAuthority:
@@ -214,7 +132,8 @@ class CertificateAuthority:
         hierarchy = ensure_hierarchy(state, Path(keys_dir) if keys_dir else None)
         registry = Registry(state / REGISTRY_FILE, durability=config.durability)
         try:
-            _check_registry_issuer(registry, hierarchy, state)
+            registry.bind_issuer(x509.SubjectKeyIdentifier.from_public_key(
+                hierarchy.issuer_cert.public_key()).digest.hex(), state)
         except BaseException:
             registry.close()
             raise
@@ -877,16 +796,3 @@ def _actor(actor: str) -> str:
 
 def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if isinstance(v, (str, int, float, bool, list, type(None))) else str(v)) for k, v in detail.items()}
-
-
-def _check_registry_issuer(registry: Registry, hierarchy: Hierarchy, state_dir: Path) -> None:
-    """The registry belongs to the issuing key beside it (remembered on first start)."""
-    fingerprint = x509.SubjectKeyIdentifier.from_public_key(hierarchy.issuer_cert.public_key()).digest.hex()
-    with registry.read() as tx:
-        stored = tx.meta("issuer_key_id")
-    if stored is None:
-        with registry.write() as tx:
-            stored = tx.meta("issuer_key_id") or fingerprint
-            tx.set_meta("issuer_key_id", stored)
-    if stored != fingerprint:
-        raise errors.StateError(f"登錄資料庫與發證金鑰不符：{state_dir}")

@@ -13,7 +13,8 @@ from starlette.routing import Route
 from fxml.agent import api
 from fxml.agent.api import MESSAGES, STATUS, AgentError, ErrorCode, EventType
 from fxml.agent.app import AgentApi
-from fxml.agent.core import AgentSettings, CardAgent, translate
+from fxml.agent.cards import translate
+from fxml.agent.core import AgentSettings, CardAgent
 from fxml.card.errors import PinBlockedError, WrongPinError
 from fxml.card.pcsc import NoCardError
 from fxml.renewal.errors import MESSAGES as ENGINE_MESSAGES
