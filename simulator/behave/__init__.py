@@ -1,0 +1,1 @@
+"""fxmlsim's behave step library (docs/pytest.md)."""
