@@ -45,6 +45,7 @@ def test_the_stack_runs(fxmlsim_stack):
     assert set(fxmlsim_stack.urls) == {"ca", "agent", "platform", "bank"}
     assert os.environ["PCSCLITE_CSOCK_NAME"] == fxmlsim_stack.pcsc_socket
     assert Path(fxmlsim_stack.pcsc_socket).exists()
+    assert Path(fxmlsim_stack.home.root).name.startswith("fxmlsim-main-")
     Path("stack.json").write_text(json.dumps({
         "processes": fxmlsim_stack.processes(), "home": str(fxmlsim_stack.home.root)}))
 
@@ -68,7 +69,7 @@ def test_the_card_and_the_ca(fxmlsim_stack, fxmlsim_card, fxmlsim_persona, fxmls
 
     ca = CaClient.from_env(fxmlsim_stack.env, actor="sample")
     (record,) = [r for r in ca.query(holder_id="A123456789") if r.serial == card.serial]
-    assert record.cn == "A123456789-00-2015"
+    assert record.cn == "A123456789-00-2015" and record.status == "正常"
     issuer = ca.chain()[0]
     asked = ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, hashes.SHA1()).build()
     answer = ocsp.load_der_ocsp_response(ca.ocsp(asked.public_bytes(serialization.Encoding.DER)))
@@ -139,19 +140,24 @@ from pathlib import Path
 
 def test_fails(fxmlsim_stack):
     Path("stack.json").write_text(json.dumps({
-        "processes": fxmlsim_stack.processes(), "home": str(fxmlsim_stack.home.root)}))
+        "processes": fxmlsim_stack.processes(), "home": str(fxmlsim_stack.home.root),
+        "worker": fxmlsim_stack.worker}))
     raise AssertionError("on purpose")
 '''
 
 
 def test_the_stack_stops_when_a_test_fails(tmp_path: Path) -> None:
+    """Also: under an xdist worker (here as pytest-xdist tells it, by PYTEST_XDIST_WORKER), the home is
+    the worker's."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "test_failing.py").write_text(FAILING, encoding="utf-8")
     (project / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n", encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "pytest", "test_failing.py"], cwd=project,
-                          env=_environment(), capture_output=True, text=True, timeout=600)
+                          env={**_environment(), "PYTEST_XDIST_WORKER": "gw1"}, capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 1 and "1 failed" in done.stdout, done.stdout + done.stderr
     seen = json.loads((project / "stack.json").read_text())
+    assert seen["worker"] == "gw1" and Path(seen["home"]).name.startswith("fxmlsim-gw1-")
     assert seen["processes"] and not [p for p in seen["processes"] if record_running(p)]
     assert not Path(seen["home"]).exists()
