@@ -92,6 +92,11 @@ def test_a_profile_card(fxmlsim_card, fxmlsim_stack):
 def test_the_persona(fxmlsim_persona):
     eoi = fxmlsim_persona("eoi")
     assert eoi.login_url.endswith("/eoi/login")
+
+
+def test_the_cards_of_earlier_tests_are_out_and_the_clock_is_real(fxmlsim_stack, fxmlsim_clock):
+    assert not [r for r in fxmlsim_stack.home.stack.readers() if r["card"]]
+    assert fxmlsim_clock.now().year >= 2025
 '''
 
 
@@ -125,7 +130,7 @@ def test_a_project_uses_the_plugin(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "pytest", "-v", "tests"], cwd=project,
                           env=_environment(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "5 passed" in done.stdout, done.stdout
+    assert "6 passed" in done.stdout, done.stdout
     seen = json.loads((project / "stack.json").read_text())
     assert len(seen["processes"]) >= 6  # the PC/SC daemon, pcscd and four services
     left = [p for p in seen["processes"] if record_running(p)]
