@@ -360,17 +360,15 @@ class CardMaker:
         return packaged
 
     def _persona_profile(self, who: PersonaLogin, days_left: int | None) -> dict[str, Any]:
-        """The persona's card profile, as the features make it; what earlier tests issued to the customer
-        and left valid is revoked first (the bank replaced that card), so the customer holds one valid
-        certificate at the CA, the card's."""
-        from simulator.bank.cards import DAYS_LEFT, card_profile
+        """The persona's card profile, as the features make it (simulator.persona_cards): what earlier tests
+        issued to the customer and left valid is revoked first (the bank replaced that card)."""
+        from simulator.bank.cards import DAYS_LEFT
+        from simulator.home import private_files
+        from simulator.persona_cards import persona_card_profile
 
-        customer = who.customer
-        ca = self.stack.ca_client()
-        for record in ca.query(holder_id=customer.holder_id):
-            if record.renewed_by is None and record.status not in ("已廢止", "已過期"):
-                ca.revoke(record.serial, "superseded")
-        return card_profile(customer, self.clock.now(), days_left=DAYS_LEFT if days_left is None else days_left)
+        with private_files():
+            return persona_card_profile(self.stack.home, self.stack.ca_client(), who.customer, self.clock.now(),
+                                        days_left=DAYS_LEFT if days_left is None else days_left)
 
     def remove_all(self) -> None:
         from simulator.pcsc.stack import StackError

@@ -34,11 +34,11 @@ from fxml.clock import TAIWAN
 from fxml.display import display_name, roc_date, taiwan_text, time_text
 from fxml.platform.tickets import System
 from simulator import procedure
-from simulator.bank.cards import card_profile, earlier_card_profile
 from simulator.bank.customers import persona
 from simulator.behave.bank_support import bank_store
 from simulator.behave.frame_support import assert_in_frame
 from simulator.behave.pages import Proof, Renewal
+from simulator.persona_cards import persona_card_profile
 
 #: The step after which the screen is the manual's step-N screen (the living manual's screenshot).
 MANUAL_SCREEN = "illustrates"
@@ -77,27 +77,11 @@ def _insert(context: Context, profile: dict[str, Any], name: str) -> None:
 
 
 def _customer_card(context: Context, customer: str, **dated: Any) -> None:
-    """The persona's card, its newest certificate due as ``dated`` says.
-
-    The CA outlives a scenario: what earlier scenarios of the run issued to this customer and
-    left valid is revoked first (the bank replaced that card), so the customer holds what the
-    bank's records say and no more. The persona's earlier certificates (the EOI company's
-    2012 one) were issued long ago, on a card of their own that stays in the drawer; once a
-    run, since they have long expired."""
+    """The persona's card, its newest certificate due as ``dated`` says (simulator.persona_cards: what
+    earlier scenarios issued to the customer and left valid is revoked first)."""
     who = persona(customer).customer
-    ca = _ca(context)
-    known = ca.query(holder_id=who.holder_id)
-    for record in known:
-        if record.renewed_by is None and record.status not in ("已廢止", "已過期"):
-            ca.revoke(record.serial, "superseded")
-    earlier = earlier_card_profile(who)
-    kept = {r.cn for r in known if r.status == "已過期"}
-    if earlier is not None and not all(f"{who.holder_id}-00-{c['cn_suffix']}" in kept
-                                       for c in earlier["certificates"]):
-        path = context.home.root / f"earlier-{who.id_number}.json"
-        path.write_text(json.dumps(earlier, ensure_ascii=False, indent=2), encoding="utf-8")
-        context.home.create_card(path, name=f"earlier-{who.id_number}", replace=True)
-    _insert(context, card_profile(who, context.clock.now(), **dated), f"card-{who.id_number}")
+    profile = persona_card_profile(context.home, _ca(context), who, context.clock.now(), **dated)
+    _insert(context, profile, f"card-{who.id_number}")
 
 
 @given("「{customer}」的憑證載具已插入讀卡機，憑證於 {days:d} 天後到期")
