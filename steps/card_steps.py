@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from itertools import pairwise
-from pathlib import Path
 
 from behave import given, then, when
 from behave.runner import Context
@@ -24,8 +23,9 @@ from fxml.card.errors import PinBlockedError, WrongPinError
 from fxml.card.pcsc import PcscConnection, wait_for_card
 from fxml.display import display_name, taiwan_text
 from simulator.home import Home
+from simulator.resources import CARD_PROFILES
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cards"
+FIXTURES = CARD_PROFILES
 #: The card a scenario makes, by the 憑證儲存媒體 it names (the feature names no file).
 CARDS = {"大卡": "eoi-large", "小卡": "personal-small"}
 #: A 憑證載具密碼 that is not the card's.
