@@ -68,6 +68,22 @@ def _service_port(text: str) -> tuple[str, int]:
     return name, int(port)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """One line per thing the Debian side must provide; exit 1 when something is missing."""
+    from simulator.doctor import missing_packages, run_checks
+
+    results = run_checks()
+    for result in results:
+        print(result.line())
+    if all(result.ok for result in results):
+        print("fxmlsim doctor: everything fxmlsim needs is there")
+        return 0
+    packages = missing_packages(results)
+    if packages:
+        print(f"fxmlsim doctor: all at once, as root: apt-get install {' '.join(packages)}")
+    return EXIT_USER_ERROR
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     home = home_mod.Home.from_args(args)
     stopped = home.down()
@@ -299,6 +315,8 @@ def _add_stack(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything 'up' started").set_defaults(func=cmd_down)
+    doctor = sub.add_parser("doctor", help="check the Debian side fxmlsim needs; apt-get commands for what is missing")
+    doctor.set_defaults(func=cmd_doctor)
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)
 
 

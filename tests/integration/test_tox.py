@@ -33,8 +33,11 @@ def fresh_copy(target: Path) -> Path:
     ).stdout
     for name in filter(None, listed.split(b"\0")):
         source = ROOT / os.fsdecode(name)
-        if source.is_file():  # a file deleted but not yet committed is gone from a clone too
-            dest = target / os.fsdecode(name)
+        dest = target / os.fsdecode(name)
+        if source.is_symlink():  # fixtures -> simulator/fixtures: a link in a clone too
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.symlink_to(os.readlink(source))
+        elif source.is_file():  # a file deleted but not yet committed is gone from a clone too
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest)
     return target
