@@ -98,9 +98,21 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 # -- cards --------------------------------------------------------------------
+def card_profile_path(text: str) -> Path:
+    """A card profile: a file, or the name of one the package carries (``eoi-golden``: its
+    ``fixtures/cards/eoi-golden.json``, there from an installed wheel too)."""
+    from simulator.resources import CARD_PROFILES
+
+    path = Path(text)
+    packaged = CARD_PROFILES / f"{text}.json"
+    if not path.exists() and home_mod.CARD_NAME.fullmatch(text) and packaged.is_file():
+        return packaged
+    return path
+
+
 def cmd_card_create(args: argparse.Namespace) -> int:
     home = home_mod.Home.from_args(args)
-    path = home.create_card(Path(args.profile), name=args.name, replace=args.replace, blank=args.blank)
+    path = home.create_card(card_profile_path(args.profile), name=args.name, replace=args.replace, blank=args.blank)
     print(path)
     return 0
 
@@ -325,8 +337,8 @@ def _add_cards(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     card = sub.add_parser("card", help="virtual TWCA chip cards").add_subparsers(
         dest="card_command", required=True, metavar="CARD_COMMAND"
     )
-    create = card.add_parser("create", help="make a card image from a profile in fixtures/cards")
-    create.add_argument("profile")
+    create = card.add_parser("create", help="make a card image from a profile (a JSON file like fixtures/cards')")
+    create.add_argument("profile", help="a profile's file, or the name of one of fixtures/cards (eoi-golden, ...)")
     create.add_argument("--name", help="card name (default: the profile's file name)")
     create.add_argument("--replace", action="store_true", help="overwrite an existing card of that name")
     create.add_argument("--blank", action="store_true",
