@@ -11,6 +11,8 @@ thing, each with the ``apt-get install`` that fixes it when it is missing.
 from __future__ import annotations
 
 import ctypes.util
+import importlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -64,6 +66,13 @@ def check_virtualsmartcard() -> Result:
     name = VIRTUALSMARTCARD_PACKAGE
     if found is None:
         return Result(name, False, "the module virtualsmartcard is nowhere (the card OS's base)", (name,))
+    if importlib.util.find_spec("Crypto") is None:  # virtualsmartcard falls back to Python 2's sha module then
+        return Result(name, False, f"{found.folder}: it needs pycryptodome (Crypto), which is not installed",
+                      fix="pip install pycryptodome (one of fxmlsim's dependencies)")
+    try:
+        importlib.import_module("virtualsmartcard.VirtualSmartcard")
+    except ImportError as exc:
+        return Result(name, False, f"{found.folder}: the module does not import ({exc})", (name,))
     how = "added to sys.path by fxmlsim" if found.added else "on sys.path"
     return Result(name, True, f"{found.folder} ({how})")
 

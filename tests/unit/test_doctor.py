@@ -82,3 +82,20 @@ def test_without_the_pth_file_debian_s_folder_goes_on_sys_path() -> None:
 
 def test_nowhere_to_be_found_is_none(tmp_path: Path) -> None:
     assert find_without_site(tmp_path) == "null"
+
+
+CHECK = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from simulator.doctor import check_virtualsmartcard
+print(check_virtualsmartcard().line())
+"""
+
+
+def test_virtualsmartcard_without_pycryptodome_is_missing_with_the_pip_fix() -> None:
+    """Without site (-S) neither the venv's .pth file nor pycryptodome is there: doctor finds
+    Debian's folder itself and says what the module lacks."""
+    out = subprocess.run([sys.executable, "-S", "-c", CHECK, str(ROOT)], capture_output=True, text=True,
+                         timeout=60, check=True).stdout.strip()
+    assert out == (f"MISSING  python3-virtualsmartcard: {VIRTUALSMARTCARD_DIRS[0]}: it needs pycryptodome (Crypto), "
+                   "which is not installed; fix: pip install pycryptodome (one of fxmlsim's dependencies)")
