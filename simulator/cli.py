@@ -68,6 +68,22 @@ def _service_port(text: str) -> tuple[str, int]:
     return name, int(port)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """One line per thing the Debian side must provide; exit 1 when something is missing."""
+    from simulator.doctor import missing_packages, run_checks
+
+    results = run_checks()
+    for result in results:
+        print(result.line())
+    if all(result.ok for result in results):
+        print("fxmlsim doctor: everything fxmlsim needs is there")
+        return 0
+    packages = missing_packages(results)
+    if packages:
+        print(f"fxmlsim doctor: all at once, as root: apt-get install {' '.join(packages)}")
+    return EXIT_USER_ERROR
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     home = home_mod.Home.from_args(args)
     stopped = home.down()
@@ -82,9 +98,21 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 # -- cards --------------------------------------------------------------------
+def card_profile_path(text: str) -> Path:
+    """A card profile: a file, or the name of one the package carries (``eoi-golden``: its
+    ``fixtures/cards/eoi-golden.json``, there from an installed wheel too)."""
+    from simulator.resources import CARD_PROFILES
+
+    path = Path(text)
+    packaged = CARD_PROFILES / f"{text}.json"
+    if not path.exists() and home_mod.CARD_NAME.fullmatch(text) and packaged.is_file():
+        return packaged
+    return path
+
+
 def cmd_card_create(args: argparse.Namespace) -> int:
     home = home_mod.Home.from_args(args)
-    path = home.create_card(Path(args.profile), name=args.name, replace=args.replace, blank=args.blank)
+    path = home.create_card(card_profile_path(args.profile), name=args.name, replace=args.replace, blank=args.blank)
     print(path)
     return 0
 
@@ -299,6 +327,8 @@ def _add_stack(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything 'up' started").set_defaults(func=cmd_down)
+    doctor = sub.add_parser("doctor", help="check the Debian side fxmlsim needs; apt-get commands for what is missing")
+    doctor.set_defaults(func=cmd_doctor)
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)
 
 
@@ -307,8 +337,8 @@ def _add_cards(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     card = sub.add_parser("card", help="virtual TWCA chip cards").add_subparsers(
         dest="card_command", required=True, metavar="CARD_COMMAND"
     )
-    create = card.add_parser("create", help="make a card image from a profile in fixtures/cards")
-    create.add_argument("profile")
+    create = card.add_parser("create", help="make a card image from a profile (a JSON file like fixtures/cards')")
+    create.add_argument("profile", help="a profile's file, or the name of one of fixtures/cards (eoi-golden, ...)")
     create.add_argument("--name", help="card name (default: the profile's file name)")
     create.add_argument("--replace", action="store_true", help="overwrite an existing card of that name")
     create.add_argument("--blank", action="store_true",

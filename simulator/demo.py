@@ -31,7 +31,8 @@ from fxml import env
 from fxml.clock import TAIWAN, from_env
 from simulator.bank.customers import persona
 from simulator.customer import Customer, print_proof, renew
-from simulator.home import FIXTURES, Home
+from simulator.home import Home
+from simulator.resources import CARD_PROFILES
 
 #: Days left on the demo cards' certificates: inside the 30-day window, as in the manual (27).
 DAYS_LEFT = 27
@@ -72,7 +73,7 @@ def _demo(home: Home, wait: bool, out: Callable[[str], None]) -> int:
             if variable in started:
                 out(f"  {name}: {started[variable]}")
         person = persona("person").customer
-        profile_file = card_profile(FIXTURES / "cards" / "personal-small.json", home.root / "demo-person.json")
+        profile_file = card_profile(CARD_PROFILES / "personal-small.json", home.root / "demo-person.json")
         pin = json.loads(profile_file.read_text(encoding="utf-8"))["pin"]
         image = home.create_card(profile_file, name="demo-person", replace=True)
         reader = home.stack.insert(image, 0)["name"]
@@ -99,7 +100,7 @@ def _demo(home: Home, wait: bool, out: Callable[[str], None]) -> int:
 
 def _leave_up(home: Home, started: dict[str, str], out: Callable[[str], None]) -> None:
     eoi = persona("eoi").customer
-    profile_file = card_profile(FIXTURES / "cards" / "eoi-golden.json", home.root / "demo-eoi.json")
+    profile_file = card_profile(CARD_PROFILES / "eoi-golden.json", home.root / "demo-eoi.json")
     pin = json.loads(profile_file.read_text(encoding="utf-8"))["pin"]
     image = home.create_card(profile_file, name="demo-eoi", replace=True)
     reader = home.stack.insert(image, 1)["name"]

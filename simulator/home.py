@@ -48,8 +48,6 @@ from simulator.services import SERVICES, ServiceSpec
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO / "fixtures"
 ENV_HOME = env.HOME
 #: A card's name: its image is ``<home>/cards/<name>.json``. Letters, digits,
 #: '-', '_' and '.', not starting with '.', at most 64 characters: never a path.

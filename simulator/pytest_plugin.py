@@ -347,15 +347,15 @@ class CardMaker:
 
     @staticmethod
     def _profile_path(profile: str | Path | None) -> Path:
-        from simulator import home
+        from simulator.resources import CARD_PROFILES
 
         assert profile is not None
         path = Path(profile)
         if path.suffix == ".json" or os.sep in str(profile):
             return path
-        packaged = home.FIXTURES / "cards" / f"{profile}.json"
+        packaged = CARD_PROFILES / f"{profile}.json"
         if not packaged.is_file():
-            known = ", ".join(sorted(p.stem for p in (home.FIXTURES / "cards").glob("*.json")))
+            known = ", ".join(sorted(p.stem for p in CARD_PROFILES.glob("*.json")))
             raise FileNotFoundError(f"no card profile {profile!r} in fxmlsim (profiles: {known})")
         return packaged
 

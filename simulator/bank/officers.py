@@ -18,9 +18,10 @@ from typing import Any, Final
 
 from simulator.bank.customers import Branch, CustomerDataError
 from simulator.errors import SimulatorError
+from simulator.resources import OFFICERS
 
 OFFICERS_FORMAT: Final = "fxmlsim-bank-officers"
-DEFAULT_OFFICERS: Final = Path(__file__).resolve().parents[2] / "fixtures" / "bank" / "officers.json"
+DEFAULT_OFFICERS: Final = OFFICERS
 OFFICER_CODE: Final = re.compile(r"[A-Za-z0-9]{6,16}")
 _PASSWORD: Final = re.compile(r"(?=.*[A-Za-z])(?=.*[0-9])[A-Za-z0-9]{6,16}")
 

@@ -17,8 +17,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from virtualsmartcard.VirtualSmartcard import SmartcardOS
-
 from fxml.card.apdu import CLA_CHAINING, SW, ApduError, CommandApdu, MalformedApduError, response
 from fxml.card.piv import INS
 from simulator.card import trace
@@ -26,6 +24,7 @@ from simulator.card.applet import PivApplet
 from simulator.card.chaining import CommandChainer, ResponseChainer
 from simulator.card.image import CardImage, Carrier, load_image, save_image
 from simulator.card.keys import KeyFactory, generate_rsa_key
+from simulator.card.vsc import SmartcardOS
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.paths import ROOT
+from tests.support.paths import ROOT, fresh_copy
 
 pytestmark = pytest.mark.skipif(
     shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs a git checkout to copy from"
@@ -22,22 +22,6 @@ pytestmark = pytest.mark.skipif(
 
 #: A quick unit test; the run still collects (imports) every module of tests/unit.
 SMALL_TEST = "test_reader_conf_gives_each_reader_its_own_port_and_driver_copy"
-
-
-def fresh_copy(target: Path) -> Path:
-    """The files a clone would have (with this checkout's uncommitted edits, and
-    new files git does not ignore), copied to ``target``: no .venv, no .tox."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, check=True, timeout=60,
-    ).stdout
-    for name in filter(None, listed.split(b"\0")):
-        source = ROOT / os.fsdecode(name)
-        if source.is_file():  # a file deleted but not yet committed is gone from a clone too
-            dest = target / os.fsdecode(name)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest)
-    return target
 
 
 def tox(copy: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -542,7 +542,9 @@ def test_loading_a_file_that_is_not_json_names_the_line(tmp_path: Path) -> None:
 def test_the_personas_are_the_ones_features_use() -> None:
     personas = load_personas()
     assert list(personas) == PERSONA_NAMES
-    assert DEFAULT_PERSONAS == REPO / "fixtures" / "bank" / "personas.json"
+    # package data (simulator/fixtures), which the checkout's fixtures/ links to
+    assert DEFAULT_PERSONAS == REPO / "simulator" / "fixtures" / "bank" / "personas.json"
+    assert (REPO / "fixtures" / "bank" / "personas.json").resolve() == DEFAULT_PERSONAS
 
 
 def test_personas_load_by_name_or_title() -> None:

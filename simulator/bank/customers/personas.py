@@ -13,10 +13,11 @@ from simulator.bank.customers.errors import CustomerDataModel, UnknownPersonaErr
 from simulator.bank.customers.fields import PersonaName, PersonaTitle, Purpose
 from simulator.bank.customers.files import FORMAT_VERSION, PERSONAS_FORMAT, load, write_atomic
 from simulator.bank.customers.model import Customer
+from simulator.resources import PERSONAS
 from simulator.schema import model, refuse
 
 #: The personas the features use.
-DEFAULT_PERSONAS: Final = Path(__file__).resolve().parents[3] / "fixtures" / "bank" / "personas.json"
+DEFAULT_PERSONAS: Final = PERSONAS
 #: The note every personas file carries.
 PERSONAS_NOTE: Final = (
     "Test data only: fictional customers of the fxmlsim simulation; passwords are clear test passwords "

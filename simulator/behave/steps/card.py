@@ -22,7 +22,8 @@ from fxml.card.client import CardCertificate, PivCardClient
 from fxml.card.errors import PinBlockedError, WrongPinError
 from fxml.card.pcsc import PcscConnection, wait_for_card
 from fxml.display import display_name, taiwan_text
-from simulator.home import FIXTURES, Home
+from simulator.home import Home
+from simulator.resources import CARD_PROFILES
 
 #: The card a scenario makes, by the 憑證儲存媒體 it names (the feature names no file).
 CARDS = {"大卡": "eoi-large", "小卡": "personal-small"}
@@ -71,7 +72,7 @@ def stack_is_up(context: Context) -> None:
 @given("已製作一張憑證晶片卡({carrier})")
 def card_made(context: Context, carrier: str) -> None:
     assert carrier in CARDS, f"沒有「憑證晶片卡({carrier})」（可用：{'、'.join(CARDS)}）"
-    path = FIXTURES / "cards" / f"{CARDS[carrier]}.json"
+    path = CARD_PROFILES / f"{CARDS[carrier]}.json"
     context.profile = json.loads(path.read_text(encoding="utf-8"))
     context.image = _home(context).create_card(path, replace=True)
 
