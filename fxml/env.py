@@ -12,6 +12,8 @@ from typing import Final
 CLOCK: Final = "FXMLSIM_CLOCK"
 #: The fxmlsim home folder (default ``~/.fxmlsim``).
 HOME: Final = "FXMLSIM_HOME"
+#: The cache of the argon2 hashes of the fixtures' passwords (simulator/bank/hashcache.py; ``off``: none).
+HASH_CACHE: Final = "FXMLSIM_HASH_CACHE"
 #: Base URL of the CA's HTTP API.
 CA_URL: Final = "FXMLSIM_CA_URL"
 #: The CA's state folder, for ``fxmlsim ca`` run without a service.

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from fxml import env
 from fxml.clock import FixedClock
 from simulator.ca.service import CertificateAuthority
 from simulator.ca.testing import KeyCache, key_cache, open_test_ca
@@ -27,6 +28,13 @@ from tests.support.ca import FIRST_ISSUE
 
 #: How the reason of a skip for want of root begins (scripts/test_all.py looks for it).
 NEEDS_ROOT = "needs root (euid 0)"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The argon2 hashes of the fixtures' passwords (simulator/bank/hashcache.py) are kept in
+    pytest's cache folder, not the user's: every bank a test starts reuses them."""
+    if config.cache is not None and not os.environ.get(env.HASH_CACHE):
+        os.environ[env.HASH_CACHE] = str(config.cache.mkdir("fxmlsim-argon2") / "argon2-fixtures.json")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
