@@ -36,7 +36,8 @@ from simulator.home import Home
 from simulator.reporting import manifest
 
 ROOT = Path(__file__).resolve().parent
-SCREENSHOTS = ROOT / "reports" / "screenshots"
+#: Each behave process of a parallel run has its own (scripts/test_all.py sets FXMLSIM_SCREENSHOTS).
+SCREENSHOTS = Path(os.environ.get(env.SCREENSHOTS) or ROOT / "reports" / "screenshots")
 
 
 def before_all(context: Context) -> None:
