@@ -23,19 +23,21 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import shards
 import test_all
 from test_all import Counts
 
 
-def load_shard(folder: Path) -> tuple[dict[str, int], dict[str, Counts]]:
+def load_shard(folder: Path) -> tuple[dict[str, Any], dict[str, Counts]]:
     info = json.loads((folder / "shard.json").read_text(encoding="utf-8"))
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     parts = {name: Counts(passed=c["passed"], failed=c["failed"], skipped=c["skipped"],
                           skips=[tuple(s) for s in c["skips"]], problems=list(c["problems"]))
              for name, c in summary.items()}
-    return {"index": int(info["index"]), "count": int(info["count"])}, parts
+    return {"index": int(info["index"]), "count": int(info["count"]),
+            "whole_features": bool(info.get("whole_features", True))}, parts
 
 
 def merge_files(folders: list[Path], out: Path) -> None:
@@ -76,10 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     parts: dict[str, Counts] = {}
     seen: dict[int, Path] = {}
     counts_of_n: set[int] = set()
+    whole = True
     problems = Counts()
     for folder in folders:
         info, shard_parts = load_shard(folder)
         counts_of_n.add(info["count"])
+        whole = whole and info["whole_features"]
         if info["index"] in seen:
             problems.fail(f"shard {info['index']} is there twice: {seen[info['index']]} and {folder}")
         seen[info["index"]] = folder
@@ -94,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     test_all.say(f"[merge] {len(folders)} shard(s) of {n}: {', '.join(str(f) for f in folders)} -> {out}")
 
     merge_files(folders, out)
-    if "features" in parts:
-        parts["traceability"] = test_all.run_traceability()
-        parts["documents"] = test_all.run_documents(whole=True)
+    if "features" in parts:  # as an unsharded run of the same features does
+        if whole:
+            parts["traceability"] = test_all.run_traceability()
+        parts["documents"] = test_all.run_documents(whole=whole)
     if problems.failed:
         parts["merge"] = problems
     return test_all.summarize(parts)

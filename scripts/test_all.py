@@ -441,7 +441,9 @@ def run(args: argparse.Namespace) -> int:
             f"{len(features or [])} feature files{'' if first else '; the checks and benchmarks run in shard 1'}; "
             f"reports in {REPORTS}")
         (REPORTS / "shard.json").write_text(json.dumps(
-            {"index": shard.index, "count": shard.count, "pytest": pytest_files, "features": features}, indent=1,
+            {"index": shard.index, "count": shard.count, "pytest": pytest_files, "features": features,
+             # Whether the shards together ran every feature: the merge checks the traceability and the manual then.
+             "whole_features": not behave_args and not args.feature_files}, indent=1,
             ensure_ascii=False), encoding="utf-8")
     parts: dict[str, Counts] = {}
     took: dict[str, float] = {}

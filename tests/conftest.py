@@ -33,8 +33,9 @@ NEEDS_ROOT = "needs root (euid 0)"
 def pytest_configure(config: pytest.Config) -> None:
     """The argon2 hashes of the fixtures' passwords (simulator/bank/hashcache.py) are kept in
     pytest's cache folder, not the user's: every bank a test starts reuses them."""
-    if config.cache is not None and not os.environ.get(env.HASH_CACHE):
-        os.environ[env.HASH_CACHE] = str(config.cache.mkdir("fxmlsim-argon2") / "argon2-fixtures.json")
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    if cache is not None and not os.environ.get(env.HASH_CACHE):
+        os.environ[env.HASH_CACHE] = str(cache.mkdir("fxmlsim-argon2") / "argon2-fixtures.json")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
