@@ -10,8 +10,9 @@
    then ``bash scripts/run merge`` of the four, whose closing line must be the whole run's. On one
    machine the four compete for its cores; CI gives each shard a machine of its own.
 3. ``fxmlsim up`` in a new home (the user's caches warm: the argon2 hashes, the reader driver
-   guard), ``fxmlsim down`` after: the median of several, with where the time of the last one went
-   (each part's READY line after the start, from the processes' own records).
+   guard), ``fxmlsim down`` after: the median of several, and when each part of the last one was
+   ready (its READY line, seconds after the start: ``pcsc_ready_seconds`` and each service's ``ready_seconds`` in
+   ``<home>/run/services.json``).
 
 The goals are absolute (the machine's speed and load weigh on them): reported, enforced by
 ``--check`` only. The CPU pressure (Linux's PSI) during each says how much else competed.
@@ -20,6 +21,7 @@ Run on a shared machine the figures say as much about the others' work as about 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -50,9 +52,11 @@ def _pressure(p: CpuPressure) -> str:
     return "" if share is None else f"CPU pressure {share:.0%}"
 
 
-def stack_up(rounds: int = UP_ROUNDS) -> tuple[list[float], list[float]]:
-    """``fxmlsim up`` then ``down`` in a new home each round: the seconds of each."""
+def stack_up(rounds: int = UP_ROUNDS) -> tuple[list[float], list[float], dict[str, float]]:
+    """``fxmlsim up`` then ``down`` in a new home each round: the seconds of each, and when each part
+    of the last one was ready (seconds after the start: ``ready_seconds`` of its services.json)."""
     ups, downs = [], []
+    ready: dict[str, float] = {}
     env = {**os.environ}
     env.pop("FXMLSIM_HOME", None)
     for _ in range(rounds):
@@ -63,13 +67,17 @@ def stack_up(rounds: int = UP_ROUNDS) -> tuple[list[float], list[float]]:
             ups.append(time.perf_counter() - started)
             if up.returncode != 0:
                 raise RuntimeError(f"fxmlsim up failed: {up.stderr[-2000:]}")
+            services = json.loads((home / "run" / "services.json").read_text())
+            ready = {"pcsc": services.get("pcsc_ready_seconds", 0)} | {
+                name: info["ready_seconds"] for name, info in services.items()
+                if isinstance(info, dict) and "ready_seconds" in info}
             started = time.perf_counter()
             subprocess.run([FXMLSIM, "--home", str(home), "down"], env=env, capture_output=True, check=True)
             downs.append(time.perf_counter() - started)
         finally:
             subprocess.run([FXMLSIM, "--home", str(home), "down"], env=env, capture_output=True)
             shutil.rmtree(home, ignore_errors=True)
-    return ups, downs
+    return ups, downs, ready
 
 
 def run_whole() -> tuple[float, str, int]:
@@ -122,12 +130,14 @@ def suite(quick: bool = False) -> list[Measured]:
         # The same tests counted (one that fails in one run and passes in the other: the machine's, not the merge's).
         measured.append(Measured("suite.merge_same_totals", abs(_tests(merged_line) - _tests(whole_line))))
     pressure = CpuPressure()
-    ups, downs = stack_up()
+    ups, downs, ready = stack_up()
     up = statistics.median(ups)
     measured.append(Measured("suite.stack_up", up))
     notes.append((f"fxmlsim up, new home, median of {len(ups)}", f"{up:.2f} s",
                   (f"min {min(ups):.2f} s, max {max(ups):.2f} s; down median {statistics.median(downs):.2f} s; "
                   f"{_pressure(pressure)}")))
+    notes.append(("  the last one: each part ready after", "",
+                  ", ".join(f"{name} {seconds:.2f} s" for name, seconds in ready.items())))
     print_table("Measured", notes)
     for m in measured:
         rows.append((m.goal.name, m.goal.text(), m.shown(), "yes" if m.met else "NO"))
