@@ -48,7 +48,8 @@ def merge_files(folders: list[Path], out: Path) -> None:
     junit.mkdir(parents=True)
     for folder in folders:
         for xml in sorted((folder / "features").glob("TESTS-*.xml")):
-            shutil.copyfile(xml, junit / xml.name)
+            # A feature file's scenarios may be in several shards: each shard's file of it, by name.
+            shutil.copyfile(xml, junit / f"{xml.stem}.{folder.name}.xml")
     features = shards.merge_features_json([f / "features.json" for f in folders], out / "features.json")
     shots = shards.merge_screenshots([f / "screenshots" for f in folders], out / "screenshots")
     test_all.say(f"[merge] {features} features, {shots} screenshots")

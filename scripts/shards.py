@@ -3,7 +3,9 @@
 A shard runs a deterministic part of every group: the pytest files and the feature files are
 each dealt to the N shards by weight, heaviest first, each to the shard with the least weight so
 far (ties: the lower shard, then the file's name), so that every machine that runs shard I of N
-with the same files and the same durations file runs the same part. The weights are the seconds
+with the same files and the same durations file runs the same part. The features are dealt by
+scenario (``file:line`` of each scenario, and of each scenario outline with all its examples), each
+weighing its share of its file's seconds. The weights are the seconds
 each file took in the run that wrote the durations file (``tests/durations.json``, committed: every
 machine of a CI pipeline must read the same one; ``scripts/run merge`` writes the new figures in
 its folder's ``durations.json`` to copy there); a file it does not know weighs its number of tests
@@ -64,6 +66,40 @@ def deal(weights: Mapping[str, float], count: int, start: Sequence[float] = ()) 
         bins[lightest].append(item)
         loads[lightest] += weights[item]
     return [sorted(b) for b in bins]
+
+
+def feature_units(files: Iterable[str]) -> dict[str, int]:
+    """The scenarios of the feature files as behave runs them one by one: ``file:line`` of each
+    scenario, and of each scenario outline (all its examples at once), with how many scenarios
+    each unit is (an outline: its examples)."""
+    from behave.parser import parse_file
+
+    units: dict[str, int] = {}
+    for file in files:
+        feature = parse_file(str(ROOT / file), language="zh-TW")
+        if feature is None:
+            continue
+        for scenario in feature.scenarios:
+            examples = len(list(getattr(scenario, "scenarios", [])))
+            units[f"{file}:{scenario.line}"] = max(1, examples)
+    return units
+
+
+def unit_weights(units: Mapping[str, int], known: Mapping[str, float]) -> dict[str, float]:
+    """Each unit's share of its feature file's seconds in ``known`` (by its scenarios), else its
+    scenarios times the median seconds of a scenario of a known file (1 s when none is known)."""
+    per_file: dict[str, int] = {}
+    for unit, count in units.items():
+        file = unit.rsplit(":", 1)[0]
+        per_file[file] = per_file.get(file, 0) + count
+    rates = [known[f] / n for f, n in per_file.items() if f in known and n]
+    unit_rate = statistics.median(rates) if rates else 1.0
+    weights = {}
+    for unit, count in units.items():
+        file = unit.rsplit(":", 1)[0]
+        rate = known[file] / per_file[file] if file in known else unit_rate
+        weights[unit] = count * rate
+    return weights
 
 
 def read_durations(path: Path | None = None) -> dict[str, dict[str, float]]:
@@ -146,11 +182,36 @@ def _features(results: Path) -> list[dict[str, Any]]:
 def merge_features_json(parts: Iterable[Path], out: Path) -> int:
     """behave's JSON reports of several processes as one (features in the order of their files);
     the number of features."""
-    features = [feature for part in parts for feature in _features(part)]
-    features.sort(key=lambda f: str(f.get("location", "")))
+    by_file: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for feature in _features(part):
+            file = str(feature.get("location", "")).rsplit(":", 1)[0]
+            if file not in by_file:
+                by_file[file] = feature
+                continue
+            # The same feature file's scenarios from several processes: one feature, its scenarios in
+            # their file's order, its background once, failed if a part of it failed.
+            held = by_file[file]
+            have = {(e.get("type"), e.get("location")) for e in held.get("elements") or []}
+            held["elements"] = [*(held.get("elements") or []), *(e for e in feature.get("elements") or []
+                                                                   if (e.get("type"), e.get("location")) not in have)]
+            if feature.get("status") == "failed" or held.get("status") == "failed":
+                held["status"] = "failed"
+    for feature in by_file.values():
+        feature["elements"] = sorted(feature.get("elements") or [], key=_line)
+    features = [by_file[file] for file in sorted(by_file)]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(features, ensure_ascii=False, indent=2), encoding="utf-8")
     return len(features)
+
+
+def _line(element: Mapping[str, Any]) -> tuple[int, int]:
+    """An element's place in its file: its line (a background before the scenarios of its line)."""
+    try:
+        line = int(str(element.get("location", "")).rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        line = 0
+    return line, 0 if element.get("type") == "background" else 1
 
 
 def merge_junit(parts: Iterable[Path], out: Path) -> None:

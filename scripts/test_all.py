@@ -198,11 +198,12 @@ def shard_pytest_files(paths: list[str], shard: Shard, durations: dict[str, dict
 
 def xdist_options(options: list[str], jobs: int, files: int | None) -> list[str]:
     """``-n J`` unless one worker will do (one job, one file) or the arguments choose themselves;
-    ``--dist loadfile``: a file's tests on one worker, so a module's fixtures (a CA, a bank, a
-    stack) start once."""
+    ``--dist worksteal``: each worker starts with a run of consecutive tests (a module's, mostly,
+    so its fixtures start once per worker) and takes tests from the other when it runs out: one
+    long file (tests/pcsc/test_lifecycle.py) does not hold up the run as it would on one worker."""
     if jobs < 2 or files == 1 or any(o.startswith(("-n", "--numprocesses", "--dist", "-p")) for o in options):
         return []
-    return ["-n", str(jobs), "--dist", "loadfile"]
+    return ["-n", str(jobs), "--dist", "worksteal"]
 
 
 def run_pytest(args: list[str], jobs: int = 1, files: list[str] | None = None) -> Counts:
@@ -273,8 +274,32 @@ def feature_files(given: list[str] | None) -> list[str]:
     return sorted(f.relative_to(ROOT).as_posix() for f in (ROOT / "features").glob("*.feature"))
 
 
-def shard_feature_files(files: list[str], shard: Shard, durations: dict[str, dict[str, float]]) -> list[str]:
-    return shards.deal(shards.weights(files, durations["features"], shards.SCENARIO), shard.count)[shard.index - 1]
+def feature_weights(files: list[str], durations: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The scenarios (``file:line``; an outline with its examples) of ``files``, by weight."""
+    return shards.unit_weights(shards.feature_units(files), durations["features"])
+
+
+def shard_features(files: list[str], shard: Shard, durations: dict[str, dict[str, float]]) -> list[str]:
+    """The scenarios of shard I of N (``file:line``)."""
+    return shards.deal(feature_weights(files, durations), shard.count)[shard.index - 1]
+
+
+def behave_targets(units: list[str]) -> tuple[list[str], bool]:
+    """What a behave process is given for ``units``: a feature file whose every scenario is there as
+    the file, the others' scenarios as ``file:line``; and whether some file is there in part
+    (then ``--no-skipped``: what behave leaves out of it is not counted as skipped)."""
+    by_file: dict[str, list[str]] = {}
+    for unit in units:
+        by_file.setdefault(unit.rsplit(":", 1)[0], []).append(unit)
+    targets: list[str] = []
+    partial = False
+    for file, of_file in sorted(by_file.items()):
+        if len(of_file) == len(shards.feature_units([file])):
+            targets.append(file)
+        else:
+            targets += sorted(of_file, key=lambda u: int(u.rsplit(":", 1)[1]))
+            partial = True
+    return targets, partial
 
 
 def run_features(args: list[str]) -> Counts:
@@ -310,23 +335,27 @@ def feature_counts(out: Path, codes: list[int]) -> Counts:
     return counts
 
 
-def run_feature_pool(files: list[str], jobs: int, durations: dict[str, dict[str, float]]) -> Counts:
-    """The feature files in ``jobs`` behave processes at once, each with its own fxmlsim home and
-    stack (environment.py), its own JSON report and screenshots (merged into this run's afterwards)
-    and its output in a log, printed when it ends; the files dealt to them by their durations."""
+def run_feature_pool(units: list[str], jobs: int, durations: dict[str, dict[str, float]]) -> Counts:
+    """The scenarios (``file:line``) in ``jobs`` behave processes at once, each with its own fxmlsim
+    home and stack (environment.py), its own JSON report, JUnit files and screenshots (merged into
+    this run's afterwards) and its output in a log, printed when it ends; the scenarios dealt to
+    them by their durations."""
     out = REPORTS / "features"
     parts_dir = REPORTS / "features-parts"
     for stale in (out, parts_dir):
         shutil.rmtree(stale, ignore_errors=True)
     out.mkdir(parents=True)
-    groups = [g for g in shards.deal(shards.weights(files, durations["features"], shards.SCENARIO),
-                                      max(1, min(jobs, len(files)))) if g]
+    weights = {u: w for u, w in feature_weights(sorted({u.rsplit(":", 1)[0] for u in units}), durations).items()
+               if u in set(units)}
+    groups = [g for g in shards.deal(weights, max(1, min(jobs, len(units)))) if g]
     running: list[tuple[Path, list[str], subprocess.Popen[bytes]]] = []
     for k, group in enumerate(groups, start=1):
         part = parts_dir / f"{k}"
         part.mkdir(parents=True)
+        targets, partial = behave_targets(group)
         cmd = [str(VENV_BIN / "behave"), "--no-color", "--format", "json", "--outfile", str(part / "features.json"),
-               "--format", "pretty", "--junit", "--junit-directory", str(out), *group]
+               "--format", "pretty", "--junit", "--junit-directory", str(part / "junit"),
+               *(["--no-skipped"] if partial else []), *targets]
         say(f"[features] process {k} of {len(groups)}: {' '.join(cmd[1:])}")
         env = {**os.environ, **BEHAVE_ENV, SCREENSHOTS_ENV: str(part / "screenshots")}
         with open(part / "behave.log", "wb") as log:
@@ -335,8 +364,10 @@ def run_feature_pool(files: list[str], jobs: int, durations: dict[str, dict[str,
     codes = []
     for part, group, proc in running:
         codes.append(proc.wait())
-        say(f"[features] process {part.name} ({', '.join(Path(g).stem for g in group)}): exit status {proc.returncode}")
+        say(f"[features] process {part.name} ({len(group)} scenarios): exit status {proc.returncode}")
         sys.stdout.write((part / "behave.log").read_text(encoding="utf-8", errors="replace"))
+        for xml in sorted((part / "junit").glob("TESTS-*.xml")):  # one per feature file, in each process
+            shutil.copyfile(xml, out / f"{xml.stem}.{part.name}.xml")
     parts = [part for part, _, _ in running]
     shards.merge_features_json([p / "features.json" for p in parts], REPORTS / "features.json")
     shards.merge_screenshots([p / "screenshots" for p in parts], REPORTS / "screenshots")
@@ -366,7 +397,7 @@ def run_documents(whole: bool) -> Counts:
 def run_traceability() -> Counts:
     """docs/traceability.md against this run's results (reports/features.json): one check."""
     cmd = [sys.executable, str(ROOT / "scripts" / "traceability.py"), "--check",
-           "--out", str(REPORTS / "traceability.md")]
+           "--report", str(REPORTS / "features.json"), "--out", str(REPORTS / "traceability.md")]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if done.returncode == 0:
         say("[check] traceability with this run's results: ok")
@@ -417,9 +448,8 @@ def plan(args: argparse.Namespace, durations: dict[str, dict[str, float]]
         extra = (0 if args.no_checks else fixed.get("checks", 0)) + (0 if args.no_bench else fixed.get("bench", 0))
         pytest_files = shard_pytest_files(split_pytest_args(args.pytest_args)[1], shard, durations, extra)
     if not (args.no_pytest and args.pytest_args):
-        features = feature_files(args.feature_files)
-        if shard is not None:
-            features = shard_feature_files(features, shard, durations)
+        files = feature_files(args.feature_files)
+        features = shard_features(files, shard, durations) if shard is not None else list(shards.feature_units(files))
     return pytest_files, features
 
 
@@ -438,7 +468,8 @@ def run(args: argparse.Namespace) -> int:
     REPORTS.mkdir(parents=True, exist_ok=True)
     if shard is not None:
         say(f"[shard] {shard.index} of {shard.count}: {len(pytest_files or [])} pytest files, "
-            f"{len(features or [])} feature files{'' if first else '; the checks and benchmarks run in shard 1'}; "
+            f"{len(features or [])} scenarios of {len({u.rsplit(':', 1)[0] for u in features or []})} feature files"
+            f"{'' if first else '; the checks and benchmarks run in shard 1'}; "
             f"reports in {REPORTS}")
         (REPORTS / "shard.json").write_text(json.dumps(
             {"index": shard.index, "count": shard.count, "pytest": pytest_files, "features": features,

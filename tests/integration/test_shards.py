@@ -1,10 +1,10 @@
 """Shards (scripts/test_all.py --shard I/N, scripts/shards.py) and their merge (scripts/merge.py).
 
-- The four shards of the whole run: their pytest files and feature files are disjoint and together
+- The four shards of the whole run: their pytest files and scenarios are disjoint and together
   are the unsharded run's; the test ids pytest collects from each shard's files are disjoint and
   together are what it collects unsharded; the same for the scenarios of the feature files.
 - Four shards run at once on a part of the suite (some unit test files and two feature files,
-  ``--shard`` applied to them as to the whole: one shard gets no feature at all), each in its own
+  ``--shard`` applied to them as to the whole: their scenarios dealt to the four), each in its own
   reports folder with its own homes and stacks; merged, they end with the closing line of the same
   part run unsharded.
 """
@@ -44,13 +44,18 @@ def collected(files: list[str]) -> list[str]:
     return [line for line in done.stdout.splitlines() if "::" in line]
 
 
-def scenarios(files: list[str]) -> list[str]:
-    """``file:line`` of every scenario (each example of an outline) of the feature files."""
+def scenarios(units: list[str]) -> list[str]:
+    """``file:line`` of every scenario (each example of an outline) that the units run: a feature
+    file, or a scenario or outline of one by its ``file:line``."""
     found = []
-    for file in files:
+    for unit in units:
+        file, _, line = unit.partition(":") if unit.rsplit(":", 1)[-1].isdigit() else (unit, "", "")
         feature = parse_file(str(ROOT / file), language="zh-TW")
         assert feature is not None
-        found += [f"{file}:{s.line}" for s in feature.walk_scenarios()]
+        for top in feature.scenarios:
+            if not line or top.line == int(line):
+                examples = list(getattr(top, "scenarios", [])) or [top]
+                found += [f"{file}:{s.line}" for s in examples]
     return found
 
 
@@ -71,7 +76,9 @@ def test_the_shards_of_the_whole_run_are_disjoint_and_together_the_whole_run() -
         ids = list(pool.map(collected, [whole["pytest"], *(s["pytest"] for s in shards)]))
     assert len(ids[0]) > 1000
     assert disjoint_union(ids[1:]) == set(ids[0])
-    assert disjoint_union([scenarios(s["features"]) for s in shards]) == set(scenarios(whole["features"]))
+    every_scenario = scenarios(sorted(str(f.relative_to(ROOT)) for f in (ROOT / "features").glob("*.feature")))
+    assert len(every_scenario) > 90
+    assert disjoint_union([scenarios(s["features"]) for s in shards]) == set(every_scenario)
 
 
 def test_a_shard_is_the_same_on_every_machine_and_a_filter_shards_what_it_selects() -> None:
@@ -116,8 +123,9 @@ def test_four_shards_at_once_merge_into_the_totals_of_the_unsharded_run(tmp_path
     infos: list[dict[str, Any]] = [json.loads((tmp_path / f"shard-{i}-of-{N}" / "shard.json").read_text())
                                    for i in range(1, N + 1)]
     assert sorted(f for info in infos for f in info["pytest"]) == sorted(PYTEST_FILES)
-    assert sorted(f for info in infos for f in info["features"]) == sorted(FEATURES)
-    assert any(not info["features"] for info in infos)  # more shards than feature files
+    assert sorted(scenarios([u for info in infos for u in info["features"]])) == sorted(scenarios(FEATURES))
+    files_of = [{u.rsplit(":", 1)[0] for u in info["features"]} for info in infos]
+    assert any(a & b for i, a in enumerate(files_of) for b in files_of[i + 1:])  # a feature file split up
 
     merged = subprocess.run([sys.executable, str(ROOT / "scripts" / "merge.py"), "--out", str(tmp_path / "merged"),
                              *(str(tmp_path / f"shard-{i}-of-{N}") for i in range(1, N + 1))],
