@@ -109,6 +109,12 @@ def _tests(line: str) -> int:
     return sum(int(n) for n in found[-1]) if found else -1
 
 
+def _said(note: tuple[str, str, str]) -> tuple[str, str, str]:
+    """A measured line, printed at once (the suite runs for minutes) and kept for the table."""
+    print(f"  {note[0]}: {note[1]} {note[2]}", flush=True)
+    return note
+
+
 def suite(quick: bool = False) -> list[Measured]:
     print(f"The suite's benchmarks ({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}):", flush=True)
     measured: list[Measured] = []
@@ -118,26 +124,27 @@ def suite(quick: bool = False) -> list[Measured]:
         pressure = CpuPressure()
         whole, whole_line, code = run_whole()
         measured.append(Measured("suite.whole", whole))
-        notes.append(("bash scripts/run test", f"{whole:.0f} s", f"{whole_line} (exit {code}); {_pressure(pressure)}"))
+        notes.append(_said(("bash scripts/run test", f"{whole:.0f} s",
+                            f"{whole_line} (exit {code}); {_pressure(pressure)}")))
         pressure = CpuPressure()
         seconds, lines, merged_line, merged_code = run_shards()
         measured.append(Measured("suite.shards_at_once", max(seconds)))
         for i, (s, line) in enumerate(zip(seconds, lines, strict=True), start=1):
-            notes.append((f"bash scripts/run test --shard {i}/{SHARDS} (4 at once)", f"{s:.0f} s", line))
-        notes.append(("bash scripts/run merge", "", (f"{merged_line} (exit {merged_code}); "
-                      f"{'the same' if merged_line == whole_line else 'NOT the same'} as the whole run; "
-                      f"{_pressure(pressure)}")))
+            notes.append(_said((f"bash scripts/run test --shard {i}/{SHARDS} (4 at once)", f"{s:.0f} s", line)))
+        same = "the same" if merged_line == whole_line else "NOT the same"
+        notes.append(_said(("bash scripts/run merge", "",
+                            f"{merged_line} (exit {merged_code}); {same} as the whole run; {_pressure(pressure)}")))
         # The same tests counted (one that fails in one run and passes in the other: the machine's, not the merge's).
         measured.append(Measured("suite.merge_same_totals", abs(_tests(merged_line) - _tests(whole_line))))
     pressure = CpuPressure()
     ups, downs, ready = stack_up()
     up = statistics.median(ups)
     measured.append(Measured("suite.stack_up", up))
-    notes.append((f"fxmlsim up, new home, median of {len(ups)}", f"{up:.2f} s",
-                  (f"min {min(ups):.2f} s, max {max(ups):.2f} s; down median {statistics.median(downs):.2f} s; "
-                  f"{_pressure(pressure)}")))
-    notes.append(("  the last one: each part ready after", "",
-                  ", ".join(f"{name} {seconds:.2f} s" for name, seconds in ready.items())))
+    spread = f"min {min(ups):.2f} s, max {max(ups):.2f} s; down median {statistics.median(downs):.2f} s"
+    notes.append(_said((f"fxmlsim up, new home, median of {len(ups)}", f"{up:.2f} s",
+                        f"{spread}; {_pressure(pressure)}")))
+    notes.append(_said(("  the last one: each part ready after", "",
+                        ", ".join(f"{name} {seconds:.2f} s" for name, seconds in ready.items()))))
     print_table("Measured", notes)
     for m in measured:
         rows.append((m.goal.name, m.goal.text(), m.shown(), "yes" if m.met else "NO"))

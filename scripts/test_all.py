@@ -433,6 +433,9 @@ def main() -> int:
                         help="print the pytest files and feature files this run (or shard) would run, as JSON")
     args, pytest_args = parser.parse_known_args()
     args.pytest_args = pytest_args
+    not_features = [f for f in args.feature_files or [] if not f.endswith(".feature")]
+    if not_features:  # --features takes every argument after it: pytest's go before it
+        parser.error(f"--features takes feature files, not {' '.join(not_features)} (give pytest's arguments first)")
     REPORTS = (args.reports or (ROOT / "reports" / args.shard.name if args.shard else ROOT / "reports")).resolve()
     return run(args)
 

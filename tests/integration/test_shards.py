@@ -97,8 +97,8 @@ FEATURES = ["features/虛擬憑證晶片卡.feature", "features/憑證查詢.fea
 
 
 def run_all(reports: Path, *args: str) -> tuple[int, tuple[int, ...], str]:
-    cmd = [*TEST_ALL, "--no-checks", "--no-bench", "--jobs", "1", "--reports", str(reports), "--features", *FEATURES,
-           *args, *PYTEST_FILES]
+    cmd = [*TEST_ALL, "--no-checks", "--no-bench", "--jobs", "1", "--reports", str(reports), *args, *PYTEST_FILES,
+           "--features", *FEATURES]
     env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     return done.returncode, closing(done.stdout), done.stdout[-4000:] + done.stderr[-4000:]
