@@ -4,6 +4,8 @@
     python -m benchmarks --check                         exit 1 if any goal measured was missed
     python -m benchmarks --quick --check-ratios          what CI runs: the suites with a ratio goal, short
                                                          runs; exit 1 if a ratio goal was missed
+    python -m benchmarks suite                           the whole suite's time, whole and in four shards at
+                                                         once, and the stack's start (only when named)
 
 The goals are data (benchmarks/common.py: GOALS). A ratio goal compares two medians
 measured in the same run, interleaved, so the machine's speed and load weigh on
@@ -29,7 +31,10 @@ SUITES = {
     "ca": "benchmarks.bench_ca",
     "bank": "benchmarks.bench_bank",
     "renewal": "benchmarks.bench_renewal",
+    "suite": "benchmarks.bench_suite",
 }
+#: Suites run only when named: ``suite`` runs the whole test suite twice (minutes).
+ON_REQUEST = {"suite"}
 
 
 def enforcement(check: bool, check_ratios: bool) -> Callable[[Goal], bool]:
@@ -56,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suite", nargs="*",
-                        help=f"one or more of {', '.join(SUITES)} (default: all; with --check-ratios, "
+                        help=f"one or more of {', '.join(SUITES)} "
+                             f"(default: all but {', '.join(sorted(ON_REQUEST))}; with --check-ratios, "
                              f"those with a ratio goal: {', '.join(with_ratio_goals())})")
     checks = parser.add_mutually_exclusive_group()
     checks.add_argument("--check", action="store_true", help="exit 1 if any goal measured was missed")
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.suite) - set(SUITES)
     if unknown:
         parser.error(f"unknown suite(s) {', '.join(sorted(unknown))}; choose from {', '.join(SUITES)}")
-    names = args.suite or (with_ratio_goals() if args.check_ratios else list(SUITES))
+    names = args.suite or (with_ratio_goals() if args.check_ratios else [s for s in SUITES if s not in ON_REQUEST])
     measured: list[Measured] = []
     for name in names:
         measured += importlib.import_module(SUITES[name]).suite(quick=args.quick)

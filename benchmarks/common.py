@@ -81,6 +81,13 @@ GOALS: dict[str, Goal] = {
                                    Kind.OUTCOME),
     "renewal.agent_at_once": Goal("renewal", "renewals at once via agent, one card each: failed", "==", 0, "",
                                   Kind.OUTCOME),
+    # benchmarks/bench_suite.py (run only when named: it runs the whole suite twice).
+    "suite.whole": Goal("suite", "bash scripts/run test, the whole suite", "<", 180, " s", Kind.ABSOLUTE),
+    "suite.shards_at_once": Goal("suite", "bash scripts/run test --shard I/4, four at once: the slowest", "<", 90,
+                                 " s", Kind.ABSOLUTE),
+    "suite.merge_same_totals": Goal("suite", "the four shards merged: tests counted unlike the whole run's", "==",
+                                    0, "", Kind.OUTCOME),
+    "suite.stack_up": Goal("suite", "fxmlsim up in a new home, median", "<", 1, " s", Kind.ABSOLUTE),
 }
 
 

@@ -12,6 +12,8 @@ from typing import Final
 CLOCK: Final = "FXMLSIM_CLOCK"
 #: The fxmlsim home folder (default ``~/.fxmlsim``).
 HOME: Final = "FXMLSIM_HOME"
+#: The cache of the argon2 hashes of the fixtures' passwords (simulator/bank/hashcache.py; ``off``: none).
+HASH_CACHE: Final = "FXMLSIM_HASH_CACHE"
 #: Base URL of the CA's HTTP API.
 CA_URL: Final = "FXMLSIM_CA_URL"
 #: The CA's state folder, for ``fxmlsim ca`` run without a service.
@@ -31,6 +33,9 @@ AGENT_URL: Final = "FXMLSIM_AGENT_URL"
 TICKET_KEY_FILE: Final = "FXMLSIM_TICKET_KEY_FILE"
 #: A file whose first line is the 憑證載具密碼, for ``fxmlsim renew`` (never the command line).
 PIN_FILE: Final = "FXMLSIM_PIN_FILE"
+#: Where a run of the features keeps its screenshots and their manifest (default ``reports/screenshots``):
+#: each behave process of a parallel run (scripts/test_all.py) has its own.
+SCREENSHOTS: Final = "FXMLSIM_SCREENSHOTS"
 #: The chromium the features and browser tests drive (default Debian's ``/usr/bin/chromium``).
 CHROMIUM: Final = "FXMLSIM_CHROMIUM"
 #: pcsc-lite's own variable: the socket of the pcscd a PC/SC client talks to.

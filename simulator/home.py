@@ -24,14 +24,17 @@ import os
 import re
 import stat
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from fxml import env
-from fxml.ca.api import TOKEN_FILE_NAME
 from fxml.clock import parse as parse_clock
 from fxml.platform.tickets import make_key
+from simulator.ca.token import ensure_token, token_path
 from simulator.errors import SimulatorError
 from simulator.pcsc.stack import PcscStack, StackError
 from simulator.procs import (
@@ -85,6 +88,12 @@ def check_card_name(name: str) -> str:
             f"{_shown(name)} is not a card name: 1 to 64 letters, digits, '-', '_' and '.', not starting with '.'"
         )
     return name
+
+
+def _timed(call: Any, **kwargs: Any) -> float:
+    """``call(**kwargs)``, then the monotonic time it returned."""
+    call(**kwargs)
+    return time.monotonic()
 
 
 class Home:
@@ -247,11 +256,15 @@ class Home:
     def _up(
         self, readers: int, trace: bool, ports: dict[str, int] | None, reader_prefix: str | None
     ) -> dict[str, str]:
+        """The PC/SC stack and every service start at once, each in a thread that waits for its
+        READY line (no fixed wait, no polling): what each needs of the others is known before any
+        starts (the URLs from the ports chosen, pcscd's socket from the run folder's layout, the
+        CA's admin token made here), so the stack is up when its slowest part is."""
         stack = self.stack
-        stack.up(readers=readers, trace=trace, reader_prefix=reader_prefix)
         client_env = stack.client_env()
         clock = os.environ.get(env.CLOCK, "system")
         record: dict[str, Any] = {"clock": clock}
+        recorded = threading.Lock()
         try:
             # Every URL is known before the first service starts: the platform
             # and the card agent each need the other's origin.
@@ -259,15 +272,31 @@ class Home:
             for spec in SERVICES:
                 client_env[spec.url_env] = f"http://127.0.0.1:{chosen[spec.name]}"
             client_env[env.TICKET_KEY_FILE] = str(self._ticket_key())
-            # The CA makes its admin token (0600) in its state folder when it starts.
-            client_env[env.CA_TOKEN_FILE] = str(self.ca_dir / TOKEN_FILE_NAME)
+            # The CA's admin token (0600), made before the CA and the bank (its registration
+            # authority, which reads it as it starts) both start.
+            self.ca_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            ensure_token(self.ca_dir)
+            client_env[env.CA_TOKEN_FILE] = str(token_path(self.ca_dir))
+            with ThreadPoolExecutor(max_workers=1 + len(SERVICES), thread_name_prefix="fxmlsim-up") as pool:
+                began = time.monotonic()
+                pcsc = pool.submit(_timed, stack.up, readers=readers, trace=trace, reader_prefix=reader_prefix)
+                starts = {spec.name: pool.submit(self._start_service, spec, chosen[spec.name], dict(client_env),
+                                                 clock, record, recorded) for spec in SERVICES}
+                futures: list[Future[Any]] = [pcsc, *starts.values()]
+                failures = [exc for exc in (f.exception() for f in futures) if exc is not None]
+            if failures:
+                raise failures[0]
+            # When each part was ready, in seconds after the start (bash scripts/run bench suite shows them).
+            record["pcsc_ready_seconds"] = round(pcsc.result() - began, 3)
             for spec in SERVICES:
-                _pid, url = self._start_service(spec, chosen[spec.name], client_env, clock, record)
+                url = starts[spec.name].result()[1]
                 record[spec.name]["url"] = url
+                record[spec.name]["ready_seconds"] = round(record[spec.name].pop("ready_at") - began, 3)
                 client_env[spec.url_env] = url
-                self._write_services(record)
+            self._write_services(record)
         except BaseException:  # Ctrl-C too: nothing half-started stays
-            self._stop_services(record)
+            with recorded:
+                self._stop_services(record)
             self.services_file.unlink(missing_ok=True)
             stack.down()
             raise
@@ -280,7 +309,8 @@ class Home:
         return path
 
     def _start_service(
-        self, spec: ServiceSpec, port: int, client_env: dict[str, str], clock: str, record: dict[str, Any]
+        self, spec: ServiceSpec, port: int, client_env: dict[str, str], clock: str, record: dict[str, Any],
+        recorded: threading.Lock,
     ) -> tuple[int, str]:
         if spec.state_dir is not None:
             (self.root / spec.state_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -291,30 +321,37 @@ class Home:
         def started(pid: int) -> None:
             # On record (pid and start time) before it is even ready, so that
             # an 'up' killed meanwhile leaves no process 'down' cannot find.
-            record[spec.name] = {**identify(pid), "url": None, "title": spec.title}
-            self._write_services(record)
+            with recorded:
+                record[spec.name] = {**identify(pid), "url": None, "title": spec.title}
+                self._write_services(record)
 
         try:
-            return spawn_ready(spec.command(self.root, port, client_env), self.run_dir / f"{spec.name}.log",
-                               what=spec.title, env=environ, on_start=started)
+            answer = spawn_ready(spec.command(self.root, port, client_env), self.run_dir / f"{spec.name}.log",
+                                 what=spec.title, env=environ, on_start=started)
+            with recorded:
+                record[spec.name]["ready_at"] = time.monotonic()
+            return answer
         except StartError as exc:
             raise HomeError(str(exc)) from exc
 
     def _stop_services(self, record: dict[str, Any]) -> bool:
-        """Stop every process the record names, last started first (each by
-        pid and start time); True if there was any."""
-        stopped = False
+        """Stop every process the record names, all at once (each by pid and start time, each
+        waited for by its pidfd); True if there was any."""
         modules = {spec.name: spec.module for spec in SERVICES}
-        for name, info in reversed(list(record.items())):
-            if isinstance(info, dict) and "pid" in info:
-                stop_record(info, modules.get(name, ""))
-                stopped = True
-        return stopped
+        named = [(name, info) for name, info in record.items() if isinstance(info, dict) and "pid" in info]
+        if named:
+            with ThreadPoolExecutor(max_workers=len(named), thread_name_prefix="fxmlsim-down") as pool:
+                for done in [pool.submit(stop_record, info, modules.get(name, "")) for name, info in named]:
+                    done.result()
+        return bool(named)
 
     def _stop_all(self) -> bool:
-        stopped = self._stop_services(self.services())
-        self.services_file.unlink(missing_ok=True)
-        return self.stack.down() or stopped
+        """The services and the PC/SC stack stop at once (nothing of a stack outlives its stop)."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fxmlsim-down-pcsc") as pool:
+            pcsc = pool.submit(self.stack.down)
+            stopped = self._stop_services(self.services())
+            self.services_file.unlink(missing_ok=True)
+            return pcsc.result() or stopped
 
     def down(self) -> bool:
         """Stop everything 'up' started in this home, whole or not; True if there was anything."""

@@ -19,14 +19,29 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
+from fxml import env
 from fxml.clock import FixedClock
 from simulator.ca.service import CertificateAuthority
 from simulator.ca.testing import KeyCache, key_cache, open_test_ca
 from tests.support.ca import FIRST_ISSUE
 
+# Hypothesis's per-example deadline (200 ms) and its too-slow health check are timings: with the
+# suite's workers and shards sharing the machine's cores, they fail for the load, not the code.
+settings.register_profile("fxmlsim", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("fxmlsim")
+
 #: How the reason of a skip for want of root begins (scripts/test_all.py looks for it).
 NEEDS_ROOT = "needs root (euid 0)"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The argon2 hashes of the fixtures' passwords (simulator/bank/hashcache.py) are kept in
+    pytest's cache folder, not the user's: every bank a test starts reuses them."""
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    if cache is not None and not os.environ.get(env.HASH_CACHE):
+        os.environ[env.HASH_CACHE] = str(cache.mkdir("fxmlsim-argon2") / "argon2-fixtures.json")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -24,14 +24,15 @@ import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fxml.clock import from_env
 from fxml.platform.tickets import System
-from simulator.bank.customers import Company, Customer, CustomerGenerator, persona
-from simulator.bank.service import add_customer, open_bank
-from simulator.bank.store import BankStore
 from simulator.errors import SimulatorError
+
+if TYPE_CHECKING:  # the bank's modules are imported by the commands that use them: every fxmlsim command
+    # builds this parser, and the bank's customers model costs half a second to import
+    from simulator.bank.customers import Customer
+    from simulator.bank.store import BankStore
 
 EXIT_REFUSED = 1
 
@@ -90,6 +91,9 @@ def _positive(text: str) -> int:
 
 def _command(body: Callable[[argparse.Namespace, BankStore, Any], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        from fxml.clock import from_env
+        from simulator.bank.service import open_bank
+
         try:
             store, logins = open_bank(args.bank_dir(args), from_env())
         except (SimulatorError, OSError, ValueError) as exc:
@@ -108,6 +112,8 @@ def _command(body: Callable[[argparse.Namespace, BankStore, Any], int]) -> Calla
 
 
 def _row(customer: Customer) -> str:
+    from simulator.bank.customers import Company
+
     kind = customer.system.label
     if isinstance(customer, Company) and customer.customer_type is not None:
         kind += f" 客戶別 {customer.customer_type}"
@@ -154,6 +160,9 @@ def cmd_show(args: argparse.Namespace, store: BankStore, logins: Any) -> int:
 
 
 def cmd_create(args: argparse.Namespace, store: BankStore, logins: Any) -> int:
+    from simulator.bank.customers import CustomerGenerator, persona
+    from simulator.bank.service import add_customer
+
     if args.persona:
         made = [persona(args.persona).customer]
     else:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fxml.clock import Clock
+from simulator.bank import hashcache
 from simulator.bank.auth import Logins, password_hasher
 from simulator.bank.customers import Customer, persona_customers
 from simulator.bank.officers import Officer, load_officers
@@ -43,7 +44,10 @@ def seed_customers(logins: Logins, customers: Iterable[Customer]) -> bool:
     """Store customers in a bank that has none, in one transaction (all or none), their users'
     passwords hashed with argon2 first: a process killed while seeding leaves a bank with no
     customer, seeded again at the next start. False if the bank had customers (nothing added)."""
-    entries = [(customer, {user.user_code: logins.hash(user.password) for user in customer.users})
+    customers = list(customers)
+    # The fixtures' passwords: their hashes come from the cache of earlier banks (hashcache).
+    known = hashcache.hashes(logins.hasher, (user.password for c in customers for user in c.users), logins.hash)
+    entries = [(customer, {user.user_code: known[user.password] for user in customer.users})
                for customer in customers]
     return logins.store.add_customers(entries, logins.clock.now(), if_empty=True)
 
@@ -57,7 +61,8 @@ def add_missing_officers(logins: Logins, officers: Iterable[Officer]) -> int:
     if not missing:
         return 0
     # Hashed before the transaction: argon2 is slow, and the file's write lock is not held meanwhile.
-    rows = [(o.branch.code, o.branch.name, o.officer_code, o.name, o.role.value, logins.hash(o.password))
+    known = hashcache.hashes(logins.hasher, (o.password for o in missing), logins.hash)
+    rows = [(o.branch.code, o.branch.name, o.officer_code, o.name, o.role.value, known[o.password])
             for o in missing]
     return logins.store.add_missing_officers(rows)
 

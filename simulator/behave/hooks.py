@@ -64,7 +64,9 @@ def before_all(context: Context, reports: Path | None = None, readers: int = 4) 
     os.environ.update(context.stack_env)
     # Set at the root layer: attributes set in a scenario's hooks vanish with it.
     context.chromium = {}
-    context.recorder = manifest.Recorder(reports_folder(context, reports) / "screenshots")
+    # A parallel run gives each behave process its own folder (FXMLSIM_SCREENSHOTS, scripts/test_all.py).
+    screenshots = os.environ.get(env.SCREENSHOTS) or reports_folder(context, reports) / "screenshots"
+    context.recorder = manifest.Recorder(Path(screenshots))
     context.recorder.begin_run()
 
 

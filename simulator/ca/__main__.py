@@ -27,11 +27,12 @@ from pathlib import Path
 from fxml import env
 from fxml.clock import ClockError, from_env
 from fxml.web.server import ListenError, bind, check_loopback, port_argument, serve, url_of
-from simulator.ca.app import Access, CaApp, ensure_token
+from simulator.ca.app import Access, CaApp
 from simulator.ca.config import ConfigError
 from simulator.ca.errors import CaServiceError
 from simulator.ca.hierarchy import Hierarchy
 from simulator.ca.service import CertificateAuthority, IssuedCertificate, Operation
+from simulator.ca.token import ensure_token
 
 EXIT_FAILURE = 2
 FAULT_ENV = env.CA_FAULT

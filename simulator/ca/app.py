@@ -53,13 +53,9 @@ import functools
 import hmac
 import json
 import logging
-import os
-import secrets
-import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -86,7 +82,6 @@ from fxml.ca.api import (
     PEM_TYPE,
     PROOF_FIELD,
     PROOF_KEY,
-    TOKEN_FILE_NAME,
     CertificateJson,
     HolderJson,
     Operation,
@@ -127,32 +122,6 @@ class Access:
         port = int(url.rsplit(":", 1)[1].rstrip("/"))
         hosts = guard.loopback_hosts(port) | {guard.host_of(u) for u in (url, *also)}
         return cls(hosts=frozenset(hosts), token=token, origins=guard.origins_of(origins))
-
-
-def token_path(state_dir: Path) -> Path:
-    return Path(state_dir) / TOKEN_FILE_NAME
-
-
-def ensure_token(state_dir: Path) -> str:
-    """The admin token of the CA in ``state_dir``, made on first use: 32 random bytes
-    (URL-safe base64) in ``admin.token``, mode 0600. A token file that another user
-    owns, or that others may read or write, is refused (StateError): a token
-    others can read is no credential."""
-    path = token_path(state_dir)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_urlsafe(32) + "\n")
-    info = path.stat()
-    if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise errors.StateError(f"管理權杖檔 {path} 須僅限擁有者讀寫（0600）。", path=str(path))
-    token = path.read_text(encoding="ascii").strip()
-    if len(token) < 32:
-        raise errors.StateError(f"管理權杖檔 {path} 內容不正確。", path=str(path))
-    return token
 
 
 def _is_public(path: str) -> bool:

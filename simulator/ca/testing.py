@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fxml.ca.client import CaClient, read_token
-from simulator.ca.app import token_path
 from simulator.ca.hierarchy import FILES, Hierarchy
 from simulator.ca.profile import NameSpec, build_name
 from simulator.ca.service import CertificateAuthority
+from simulator.ca.token import token_path
 from simulator.procs import ReadyChild
 
 

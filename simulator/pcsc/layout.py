@@ -34,10 +34,12 @@ dropped mid-command as removed. See docs/stack.md.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,11 +174,22 @@ def build_guard(folder: Path) -> Path:
     a changed source is rebuilt and an unchanged one is not).
 
     The result is loaded into pcscd, which runs as the stack's user (root,
-    usually): it is built in the stack's own private folder, never a shared cache.
+    usually): it is built in the stack's own private folder, or copied there from
+    the user's own build cache (:func:`guard_cache`: a folder of the user's that
+    nobody else may write to, else it is not used), never a shared one. A new
+    stack's home then needs no gcc run (~0.3 s of the start).
     """
     source = GUARD_SOURCE.read_bytes()
-    built = folder / f"ifd-guard.{hashlib.sha256(source).hexdigest()[:16]}.so"
+    name = f"ifd-guard.{hashlib.sha256(source).hexdigest()[:16]}.so"
+    built = folder / name
     if built.exists():
+        return built
+    cache = guard_cache()
+    cached = cache / name if cache is not None else None
+    if cached is not None and _private_file(cached):
+        tmp = folder / f".{name}.{os.getpid()}.tmp"
+        shutil.copyfile(cached, tmp)
+        tmp.replace(built)
         return built
     gcc = shutil.which("gcc")
     if gcc is None or not IFD_HEADER.exists():
@@ -190,8 +203,37 @@ def build_guard(folder: Path) -> Path:
     if done.returncode != 0:
         tmp.unlink(missing_ok=True)
         raise DriverBuildError(f"gcc could not build {GUARD_SOURCE}: {done.stderr.strip()}")
+    if cached is not None:
+        with contextlib.suppress(OSError):
+            keep = cached.with_name(f".{name}.{os.getpid()}.tmp")
+            shutil.copyfile(tmp, keep)
+            os.chmod(keep, 0o600)
+            keep.replace(cached)
     tmp.replace(built)
     return built
+
+
+def guard_cache() -> Path | None:
+    """The user's build cache of the guard (``$XDG_CACHE_HOME/fxmlsim``, else ``~/.cache/fxmlsim``),
+    made 0700; None if it cannot be made or is not the user's alone (owned by another user, or
+    writable by others)."""
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fxmlsim"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.stat()
+    except (OSError, RuntimeError):  # RuntimeError: no home folder to expand
+        return None
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        return None
+    return folder
+
+
+def _private_file(path: Path) -> bool:
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
 
 def reader_port(index: int) -> int:

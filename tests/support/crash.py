@@ -25,9 +25,9 @@ from fxml.clock import FileClock
 from fxml.platform.renewals import RenewalBook
 from fxml.platform.tickets import make_key
 from fxml.renewal.model import Kind, RenewalRecord, State
-from simulator.ca.app import token_path
 from simulator.ca.service import CertificateAuthority
 from simulator.ca.testing import key_cache
+from simulator.ca.token import token_path
 from simulator.home import Home
 from simulator.procs import identify, spawn_ready, stop_pid
 from simulator.services import CA

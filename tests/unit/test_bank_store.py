@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from fxml import env
 from fxml.clock import FixedClock
 from simulator.bank.auth import Logins, password_hasher
 from simulator.bank.customers import persona, persona_customers
@@ -289,6 +290,7 @@ def test_a_start_killed_while_seeding_leaves_no_half_seeded_bank(tmp_path: Path,
             raise KeyboardInterrupt
         real_insert(self, *args)
 
+    monkeypatch.setenv(env.HASH_CACHE, "off")  # every password hashed here, none from the cache
     if where == "storing customers":
         monkeypatch.setattr(BankStore, "_insert_customer", killed_insert)
     else:

@@ -7,8 +7,6 @@ import string
 from collections.abc import Sequence
 from typing import Final
 
-from faker import Faker
-
 from fxml.platform.tickets import System
 from simulator.bank.customers.collection import CustomerSet
 from simulator.bank.customers.fields import SUPER_USER_CODE, AccountKind, Role
@@ -63,6 +61,8 @@ class CustomerGenerator:
 
     def __init__(self, seed: int, *, branches: Sequence[Branch] = BRANCHES):
         self.seed = seed
+        from faker import Faker  # here: the bank's server and fxmlsim's other commands never generate
+
         self.faker = Faker("zh_TW")
         self.faker.seed_instance(seed)
         self.random: random.Random = self.faker.random
