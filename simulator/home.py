@@ -253,13 +253,22 @@ class Home:
             self._stop_all()
             return self._up(readers, trace, ports, reader_prefix)
 
+    def _start_after(self, pcsc: Future[Any] | None, spec: ServiceSpec, *args: Any) -> Any:
+        """A service that talks to the readers (the card agent) starts once pcscd answers with its
+        readers: its first look at PC/SC then finds them, and ``up`` returns with them seen. The
+        others do not wait for it."""
+        if pcsc is not None:
+            pcsc.result()
+        return self._start_service(spec, *args)
+
     def _up(
         self, readers: int, trace: bool, ports: dict[str, int] | None, reader_prefix: str | None
     ) -> dict[str, str]:
         """The PC/SC stack and every service start at once, each in a thread that waits for its
-        READY line (no fixed wait, no polling): what each needs of the others is known before any
-        starts (the URLs from the ports chosen, pcscd's socket from the run folder's layout, the
-        CA's admin token made here), so the stack is up when its slowest part is."""
+        READY line (no fixed wait, no polling; the card agent once pcscd has answered): what each
+        needs of the others is known before any starts (the URLs from the ports chosen, pcscd's
+        socket from the run folder's layout, the CA's admin token made here), so the stack is up
+        when its slowest part is."""
         stack = self.stack
         client_env = stack.client_env()
         clock = os.environ.get(env.CLOCK, "system")
@@ -280,8 +289,9 @@ class Home:
             with ThreadPoolExecutor(max_workers=1 + len(SERVICES), thread_name_prefix="fxmlsim-up") as pool:
                 began = time.monotonic()
                 pcsc = pool.submit(_timed, stack.up, readers=readers, trace=trace, reader_prefix=reader_prefix)
-                starts = {spec.name: pool.submit(self._start_service, spec, chosen[spec.name], dict(client_env),
-                                                 clock, record, recorded) for spec in SERVICES}
+                starts = {spec.name: pool.submit(self._start_after, pcsc if spec.needs_pcsc else None, spec,
+                                                 chosen[spec.name], dict(client_env), clock, record, recorded)
+                          for spec in SERVICES}
                 futures: list[Future[Any]] = [pcsc, *starts.values()]
                 failures = [exc for exc in (f.exception() for f in futures) if exc is not None]
             if failures:
