@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import socket
 import stat
 import tempfile
 import threading
@@ -41,8 +42,8 @@ from simulator.procs import (
     LockError,
     StartError,
     exclusive,
-    free_port,
     identify,
+    listen,
     record_running,
     spawn_ready,
     stop_record,
@@ -274,10 +275,14 @@ class Home:
         clock = os.environ.get(env.CLOCK, "system")
         record: dict[str, Any] = {"clock": clock}
         recorded = threading.Lock()
+        sockets: dict[str, socket.socket] = {}
         try:
             # Every URL is known before the first service starts: the platform
             # and the card agent each need the other's origin.
-            chosen = {spec.name: (ports or {}).get(spec.name) or free_port() for spec in SERVICES}
+            # Each port is bound here and its socket handed to its service (no other process can
+            # take it in between, as a port only chosen could be: many stacks start at once in tests).
+            sockets.update({spec.name: listen((ports or {}).get(spec.name) or 0) for spec in SERVICES})
+            chosen = {name: int(sock.getsockname()[1]) for name, sock in sockets.items()}
             for spec in SERVICES:
                 client_env[spec.url_env] = f"http://127.0.0.1:{chosen[spec.name]}"
             client_env[env.TICKET_KEY_FILE] = str(self._ticket_key())
@@ -290,7 +295,8 @@ class Home:
                 began = time.monotonic()
                 pcsc = pool.submit(_timed, stack.up, readers=readers, trace=trace, reader_prefix=reader_prefix)
                 starts = {spec.name: pool.submit(self._start_after, pcsc if spec.needs_pcsc else None, spec,
-                                                 chosen[spec.name], dict(client_env), clock, record, recorded)
+                                                 chosen[spec.name], dict(client_env), clock, record, recorded,
+                                                 sockets[spec.name].fileno())
                           for spec in SERVICES}
                 futures: list[Future[Any]] = [pcsc, *starts.values()]
                 failures = [exc for exc in (f.exception() for f in futures) if exc is not None]
@@ -310,6 +316,9 @@ class Home:
             self.services_file.unlink(missing_ok=True)
             stack.down()
             raise
+        finally:  # the services hold their own copies
+            for sock in sockets.values():
+                sock.close()
         return client_env
 
     def _ticket_key(self) -> Path:
@@ -320,7 +329,7 @@ class Home:
 
     def _start_service(
         self, spec: ServiceSpec, port: int, client_env: dict[str, str], clock: str, record: dict[str, Any],
-        recorded: threading.Lock,
+        recorded: threading.Lock, listen_fd: int,
     ) -> tuple[int, str]:
         if spec.state_dir is not None:
             (self.root / spec.state_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -336,8 +345,9 @@ class Home:
                 self._write_services(record)
 
         try:
-            answer = spawn_ready(spec.command(self.root, port, client_env), self.run_dir / f"{spec.name}.log",
-                                 what=spec.title, env=environ, on_start=started)
+            answer = spawn_ready(spec.command(self.root, port, client_env, listen_fd=listen_fd),
+                                 self.run_dir / f"{spec.name}.log", what=spec.title, env=environ, on_start=started,
+                                 pass_fds=(listen_fd,))
             with recorded:
                 record[spec.name]["ready_at"] = time.monotonic()
             return answer

@@ -14,6 +14,7 @@ other process can take that pid.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -51,6 +52,7 @@ def spawn_ready(
     on_start: Callable[[int], None] | None = None,
     timeout: float = START_TIMEOUT,
     umask: int = 0o077,
+    pass_fds: Sequence[int] = (),
 ) -> tuple[int, str]:
     """Start ``cmd`` in its own session and wait for its first stdout line.
 
@@ -58,8 +60,8 @@ def spawn_ready(
     ``ERROR <message>`` (or anything else) and exit. Its stderr goes to
     ``log_file``. ``on_start`` gets the pid as soon as the process exists
     (before it is ready), so that a caller killed meanwhile leaves a record
-    of it. Files the process creates get ``umask`` (private by default).
-    Returns (pid, payload).
+    of it. Files the process creates get ``umask`` (private by default); it
+    inherits the descriptors ``pass_fds`` (a listening socket). Returns (pid, payload).
     """
     with open(log_file, "ab") as errors:
         proc = subprocess.Popen(
@@ -70,6 +72,7 @@ def spawn_ready(
             start_new_session=True,
             env=dict(env) if env is not None else None,
             umask=umask,
+            pass_fds=tuple(pass_fds),
         )
     assert proc.stdout is not None
     try:
@@ -168,6 +171,23 @@ def _first_line(fd: int, timeout: float) -> str | None:
             break
         data += chunk
     return data.split(b"\n", 1)[0].decode(errors="replace").strip()
+
+
+def listen(port: int = 0, host: str = "127.0.0.1") -> socket.socket:
+    """A listening TCP socket on loopback (``port`` 0: the kernel's choice) for a child to serve on,
+    handed over with :func:`spawn_ready`'s ``pass_fds``: the port is the child's from the moment it
+    is chosen, so no other process can take it before the child starts (as with :func:`free_port`)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartError(f"port {port} on {host} is already in use (埠號已被使用)") from exc
+        raise StartError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return sock
 
 
 def free_port(host: str = "127.0.0.1") -> int:

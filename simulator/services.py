@@ -39,9 +39,13 @@ class ServiceSpec:
     #: The variables whose URLs' pages may call it (``--allow-origin`` each): the card agent's.
     allow_origins: tuple[str, ...] = field(default=())
 
-    def command(self, home_root: Path, port: int, urls: Mapping[str, str] | None = None) -> list[str]:
-        """``python -m <module> serve ...``; ``urls`` (by variable) gives the origins of ``allow_origins``."""
+    def command(self, home_root: Path, port: int, urls: Mapping[str, str] | None = None,
+                listen_fd: int | None = None) -> list[str]:
+        """``python -m <module> serve ...``; ``urls`` (by variable) gives the origins of ``allow_origins``;
+        ``listen_fd``, a listening socket on ``port`` the child inherits and serves on."""
         cmd = [sys.executable, "-m", self.module, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        if listen_fd is not None:
+            cmd += ["--listen-fd", str(listen_fd)]
         if self.state_dir is not None:
             cmd += ["--state-dir", str(home_root / self.state_dir)]
         for name in self.allow_origins:

@@ -51,7 +51,7 @@ from fxml.agent.renewal import (
 from fxml.card.connection import TRAFFIC
 from fxml.card.piv import Algorithm
 from fxml.clock import ClockError, from_env
-from fxml.web.server import ListenError, bind, check_loopback, port_argument, serve
+from fxml.web.server import ListenError, bind, check_loopback, listen_fd_argument, port_argument, serve
 
 EXIT_FAILURE = 2
 
@@ -95,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", default=DEFAULT_HOST, help=f"loopback address only (default {DEFAULT_HOST})")
     srv.add_argument("--port", type=port_argument, default=DEFAULT_PORT,
                      help=f"default {DEFAULT_PORT}; 0: any free port")
+    srv.add_argument("--listen-fd", type=listen_fd_argument, default=None,
+                     help="serve on this inherited listening socket (fxmlsim up binds the port first)")
     srv.add_argument("--allow-origin", action="append", default=[], metavar="URL",
                      help=f"an origin whose pages may use the agent (repeatable; default: ${env.PLATFORM_URL})")
     srv.add_argument("--platform-url", help=f"the platform's URL for renewal records (default: ${env.PLATFORM_URL})")
@@ -150,7 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     try:
-        sock = bind(host, args.port)
+        sock = bind(host, args.port, args.listen_fd)
     except ListenError as exc:
         return _fail(str(exc))
     try:

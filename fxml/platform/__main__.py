@@ -25,7 +25,7 @@ from fxml.clock import ClockError, from_env
 from fxml.errors import FxmlError
 from fxml.platform.app import Platform, PlatformSettings
 from fxml.platform.tickets import load_key
-from fxml.web.server import ListenError, bind, check_loopback, port_argument, serve
+from fxml.web.server import ListenError, bind, check_loopback, listen_fd_argument, port_argument, serve
 
 EXIT_FAILURE = 2
 
@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                      help=f"the key shared with the bank's systems (default: ${env.TICKET_KEY_FILE})")
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=port_argument, default=0, help="0: any free port (default)")
+    srv.add_argument("--listen-fd", type=listen_fd_argument, default=None,
+                     help="serve on this inherited listening socket (fxmlsim up binds the port first)")
     return parser
 
 
@@ -60,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, ClockError, FxmlError, OSError) as exc:
         return _fail(str(exc))
     try:
-        sock = bind(host, args.port)
+        sock = bind(host, args.port, args.listen_fd)
     except ListenError as exc:
         return _fail(str(exc))
     agent = os.environ.get(env.AGENT_URL)

@@ -441,9 +441,39 @@ def port_argument(text: str) -> int:
     return port
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on a loopback address; :class:`ListenError` (its message for a
-    CLI) if the port is taken or cannot be bound."""
+def listen_fd_argument(text: str) -> int:
+    """``--listen-fd`` of the servers' command lines: a descriptor number the parent passed."""
+    fd = int(text)
+    if fd < 3:
+        raise argparse.ArgumentTypeError(f"{text} is not a listening socket's descriptor (3 or more)")
+    return fd
+
+
+def adopt(fd: int, host: str, port: int) -> socket.socket:
+    """The listening socket ``fd`` that the parent bound for this server and passed on (``fxmlsim
+    up`` binds every service's port before any starts, so that no other process can take a port
+    between its choice and its use); checked to be a listening TCP socket on ``host`` (and on
+    ``port``, unless 0). :class:`ListenError` otherwise."""
+    host = check_loopback(host)
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise ListenError(exc.errno, f"--listen-fd {fd}: not a socket ({exc.strerror})") from exc
+    bound = sock.getsockname()[:2] if sock.family in (socket.AF_INET, socket.AF_INET6) else None
+    listening = sock.type == socket.SOCK_STREAM and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    if not listening or bound is None or bound[0] != host or port not in (0, bound[1]):
+        sock.detach()
+        raise ListenError(errno.EINVAL, f"--listen-fd {fd}: not a TCP socket listening on {host}:{port or '*'}")
+    sock.set_inheritable(False)
+    return sock
+
+
+def bind(host: str, port: int, fd: int | None = None) -> socket.socket:
+    """A listening TCP socket on a loopback address (the parent's, ``fd``, if it passed one:
+    :func:`adopt`); :class:`ListenError` (its message for a CLI) if the port is taken or cannot be
+    bound."""
+    if fd is not None:
+        return adopt(fd, host, port)
     host = check_loopback(host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -28,7 +28,7 @@ from fxml import env
 from fxml.clock import ClockError, from_env
 from fxml.errors import FxmlError
 from fxml.platform.tickets import load_key
-from fxml.web.server import ListenError, bind, check_loopback, port_argument, serve
+from fxml.web.server import ListenError, bind, check_loopback, listen_fd_argument, port_argument, serve
 from simulator.bank.app import BankApp, BankSettings
 from simulator.bank.service import open_bank
 from simulator.errors import SimulatorError
@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--platform-url", help=f"default: ${env.PLATFORM_URL}")
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=port_argument, default=0, help="0: any free port (default)")
+    srv.add_argument("--listen-fd", type=listen_fd_argument, default=None,
+                     help="serve on this inherited listening socket (fxmlsim up binds the port first)")
     srv.add_argument("--lock-after", type=int, default=3, help="consecutive wrong passwords that lock a user (3)")
     srv.add_argument("--hash-profile", choices=("default", "cheapest"), default="default",
                      help="argon2 parameters for new hashes (cheapest: tests only)")
@@ -74,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, ClockError, FxmlError, SimulatorError, OSError) as exc:
         return _fail(str(exc))
     try:
-        sock = bind(host, args.port)
+        sock = bind(host, args.port, args.listen_fd)
     except ListenError as exc:
         store.close()
         return _fail(str(exc))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from fxml import env
 from fxml.clock import ClockError, from_env
-from fxml.web.server import ListenError, bind, check_loopback, port_argument, serve, url_of
+from fxml.web.server import ListenError, bind, check_loopback, listen_fd_argument, port_argument, serve, url_of
 from simulator.ca.app import Access, CaApp
 from simulator.ca.config import ConfigError
 from simulator.ca.errors import CaServiceError
@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--state-dir", type=Path, required=True)
     srv.add_argument("--host", default="127.0.0.1", help="loopback address only (default 127.0.0.1)")
     srv.add_argument("--port", type=port_argument, default=0, help="0: any free port (default)")
+    srv.add_argument("--listen-fd", type=listen_fd_argument, default=None,
+                     help="serve on this inherited listening socket (fxmlsim up binds the port first)")
     srv.add_argument("--base-url", help="URL certificates point at for CRL and AIA (default: the URL listened on)")
     srv.add_argument("--keys-dir", type=Path, help="on first start, copy the CA keys and certificates from here")
     srv.add_argument("--workers", type=_workers, default=8, help="worker threads for signing and writes (default 8)")
@@ -99,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ca.after_commit = _crash_after_commit
 
         try:
-            sock = bind(host, args.port)
+            sock = bind(host, args.port, args.listen_fd)
         except ListenError as exc:
             return _fail(str(exc))
         try:

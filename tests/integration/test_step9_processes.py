@@ -45,7 +45,7 @@ from simulator.bank.officers import officer_of
 from simulator.ca.profile import FXML
 from simulator.ca.testing import KeyCache, make_csr
 from simulator.procs import free_port, spawn_ready, stop_pid
-from tests.support.services import start_services, stop_services
+from tests.support.services import port_of, reserve, start_services, stop_services
 
 NOW = datetime(2026, 3, 2, 10, 0, 0, tzinfo=TAIWAN)
 
@@ -59,12 +59,12 @@ class Stack:
         self.clock.write(fixed=NOW)
         self.key_file = root / "ticket.key"
         self.ticket_key = tickets.make_key(self.key_file)
-        ports = {name: free_port() for name in ("ca", "platform", "bank")}
-        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        sockets = reserve()
+        self.urls = {name: f"http://127.0.0.1:{port_of(sock)}" for name, sock in sockets.items()}
         environ = {**os.environ, env.CLOCK: self.clock.describe(), env.CA_URL: self.urls["ca"],
                    env.PLATFORM_URL: self.urls["platform"], env.BANK_URL: self.urls["bank"],
                    env.TICKET_KEY_FILE: str(self.key_file)}
-        self.pids = start_services(root, keys, ports, environ)
+        self.pids = start_services(root, keys, sockets, environ)
         self.ca = CaClient(self.urls["ca"], actor="tests", token=read_token(root / "ca" / TOKEN_FILE_NAME))
         self.keys = keys
         self.count = 0

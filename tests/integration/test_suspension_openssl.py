@@ -41,8 +41,7 @@ from simulator.bank.customers import Customer, persona
 from simulator.bank.officers import officer_of
 from simulator.ca.profile import FXML
 from simulator.ca.testing import KeyCache, make_csr
-from simulator.procs import free_port
-from tests.support.services import start_services, stop_services
+from tests.support.services import port_of, reserve, start_services, stop_services
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 
@@ -55,13 +54,13 @@ class Stack:
         self.clock = Clock()
         self.key_file = root / "ticket.key"
         self.ticket_key = tickets.make_key(self.key_file)
-        ports = {name: free_port() for name in ("ca", "platform", "bank")}
-        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        sockets = reserve()
+        self.urls = {name: f"http://127.0.0.1:{port_of(sock)}" for name, sock in sockets.items()}
         token_file = root / "ca" / TOKEN_FILE_NAME
         environ = {**os.environ, env.CLOCK: "system", env.CA_URL: self.urls["ca"],
                    env.PLATFORM_URL: self.urls["platform"], env.BANK_URL: self.urls["bank"],
                    env.TICKET_KEY_FILE: str(self.key_file), env.CA_TOKEN_FILE: str(token_file)}
-        self.pids = start_services(root, keys, ports, environ)
+        self.pids = start_services(root, keys, sockets, environ)
         self.ca = CaClient(self.urls["ca"], actor="tests", token=read_token(token_file))
         self.keys = keys
 
