@@ -176,7 +176,10 @@ def _first_line(fd: int, timeout: float) -> str | None:
 def listen(port: int = 0, host: str = "127.0.0.1") -> socket.socket:
     """A listening TCP socket on loopback (``port`` 0: the kernel's choice) for a child to serve on,
     handed over with :func:`spawn_ready`'s ``pass_fds``: the port is the child's from the moment it
-    is chosen, so no other process can take it before the child starts (as with :func:`free_port`)."""
+    is chosen, so no other process can take it before the child starts (a port only chosen,
+    :func:`free_port`, can be taken in between).
+    The child adopts it with :func:`fxml.web.server.adopt`; this twin of :func:`fxml.web.server.bind`
+    keeps the web stack out of the ``fxmlsim`` command."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

@@ -39,7 +39,7 @@ from fxml.ca.api import normal_code
 from fxml.ca.client import CaError
 from fxml.platform.tickets import Ticket
 from fxml.platform.wizard import Wizard, WizardError, WizardErrorCode, certificate_facts, terms_text
-from fxml.renewal.model import Kind, RecordError, RecordErrorCode, RenewalRecord, State
+from fxml.renewal.model import Kind, RenewalRecord, State
 from fxml.web import labels
 from fxml.web.handlers import form, principal, texts
 
@@ -155,20 +155,7 @@ class Downloads(Wizard):
 
     async def download_accept(self, request: Request) -> Response:
         """下載約定條款 accepted ([下載], then [確定] on the prompt): a token for the agent."""
-        customer = principal(request, Ticket)
-        await self._json_call(request)
-        record = self._record(customer, request.path_params["renewal_id"])
-        try:
-            if record.state is State.CONFIRMED:
-                record = self.book.advance(record.renewal_id, State.CONFIRMED, State.TERMS_ACCEPTED)
-                self._audit(customer, "憑證下載：同意約定條款", record.renewal_id)
-            elif record.state.rank < State.TERMS_ACCEPTED.rank or record.state in (State.DONE, State.CANCELLED):
-                raise WizardError(Code.DOWNLOAD_STALE)
-        except RecordError as exc:
-            if exc.code != RecordErrorCode.STALE:
-                raise
-            record = self.book.get(record.renewal_id)  # a double click: the other one moved it
-        return JSONResponse({"record": record.to_json(), "renewal_token": self.book.token(record.renewal_id)})
+        return await self._accept(request, "憑證下載：同意約定條款", Code.DOWNLOAD_STALE)
 
     async def download_cancel(self, request: Request) -> Response:
         customer = principal(request, Ticket)

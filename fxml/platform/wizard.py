@@ -301,15 +301,21 @@ class Wizard:
 
     async def renew_accept(self, request: Request) -> Response:
         """更新約定條款 accepted ([更新], then [確定] on the prompt): a renewal token for the agent."""
+        return await self._accept(request, "憑證更新：同意約定條款", Code.RENEWAL_STALE)
+
+    async def _accept(self, request: Request, action: str, stale: Code) -> Response:
+        """The terms accepted (a renewal's or a download's): the record at TERMS_ACCEPTED, audited as
+        ``action``, and the token the card agent runs its engine with; a double click gets the same,
+        a record past or before that step ``stale``."""
         customer = principal(request, Ticket)
         await self._json_call(request)
         record = self._record(customer, request.path_params["renewal_id"])
         try:
             if record.state is State.CONFIRMED:
                 record = self.book.advance(record.renewal_id, State.CONFIRMED, State.TERMS_ACCEPTED)
-                self._audit(customer, "憑證更新：同意約定條款", record.renewal_id)
+                self._audit(customer, action, record.renewal_id)
             elif record.state.rank < State.TERMS_ACCEPTED.rank or record.state in (State.DONE, State.CANCELLED):
-                raise WizardError(Code.RENEWAL_STALE)
+                raise WizardError(stale)
         except RecordError as exc:
             if exc.code != RecordErrorCode.STALE:
                 raise
