@@ -21,7 +21,7 @@ with golden cards (fixtures/cards/eoi-golden.json, 27 days before expiry):
 - **16 at once**, each way: 16 cards in 16 readers, 16 renewals started
   together in threads of this process; all must succeed; the total time.
 
-The quick run (``--quick``, what CI runs) does 20 rounds, 20 more (40 at most)
+The quick run (``--quick``, what CI runs) does 20 rounds, 20 more at a time (80 at most)
 if a ratio goal is missed after them, and nothing at once or through chromium:
 30 to 60 s on the 2-core machine. The ratios are not free of the machine's
 load: a renewal crosses five processes (pcscd, the card daemon, the CA, the
@@ -88,7 +88,7 @@ from tests.support.renewal import (
 
 SEQUENTIAL = 40  # the card's RSA key generation varies a lot (prime search): medians need many
 QUICK_ROUNDS = 20  # CI's quick run (benchmarks/__main__.py --quick) ...
-QUICK_UP_TO = 40  # ... and as far as it goes when a ratio goal is missed after QUICK_ROUNDS
+QUICK_UP_TO = 80  # ... and as far as it goes when a ratio goal is missed after QUICK_ROUNDS
 #: The in-process crypto's time varies most (its RSA key generation's prime search) and costs
 #: least: measured this many times a round, its median rests on as many more runs.
 CRYPTO_PER_ROUND = 3
