@@ -158,12 +158,7 @@ class Downloads(Wizard):
         return await self._accept(request, "憑證下載：同意約定條款", Code.DOWNLOAD_STALE)
 
     async def download_cancel(self, request: Request) -> Response:
-        customer = principal(request, Ticket)
-        await form(request, max_fields=10)
-        record = self._record(customer, request.path_params["renewal_id"])
-        if record.state.rank < State.KEY_PENDING.rank:
-            self.book.advance(record.renewal_id, record.state, State.CANCELLED)
-        return RedirectResponse("/download", status_code=303)
+        return await self._cancel(request, "/download")
 
     # -- 4 憑證下載結果 -----------------------------------------------------------------------------------
     async def download_done(self, request: Request) -> Response:

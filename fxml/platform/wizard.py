@@ -327,12 +327,17 @@ class Wizard:
         return JSONResponse({"record": record.to_json(), "label": record.state.label})
 
     async def renew_cancel(self, request: Request) -> Response:
+        return await self._cancel(request, "/renew")
+
+    async def _cancel(self, request: Request, back: str) -> Response:
+        """[取消] (a renewal's or a download's): the record cancelled if no key was made yet, then
+        the list at ``back``."""
         customer = principal(request, Ticket)
         await form(request, max_fields=10)
         record = self._record(customer, request.path_params["renewal_id"])
         if record.state.rank < State.KEY_PENDING.rank:
             self.book.advance(record.renewal_id, record.state, State.CANCELLED)
-        return RedirectResponse("/renew", status_code=303)
+        return RedirectResponse(back, status_code=303)
 
     async def renew_done(self, request: Request) -> Response:
         customer = principal(request, Ticket)
